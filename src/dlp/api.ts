@@ -1,0 +1,52 @@
+/**
+ * The DLP contract shared by egress, git-gate and `bot-bottle scan`.
+ * (Types only; the implementation lives beside this file.)
+ */
+
+export type DetectorName = 'token_patterns' | 'known_secrets' | 'entropy' | 'naive_injection_detection';
+
+export interface Finding {
+  /** Rule id, e.g. `github-pat`, `known-secret`, `injection-ignore-previous`. */
+  rule: string;
+  detector: DetectorName;
+  /** `block` findings stop the request (or trigger redact/supervise); `warn` ones are only logged. */
+  severity: 'block' | 'warn';
+  /** Offsets into the scanned text (UTF-16 code units, as JS strings index). For findings on a decoded view, the span of the encoded source. */
+  start: number;
+  end: number;
+  /** 1-based line and column of `start`. */
+  line: number;
+  column: number;
+  /** The matched value with most characters masked; safe to log and show. Never the raw value. */
+  masked: string;
+  /** Which view found it: `raw`, `base64`, `url`, `hex`, `escape`, `nfkc`, `joined`... */
+  view: string;
+}
+
+export interface ScannerOptions {
+  detectors: readonly DetectorName[];
+  /** Values that must never leave: token slot values and sensitive host env values. */
+  knownSecrets?: readonly string[];
+  /** Wall-clock budget for one scan call; exceeding it throws DlpBudgetError (fail closed). */
+  timeBudgetMs?: number;
+}
+
+export interface Scanner {
+  scan(text: string): Finding[];
+  /** Replace every blocking finding's span, re-scan, and return the cleaned text. */
+  redact(text: string): { text: string; findings: Finding[] };
+}
+
+/**
+ * Incremental scanning for streams: keeps a bounded carry-over window so a
+ * match split across chunks is still found; never holds the whole body.
+ */
+export interface StreamScanner {
+  /** Scan a chunk; returns findings whose span ends inside this chunk or the carry window. */
+  push(chunk: string): Finding[];
+  end(): Finding[];
+}
+
+export class DlpBudgetError extends Error {
+  override name = 'DlpBudgetError';
+}

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+/**
+ * The egress route as the plan and the sidecar see it: already validated and
+ * defaulted, with the token reduced to a slot name (never a value).
+ * This schema is the contract between `resolvePlan` and the egress sidecar,
+ * and it validates the sidecar config file at the sidecar's boundary.
+ */
+export const PathMatchSchema = z.strictObject({
+  type: z.enum(['prefix', 'exact', 'regex']),
+  value: z.string().min(1),
+});
+
+export const HeaderMatchSchema = z.strictObject({
+  name: z.string().min(1),
+  value: z.string(),
+  type: z.enum(['exact', 'regex']).default('exact'),
+});
+
+export const RouteMatchSchema = z.strictObject({
+  paths: z.array(PathMatchSchema).default([]),
+  /** Upper-cased; empty = any method. */
+  methods: z.array(z.string()).default([]),
+  /** All listed headers must match (Gateway API semantics within one match). */
+  headers: z.array(HeaderMatchSchema).default([]),
+});
+
+export const OUTBOUND_DETECTORS = ['token_patterns', 'known_secrets', 'entropy'] as const;
+export const DEFAULT_OUTBOUND_DETECTORS = ['token_patterns', 'known_secrets'] as const;
+export const INBOUND_DETECTORS = ['naive_injection_detection'] as const;
+export const ON_MATCH = ['supervise', 'redact', 'block'] as const;
+
+export const RouteDlpSchema = z.strictObject({
+  outbound: z.array(z.enum(OUTBOUND_DETECTORS)),
+  /** Empty = response scanning off for this route. */
+  inbound: z.array(z.enum(INBOUND_DETECTORS)),
+  onMatch: z.enum(ON_MATCH),
+});
+
+export const EgressRoutePlanSchema = z.strictObject({
+  /** Exact host name or `*.domain` (matches any subdomain depth, not the apex). Lower-case. */
+  host: z.string().min(1),
+  /** The only port CONNECT / absolute-form requests may target for this host. */
+  port: z.number().int().min(1).max(65535),
+  auth: z
+    .strictObject({
+      scheme: z.string().min(1),
+      /** Env var name inside the sidecar holding the token, e.g. EGRESS_TOKEN_0. */
+      tokenSlot: z.string().regex(/^EGRESS_TOKEN_[A-Z0-9_]+$/),
+      /** Host env var the value came from; shown to humans, never the value. */
+      tokenRef: z.string(),
+    })
+    .optional(),
+  /** Empty = every request to the host is allowed. Otherwise one must match. */
+  matches: z.array(RouteMatchSchema),
+  dlp: RouteDlpSchema,
+  gitFetch: z.boolean(),
+  source: z.enum(['manifest', 'provider', 'supervise']),
+});
+
+export type PathMatch = z.infer<typeof PathMatchSchema>;
+export type HeaderMatch = z.infer<typeof HeaderMatchSchema>;
+export type RouteMatch = z.infer<typeof RouteMatchSchema>;
+export type RouteDlp = z.infer<typeof RouteDlpSchema>;
+export type EgressRoutePlan = z.infer<typeof EgressRoutePlanSchema>;
+export type OutboundDetector = (typeof OUTBOUND_DETECTORS)[number];
+export type InboundDetector = (typeof INBOUND_DETECTORS)[number];
+export type OnMatch = (typeof ON_MATCH)[number];

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/**
+ * The egress section of the sidecar config file that the launch step writes.
+ * Token values are not here: they arrive in the sidecar's environment as
+ * EGRESS_TOKEN_* variables named by each route's `auth.tokenSlot`.
+ */
+export const ListenSchema = z.union([
+  z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }),
+  z.strictObject({ socket: z.string().min(1) }),
+]);
+
+export const EgressConfigSchema = z.strictObject({
+  listen: ListenSchema,
+  /** JSON array of EgressRoutePlan; reloaded on SIGHUP and on change. */
+  routesFile: z.string().min(1),
+  /** Where the sidecar writes the public half of the CA it mints at start-up. */
+  caCertOut: z.string().min(1),
+  /** JSON-lines audit log; stdout when absent. */
+  auditLog: z.string().optional(),
+});
+
+export type Listen = z.infer<typeof ListenSchema>;
+export type EgressConfig = z.infer<typeof EgressConfigSchema>;
