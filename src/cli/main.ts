@@ -1,8 +1,4 @@
-import { Command } from '@commander-js/extra-typings';
-import { registerScan } from './commands/scan.js';
-import { registerSidecars } from './commands/sidecars.js';
+import { processContext } from './context.js';
+import { runCli } from './program.js';
 
-const program = new Command('bot-bottle').description('run an AI agent in a bottle it cannot leave');
-registerScan(program);
-registerSidecars(program);
-await program.parseAsync();
+process.exitCode = await runCli(process.argv.slice(2), processContext());

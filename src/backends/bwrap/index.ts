@@ -1,0 +1,22 @@
+import { probe } from '../probe.js';
+import { notReady } from '../not-ready.js';
+import type { Availability, Backend } from '../types.js';
+
+export function bwrapBackend(): Backend {
+  return {
+    name: 'bwrap',
+    async availability(): Promise<Availability> {
+      const version = await probe('bwrap', ['--version']);
+      if (!version.ok) return { available: false, reason: 'bwrap (bubblewrap) is not installed' };
+      // As root, bwrap maps the sandbox to host root; we always drop to an unprivileged uid first.
+      const asRoot = process.getuid?.() === 0;
+      const argv = ['--unshare-user', '--unshare-net', '--ro-bind', '/', '/', 'true'];
+      const run = asRoot
+        ? await probe('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bwrap', ...argv])
+        : await probe('bwrap', argv);
+      if (!run.ok) return { available: false, reason: `bwrap cannot create an unprivileged user namespace here: ${run.output.split('\n')[0] ?? ''}` };
+      return { available: true, reason: `${version.output} with unprivileged user namespaces` };
+    },
+    ...notReady('bwrap'),
+  };
+}

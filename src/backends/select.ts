@@ -1,0 +1,63 @@
+import { BACKEND_NAMES, BACKEND_PREFERENCE, type BackendName } from '../plan/types.js';
+import { bwrapBackend } from './bwrap/index.js';
+import { dockerBackend } from './docker/index.js';
+import { smolmachinesBackend } from './smolmachines/index.js';
+import { BackendUnavailableError, type Backend } from './types.js';
+
+export function allBackends(): Record<BackendName, Backend> {
+  return { bwrap: bwrapBackend(), docker: dockerBackend(), smolmachines: smolmachinesBackend() };
+}
+
+export function parseBackendName(value: string, origin: string): BackendName {
+  const found = BACKEND_NAMES.find((b) => b === value);
+  if (!found) throw new BackendUnavailableError(`${origin} "${value}" is not a backend; choose one of: ${BACKEND_NAMES.join(', ')}`);
+  return found;
+}
+
+export interface Selection {
+  backend: Backend;
+  reason: string;
+}
+
+/**
+ * --backend wins, then BOT_BOTTLE_BACKEND, then the first available in order
+ * of isolation strength. An explicit choice that is unavailable is an error,
+ * never a silent fallback to something weaker.
+ */
+export async function selectBackend(opts: {
+  flag?: string | undefined;
+  env: Readonly<Record<string, string | undefined>>;
+  backends?: Record<BackendName, Backend>;
+  /** Dry runs may plan for an explicitly chosen backend that is not installed here. */
+  requireAvailable?: boolean;
+}): Promise<Selection> {
+  const backends = opts.backends ?? allBackends();
+  const requireAvailable = opts.requireAvailable ?? true;
+  const explicit = opts.flag !== undefined
+    ? { name: parseBackendName(opts.flag, '--backend'), origin: '--backend' }
+    : opts.env.BOT_BOTTLE_BACKEND
+      ? { name: parseBackendName(opts.env.BOT_BOTTLE_BACKEND, 'BOT_BOTTLE_BACKEND'), origin: 'BOT_BOTTLE_BACKEND' }
+      : undefined;
+  if (explicit) {
+    const backend = backends[explicit.name];
+    const availability = await backend.availability();
+    if (!availability.available && requireAvailable) {
+      throw new BackendUnavailableError(`backend ${explicit.name} (from ${explicit.origin}) is not available: ${availability.reason}`);
+    }
+    const note = availability.available ? '' : ` (not available here: ${availability.reason})`;
+    return { backend, reason: `chosen by ${explicit.origin}${note}` };
+  }
+  const skipped: string[] = [];
+  for (const name of BACKEND_PREFERENCE) {
+    const backend = backends[name];
+    const availability = await backend.availability();
+    if (availability.available) {
+      const why = skipped.length > 0 ? `; skipped ${skipped.join('; ')}` : '';
+      return { backend, reason: `auto-detected: ${availability.reason}${why}` };
+    }
+    skipped.push(`${name} (${availability.reason})`);
+  }
+  throw new BackendUnavailableError(
+    `no backend is available: ${skipped.join('; ')}. Install one (scripts/install-system-deps.sh) or pass --backend`,
+  );
+}

@@ -1,0 +1,18 @@
+import { dockerAvailability } from '../docker/index.js';
+import { probe } from '../probe.js';
+import { notReady } from '../not-ready.js';
+import type { Availability, Backend } from '../types.js';
+
+export function smolmachinesBackend(): Backend {
+  return {
+    name: 'smolmachines',
+    async availability(): Promise<Availability> {
+      const smolvm = await probe('smolvm', ['--version']);
+      if (!smolvm.ok) return { available: false, reason: 'smolvm is not installed' };
+      const docker = await dockerAvailability();
+      if (!docker.available) return { available: false, reason: `smolvm needs Docker for the sidecar bundle: ${docker.reason}` };
+      return { available: true, reason: `${smolvm.output} + ${docker.reason}` };
+    },
+    ...notReady('smolmachines'),
+  };
+}

@@ -1,0 +1,53 @@
+import type { TeardownStack } from '../launch/teardown.js';
+import type { BackendName, BottlePlan } from '../plan/types.js';
+
+export interface Availability {
+  available: boolean;
+  /** Why (not): shown when auto-detection picks or skips this backend. */
+  reason: string;
+}
+
+/** Values resolved at launch that must never be written anywhere: env secrets and token slot values. */
+export interface LaunchSecrets {
+  /** Agent environment entries resolved from prompts and host variables. */
+  agentEnv: Record<string, string>;
+  /** EGRESS_TOKEN_* values for the sidecar's environment only. */
+  sidecarEnv: Record<string, string>;
+}
+
+export interface LaunchContext {
+  teardown: TeardownStack;
+  secrets: LaunchSecrets;
+  log: (message: string) => void;
+}
+
+export interface RunningBottle {
+  slug: string;
+  /** Resolves with the agent's exit code when the agent ends. */
+  exited: Promise<number>;
+}
+
+export interface BottleStatus {
+  slug: string;
+  backend: BackendName;
+  running: boolean;
+  detail?: string;
+}
+
+/**
+ * A backend knows how to create the isolation boundary and run things in it;
+ * nothing else. Plans, provisioning and sidecars are shared.
+ */
+export interface Backend {
+  readonly name: BackendName;
+  availability(): Promise<Availability>;
+  launch(plan: BottlePlan, ctx: LaunchContext): Promise<RunningBottle>;
+  exec(slug: string, argv: readonly string[]): Promise<number>;
+  attach(slug: string): Promise<number>;
+  list(): Promise<BottleStatus[]>;
+  stop(slug: string): Promise<void>;
+}
+
+export class BackendUnavailableError extends Error {
+  override name = 'BackendUnavailableError';
+}

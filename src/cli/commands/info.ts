@@ -1,0 +1,33 @@
+import type { Command } from '@commander-js/extra-typings';
+import { ManifestCatalog } from '../../manifest/catalog.js';
+import { classifyEnv } from '../../manifest/env.js';
+import { mergeGitUser } from '../../manifest/merge.js';
+import type { CliContext } from '../context.js';
+
+export function registerInfo(program: Command, ctx: CliContext): void {
+  program
+    .command('info')
+    .description("show an agent's bottle, env names, skills, git identity and prompt")
+    .argument('<agent>')
+    .action((name) => {
+      const catalog = new ManifestCatalog({ home: ctx.home, cwd: ctx.cwd });
+      const agent = catalog.loadAgent(name);
+      const out: string[] = [`agent ${agent.name} (${agent.origin}: ${agent.file})`];
+      const bottleName = agent.frontmatter.bottle;
+      const resolved = bottleName ? catalog.resolveBottle(bottleName) : undefined;
+      out.push(`  bottle: ${resolved ? resolved.chain.join(' -> ') : '(none: choose with --bottle at start)'}`);
+      const env = Object.entries(resolved?.bottle.env ?? {}).map(([k, v]) => classifyEnv(k, v));
+      out.push(`  env: ${env.length > 0 ? env.map((e) => `${e.name}${e.kind === 'literal' ? '' : ' (secret)'}`).join(', ') : '(none)'}`);
+      out.push(`  skills: ${(agent.frontmatter.skills ?? []).join(', ') || '(none)'}`);
+      const bottleUser = resolved?.bottle['git-gate']?.user;
+      const agentUser = agent.frontmatter['git-gate']?.user;
+      const user = mergeGitUser(bottleUser, agentUser) ?? {};
+      const from = (field: 'name' | 'email'): string => (agentUser?.[field] ? 'agent' : 'bottle');
+      out.push(`  git user.name:  ${user.name ? `${user.name} (${from('name')})` : '(unset)'}`);
+      out.push(`  git user.email: ${user.email ? `${user.email} (${from('email')})` : '(unset)'}`);
+      out.push('  prompt:');
+      out.push(...(agent.body.length > 0 ? agent.body.split('\n').map((l) => `    ${l}`) : ['    (empty)']));
+      for (const warning of catalog.warnings) out.push(`  warning: ${warning}`);
+      ctx.stdout(`${out.join('\n')}\n`);
+    });
+}

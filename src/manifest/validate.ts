@@ -1,0 +1,65 @@
+import type { z } from 'zod';
+import { ManifestError, formatKeyPath } from './errors.js';
+import { locate, type FrontmatterFile } from './frontmatter.js';
+
+/**
+ * Run a zod schema over a parsed frontmatter document and turn the first
+ * issue into a located ManifestError (file:line:col, key, fix).
+ */
+export function validateFrontmatter<T extends z.ZodType>(fm: FrontmatterFile, schema: T, what: string): z.infer<T> {
+  let data: unknown;
+  try {
+    // Manifests never need many aliases; a small cap defeats alias bombs.
+    data = fm.doc.toJS({ maxAliasCount: 10 }) ?? {};
+  } catch (err) {
+    throw new ManifestError({ file: fm.file }, `cannot read YAML: ${(err as Error).message}`, 'remove the YAML aliases (*name) from the frontmatter');
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ManifestError({ file: fm.file, line: 2 }, `${what} frontmatter must be a mapping of keys to values`);
+  }
+  const result = schema.safeParse(data);
+  if (result.success) return result.data as z.infer<T>;
+  const issue = result.error.issues[0];
+  if (!issue) throw new ManifestError({ file: fm.file }, `${what} is invalid`);
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '?';
+    const path = [...issue.path, key];
+    const pos = locate(fm, path, true);
+    const allowed = allowedKeys(schema, issue.path);
+    throw new ManifestError(
+      { file: fm.file, ...pos, key: formatKeyPath(path) },
+      `unknown key "${key}"`,
+      allowed.length > 0 ? `allowed keys here: ${allowed.join(', ')}` : 'remove it',
+    );
+  }
+  const pos = locate(fm, issue.path);
+  throw new ManifestError({ file: fm.file, ...pos, key: formatKeyPath(issue.path) || '(top level)' }, issue.message);
+}
+
+/** The keys a strict object accepts at `path`, for "did you mean" style hints. */
+function allowedKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let node: unknown = schema;
+  for (const part of path) {
+    node = unwrap(node);
+    const def = (node as { def?: { type?: string; shape?: Record<string, unknown>; element?: unknown; valueType?: unknown } }).def;
+    if (!def) return [];
+    if (def.type === 'object' && def.shape && typeof part === 'string') node = def.shape[part];
+    else if (def.type === 'array') node = def.element;
+    else if (def.type === 'record') node = def.valueType;
+    else return [];
+  }
+  const def = (unwrap(node) as { def?: { type?: string; shape?: Record<string, unknown> } }).def;
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+}
+
+function unwrap(node: unknown): unknown {
+  let current = node;
+  for (let i = 0; i < 10; i++) {
+    const def = (current as { def?: { type?: string; innerType?: unknown; in?: unknown } } | undefined)?.def;
+    if (!def) return current;
+    if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable') current = def.innerType;
+    else if (def.type === 'pipe') current = def.in;
+    else return current;
+  }
+  return current;
+}

@@ -1,0 +1,78 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { ProviderTemplate } from '../manifest/schema.js';
+import type { MergedBottle } from '../manifest/merge.js';
+import type { ImagePlan, PlanEnvEntry } from './types.js';
+import type { RouteDraft } from './routes.js';
+
+/**
+ * What each agent provider adds to a bottle: the program it runs, the
+ * routes it needs (which win over manifest routes for the same host), and
+ * placeholder variables that stand in for credentials egress injects.
+ */
+export interface ProviderContribution {
+  program: string;
+  command: string[];
+  routes: RouteDraft[];
+  placeholders: PlanEnvEntry[];
+  warnings: string[];
+}
+
+export const PLACEHOLDER_TOKEN = 'bot-bottle-placeholder-egress-injects-the-real-token';
+
+export function providerTemplate(bottle: MergedBottle): ProviderTemplate {
+  return bottle.agent_provider?.template ?? 'claude';
+}
+
+export function providerImage(bottle: MergedBottle, program: string, backend: string): ImagePlan {
+  const dockerfile = bottle.agent_provider?.dockerfile;
+  if (dockerfile) return { kind: 'dockerfile', path: dockerfile };
+  if (backend === 'bwrap') return { kind: 'host-program', program };
+  return { kind: 'default', name: `bot-bottle-agent-${providerTemplate(bottle)}:latest` };
+}
+
+export function providerContribution(
+  bottle: MergedBottle,
+  mode: { kind: 'interactive' } | { kind: 'headless'; prompt: string },
+  userHome: string = homedir(),
+): ProviderContribution {
+  const provider = bottle.agent_provider ?? {};
+  switch (providerTemplate(bottle)) {
+    case 'shell':
+      return {
+        program: 'bash',
+        command: mode.kind === 'headless' ? ['sh', '-c', mode.prompt] : ['bash', '-l'],
+        routes: [],
+        placeholders: [],
+        warnings: [],
+      };
+    case 'claude': {
+      const authRef = provider.auth_token;
+      return {
+        program: 'claude',
+        command: mode.kind === 'headless' ? ['claude', '-p', mode.prompt] : ['claude'],
+        routes: [
+          {
+            host: 'api.anthropic.com',
+            ...(authRef ? { auth: { scheme: 'Bearer', tokenFrom: { kind: 'env', name: authRef } } } : {}),
+            source: 'provider',
+          },
+        ],
+        placeholders: authRef ? [{ name: 'CLAUDE_CODE_OAUTH_TOKEN', kind: 'placeholder', value: PLACEHOLDER_TOKEN, secret: false }] : [],
+        warnings: authRef ? [] : ['agent_provider.auth_token is not set: claude will have to log in inside the bottle'],
+      };
+    }
+    case 'codex': {
+      const forward = provider.forward_host_credentials === true;
+      const authFile = join(userHome, '.codex', 'auth.json');
+      const auth = forward ? { scheme: 'Bearer', tokenFrom: { kind: 'codex-auth-file' as const, path: authFile } } : undefined;
+      return {
+        program: 'codex',
+        command: mode.kind === 'headless' ? ['codex', 'exec', mode.prompt] : ['codex'],
+        routes: ['api.openai.com', 'chatgpt.com'].map((host) => ({ host, ...(auth ? { auth } : {}), source: 'provider' as const })),
+        placeholders: [],
+        warnings: forward ? [] : ['agent_provider.forward_host_credentials is off: codex will need its own login inside the bottle'],
+      };
+    }
+  }
+}

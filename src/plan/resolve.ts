@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { ManifestCatalog } from '../manifest/catalog.js';
+import { classifyEnv } from '../manifest/env.js';
+import { ManifestError } from '../manifest/errors.js';
+import { mergeGitUser } from '../manifest/merge.js';
+import { bottleStatePaths } from '../state/paths.js';
+import { providerContribution, providerImage, providerTemplate } from './providers.js';
+import { draftFromManifest, finalizeRoutes } from './routes.js';
+import { defaultColor } from './slug.js';
+import type { AnsiColor, BackendName, BottlePlan, PlanEnvEntry, Provenanced } from './types.js';
+
+export interface PlanRequest {
+  agent: string;
+  /** --bottle flags in order; when empty the agent's `bottle:` is used. */
+  bottles: readonly string[];
+  backend: BackendName;
+  backendReason: string;
+  slug: string;
+  label?: string | undefined;
+  color?: AnsiColor | undefined;
+  cwd: string;
+  copyCwd: boolean;
+  mode: BottlePlan['mode'];
+  home: string;
+  /** Read only to warn about unset variables; values never enter the plan. */
+  hostEnv: Readonly<Record<string, string | undefined>>;
+  userHome?: string;
+}
+
+export const GUEST_WORKSPACE = '/workspace';
+
+/**
+ * Manifests + flags → BottlePlan. Reads manifest files and looks at the
+ * host environment, but creates nothing: this is what --dry-run prints.
+ */
+export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottlePlan {
+  const userHome = req.userHome ?? homedir();
+  const agent = catalog.loadAgent(req.agent);
+  const bottleNames = req.bottles.length > 0 ? [...req.bottles] : agent.frontmatter.bottle ? [agent.frontmatter.bottle] : [];
+  if (bottleNames.length === 0) {
+    const available = catalog.bottleNames();
+    throw new ManifestError(
+      { file: agent.file, key: 'bottle' },
+      `agent "${agent.name}" names no bottle and no --bottle was given`,
+      available.length > 0 ? `pass --bottle NAME (available: ${available.join(', ')}) or add \`bottle: NAME\` to the agent` : 'create a bottle in ~/.bot-bottle/bottles/ first (`bot-bottle init --examples`)',
+    );
+  }
+  const resolved = catalog.resolveBottles(bottleNames);
+  const bottle = resolved.bottle;
+  const warnings: string[] = [...catalog.warnings];
+
+  const provider = providerContribution(bottle, req.mode, userHome);
+  warnings.push(...provider.warnings);
+  const { routes, tokens, dropped } = finalizeRoutes((bottle.egress?.routes ?? []).map(draftFromManifest), provider.routes);
+  for (const host of dropped) warnings.push(`manifest route for ${host} replaced by the ${providerTemplate(bottle)} provider's route`);
+  for (const token of tokens) {
+    if (token.from.kind === 'env' && !req.hostEnv[token.from.name]) {
+      warnings.push(`host variable ${token.from.name} (token for ${token.slot}) is not set: launch will fail`);
+    }
+    if (token.from.kind === 'codex-auth-file' && !existsSync(token.from.path)) {
+      warnings.push(`${token.from.path} does not exist: log in with codex on the host first`);
+    }
+  }
+
+  const env: PlanEnvEntry[] = [];
+  for (const [name, raw] of Object.entries(bottle.env ?? {})) {
+    const entry = classifyEnv(name, raw);
+    if (entry.kind === 'literal') env.push({ ...entry, secret: false });
+    else if (entry.kind === 'prompt') env.push({ ...entry, secret: true });
+    else {
+      env.push({ ...entry, secret: true });
+      if (req.hostEnv[entry.hostVar] === undefined) warnings.push(`env ${name}: host variable ${entry.hostVar} is not set: launch will fail`);
+    }
+  }
+  for (const placeholder of provider.placeholders) {
+    const index = env.findIndex((e) => e.name === placeholder.name);
+    if (index >= 0) env.splice(index, 1);
+    env.push(placeholder);
+  }
+
+  const skills = agent.frontmatter.skills ?? [];
+  for (const skill of skills) {
+    if (!existsSync(join(userHome, '.claude', 'skills', skill))) warnings.push(`skill "${skill}" is not in ${join(userHome, '.claude', 'skills')}: launch will fail`);
+  }
+
+  const repos = Object.entries(bottle['git-gate']?.repos ?? {}).map(([name, repo]) => {
+    if (!existsSync(repo.identity)) warnings.push(`git-gate repo ${name}: identity ${repo.identity} does not exist: launch will fail`);
+    return { name, url: repo.url, identityFile: repo.identity, hostKey: repo.host_key, branches: repo.branches ?? [] };
+  });
+
+  const state = bottleStatePaths(req.slug, req.home);
+  return {
+    version: 1,
+    slug: req.slug,
+    label: req.label ?? req.slug,
+    color: req.color ?? defaultColor(req.slug),
+    backend: req.backend,
+    backendReason: req.backendReason,
+    agent: { name: agent.name, file: agent.file, origin: agent.origin, systemPrompt: agent.body, skills },
+    bottles: { names: bottleNames, chain: resolved.chain, files: resolved.files },
+    provider: {
+      template: providerTemplate(bottle),
+      image: providerImage(bottle, provider.program, req.backend),
+      command: provider.command,
+    },
+    mode: req.mode,
+    env,
+    workspace: {
+      mode: req.copyCwd ? 'copy' : 'empty',
+      ...(req.copyCwd ? { source: req.cwd } : {}),
+      hostPath: state.workspace,
+      guestPath: GUEST_WORKSPACE,
+    },
+    git: { user: gitIdentity(bottle['git-gate']?.user, agent.frontmatter['git-gate']?.user) },
+    sidecars: {
+      egress: { routes, tokens },
+      gitGate: { repos },
+      supervise: { enabled: true },
+    },
+    stateDir: state.dir,
+    warnings,
+  };
+}
+
+/** Agent fields overlay the bottle's; each field says where it came from (an agent's identity is claimed, not vouched). */
+function gitIdentity(
+  bottleUser: { name?: string | undefined; email?: string | undefined } | undefined,
+  agentUser: { name?: string | undefined; email?: string | undefined } | undefined,
+): BottlePlan['git']['user'] {
+  const merged = mergeGitUser(bottleUser, agentUser) ?? {};
+  const out: { name?: Provenanced; email?: Provenanced } = {};
+  if (merged.name) out.name = { value: merged.name, from: agentUser?.name ? 'agent' : 'bottle' };
+  if (merged.email) out.email = { value: merged.email, from: agentUser?.email ? 'agent' : 'bottle' };
+  return out;
+}

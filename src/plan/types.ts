@@ -1,0 +1,105 @@
+import type { EgressRoutePlan } from './egress-route.js';
+import type { ProviderTemplate } from '../manifest/schema.js';
+
+/**
+ * Everything a launch needs, decided up front. Plain JSON (it is what
+ * `start --dry-run --format json` prints), so it can be diffed, tested and
+ * stored. Secret values never appear: only where they will come from.
+ */
+export interface BottlePlan {
+  version: 1;
+  slug: string;
+  label: string;
+  color: AnsiColor;
+  backend: BackendName;
+  /** Why this backend: flag, environment variable, or auto-detection. */
+  backendReason: string;
+  agent: {
+    name: string;
+    file: string;
+    origin: 'home' | 'repo';
+    systemPrompt: string;
+    skills: string[];
+  };
+  bottles: {
+    /** As chosen (agent's `bottle:` or --bottle flags), in merge order. */
+    names: string[];
+    /** Every bottle folded in, `extends` ancestors first. */
+    chain: string[];
+    files: string[];
+  };
+  provider: {
+    template: ProviderTemplate;
+    image: ImagePlan;
+    /** The program the bottle runs for the agent, with its arguments. */
+    command: string[];
+  };
+  mode: { kind: 'interactive' } | { kind: 'headless'; prompt: string };
+  env: PlanEnvEntry[];
+  workspace: {
+    mode: 'copy' | 'empty';
+    /** The host cwd copied in with --cwd. */
+    source?: string;
+    /** Where the workspace lives on the host (inside the bottle's state folder). */
+    hostPath: string;
+    guestPath: string;
+  };
+  git: {
+    user: { name?: Provenanced; email?: Provenanced };
+  };
+  sidecars: {
+    egress: {
+      routes: EgressRoutePlan[];
+      tokens: TokenSource[];
+    };
+    gitGate: { repos: GitGateRepoPlan[] };
+    supervise: { enabled: true };
+  };
+  stateDir: string;
+  /** Problems that do not stop a dry run but will stop a launch (e.g. an unset token variable). */
+  warnings: string[];
+}
+
+export type BackendName = 'bwrap' | 'docker' | 'smolmachines';
+export const BACKEND_NAMES: readonly BackendName[] = ['bwrap', 'docker', 'smolmachines'];
+/** Auto-detection order: strongest isolation first. */
+export const BACKEND_PREFERENCE: readonly BackendName[] = ['smolmachines', 'docker', 'bwrap'];
+
+export const ANSI_COLORS = [
+  'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white', 'gray',
+  'bright-red', 'bright-green', 'bright-yellow', 'bright-blue', 'bright-magenta', 'bright-cyan', 'bright-white', 'black',
+] as const;
+export type AnsiColor = (typeof ANSI_COLORS)[number];
+
+export type ImagePlan =
+  | { kind: 'host-program'; program: string }
+  | { kind: 'default'; name: string }
+  | { kind: 'dockerfile'; path: string };
+
+export type PlanEnvEntry =
+  | { name: string; kind: 'literal'; value: string; secret: false }
+  /** Prompted on the terminal at launch. */
+  | { name: string; kind: 'prompt'; prompt: string; secret: true }
+  /** Copied from the host environment at launch. */
+  | { name: string; kind: 'host'; hostVar: string; secret: true }
+  /** A stand-in the agent sees instead of a real credential that egress injects. */
+  | { name: string; kind: 'placeholder'; value: string; secret: false };
+
+export interface Provenanced {
+  value: string;
+  from: 'agent' | 'bottle';
+}
+
+/** Where the sidecar gets the value for an EGRESS_TOKEN_* slot at launch. */
+export interface TokenSource {
+  slot: string;
+  from: { kind: 'env'; name: string } | { kind: 'codex-auth-file'; path: string };
+}
+
+export interface GitGateRepoPlan {
+  name: string;
+  url: string;
+  identityFile: string;
+  hostKey: string;
+  branches: string[];
+}
