@@ -1,0 +1,146 @@
+import { readFile } from 'node:fs/promises';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { EgressRoutePlanSchema } from '../../plan/egress-route.js';
+import { CapabilityBlockInput, EgressBlockInput } from '../../supervise/proposals.js';
+import type { Answer, ProposalKind, ProposalQueue } from '../../supervise/queue.js';
+
+export interface SuperviseServerDeps {
+  queue: ProposalQueue;
+  routesFile: string;
+  proposalTimeoutMs: number;
+  progressIntervalMs: number;
+  log: (event: Record<string, unknown>) => void;
+  /** Aborted when the daemon stops, so no waiter outlives it and marks an answer delivered. */
+  shutdown: AbortSignal;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+const DecisionOutput = {
+  proposal_id: z.string(),
+  status: z.enum(['approved', 'modified', 'rejected', 'timeout']),
+  notes: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+};
+
+const RouteView = z.object({
+  host: z.string(),
+  port: z.number(),
+  matches: z.array(z.unknown()),
+  auth: z.object({ scheme: z.string(), token_ref: z.string() }).optional(),
+  source: z.string(),
+  git_fetch: z.boolean(),
+});
+
+/** One MCP server per HTTP request (stateless): all state is in the queue folder. */
+export function createSuperviseServer(deps: SuperviseServerDeps): McpServer {
+  const server = new McpServer({ name: 'bot-bottle-supervise', version: '0.1.0' });
+
+  server.registerTool(
+    'list-egress-routes',
+    {
+      description: 'List the egress routes this bottle may use now (hosts, ports, allowed methods/paths, auth scheme). Token values are never shown.',
+      outputSchema: { routes: z.array(RouteView) },
+    },
+    async (): Promise<CallToolResult> => {
+      const routes = await readRoutesView(deps.routesFile);
+      return { content: [{ type: 'text', text: JSON.stringify(routes, null, 2) }], structuredContent: { routes } };
+    },
+  );
+
+  server.registerTool(
+    'egress-block',
+    {
+      description:
+        'After the egress proxy refused a request (HTTP 403), ask the operator to allow the host. Give the host (DNS name, no scheme/port/path) and why you need it; optionally narrow to HTTP methods and path prefixes. Waits for the decision and returns {status, notes}; an approved route works immediately, no restart.',
+      inputSchema: EgressBlockInput,
+      outputSchema: DecisionOutput,
+    },
+    async (args, extra) => propose('egress-block', stripUndefined(args), extra),
+  );
+
+  server.registerTool(
+    'capability-block',
+    {
+      description:
+        'Ask the operator to change the agent image (for example install a package). Describe the change and why; an approved change takes effect at the next resume of the bottle. Returns {status, notes}.',
+      inputSchema: CapabilityBlockInput,
+      outputSchema: DecisionOutput,
+    },
+    async (args, extra) => propose('capability-block', stripUndefined(args), extra),
+  );
+
+  async function propose(kind: ProposalKind, details: Record<string, unknown>, extra: Extra): Promise<CallToolResult> {
+    const proposal = await deps.queue.submit(kind, details, { timeoutMs: deps.proposalTimeoutMs });
+    deps.log({ event: 'proposal', id: proposal.id, kind });
+    const progressToken = extra._meta?.progressToken;
+    let tick = 0;
+    const answer = await deps.queue.wait(proposal.id, {
+      timeoutMs: Math.max(0, Date.parse(proposal.timeout_at ?? '') - Date.now()) || deps.proposalTimeoutMs,
+      signal: AbortSignal.any([extra.signal, deps.shutdown]),
+      progressIntervalMs: deps.progressIntervalMs,
+      ...(progressToken !== undefined
+        ? {
+            onProgress: () => {
+              tick++;
+              extra
+                .sendNotification({
+                  method: 'notifications/progress',
+                  params: { progressToken, progress: tick, message: `waiting for the operator to answer proposal ${proposal.id}` },
+                })
+                .catch((err: unknown) => deps.log({ event: 'progress-failed', id: proposal.id, error: String(err) }));
+            },
+          }
+        : {}),
+    });
+    deps.log({ event: 'decision', id: proposal.id, kind, status: answer.status });
+    return decisionResult(answer);
+  }
+
+  return server;
+}
+
+function decisionResult(answer: Answer): CallToolResult {
+  const notes =
+    answer.notes ??
+    (answer.status === 'timeout'
+      ? 'The operator did not answer in time. Continue without it or ask again later.'
+      : answer.status === 'rejected'
+        ? 'The operator rejected the proposal.'
+        : '');
+  const structured = {
+    proposal_id: answer.id,
+    status: answer.status,
+    notes,
+    ...(answer.status === 'modified' && answer.details ? { details: answer.details } : {}),
+  };
+  return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured };
+}
+
+async function readRoutesView(file: string): Promise<z.infer<typeof RouteView>[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new Error(`cannot read the routes file: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = z.array(EgressRoutePlanSchema).safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error('the routes file is invalid; ask the operator to check the bottle');
+  // Only names are shown: the slot and token value stay inside the egress sidecar.
+  return parsed.data.map((r) => ({
+    host: r.host,
+    port: r.port,
+    matches: r.matches,
+    ...(r.auth ? { auth: { scheme: r.auth.scheme, token_ref: r.auth.tokenRef } } : {}),
+    source: r.source,
+    git_fetch: r.gitFetch,
+  }));
+}
+
+function stripUndefined(obj: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,56 @@
+import { userInfo } from 'node:os';
+import { bottleStatePaths, homePaths } from '../state/paths.js';
+import { applyAnswer, validateEdit, type ApplyResult } from './apply.js';
+import { findProposal, type Answer, type AnswerOutcome, type Proposal } from './queue.js';
+
+export interface Decision {
+  status: 'approved' | 'modified' | 'rejected';
+  notes?: string;
+  /** The operator's edit; required for `modified`. */
+  details?: Record<string, unknown>;
+}
+
+export type DecideResult =
+  | { outcome: 'answered'; proposal: Proposal; answer: Answer; applied: ApplyResult }
+  | { outcome: 'late'; proposal: Proposal; answer: Answer };
+
+/** The name written to the audit log as "who". */
+export function operatorName(env: NodeJS.ProcessEnv = process.env): string {
+  const user = env.USER ?? env.LOGNAME ?? safeUser();
+  return `operator:${user}`;
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Answer one proposal and, if this answer won, apply it. Used by the console
+ * and by `supervise approve|reject`, so both take exactly the same path.
+ */
+export async function decide(home: string, id: string, decision: Decision, by: string = operatorName()): Promise<DecideResult> {
+  const found = await findProposal(homePaths(home).queueRoot, id);
+  if (!found) throw new Error(`no proposal with id ${id} (list them with: bot-bottle supervise --once --json)`);
+  const { queue, entry } = found;
+  // A timed-out proposal still takes the answer, as a late record (audited, never applied).
+  if (entry.answer && entry.answer.status !== 'timeout') throw new Error(`proposal ${id} was already answered: ${entry.answer.status} by ${entry.answer.by}`);
+  let details: Record<string, unknown> | undefined;
+  if (decision.status === 'modified') {
+    if (!decision.details) throw new Error('a modified answer needs the edited details');
+    details = validateEdit(entry.proposal, decision.details);
+  }
+  if (decision.status === 'rejected' && !decision.notes?.trim()) throw new Error('rejecting needs a reason (--reason TEXT)');
+  const res: AnswerOutcome = await queue.answer(id, {
+    status: decision.status,
+    ...(decision.notes !== undefined ? { notes: decision.notes } : {}),
+    ...(details !== undefined ? { details } : {}),
+    by,
+  });
+  if (res.outcome === 'late') return { outcome: 'late', proposal: entry.proposal, answer: res.recorded };
+  const applied = await applyAnswer(entry.proposal, res.answer, bottleStatePaths(entry.proposal.slug, home), queue.auditLog);
+  return { outcome: 'answered', proposal: entry.proposal, answer: res.answer, applied };
+}
