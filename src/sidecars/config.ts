@@ -18,7 +18,7 @@ export function loadSidecarConfig(file: string): SidecarConfig {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`sidecar config ${file}: cannot read JSON: ${(err as Error).message}`);
+    throw new Error(`sidecar config ${file}: cannot read JSON: ${(err as Error).message}`, { cause: err });
   }
   const parsed = SidecarConfigSchema.safeParse(raw);
   if (!parsed.success) {

@@ -1,12 +1,17 @@
 import type { Command } from '@commander-js/extra-typings';
+import { runSidecars } from '../../sidecars/run.js';
 
-// Placeholder: the egress work replaces this with the real `sidecars` command.
 export function registerSidecars(program: Command): void {
   program
     .command('sidecars')
-    .description('run the sidecar bundle from a config file (not implemented yet)')
-    .requiredOption('--config <file>')
-    .action(() => {
-      throw new Error('sidecars is not implemented yet');
+    .description("run the bottle's sidecar daemons (egress, ...) in one process from the config the launch step writes")
+    .requiredOption('--config <file>', 'sidecar config JSON')
+    .action(async (opts) => {
+      try {
+        await runSidecars(opts.config);
+      } catch (err) {
+        process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+      }
     });
 }

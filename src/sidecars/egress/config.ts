@@ -18,6 +18,11 @@ export const EgressConfigSchema = z.strictObject({
   caCertOut: z.string().min(1),
   /** JSON-lines audit log; stdout when absent. */
   auditLog: z.string().optional(),
+  /**
+   * The supervise queue directory (queueDir(slug)) for `egress-token-allow`
+   * proposals. Absent: `dlp.onMatch: supervise` fails closed with a 403.
+   */
+  superviseQueueDir: z.string().min(1).optional(),
 });
 
 export type Listen = z.infer<typeof ListenSchema>;

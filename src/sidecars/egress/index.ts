@@ -1,0 +1,120 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { basename, dirname } from 'node:path';
+import { knownSecretsFromEnv } from '../../dlp/index.js';
+import { ProposalQueue } from '../../supervise/queue.js';
+import { createAudit } from './audit.js';
+import { MitmCa } from './ca.js';
+import type { EgressConfig } from './config.js';
+import { DlpPolicy } from './dlp-policy.js';
+import { buildStages } from './pipeline.js';
+import { parseResolveOverrides, Resolver } from './resolve.js';
+import { loadRouteTable, type RouteTable } from './routes.js';
+import { createProxyServer } from './server.js';
+import { createUpstreamAgent, upstreamCa } from './upstream.js';
+
+export interface SidecarContext {
+  bottle: string;
+  log: (event: Record<string, unknown>) => void;
+}
+
+export interface EgressHandle {
+  close(): Promise<void>;
+  /** `host:port` or the socket path, for the ready line. */
+  address: string;
+  caCertPath: string;
+  /** Re-reads the routes file (what SIGHUP does). Resolves false when the file was bad and the old table stays. */
+  reload(): Promise<boolean>;
+}
+
+const DEFAULT_SUPERVISE_TIMEOUT_S = 300;
+
+export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: NodeJS.ProcessEnv = process.env): Promise<EgressHandle> {
+  // Start-up is strict: a bad routes file, resolve map or CA file is fatal.
+  let table: RouteTable = loadRouteTable(cfg.routesFile);
+  const resolver = new Resolver(parseResolveOverrides(env.BOT_BOTTLE_RESOLVE));
+  const agent = createUpstreamAgent(resolver, upstreamCa(env));
+  const ca = await MitmCa.create(ctx.bottle, cfg.caCertOut, table.hosts);
+  const timeoutS = Number(env.EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS ?? DEFAULT_SUPERVISE_TIMEOUT_S);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
+    throw new Error(`EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS=${env.EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS}: must be a positive number of seconds`);
+  }
+  const dlp = new DlpPolicy({
+    knownSecrets: knownSecretsFromEnv(env),
+    queue: cfg.superviseQueueDir ? new ProposalQueue(cfg.superviseQueueDir, ctx.bottle) : undefined,
+    superviseTimeoutMs: timeoutS * 1000,
+    log: ctx.log,
+  });
+  const audit = createAudit(ctx.bottle, cfg.auditLog, ctx.log);
+  const { server, destroyTunnels } = createProxyServer(
+    { stages: buildStages({ dlp, resolver, env }), agent, dlp, audit: audit.write, table: () => table },
+    ca,
+  );
+
+  // Requests in flight keep the table object they started with; a reload only swaps the reference.
+  let reloading: Promise<boolean> | undefined;
+  const reload = (): Promise<boolean> => {
+    reloading ??= (async () => {
+      try {
+        const next = loadRouteTable(cfg.routesFile);
+        if (await ca.ensureCovers(next.hosts)) {
+          ctx.log({ event: 'egress-ca-reminted', caCertOut: cfg.caCertOut, note: 'new routed hosts were outside the CA name constraints; programs must re-read the CA file to trust them' });
+        }
+        table = next;
+        ctx.log({ event: 'egress-routes-reloaded', routes: next.routes.length });
+        return true;
+      } catch (err) {
+        ctx.log({ event: 'egress-routes-reload-failed', error: (err as Error).message, note: 'keeping the previous route table' });
+        return false;
+      } finally {
+        reloading = undefined;
+      }
+    })();
+    return reloading;
+  };
+  const onHup = (): void => void reload();
+  process.on('SIGHUP', onHup);
+  // Watch the directory: atomic writers rename a new inode over the file.
+  let debounce: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(cfg.routesFile), (_event, name) => {
+      if (name !== null && name !== basename(cfg.routesFile)) return;
+      clearTimeout(debounce);
+      debounce = setTimeout(onHup, 50);
+    });
+    watcher.on('error', (err) => ctx.log({ event: 'egress-routes-watch-error', error: err.message }));
+  } catch (err) {
+    ctx.log({ event: 'egress-routes-watch-error', error: (err as Error).message, note: 'reload with SIGHUP' });
+  }
+
+  const listen = cfg.listen;
+  if ('socket' in listen) await unlink(listen.socket).catch(() => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    if ('socket' in listen) server.listen(listen.socket, resolve);
+    else server.listen(listen.port, listen.host, resolve);
+  });
+  const addr = server.address();
+  const address = typeof addr === 'string' ? addr : `${(addr as AddressInfo).address}:${(addr as AddressInfo).port}`;
+  ctx.log({ event: 'egress-listening', address, caCertOut: cfg.caCertOut, routes: table.routes.length });
+
+  return {
+    address,
+    caCertPath: cfg.caCertOut,
+    reload,
+    async close() {
+      process.off('SIGHUP', onHup);
+      clearTimeout(debounce);
+      watcher?.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        destroyTunnels();
+      });
+      await agent.close().catch(() => undefined);
+      await audit.close();
+    },
+  };
+}

@@ -1,0 +1,269 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
+import type { Finding } from '../../dlp/index.js';
+import type { AuditFinding } from './audit.js';
+import { describe, toAudit, type DlpPolicy } from './dlp-policy.js';
+import { ResolveError, type Resolved, type Resolver } from './resolve.js';
+import { findRoute, routeAllows, type CompiledRoute, type RouteTable } from './routes.js';
+import { ALLOW, block, type Verdict } from './verdict.js';
+
+/** What the CONNECT established, for requests inside a bumped tunnel. */
+export interface Tunnel {
+  host: string;
+  port: number;
+  /** SNI the client sent, lower-cased; undefined when it sent none. */
+  sni: string | undefined;
+}
+
+export interface RequestContext {
+  method: string;
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+  /** Path plus query, as sent upstream (redaction may rewrite it). */
+  path: string;
+  /** Incoming headers; stages read them and build `outHeaders`. */
+  inHeaders: IncomingHttpHeaders;
+  outHeaders: Record<string, string | string[]>;
+  tunnel: Tunnel | undefined;
+  table: RouteTable;
+  route?: CompiledRoute;
+  resolved?: Resolved;
+  findings: AuditFinding[];
+  redacted: boolean;
+  signal: AbortSignal;
+}
+
+export interface Stage {
+  name: string;
+  run(ctx: RequestContext): Verdict | Promise<Verdict>;
+}
+
+export interface PipelineDeps {
+  dlp: DlpPolicy;
+  resolver: Resolver;
+  env: NodeJS.ProcessEnv;
+}
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+]);
+
+/** Splits an absolute-form or authority target. Returns undefined on anything malformed. */
+export function parseAuthority(authority: string, defaultPort: number): { host: string; port: number } | undefined {
+  let m = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(authority);
+  if (!m) m = /^([A-Za-z0-9._-]+)(?::(\d{1,5}))?$/.exec(authority);
+  if (!m) return undefined;
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  return { host: m[1]!.toLowerCase().replace(/\.$/, ''), port };
+}
+
+/** The ordered request pipeline (pipelock style): each stage allows or blocks with a reason. */
+export function buildStages(deps: PipelineDeps): Stage[] {
+  return [
+    {
+      name: 'parse',
+      run(ctx) {
+        const h = ctx.inHeaders;
+        if (h['content-length'] !== undefined && h['transfer-encoding'] !== undefined) {
+          return block('parse', 'ambiguous request: both Content-Length and Transfer-Encoding are set', 400, false);
+        }
+        const te = h['transfer-encoding'];
+        if (te !== undefined && te.toLowerCase() !== 'chunked') {
+          return block('parse', `unsupported Transfer-Encoding ${JSON.stringify(te)}`, 400, false);
+        }
+        for (const [name, value] of Object.entries(h)) {
+          const values = Array.isArray(value) ? value : [value ?? ''];
+          if (values.some((v) => /[\r\n\0]/.test(v))) {
+            return block('parse', `CR/LF/NUL in the value of header ${name}`, 400, false);
+          }
+        }
+        if (!ctx.path.startsWith('/')) return block('parse', 'request target is not a path', 400, false);
+        return ALLOW;
+      },
+    },
+    {
+      name: 'destination',
+      run(ctx) {
+        if (isIP(ctx.host) !== 0) {
+          return block('destination', `IP-literal destination ${ctx.host} is not allowed; use a routed host name`);
+        }
+        return ALLOW;
+      },
+    },
+    {
+      name: 'route',
+      run(ctx) {
+        const route = findRoute(ctx.table, ctx.host);
+        if (!route) return block('route', `host ${ctx.host} is not in this bottle's egress routes`);
+        ctx.route = route;
+        if (ctx.port !== route.plan.port) {
+          return block('route', `port ${ctx.port} is not allowed for ${ctx.host}; its route allows only port ${route.plan.port}`);
+        }
+        return ALLOW;
+      },
+    },
+    {
+      name: 'fronting',
+      run(ctx) {
+        const hostHeader = ctx.inHeaders.host;
+        if (hostHeader !== undefined) {
+          const a = parseAuthority(hostHeader, ctx.port);
+          if (!a || a.host !== ctx.host || a.port !== ctx.port) {
+            return block('fronting', `Host header ${JSON.stringify(hostHeader)} differs from the target ${ctx.host}:${ctx.port}`, 403, false);
+          }
+        }
+        const t = ctx.tunnel;
+        if (t && t.sni !== undefined && t.sni !== t.host) {
+          return block('fronting', `TLS SNI ${t.sni} differs from the CONNECT target ${t.host}`, 403, false);
+        }
+        return ALLOW;
+      },
+    },
+    {
+      name: 'scheme',
+      run(ctx) {
+        if (ctx.scheme === 'http' && ctx.route?.plan.auth) {
+          return block('scheme', `${ctx.host} has an injected credential; it is never sent over plain http: use https://`, 403, false);
+        }
+        return ALLOW;
+      },
+    },
+    {
+      name: 'git',
+      run(ctx) {
+        const p = ctx.path.toLowerCase();
+        if (p.includes('git-receive-pack')) {
+          return block('git', 'git push over HTTP(S) is never allowed through egress; push through git-gate', 403, false);
+        }
+        if (p.includes('git-upload-pack') && !ctx.route?.plan.gitFetch) {
+          return block('git', `git clone/fetch over HTTPS from ${ctx.host} is off for this route (gitFetch: false)`);
+        }
+        return ALLOW;
+      },
+    },
+    {
+      name: 'matches',
+      run(ctx) {
+        if (ctx.route && !routeAllows(ctx.route, ctx.method, ctx.path, ctx.inHeaders)) {
+          return block('matches', `${ctx.method} ${ctx.path.split('?')[0]} does not match any of the route's matches for ${ctx.host}`);
+        }
+        return ALLOW;
+      },
+    },
+    { name: 'outbound-dlp', run: (ctx) => outboundHeadDlp(ctx, deps.dlp) },
+    {
+      name: 'token',
+      run(ctx) {
+        const auth = ctx.route?.plan.auth;
+        const out: Record<string, string | string[]> = {};
+        const connectionListed = new Set(
+          String(ctx.inHeaders.connection ?? '')
+            .split(',')
+            .map((s) => s.trim().toLowerCase()),
+        );
+        for (const [name, value] of Object.entries(ctx.inHeaders)) {
+          if (value === undefined || HOP_BY_HOP.has(name) || connectionListed.has(name)) continue;
+          if (auth && name === 'authorization') continue;
+          out[name] = value;
+        }
+        // Redaction may have rewritten header values: keep those.
+        for (const [name, value] of Object.entries(ctx.outHeaders)) if (name in out) out[name] = value;
+        if (auth) {
+          const token = deps.env[auth.tokenSlot];
+          if (!token) {
+            return block('token', `the credential for ${ctx.host} (${auth.tokenRef}, slot ${auth.tokenSlot}) is not set in the sidecar`, 502, false);
+          }
+          out.authorization = `${auth.scheme} ${token}`;
+        }
+        ctx.outHeaders = out;
+        return ALLOW;
+      },
+    },
+    {
+      name: 'ssrf',
+      async run(ctx) {
+        try {
+          ctx.resolved = await deps.resolver.resolve(ctx.host, ctx.port);
+          return ALLOW;
+        } catch (err) {
+          if (err instanceof ResolveError) return block('ssrf', err.message);
+          throw err;
+        }
+      },
+    },
+  ];
+}
+
+export async function runStages(stages: readonly Stage[], ctx: RequestContext): Promise<Verdict> {
+  for (const stage of stages) {
+    const v = await stage.run(ctx);
+    if (!v.ok) return v;
+  }
+  return ALLOW;
+}
+
+/** DLP on the host, the path+query and header values (before any credential is injected). */
+async function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Promise<Verdict> {
+  const cfg = ctx.route?.plan.dlp;
+  if (!cfg || cfg.outbound.length === 0) return ALLOW;
+  const scanner = dlp.scanner(cfg.outbound);
+  const auth = ctx.route?.plan.auth;
+  const parts: { where: string; text: string; set?: (v: string) => void }[] = [
+    { where: 'host', text: ctx.host },
+    { where: 'path', text: ctx.path, set: (v) => (ctx.path = v) },
+  ];
+  for (const [name, value] of Object.entries(ctx.inHeaders)) {
+    if (value === undefined || name === 'proxy-authorization' || name === 'host' || (auth && name === 'authorization')) continue;
+    const text = Array.isArray(value) ? value.join('\n') : value;
+    parts.push({ where: `header:${name}`, text, set: (v) => (ctx.outHeaders[name] = v) });
+  }
+  const hits: { part: (typeof parts)[number]; findings: Finding[] }[] = [];
+  for (const part of parts) {
+    const all = scanner.scan(part.text);
+    if (all.length === 0) continue;
+    ctx.findings.push(...toAudit(all, part.where));
+    const blocking = dlp.blocking(all, (f) => part.text.slice(f.start, f.end));
+    if (blocking.length > 0) hits.push({ part, findings: blocking });
+  }
+  if (hits.length === 0) return ALLOW;
+  const all = hits.flatMap((h) => h.findings);
+  const where = [...new Set(hits.map((h) => h.part.where))].join(', ');
+  switch (cfg.onMatch) {
+    case 'block':
+      return block('outbound-dlp', `${describe(all)} in ${where}`);
+    case 'supervise': {
+      const raws = hits.flatMap((h) => h.findings.map((f) => h.part.text.slice(f.start, f.end)));
+      const b = await dlp.supervise(all, raws, {
+        host: ctx.host,
+        method: ctx.method,
+        path: ctx.path.split('?')[0] ?? '',
+        signal: ctx.signal,
+      });
+      return b ?? ALLOW;
+    }
+    case 'redact': {
+      for (const h of hits) {
+        if (!h.part.set) return block('outbound-dlp', `${describe(h.findings)} in the host name; a host cannot be redacted`);
+        const { text, findings } = scanner.redact(h.part.text);
+        if (dlp.blocking(findings, () => undefined).length > 0) {
+          return block('outbound-dlp', `${describe(findings)} remains in ${h.part.where} after redaction`);
+        }
+        h.part.set(text);
+      }
+      ctx.redacted = true;
+      return ALLOW;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, rootCertificates, type TLSSocket } from 'node:tls';
+import { Agent, type buildConnector } from 'undici';
+import type { Resolver } from './resolve.js';
+
+/**
+ * Upstream trust: the system roots plus, when set, the PEM bundle in
+ * BOT_BOTTLE_UPSTREAM_CA (how tests and corporate MITM setups add a root).
+ */
+export function upstreamCa(env: NodeJS.ProcessEnv): string[] {
+  const extra = env.BOT_BOTTLE_UPSTREAM_CA;
+  if (!extra) return [...rootCertificates];
+  try {
+    return [...rootCertificates, readFileSync(extra, 'utf8')];
+  } catch (err) {
+    throw new Error(`BOT_BOTTLE_UPSTREAM_CA=${extra}: cannot read the PEM file: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Opens an upstream socket to the address the SSRF guard checked. The resolver
+ * caches per host:port, so the pipeline's early check and this connect see the
+ * same answer; if it changed, this check still runs on what we connect to.
+ */
+export function openSocket(
+  resolver: Resolver,
+  ca: string[],
+  protocol: string,
+  hostname: string,
+  port: number,
+  cb: (err: Error | null, socket: Socket | TLSSocket | null) => void,
+): void {
+  resolver.resolve(hostname, port).then(
+    (r) => {
+      const sock: Socket =
+        protocol === 'https:'
+          ? tlsConnect({
+              host: r.address,
+              port,
+              ...(isIP(hostname) === 0 ? { servername: hostname } : {}),
+              ca,
+              ALPNProtocols: ['http/1.1'],
+            })
+          : netConnect({ host: r.address, port });
+      // Nagle delays each SSE event by ~40 ms: stream events as they come.
+      sock.setNoDelay(true);
+      const ready = protocol === 'https:' ? 'secureConnect' : 'connect';
+      const onError = (err: Error): void => cb(err, null);
+      sock.once('error', onError);
+      sock.once(ready, () => {
+        sock.removeListener('error', onError);
+        cb(null, sock);
+      });
+    },
+    (err: Error) => cb(err, null),
+  );
+}
+
+export function createUpstreamAgent(resolver: Resolver, ca: string[]): Agent {
+  const connect: buildConnector.connector = (opts, cb) => {
+    const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
+    openSocket(resolver, ca, opts.protocol, opts.hostname, port, (err, sock) =>
+      err || !sock ? cb(err ?? new Error('no socket'), null) : cb(null, sock),
+    );
+  };
+  return new Agent({
+    connect,
+    keepAliveTimeout: 30_000,
+    // LLM streams can pause for a long time between events; the agent decides when to give up.
+    bodyTimeout: 0,
+    headersTimeout: 300_000,
+    connections: 128,
+  });
+}

@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missingTool } from '../support/prereq.js';
+import { curl, fakeGithubToken, lastAudit, makeUpstreamPki, route, startHarness, startUpstream, undiciClient, type Harness } from './support.js';
+
+const noCurl = missingTool('curl');
+
+describe.skipIf(noCurl)('egress proxy: allowlist, token injection, deny rules (curl + undici)', () => {
+  let up: Awaited<ReturnType<typeof startUpstream>>;
+  let h: Harness;
+  const token = ['tok', 'en-', 'real-', 'value-', '12345'].join('');
+
+  beforeAll(async () => {
+    const pki = await makeUpstreamPki(['routed.test', 'api.routed.test', 'plain.test', 'git.test', 'other.test']);
+    up = await startUpstream(pki);
+    const p = up.port;
+    h = await startHarness(
+      pki,
+      [
+        route('routed.test', p, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'HOST_TOKEN' } }),
+        route('*.routed.test', p, { matches: [{ paths: [{ type: 'prefix', value: '/v1/' }], methods: ['GET'], headers: [] }] }),
+        route('git.test', p, { gitFetch: true }),
+        route('missing.test', p, { auth: { scheme: 'token', tokenSlot: 'EGRESS_TOKEN_MISSING', tokenRef: 'NOPE' } }),
+      ],
+      {
+        env: { EGRESS_TOKEN_0: token },
+        resolve: ['routed.test', 'api.routed.test', 'git.test', 'missing.test', 'other.test', 'private.test'].map((n) => `${n}:${p}:127.0.0.1`).join(','),
+      },
+    );
+  });
+  afterAll(async () => {
+    await h?.close();
+    await up?.close();
+  });
+
+  it('writes only the public CA certificate, name-constrained to the routed hosts', () => {
+    const pem = readFileSync(h.caFile, 'utf8');
+    expect(pem).toContain('BEGIN CERTIFICATE');
+    expect(pem).not.toContain('PRIVATE KEY');
+  });
+
+  it('injects the route token and strips the agent credential (curl)', async () => {
+    const r = await curl(h, `https://routed.test:${up.port}/hello`, ['-H', 'Authorization: Bearer fake-agent-token']);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('ok');
+    const seen = up.seen.at(-1)!;
+    expect(seen.headers.authorization).toBe(`Bearer ${token}`);
+    expect(seen.headers['proxy-authorization']).toBeUndefined();
+    const audit = lastAudit(h)!;
+    expect(audit.decision).toBe('allow');
+    expect(JSON.stringify(h.logs)).not.toContain(token);
+  });
+
+  it('keeps keep-alive across requests and injects for the undici ProxyAgent too', async () => {
+    const c = undiciClient(h, readFileSync(h.caFile, 'utf8'));
+    for (let i = 0; i < 3; i++) {
+      const r = await c.fetch(`https://routed.test:${up.port}/n${i}`);
+      expect(r.status).toBe(200);
+      expect(up.seen.at(-1)!.headers.authorization).toBe(`Bearer ${token}`);
+    }
+    await c.agent.close();
+  });
+
+  it('refuses unrouted hosts with a 403 that says how to ask', async () => {
+    const r = await curl(h, `https://other.test:${up.port}/`, ['-v']);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain('403');
+    const c = undiciClient(h, readFileSync(h.caFile, 'utf8'));
+    const plain = await curl(h, `http://other.test:${up.port}/x`);
+    expect(plain.status).toBe(403);
+    expect(plain.body).toContain('not in this bottle');
+    expect(plain.body).toContain('egress-block');
+    await c.agent.close();
+  });
+
+  it('refuses IP-literal destinations', async () => {
+    const r = await curl(h, `http://127.0.0.1:${up.port}/`);
+    expect(r.status).toBe(403);
+    expect(r.body).toContain('IP-literal');
+    const viaConnect = await curl(h, `https://127.0.0.1:${up.port}/`, ['-v']);
+    expect(viaConnect.stderr).toContain('403');
+  });
+
+  it('refuses CONNECT to a port other than the route port', async () => {
+    const r = await curl(h, `https://routed.test:${up.port + 1}/`, ['-v']);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain('403');
+    expect(lastAudit(h)!.reason).toContain('allows only port');
+  });
+
+  it('applies route matches (path prefix and method) on wildcard routes', async () => {
+    expect((await curl(h, `https://api.routed.test:${up.port}/v1/items`)).status).toBe(200);
+    const bad = await curl(h, `https://api.routed.test:${up.port}/v2/items`);
+    expect(bad.status).toBe(403);
+    expect(bad.body).toContain('does not match');
+    const post = await curl(h, `https://api.routed.test:${up.port}/v1/items`, ['-X', 'POST', '-d', 'x=1']);
+    expect(post.status).toBe(403);
+  });
+
+  it('never sends a token over plain http', async () => {
+    const r = await curl(h, `http://routed.test:${up.port}/`);
+    expect(r.status).toBe(403);
+    expect(r.body).toContain('never sent over plain http');
+  });
+
+  it('blocks git push always and git fetch unless gitFetch', async () => {
+    const push = await curl(h, `https://git.test:${up.port}/repo.git/info/refs?service=git-receive-pack`);
+    expect(push.status).toBe(403);
+    expect(push.body).toContain('git push');
+    const fetchOk = await curl(h, `https://git.test:${up.port}/repo.git/info/refs?service=git-upload-pack`);
+    expect(fetchOk.status).toBe(200);
+    const fetchNo = await curl(h, `https://routed.test:${up.port}/repo.git/git-upload-pack`, ['-X', 'POST', '-d', '0000']);
+    expect(fetchNo.status).toBe(403);
+    expect(fetchNo.body).toContain('gitFetch');
+  });
+
+  it('fails closed when the token slot is missing', async () => {
+    const r = await curl(h, `https://missing.test:${up.port}/`);
+    expect(r.status).toBe(502);
+    expect(r.body).toContain('EGRESS_TOKEN_MISSING');
+  });
+
+  it('refuses a Host header that differs from the CONNECT target (domain fronting)', async () => {
+    const r = await curl(h, `https://routed.test:${up.port}/`, ['-H', `Host: other.test:${up.port}`]);
+    expect(r.status).toBe(403);
+    expect(r.body).toContain('differs from the target');
+  });
+
+  it('answers the route table at http://_egress.local/allowlist without token values', async () => {
+    const r = await curl(h, 'http://_egress.local/allowlist');
+    expect(r.status).toBe(200);
+    const j = JSON.parse(r.body) as { routes: { host: string; auth?: unknown }[] };
+    expect(j.routes.map((x) => x.host)).toContain('routed.test');
+    expect(r.body).not.toContain(token);
+    expect(r.body).toContain('HOST_TOKEN');
+  });
+
+  it('blocks a known token in the request body (outbound DLP, block mode)', async () => {
+    const r = await curl(h, `https://api.routed.test:${up.port}/v1/x`, ['-H', `X-Leak: ${fakeGithubToken('b')}`]);
+    expect(r.status).toBe(403);
+    expect(r.body).toContain('token_patterns/github-token');
+    expect(r.body).not.toContain(fakeGithubToken('b'));
+    expect(JSON.stringify(h.logs)).not.toContain(fakeGithubToken('b'));
+  });
+});
