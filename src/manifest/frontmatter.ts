@@ -38,10 +38,10 @@ export function parseFrontmatter(file: string, text: string): FrontmatterFile {
   const doc = parseDocument(yaml, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const first = doc.errors[0];
   if (first) {
-    const pos = first.linePos?.[0];
+    const pos = lineCounter.linePos(first.pos[0]);
     const problem = first.code === 'DUPLICATE_KEY' ? 'duplicate key' : `invalid YAML: ${first.message.split('\n')[0] ?? first.code}`;
     throw new ManifestError(
-      { file, ...(pos ? { line: pos.line + lineOffset, column: pos.col } : {}) },
+      { file, line: pos.line + lineOffset, column: pos.col },
       problem,
       first.code === 'DUPLICATE_KEY' ? 'each key may appear once; merge the two entries' : undefined,
     );

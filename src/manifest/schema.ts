@@ -44,7 +44,13 @@ export const RouteSchema = z.strictObject({
   host: z
     .string()
     .transform((h) => h.toLowerCase())
-    .pipe(z.string().regex(HOST, 'host must be a DNS name (exact, or *.domain for subdomains); IP addresses are not allowed')),
+    .pipe(
+      z
+        .string()
+        .regex(HOST, 'host must be a DNS name (exact, or *.domain for subdomains); IP addresses are not allowed')
+        // No real TLD is numeric, so a numeric last label means an IP literal in some notation.
+        .refine((h) => !/(^|\.)(\d+|0x[0-9a-f]+)$/.test(h), 'IP addresses are not allowed as hosts: name the host by its DNS name'),
+    ),
   port: z.number().int().min(1).max(65535).optional(),
   auth: z
     .strictObject({

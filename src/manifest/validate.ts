@@ -18,7 +18,7 @@ export function validateFrontmatter<T extends z.ZodType>(fm: FrontmatterFile, sc
     throw new ManifestError({ file: fm.file, line: 2 }, `${what} frontmatter must be a mapping of keys to values`);
   }
   const result = schema.safeParse(data);
-  if (result.success) return result.data as z.infer<T>;
+  if (result.success) return result.data;
   const issue = result.error.issues[0];
   if (!issue) throw new ManifestError({ file: fm.file }, `${what} is invalid`);
   if (issue.code === 'unrecognized_keys') {

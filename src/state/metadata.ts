@@ -33,7 +33,7 @@ export function readMetadata(home: string, slug: string): BottleMetadata {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`no usable state for bottle "${slug}" (${file}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(`no usable state for bottle "${slug}" (${file}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   const parsed = MetadataSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`${file} is damaged: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
