@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { execa } from 'execa';
 import { ProxyAgent, request } from 'undici';
+import { base62, crc32 } from '../../src/dlp/checksum.js';
 import type { EgressRoutePlan } from '../../src/plan/egress-route.js';
 import { startEgress, type EgressHandle } from '../../src/sidecars/egress/index.js';
 
@@ -188,7 +189,14 @@ export function undiciClient(h: Harness, caPem: string) {
 
 /** Provider-shaped fake secrets assembled at run time (no literal secrets in the repo). */
 export function fakeGithubToken(seed = 'a'): string {
-  return ['gh', 'p_'].join('') + seed.repeat(36).slice(0, 36);
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+  let x = crc32(`egress-test-${seed}`);
+  let body = '';
+  for (let i = 0; i < 30; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    body += alphabet.charAt((x >>> 8) % alphabet.length);
+  }
+  return ['gh', 'p_'].join('') + body + base62(crc32(body), 6);
 }
 
 export const lastAudit = (h: Harness) => h.logs.filter((l) => l.event === 'egress-request').at(-1);
