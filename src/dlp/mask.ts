@@ -3,8 +3,10 @@
  * (fewer for short values) and `****`, so logs never carry the secret.
  */
 export function mask(value: string): string {
-  const keep = value.length >= 16 ? 4 : value.length >= 8 ? 2 : 0;
-  return value.slice(0, keep) + '****';
+  // Only printable ASCII survives, so zero-width or control chars never reach a log line.
+  const visible = value.replace(/[^\x21-\x7e]/g, '');
+  const keep = visible.length >= 16 ? 4 : visible.length >= 8 ? 2 : 0;
+  return visible.slice(0, keep) + '****';
 }
 
 /** Maps offsets to 1-based line/column; line starts are computed once per text. */

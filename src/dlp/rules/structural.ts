@@ -1,0 +1,33 @@
+import { validJwt } from '../checksum.js';
+import type { TokenRule } from './types.js';
+
+/** Placeholder passwords in example URLs (`user:password@`, `:${PASS}@`) are not leaks. */
+function realPassword(url: string): boolean {
+  const m = /:\/\/[^:@/\s]*:([^@/\s]*)@/.exec(url);
+  const pw = m?.[1] ?? '';
+  if (/^(?:\$\{?\w+\}?|<[^>]*>|%[sv]|\{\{[^}]*\}\}|\*+|x+|\.+)$/i.test(pw)) return false;
+  return !/^(?:pass(?:word|wd)?|secret|changeme|example|token|user|username)$/i.test(pw);
+}
+
+export const structuralRules: TokenRule[] = [
+  {
+    id: 'private-key',
+    infix: '-----BEGIN',
+    re: /-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s:,-]{0,8000}?-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----)?/y,
+  },
+  { id: 'putty-private-key', anchors: ['PuTTY'], re: /PuTTY-User-Key-File-[23]: /y },
+  {
+    id: 'jwt',
+    anchors: ['eyJ'],
+    re: /eyJ[A-Za-z0-9_-]{8,4000}={0,2}\.[A-Za-z0-9_-]{2,8000}={0,2}\.[A-Za-z0-9_-]{0,2000}/y,
+    minRun: 11,
+    validate: validJwt,
+  },
+  {
+    id: 'url-credentials',
+    infix: '://',
+    before: /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}$/,
+    re: /[A-Za-z][A-Za-z0-9+.-]{1,20}:\/\/[^\s:@/"'<>`]{1,128}:[^\s@/"'<>`]{3,256}@[A-Za-z0-9.[\]-]{1,253}/y,
+    validate: realPassword,
+  },
+];

@@ -1,0 +1,174 @@
+// Orchestration: raw pass, then decoded views (recursively, to MAX_DEPTH so
+// base64 inside base64 is seen once), then the opt-in detectors. Every step
+// checks the wall-clock deadline; exceeding it throws DlpBudgetError so the
+// caller blocks instead of waiting.
+import { DlpBudgetError, type DetectorName, type Finding, type Scanner, type ScannerOptions } from './api.js';
+import { coreScan } from './core.js';
+import { highEntropySpans } from './entropy.js';
+import { detectInjection } from './injection.js';
+import { KnownSecretIndex } from './known.js';
+import { LineIndex, mask } from './mask.js';
+import { TokenMatcher } from './tokens.js';
+import { buildViews } from './views.js';
+
+export const DEFAULT_BUDGET_MS = 3000;
+/** Raw text is depth 0; base64 found in a decoded view is decoded once more. */
+const MAX_DEPTH = 2;
+
+/** A finding before line/column are known. */
+export interface Hit {
+  rule: string;
+  detector: DetectorName;
+  severity: 'block' | 'warn';
+  start: number;
+  end: number;
+  /** The matched value as seen in its view (masked before it leaves the scanner). */
+  value: string;
+  view: string;
+}
+
+let sharedMatcher: TokenMatcher | undefined;
+
+export class Engine {
+  private readonly matcher: TokenMatcher | null;
+  private readonly known: KnownSecretIndex | null;
+  private readonly entropy: boolean;
+  private readonly injection: boolean;
+  readonly budgetMs: number;
+
+  constructor(opts: ScannerOptions) {
+    const on = new Set(opts.detectors);
+    for (const d of on) {
+      if (!['token_patterns', 'known_secrets', 'entropy', 'naive_injection_detection'].includes(d)) throw new Error(`unknown DLP detector "${String(d)}"`);
+    }
+    this.matcher = on.has('token_patterns') ? (sharedMatcher ??= new TokenMatcher()) : null;
+    const secrets = (opts.knownSecrets ?? []).filter((s) => s.length > 0);
+    this.known = on.has('known_secrets') && secrets.length > 0 ? new KnownSecretIndex(secrets) : null;
+    this.entropy = on.has('entropy');
+    this.injection = on.has('naive_injection_detection');
+    this.budgetMs = opts.timeBudgetMs ?? DEFAULT_BUDGET_MS;
+  }
+
+  hits(text: string): Hit[] {
+    const deadline = performance.now() + this.budgetMs;
+    const out: Hit[] = [];
+    this.scanLayer(text, 0, deadline, out, (s, e) => [s, e]);
+    if (this.injection) {
+      for (const h of detectInjection(text)) out.push({ ...h, detector: 'naive_injection_detection', view: 'nfkc' });
+      check(deadline);
+    }
+    return dedupe(out);
+  }
+
+  private scanLayer(text: string, depth: number, deadline: number, out: Hit[], toSource: (s: number, e: number) => [number, number]): void {
+    const wantViews = depth < MAX_DEPTH;
+    if (!this.matcher && !this.known && !this.entropy) return;
+    const core = coreScan(text, this.matcher, this.known, deadline);
+    const push = (h: Omit<Hit, 'start' | 'end'>, s: number, e: number): void => {
+      const [a, b] = toSource(s, e);
+      out.push({ ...h, start: a, end: b });
+    };
+    for (const t of core.tokens) {
+      push({ rule: t.rule.id, detector: 'token_patterns', severity: t.rule.severity ?? 'block', value: text.slice(t.start, t.end), view: t.view }, t.start, t.end);
+    }
+    const infixHits: typeof core.tokens = [];
+    this.matcher?.scanInfixes(text, infixHits);
+    for (const t of infixHits) {
+      push({ rule: t.rule.id, detector: 'token_patterns', severity: t.rule.severity ?? 'block', value: text.slice(t.start, t.end), view: t.view }, t.start, t.end);
+    }
+    if (this.known) {
+      this.known.findWhole(text, core.known);
+      for (const k of core.known) {
+        const value = text.slice(k.start, k.end);
+        const form = this.known.forms.find((f) => f.secret === k.secret && f.form === k.form);
+        const exact = form !== undefined && form.text.includes(value);
+        push({ rule: 'known-secret', detector: 'known_secrets', severity: 'block', value, view: exact ? k.form : `${k.form}+separators` }, k.start, k.end);
+      }
+    }
+    if (this.entropy && depth === 0) {
+      for (const r of highEntropySpans(text, core.encoded)) {
+        push({ rule: 'high-entropy', detector: 'entropy', severity: 'warn', value: text.slice(r.start, r.end), view: 'raw' }, r.start, r.end);
+      }
+    }
+    check(deadline);
+    if (!wantViews || (!this.matcher && !this.known)) return;
+    for (const v of buildViews(text, core)) {
+      check(deadline);
+      const span = v.end - v.start;
+      const len = Math.max(1, v.text.length);
+      // Offsets inside a view map proportionally onto the encoded source span.
+      const map = v.map;
+      const inner = (s: number, e: number): [number, number] => {
+        if (map) return toSource(v.start + (map[s] ?? 0), v.start + (map[e] ?? span));
+        const a = v.start + Math.floor((s * span) / len);
+        const b = v.start + Math.ceil((e * span) / len);
+        return toSource(Math.min(a, v.end - 1), Math.max(Math.min(b, v.end), a + 1));
+      };
+      const before = out.length;
+      this.scanLayer(v.text, depth + 1, deadline, out, inner);
+      for (let i = before; i < out.length; i++) {
+        const h = out[i];
+        if (h && !h.view.startsWith(v.name)) h.view = h.view === 'raw' ? v.name : `${v.name}/${h.view}`;
+      }
+    }
+  }
+}
+
+function check(deadline: number): void {
+  if (performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
+}
+
+const viewRank = (v: string): number => (v === 'raw' ? 0 : v === 'joined' ? 1 : 2);
+
+/** One finding per rule and overlapping span; a raw hit wins over the same secret seen again in a view. */
+function dedupe(hits: Hit[]): Hit[] {
+  hits.sort((a, b) => viewRank(a.view) - viewRank(b.view) || a.start - b.start || b.end - a.end);
+  const out: Hit[] = [];
+  for (const h of hits) {
+    const dup = out.some((o) => o.rule === h.rule && o.start < h.end && h.start < o.end);
+    if (!dup) out.push(h);
+  }
+  return out.sort((a, b) => a.start - b.start || a.end - b.end);
+}
+
+export function toFindings(text: string, hits: readonly Hit[], base?: { offset: number; line: number; column: number }): Finding[] {
+  const lines = new LineIndex(text);
+  return hits.map((h) => {
+    let { line, column } = lines.position(h.start);
+    if (base) {
+      if (line === 1) column += base.column - 1;
+      line += base.line - 1;
+    }
+    const off = base?.offset ?? 0;
+    return { rule: h.rule, detector: h.detector, severity: h.severity, start: h.start + off, end: h.end + off, line, column, masked: mask(h.value), view: h.view };
+  });
+}
+
+const REDACT_ROUNDS = 4;
+
+export function createScanner(opts: ScannerOptions): Scanner {
+  const engine = new Engine(opts);
+  const scan = (text: string): Finding[] => toFindings(text, engine.hits(text));
+  return {
+    scan,
+    redact(text) {
+      let current = text;
+      let findings = scan(current);
+      // Replacing one span can expose another (e.g. a decoded view), so re-scan until clean.
+      for (let round = 0; round < REDACT_ROUNDS && findings.some((f) => f.severity === 'block'); round++) {
+        const blocking = findings.filter((f) => f.severity === 'block').sort((a, b) => a.start - b.start);
+        let cleaned = '';
+        let pos = 0;
+        for (const f of blocking) {
+          if (f.end <= pos) continue;
+          const s = Math.max(f.start, pos);
+          cleaned += current.slice(pos, s) + `[REDACTED:${f.rule}]`;
+          pos = f.end;
+        }
+        current = cleaned + current.slice(pos);
+        findings = scan(current);
+      }
+      return { text: current, findings };
+    },
+  };
+}

@@ -1,0 +1,166 @@
+// token_patterns engine. Rules are never run over the whole text: the main
+// loop (core.ts) calls matchRun() at the start of word runs whose first two
+// chars begin some rule's anchor, and scanInfixes() finds the few mid-word
+// markers by indexOf. Every regex is sticky and bounded, so work stays linear.
+import { TOKEN_RULES, type TokenRule } from './rules/index.js';
+
+export interface TokenHit {
+  rule: TokenRule;
+  start: number;
+  end: number;
+  view: 'raw' | 'joined';
+}
+
+/** Chars a token fragment may contain when re-joining a split token. */
+const FRAG = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.+/=~:$') FRAG[c.charCodeAt(0)] = 1;
+/** What may sit between fragments: quotes, concatenation operators, whitespace, line continuations. */
+const GLUE = new Uint8Array(128);
+for (const c of ' \t\r\n"\'`+\\,') GLUE[c.charCodeAt(0)] = 1;
+/** A split is only suspected when a fragment ends in one of these (not a plain space). */
+const JOIN_TRIGGER = new Uint8Array(128);
+for (const c of '\r\n"\'`+\\') JOIN_TRIGGER[c.charCodeAt(0)] = 1;
+const MAX_GLUE = 12;
+const MAX_JOINED = 600;
+const MAX_FRAGMENTS = 12;
+const BEFORE_WINDOW = 48;
+
+interface Compiled {
+  rule: TokenRule;
+  anchors: readonly string[];
+  minRun: number;
+}
+
+export class TokenMatcher {
+  /** (c0 << 7 | c1) of a word run's first two chars → bucket index + 1 (0: no rule). */
+  readonly dispatch = new Int32Array(128 * 128);
+  private readonly buckets: Compiled[][] = [];
+  private readonly infixes: { infix: string; rules: TokenRule[] }[] = [];
+
+  constructor(rules: readonly TokenRule[] = TOKEN_RULES) {
+    for (const rule of rules) {
+      if (rule.infix !== undefined) {
+        const slot = this.infixes.find((x) => x.infix === rule.infix);
+        if (slot) slot.rules.push(rule);
+        else this.infixes.push({ infix: rule.infix, rules: [rule] });
+      }
+      const anchors = rule.anchors ?? [];
+      const compiled: Compiled = { rule, anchors: rule.ignoreCase ? anchors.map((a) => a.toLowerCase()) : anchors, minRun: rule.minRun ?? 1 };
+      for (const anchor of anchors) for (const key of this.keys(anchor, rule.ignoreCase === true)) this.add(key, compiled);
+    }
+  }
+
+  private keys(anchor: string, ignoreCase: boolean): number[] {
+    const variants = (ch: string | undefined): string[] =>
+      ch === undefined ? [] : ignoreCase ? [...new Set([ch.toLowerCase(), ch.toUpperCase()])] : [ch];
+    const firsts = variants(anchor[0]);
+    // A one-char anchor fits any second char (including end of run, code 0).
+    const seconds = anchor.length > 1 ? variants(anchor[1]) : [...Array(128).keys()].map((c) => String.fromCharCode(c));
+    const out: number[] = [];
+    for (const a of firsts) for (const b of seconds) out.push((a.charCodeAt(0) << 7) | (b.charCodeAt(0) & 127));
+    return out;
+  }
+
+  private add(key: number, c: Compiled): void {
+    let idx = this.dispatch[key] ?? 0;
+    if (idx === 0) {
+      this.buckets.push([]);
+      idx = this.buckets.length;
+      this.dispatch[key] = idx;
+    }
+    const bucket = this.buckets[idx - 1];
+    if (bucket && !bucket.includes(c)) bucket.push(c);
+  }
+
+  /** Try the rules of `bucket` at the word run [start, end). */
+  matchRun(text: string, bucket: number, start: number, end: number, out: TokenHit[]): void {
+    const rules = this.buckets[bucket - 1];
+    if (!rules) return;
+    let lower: string | undefined;
+    for (const c of rules) {
+      const { rule } = c;
+      let anchored = false;
+      for (const a of c.anchors) {
+        if (rule.ignoreCase ? (lower ??= text.slice(start, start + 40).toLowerCase()).startsWith(a) : text.startsWith(a, start)) {
+          anchored = true;
+          break;
+        }
+      }
+      if (!anchored) continue;
+      if (end - start >= c.minRun && this.tryAt(text, rule, start, out)) continue;
+      this.tryJoined(text, rule, start, out);
+    }
+  }
+
+  /** Rules whose marker sits mid-word (`://`, `Q~`, `-----BEGIN`): found by indexOf, confirmed by `before` + regex. */
+  scanInfixes(text: string, out: TokenHit[], from = 0, to = text.length): void {
+    for (const { infix, rules } of this.infixes) {
+      for (let p = text.indexOf(infix, from); p !== -1 && p < to; p = text.indexOf(infix, p + 1)) {
+        for (const rule of rules) {
+          let start = p;
+          if (rule.before) {
+            const m = rule.before.exec(text.slice(Math.max(0, p - BEFORE_WINDOW), p));
+            if (!m) continue;
+            start = p - m[0].length;
+          }
+          this.tryAt(text, rule, start, out);
+        }
+      }
+    }
+  }
+
+  private tryAt(text: string, rule: TokenRule, start: number, out: TokenHit[]): boolean {
+    const re = rule.re;
+    re.lastIndex = start;
+    const m = re.exec(text);
+    if (!m) return false;
+    const value = rule.group !== undefined ? m[rule.group] : m[0];
+    if (value === undefined || (rule.validate && !rule.validate(value))) return false;
+    const s = rule.group !== undefined ? start + m[0].lastIndexOf(value) : start;
+    out.push({ rule, start: s, end: s + value.length, view: 'raw' });
+    return true;
+  }
+
+  /**
+   * A token split by concatenation or line breaks (`"sk-ant-" + "api03…"`):
+   * glue the fragments that follow the anchor and retry the rule.
+   */
+  private tryJoined(text: string, rule: TokenRule, start: number, out: TokenHit[]): void {
+    let i = start;
+    while (i < text.length && (FRAG[text.charCodeAt(i)] ?? 0) === 1) i++;
+    if (i >= text.length || i - start > MAX_JOINED || (JOIN_TRIGGER[text.charCodeAt(i)] ?? 0) !== 1) return;
+    const firstEnd = i;
+    const pieces: string[] = [text.slice(start, i)];
+    const origin: number[] = [start];
+    let joinedLen = i - start;
+    // Retry after each added fragment: the token usually ends where a fragment does,
+    // and gluing on unrelated text after it would defeat the rule's end boundary.
+    for (let f = 1; f < MAX_FRAGMENTS && joinedLen < MAX_JOINED && i < text.length; f++) {
+      const glueStart = i;
+      while (i < text.length && i - glueStart <= MAX_GLUE && (GLUE[text.charCodeAt(i)] ?? 0) === 1) i++;
+      if (i - glueStart > MAX_GLUE) return;
+      const fragStart = i;
+      while (i < text.length && (FRAG[text.charCodeAt(i)] ?? 0) === 1 && i - fragStart < MAX_JOINED) i++;
+      if (i === fragStart) return;
+      pieces.push(text.slice(fragStart, i));
+      origin.push(fragStart);
+      joinedLen += i - fragStart;
+      const hits: TokenHit[] = [];
+      if (!this.tryAt(pieces.join(''), rule, 0, hits)) continue;
+      const hit = hits[0];
+      if (!hit || hit.end <= firstEnd - start) return;
+      out.push({ rule, start: mapJoined(pieces, origin, hit.start), end: mapJoined(pieces, origin, hit.end - 1) + 1, view: 'joined' });
+      return;
+    }
+  }
+}
+
+function mapJoined(pieces: readonly string[], origin: readonly number[], offset: number): number {
+  let rest = offset;
+  for (let k = 0; k < pieces.length; k++) {
+    const len = pieces[k]?.length ?? 0;
+    if (rest < len) return (origin[k] ?? 0) + rest;
+    rest -= len;
+  }
+  return (origin[origin.length - 1] ?? 0) + (pieces[pieces.length - 1]?.length ?? 0);
+}

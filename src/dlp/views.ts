@@ -1,0 +1,157 @@
+// Decoded views: an agent that wants to leak will encode. Views are built only
+// around spans that look encoded (long base64/hex runs, %XX, \x/\u escapes,
+// non-ASCII chars), never for the whole text, and each view remembers the
+// source span it came from so findings point at the encoded text.
+import type { CoreResult } from './core.js';
+
+export interface View {
+  name: 'base64' | 'hex' | 'url' | 'escape' | 'nfkc';
+  text: string;
+  /** Source span in the scanned text. */
+  start: number;
+  end: number;
+  /** For views whose length differs unevenly from the source (nfkc): source offset of each view char, relative to start. */
+  map?: number[];
+}
+
+const MAX_REGION = 8192;
+const NFKC_MARGIN = 160;
+/** Base64 of real text is almost all printable; of images and keys it is not. */
+const MIN_PRINTABLE = 0.9;
+const MIN_DECODED = 8;
+
+function printable(buf: Buffer): boolean {
+  if (buf.length < MIN_DECODED) return false;
+  // A cheap look at the head first: most binary blobs fail within 64 bytes.
+  const head = Math.min(buf.length, 64);
+  let ok = 0;
+  for (let i = 0; i < head; i++) {
+    const b = buf[i] ?? 0;
+    if ((b >= 0x20 && b < 0x7f) || b === 9 || b === 10 || b === 13) ok++;
+  }
+  if (ok < head * MIN_PRINTABLE) return false;
+  for (let i = head; i < buf.length; i++) {
+    const b = buf[i] ?? 0;
+    if ((b >= 0x20 && b < 0x7f) || b === 9 || b === 10 || b === 13) ok++;
+  }
+  return ok >= buf.length * MIN_PRINTABLE;
+}
+
+function base64View(text: string, start: number, end: number): View | undefined {
+  const run = text.slice(start, end);
+  // A run may begin with a path or a word glued to the blob; try each base64 alignment.
+  const shifts = run.length <= 4096 ? 4 : 1;
+  for (let s = 0; s < shifts; s++) {
+    const buf = Buffer.from(run.slice(s), 'base64');
+    if (printable(buf)) return { name: 'base64', text: buf.toString('utf8'), start: start + s, end };
+  }
+  return undefined;
+}
+
+/** Grow [p, p+1) over chars that can belong to one encoded value (no whitespace or quotes). */
+function region(text: string, p: number): [number, number] {
+  let a = p;
+  let b = p + 1;
+  const stop = /[\s"'`<>]/;
+  while (a > 0 && p - a < MAX_REGION && !stop.test(text.charAt(a - 1))) a--;
+  while (b < text.length && b - p < MAX_REGION && !stop.test(text.charAt(b))) b++;
+  return [a, b];
+}
+
+function regionsAround(text: string, needle: RegExp, from: number, to: number): [number, number][] {
+  const out: [number, number][] = [];
+  needle.lastIndex = from;
+  for (let m = needle.exec(text); m && m.index < to; m = needle.exec(text)) {
+    const [a, b] = region(text, m.index);
+    const last = out[out.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+    needle.lastIndex = Math.max(b, m.index + 1);
+  }
+  return out;
+}
+
+function decodePercent(s: string): string {
+  return s.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
+}
+
+function decodeEscapes(s: string): string {
+  return s
+    .replace(/\\u\{([0-9a-fA-F]{1,6})\}/g, (_, h: string) => safeCodePoint(h))
+    .replace(/\\u([0-9a-fA-F]{4})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+    .replace(/(?:\\x[0-9a-fA-F]{2})+/g, (run) => Buffer.from(run.replace(/\\x/g, ''), 'hex').toString('latin1'));
+}
+
+function safeCodePoint(hex: string): string {
+  const cp = parseInt(hex, 16);
+  return cp <= 0x10ffff ? String.fromCodePoint(cp) : '';
+}
+
+/** Zero-width and other invisible chars an agent can sprinkle into a token. */
+// The class deliberately lists combining marks (variation selectors, CGJ) one by one.
+// eslint-disable-next-line no-misleading-character-class
+export const INVISIBLE = /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\u{e0000}-\u{e0fff}]/gu;
+
+export function normalizeVisible(s: string): string {
+  return s.normalize('NFKC').replace(INVISIBLE, '');
+}
+
+/** NFKC per code point with invisible chars dropped, plus each output char's source offset. */
+export function normalizeWithMap(s: string): { text: string; map: number[] } {
+  let text = '';
+  const map: number[] = [];
+  for (let i = 0; i < s.length; ) {
+    const cp = s.codePointAt(i) ?? 0;
+    const ch = String.fromCodePoint(cp);
+    INVISIBLE.lastIndex = 0;
+    if (!INVISIBLE.test(ch)) {
+      const n = cp < 128 ? ch : ch.normalize('NFKC');
+      text += n;
+      for (let k = 0; k < n.length; k++) map.push(i);
+    }
+    i += ch.length;
+  }
+  map.push(s.length);
+  return { text, map };
+}
+
+export function buildViews(text: string, core: CoreResult, from = 0, to = text.length): View[] {
+  const views: View[] = [];
+  for (const span of core.encoded) {
+    if (span.hex && (span.end - span.start) % 2 === 0) {
+      const buf = Buffer.from(text.slice(span.start, span.end), 'hex');
+      if (printable(buf)) views.push({ name: 'hex', text: buf.toString('utf8'), start: span.start, end: span.end });
+      continue;
+    }
+    const v = base64View(text, span.start, span.end);
+    if (v) views.push(v);
+  }
+  if (text.indexOf('%', from) !== -1) {
+    for (const [a, b] of regionsAround(text, /%[0-9a-fA-F]{2}/g, from, to)) {
+      views.push({ name: 'url', text: decodePercent(text.slice(a, b)), start: a, end: b });
+    }
+  }
+  if (text.indexOf('\\', from) !== -1) {
+    for (const [a, b] of regionsAround(text, /\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F{])/g, from, to)) {
+      views.push({ name: 'escape', text: decodeEscapes(text.slice(a, b)), start: a, end: b });
+    }
+  }
+  if (core.nonAscii.length > 0) {
+    const spans: [number, number][] = core.nonAsciiOverflow ? [[from, to]] : [];
+    if (!core.nonAsciiOverflow) {
+      for (const p of core.nonAscii) {
+        const a = Math.max(from, p - NFKC_MARGIN);
+        const b = Math.min(to, p + NFKC_MARGIN);
+        const last = spans[spans.length - 1];
+        if (last && a <= last[1]) last[1] = b;
+        else spans.push([a, b]);
+      }
+    }
+    for (const [a, b] of spans) {
+      const src = text.slice(a, b);
+      const norm = normalizeWithMap(src);
+      if (norm.text !== src) views.push({ name: 'nfkc', text: norm.text, start: a, end: b, map: norm.map });
+    }
+  }
+  return views;
+}
