@@ -138,7 +138,7 @@ describe.skipIf(noCurl)('egress proxy: allowlist, token injection, deny rules (c
   it('blocks a known token in the request body (outbound DLP, block mode)', async () => {
     const r = await curl(h, `https://api.routed.test:${up.port}/v1/x`, ['-H', `X-Leak: ${fakeGithubToken('b')}`]);
     expect(r.status).toBe(403);
-    expect(r.body).toMatch(/token_patterns/github/);
+    expect(r.body).toMatch(/token_patterns\/github/);
     expect(r.body).not.toContain(fakeGithubToken('b'));
     expect(JSON.stringify(h.logs)).not.toContain(fakeGithubToken('b'));
   });
