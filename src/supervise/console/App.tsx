@@ -1,0 +1,174 @@
+import { Box, Text, useApp, useInput, useStdin } from 'ink';
+import { useCallback, useEffect, useState } from 'react';
+import type { Decision, DecideResult } from '../decide.js';
+import type { Proposal } from '../queue.js';
+import { summary } from '../summary.js';
+
+export interface ConsoleDeps {
+  /** Pending proposals across bottles, oldest first. */
+  load: () => Promise<Proposal[]>;
+  decide: (id: string, decision: Decision) => Promise<DecideResult>;
+  /** Opens the details in an editor; undefined when the operator aborted (empty file, no change). */
+  edit: (proposal: Proposal) => Promise<Record<string, unknown> | undefined>;
+  /** Calls onChange whenever the queue may have changed; returns an unsubscribe. */
+  subscribe: (onChange: () => void) => () => void;
+}
+
+type Mode = { view: 'list' } | { view: 'detail'; id: string } | { view: 'reason'; id: string; text: string; back: 'list' | 'detail' };
+
+export function SuperviseConsole(deps: ConsoleDeps): React.JSX.Element {
+  const { exit } = useApp();
+  const { setRawMode, isRawModeSupported } = useStdin();
+  const [items, setItems] = useState<Proposal[]>([]);
+  const [loaded, setLoaded] = useState(false);
+  const [cursor, setCursor] = useState(0);
+  const [mode, setMode] = useState<Mode>({ view: 'list' });
+  const [message, setMessage] = useState<string>('');
+  const [busy, setBusy] = useState(false);
+
+  const refresh = useCallback(async () => {
+    try {
+      const next = await deps.load();
+      setItems(next);
+      setLoaded(true);
+      setCursor((c) => Math.min(c, Math.max(0, next.length - 1)));
+    } catch (err) {
+      setMessage(`cannot read the queue: ${(err as Error).message}`);
+    }
+  }, [deps]);
+
+  useEffect(() => {
+    void refresh();
+    return deps.subscribe(() => void refresh());
+  }, [deps, refresh]);
+
+  const selected = mode.view === 'list' ? items[cursor] : items.find((p) => p.id === mode.id);
+
+  // The proposal left the queue (answered elsewhere, timed out): go back to the list.
+  useEffect(() => {
+    if (mode.view !== 'list' && loaded && !items.some((p) => p.id === mode.id)) {
+      setMode({ view: 'list' });
+      setMessage(`proposal ${mode.id} is no longer pending`);
+    }
+  }, [items, loaded, mode]);
+
+  async function run(id: string, decision: Decision): Promise<void> {
+    setBusy(true);
+    try {
+      const res = await deps.decide(id, decision);
+      setMessage(
+        res.outcome === 'late'
+          ? `${id}: too late, the proposal had timed out (recorded, not applied)`
+          : `${id}: ${res.answer.status}. ${res.applied.summary}`,
+      );
+      setMode({ view: 'list' });
+    } catch (err) {
+      setMessage(`${id}: ${(err as Error).message}`);
+    } finally {
+      setBusy(false);
+      await refresh();
+    }
+  }
+
+  async function editThenApprove(p: Proposal): Promise<void> {
+    // The editor needs the terminal in cooked mode; ink gets it back afterwards.
+    if (isRawModeSupported) setRawMode(false);
+    let edited: Record<string, unknown> | undefined;
+    try {
+      edited = await deps.edit(p);
+    } catch (err) {
+      setMessage(`${p.id}: edit failed: ${(err as Error).message}`);
+      return;
+    } finally {
+      if (isRawModeSupported) setRawMode(true);
+    }
+    if (!edited) {
+      setMessage(`${p.id}: edit aborted, nothing answered`);
+      return;
+    }
+    await run(p.id, { status: 'modified', details: edited, notes: 'modified by the operator' });
+  }
+
+  useInput((input, key) => {
+    if (busy) return;
+    if (mode.view === 'reason') {
+      if (key.escape) setMode(mode.back === 'detail' ? { view: 'detail', id: mode.id } : { view: 'list' });
+      else if (key.return) {
+        if (!mode.text.trim()) setMessage('type a reason before pressing enter (esc cancels)');
+        else void run(mode.id, { status: 'rejected', notes: mode.text.trim() });
+      } else if (key.backspace || key.delete) setMode({ ...mode, text: mode.text.slice(0, -1) });
+      else if (input && !key.ctrl && !key.meta) setMode({ ...mode, text: mode.text + input });
+      return;
+    }
+    if (input === 'q') {
+      exit();
+      return;
+    }
+    if (mode.view === 'list') {
+      if (key.downArrow || input === 'j') setCursor((c) => Math.min(c + 1, Math.max(0, items.length - 1)));
+      else if (key.upArrow || input === 'k') setCursor((c) => Math.max(0, c - 1));
+      else if (key.return && selected) setMode({ view: 'detail', id: selected.id });
+    } else if (key.escape || key.leftArrow || key.backspace) {
+      setMode({ view: 'list' });
+      return;
+    }
+    if (!selected) return;
+    if (input === 'a') void run(selected.id, { status: 'approved' });
+    else if (input === 'e') void editThenApprove(selected);
+    else if (input === 'r') setMode({ view: 'reason', id: selected.id, text: '', back: mode.view === 'detail' ? 'detail' : 'list' });
+  });
+
+  return (
+    <Box flexDirection="column">
+      <Text bold>bot-bottle supervise: {items.length} pending</Text>
+      {mode.view === 'list' ? (
+        <ListView items={items} cursor={cursor} loaded={loaded} />
+      ) : selected ? (
+        <DetailView proposal={selected} />
+      ) : null}
+      {mode.view === 'reason' ? (
+        <Text>
+          Reason for rejecting {mode.id}: {mode.text}
+          <Text inverse> </Text>
+        </Text>
+      ) : null}
+      {message ? <Text color="yellow">{message}</Text> : null}
+      <Text dimColor>
+        {mode.view === 'list'
+          ? 'j/k move  enter details  a approve  e edit+approve  r reject  q quit'
+          : mode.view === 'detail'
+            ? 'a approve  e edit+approve  r reject  esc back  q quit'
+            : 'enter reject  esc cancel'}
+      </Text>
+    </Box>
+  );
+}
+
+function ListView({ items, cursor, loaded }: { items: Proposal[]; cursor: number; loaded: boolean }): React.JSX.Element {
+  if (!loaded) return <Text>loading…</Text>;
+  if (items.length === 0) return <Text dimColor>nothing pending</Text>;
+  return (
+    <Box flexDirection="column">
+      {items.map((p, i) => (
+        <Text key={p.id} {...(i === cursor ? { inverse: true } : {})}>
+          {i === cursor ? '>' : ' '} {p.id} {p.slug.padEnd(12)} {p.kind.padEnd(18)} {summary(p)}
+        </Text>
+      ))}
+    </Box>
+  );
+}
+
+function DetailView({ proposal }: { proposal: Proposal }): React.JSX.Element {
+  return (
+    <Box flexDirection="column" borderStyle="round" paddingX={1}>
+      <Text>
+        <Text bold>{proposal.kind}</Text> from bottle <Text bold>{proposal.slug}</Text> ({proposal.id})
+      </Text>
+      <Text dimColor>
+        created {proposal.created_at}
+        {proposal.timeout_at ? `, times out ${proposal.timeout_at}` : ''}
+      </Text>
+      <Text>{JSON.stringify(proposal.details, null, 2)}</Text>
+    </Box>
+  );
+}
