@@ -1,0 +1,89 @@
+// Load generator (its own process, so it does not share the proxy's event loop).
+// argv[2] = JSON { mode, url, proxy?, ca, connections, durationMs, count }
+import { readFileSync } from 'node:fs';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+
+interface Args {
+  mode: 'rps' | 'upload' | 'sse';
+  url: string;
+  proxy?: string;
+  /** CA files the client trusts (the upstream's for direct, the proxy's for proxied). */
+  ca: string[];
+  connections: number;
+  durationMs: number;
+  count: number;
+  uploadBytes: number;
+}
+
+const a = JSON.parse(process.argv[2]!) as Args;
+const ca = a.ca.map((f) => readFileSync(f, 'utf8'));
+const dispatcher: Dispatcher = a.proxy
+  ? new ProxyAgent({ uri: a.proxy, requestTls: { ca }, connections: a.connections, keepAliveTimeout: 60_000 })
+  : new Agent({ connect: { ca }, connections: a.connections, keepAliveTimeout: 60_000 });
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+
+async function rps(): Promise<Record<string, number>> {
+  const lat: number[] = [];
+  let errors = 0;
+  const one = async (): Promise<void> => {
+    const t0 = performance.now();
+    const r = await request(a.url, { dispatcher });
+    await r.body.dump();
+    if (r.statusCode !== 200) errors++;
+    lat.push(performance.now() - t0);
+  };
+  // Warm up: open every connection and mint the leaf before measuring.
+  await Promise.all(Array.from({ length: a.connections * 4 }, one));
+  lat.length = 0;
+  const end = performance.now() + a.durationMs;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: a.connections }, async () => {
+      while (performance.now() < end) await one();
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  return { requests: lat.length, rps: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), errors };
+}
+
+async function upload(): Promise<Record<string, number>> {
+  const chunk = Buffer.alloc(64 * 1024, 'abcdefghij0123456789 lorem ipsum dolor sit amet ');
+  const rates: number[] = [];
+  for (let i = 0; i < a.count + 1; i++) {
+    const t0 = performance.now();
+    const r = await request(a.url, {
+      dispatcher,
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'content-length': String(a.uploadBytes) },
+      body: (async function* () {
+        for (let sent = 0; sent < a.uploadBytes; sent += chunk.length) yield chunk.subarray(0, Math.min(chunk.length, a.uploadBytes - sent));
+      })(),
+    });
+    const got = await r.body.text();
+    if (r.statusCode !== 200 || Number(got) !== a.uploadBytes) throw new Error(`upload failed: ${r.statusCode} ${got.slice(0, 200)}`);
+    if (i > 0) rates.push(a.uploadBytes / 1e6 / ((performance.now() - t0) / 1000));
+  }
+  return { mbps: pct(rates, 50) };
+}
+
+async function sse(): Promise<Record<string, number>> {
+  const firsts: number[] = [];
+  for (let i = 0; i < a.count + 1; i++) {
+    const t0 = performance.now();
+    const r = await request(a.url, { dispatcher });
+    let first = NaN;
+    for await (const c of r.body as AsyncIterable<Buffer>) {
+      if (Number.isNaN(first) && c.toString().includes('first')) first = performance.now() - t0;
+    }
+    if (i > 0) firsts.push(first);
+  }
+  return { firstEventMs: pct(firsts, 50) };
+}
+
+const out = a.mode === 'rps' ? await rps() : a.mode === 'upload' ? await upload() : await sse();
+process.stdout.write(`${JSON.stringify(out)}\n`);
+await dispatcher.close();

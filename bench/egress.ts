@@ -1,0 +1,155 @@
+// `npm run bench:egress`: direct vs bot-bottle egress vs mitmdump on loopback.
+// Every server binds 127.0.0.1; every child is killed by PID at the end.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+import { makeUpstreamPki, route } from '../tests/egress/support.js';
+
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
+const CONNECTIONS = 8;
+const UPLOAD_BYTES = 10 * 1024 * 1024;
+const dir = mkdtempSync(join(tmpdir(), 'bench-egress-'));
+const children: ResultPromise[] = [];
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+function firstJsonLine(child: ResultPromise, pred: (o: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`child did not get ready: ${buf}`)), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const line of buf.split('\n')) {
+        try {
+          const o = JSON.parse(line) as Record<string, unknown>;
+          if (pred(o)) {
+            clearTimeout(t);
+            resolve(o);
+          }
+        } catch {
+          /* partial line */
+        }
+      }
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+async function waitListening(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer().listen(port, '127.0.0.1');
+      s.once('listening', () => s.close(() => resolve(false)));
+      s.once('error', () => resolve(true));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+async function load(args: Record<string, unknown>): Promise<Record<string, number>> {
+  const r = await execa('node', ['--import', 'tsx', 'bench/egress-load.ts', JSON.stringify(args)], { timeout: 180_000 });
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+}
+
+function rssOf(pid: number): { rssMb: number; peakMb: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+interface Target {
+  name: string;
+  host: string;
+  proxy?: string;
+  ca: string[];
+}
+
+async function measure(t: Target, port: number) {
+  const base = { ca: t.ca, connections: CONNECTIONS, durationMs: DURATION_MS, count: 5, uploadBytes: UPLOAD_BYTES, ...(t.proxy ? { proxy: t.proxy } : {}) };
+  const rps: Record<string, number>[] = [];
+  for (let i = 0; i < REPS; i++) rps.push(await load({ ...base, mode: 'rps', url: `https://${t.host}:${port}/small` }));
+  const upload = await load({ ...base, mode: 'upload', url: `https://${t.host}:${port}/upload` });
+  const sse = await load({ ...base, mode: 'sse', count: 20, url: `https://${t.host}:${port}/sse` });
+  return {
+    rps: median(rps.map((r) => r.rps!)),
+    p50: median(rps.map((r) => r.p50!)),
+    p99: median(rps.map((r) => r.p99!)),
+    errors: rps.reduce((n, r) => n + r.errors!, 0),
+    mbps: upload.mbps!,
+    sse: sse.firstEventMs!,
+  };
+}
+
+try {
+  const pki = await makeUpstreamPki(['routed.test', 'localhost']);
+  const f = (n: string, s: string): string => (writeFileSync(join(dir, n), s), join(dir, n));
+  const upCa = f('upstream-ca.pem', pki.caPem);
+  const upstream = execa('node', ['--import', 'tsx', 'bench/egress-upstream.ts', f('key.pem', pki.keyPem), f('cert.pem', pki.certPem)]);
+  children.push(upstream);
+  const upPort = (await firstJsonLine(upstream, (o) => typeof o.port === 'number')).port as number;
+
+  // bot-bottle egress, as the sidecars command runs it, DLP on (token_patterns + known_secrets).
+  const routes = f('routes.json', JSON.stringify([route('routed.test', upPort, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'BENCH' } })]));
+  const egressPort = await freePort();
+  const cfg = f('sidecars.json', JSON.stringify({ bottle: 'bench', egress: { listen: { host: '127.0.0.1', port: egressPort }, routesFile: routes, caCertOut: join(dir, 'egress-ca.pem'), auditLog: join(dir, 'audit.jsonl') } }));
+  const egress = execa('node', ['--import', 'tsx', 'src/cli/main.ts', 'sidecars', '--config', cfg], {
+    env: { BOT_BOTTLE_UPSTREAM_CA: upCa, BOT_BOTTLE_RESOLVE: `routed.test:${upPort}:127.0.0.1`, EGRESS_TOKEN_0: ['bench', 'token', 'value', '0123456789'].join('-') },
+  });
+  children.push(egress);
+  await firstJsonLine(egress, (o) => o.event === 'ready');
+
+  const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+  results.direct = await measure({ name: 'direct', host: 'localhost', ca: [upCa] }, upPort);
+  results.egress = await measure({ name: 'egress', host: 'routed.test', proxy: `http://127.0.0.1:${egressPort}`, ca: [join(dir, 'egress-ca.pem')] }, upPort);
+  const egressRss = rssOf(egress.pid!);
+
+  // mitmdump 8.1.1 with a header-injection addon: the original design's baseline.
+  const addon = f('inject.py', 'def request(flow):\n    flow.request.headers["authorization"] = "Bearer bench-token"\n');
+  for (const [name, extra] of [
+    ['mitmdump', []],
+    ['mitmdump-stream', ['--set', 'stream_large_bodies=1']],
+  ] as const) {
+    const port = await freePort();
+    const confdir = join(dir, `mitm-${name}`);
+    const m = execa('mitmdump', ['-q', '--listen-host', '127.0.0.1', '--listen-port', String(port), '--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${upCa}`, '-s', addon, ...extra], { reject: false });
+    children.push(m);
+    await waitListening(port);
+    results[name] = await measure({ name, host: 'localhost', proxy: `http://127.0.0.1:${port}`, ca: [join(confdir, 'mitmproxy-ca-cert.pem')] }, upPort);
+    if (name === 'mitmdump') results[name].rss = rssOf(m.pid!).peakMb;
+    m.kill('SIGTERM');
+    await m;
+  }
+
+  const d = results.direct;
+  const e = results.egress;
+  const m = results.mitmdump!;
+  const ms = results['mitmdump-stream']!;
+  const fx = (n: number, p = 1): string => (Number.isFinite(n) ? n.toFixed(p) : 'n/a');
+  const rows = [
+    `| metric | direct | egress | mitmdump | mitmdump (stream_large_bodies=1) | egress vs target |`,
+    `|---|---|---|---|---|---|`,
+    `| requests/s (8 conns, ${DURATION_MS / 1000} s, median of ${REPS}) | ${fx(d.rps, 0)} | ${fx(e.rps, 0)} | ${fx(m.rps, 0)} | ${fx(ms.rps, 0)} | ${fx(e.rps / m.rps)}× mitmdump (≥ 10×); ${fx((100 * e.rps) / d.rps, 0)} % of direct (≥ 35 %) |`,
+    `| p50 latency ms | ${fx(d.p50, 2)} | ${fx(e.p50, 2)} | ${fx(m.p50, 2)} | ${fx(ms.p50, 2)} | +${fx(e.p50 - d.p50, 2)} ms (< 1 ms) |`,
+    `| p99 latency ms | ${fx(d.p99, 2)} | ${fx(e.p99, 2)} | ${fx(m.p99, 2)} | ${fx(ms.p99, 2)} | |`,
+    `| 10 MB upload MB/s (DLP on in egress; median of 5) | ${fx(d.mbps)} | ${fx(e.mbps)} | ${fx(m.mbps)} | ${fx(ms.mbps)} | ${fx((100 * e.mbps) / d.mbps, 0)} % of direct (≥ 50 %) |`,
+    `| SSE first event ms (median of 20) | ${fx(d.sse, 2)} | ${fx(e.sse, 2)} | ${fx(m.sse, 2)} | ${fx(ms.sse, 2)} | +${fx(e.sse - d.sse, 2)} ms (< 5 ms) |`,
+    `| proxy peak RSS MB | | ${fx(egressRss.peakMb)} | ${fx(m.rss ?? NaN)} | | < 80 MB |`,
+  ];
+  process.stdout.write(`\n${rows.join('\n')}\n\nerrors: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.errors])))}\n`);
+} finally {
+  for (const c of children.reverse()) if (c.pid && c.exitCode === null) c.kill('SIGTERM');
+  await Promise.allSettled(children);
+  rmSync(dir, { recursive: true, force: true });
+}
