@@ -1,7 +1,6 @@
 // Opt-in, warn-only: long runs of base64-ish chars that look random. Shannon
 // entropy is capped by log2(length), so short tokens can never reach 5.5
 // bits/char; the threshold is min(5.5, log2(len) - 0.9) over at most 256 chars.
-import type { EncodedSpan } from './core.js';
 
 const MIN_LEN = 20;
 const MAX_LEN = 4096;
@@ -19,9 +18,11 @@ export function shannon(s: string): number {
   return h;
 }
 
-export function highEntropySpans(text: string, runs: readonly EncodedSpan[]): EncodedSpan[] {
-  const out: EncodedSpan[] = [];
-  for (const r of runs) {
+/** `runs` is core.ts's flat [start, end, ...] list of base64-ish runs. */
+export function highEntropySpans(text: string, runs: readonly number[]): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  for (let i = 0; i + 1 < runs.length; i += 2) {
+    const r = { start: runs[i]!, end: runs[i + 1]! };
     const len = r.end - r.start;
     if (len < MIN_LEN || len > MAX_LEN) continue;
     const sample = text.slice(r.start, r.start + Math.min(len, SAMPLE));

@@ -28,7 +28,21 @@ const BEFORE_WINDOW = 48;
 interface Compiled {
   rule: TokenRule;
   anchors: readonly string[];
+  /** The anchor's leading word chars must fit in the run: rejects "to" for anchor "together" without reading text. */
+  anchorRun: number;
   minRun: number;
+}
+
+const wordPrefix = (a: string): number => /^[A-Za-z0-9_]*/.exec(a)![0].length;
+
+function startsWithIgnoreCase(text: string, at: number, lowerAnchor: string): boolean {
+  if (at + lowerAnchor.length > text.length) return false;
+  for (let j = 0; j < lowerAnchor.length; j++) {
+    let c = text.charCodeAt(at + j);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lowerAnchor.charCodeAt(j)) return false;
+  }
+  return true;
 }
 
 export class TokenMatcher {
@@ -45,7 +59,8 @@ export class TokenMatcher {
         else this.infixes.push({ infix: rule.infix, rules: [rule] });
       }
       const anchors = rule.anchors ?? [];
-      const compiled: Compiled = { rule, anchors: rule.ignoreCase ? anchors.map((a) => a.toLowerCase()) : anchors, minRun: rule.minRun ?? 1 };
+      const anchorRun = anchors.length > 0 ? Math.min(...anchors.map(wordPrefix)) : 0;
+      const compiled: Compiled = { rule, anchors: rule.ignoreCase ? anchors.map((a) => a.toLowerCase()) : anchors, anchorRun, minRun: rule.minRun ?? 1 };
       for (const anchor of anchors) for (const key of this.keys(anchor, rule.ignoreCase === true)) this.add(key, compiled);
     }
   }
@@ -76,18 +91,19 @@ export class TokenMatcher {
   matchRun(text: string, bucket: number, start: number, end: number, out: TokenHit[]): void {
     const rules = this.buckets[bucket - 1];
     if (!rules) return;
-    let lower: string | undefined;
+    const run = end - start;
     for (const c of rules) {
+      if (run < c.anchorRun) continue;
       const { rule } = c;
       let anchored = false;
       for (const a of c.anchors) {
-        if (rule.ignoreCase ? (lower ??= text.slice(start, start + 40).toLowerCase()).startsWith(a) : text.startsWith(a, start)) {
+        if (rule.ignoreCase ? startsWithIgnoreCase(text, start, a) : text.startsWith(a, start)) {
           anchored = true;
           break;
         }
       }
       if (!anchored) continue;
-      if (end - start >= c.minRun && this.tryAt(text, rule, start, out)) continue;
+      if (run >= c.minRun && this.tryAt(text, rule, start, out)) continue;
       this.tryJoined(text, rule, start, out);
     }
   }

@@ -37,12 +37,43 @@ function printable(buf: Buffer): boolean {
   return ok >= buf.length * MIN_PRINTABLE;
 }
 
+const B64_VALUE = new Int8Array(128).fill(-1);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((ch, v) => (B64_VALUE[ch.charCodeAt(0)] = v));
+B64_VALUE['-'.charCodeAt(0)] = 62;
+B64_VALUE['_'.charCodeAt(0)] = 63;
+const LEAD_GROUPS = 8;
+
+/**
+ * Cheap reject before decoding: in base64 of printable ASCII the first char of
+ * every 4-char group encodes the top 6 bits of a byte in 0x20..0x7e, i.e. a
+ * value 8..31. Identifiers, UUIDs and random blobs fail within a few groups.
+ */
+function looksLikeBase64Text(text: string, start: number, end: number): boolean {
+  for (let g = 0, p = start; g < LEAD_GROUPS && p < end; g++, p += 4) {
+    const v = B64_VALUE[text.charCodeAt(p) & 127] ?? -1;
+    if (v < 8 || v > 31) return false;
+  }
+  return true;
+}
+
+/** Same idea for hex: every byte of printable ASCII starts with a nibble 2..7. */
+function looksLikeHexText(text: string, start: number, end: number): boolean {
+  if ((end - start) % 2 !== 0) return false;
+  for (let p = start; p < end; p++) {
+    const c = text.charCodeAt(p);
+    const hex = (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+    if (!hex) return false;
+    if ((p - start) % 2 === 0 && p - start < 2 * LEAD_GROUPS && (c < 50 || c > 55)) return false;
+  }
+  return true;
+}
+
 function base64View(text: string, start: number, end: number): View | undefined {
-  const run = text.slice(start, end);
   // A run may begin with a path or a word glued to the blob; try each base64 alignment.
-  const shifts = run.length <= 4096 ? 4 : 1;
+  const shifts = end - start <= 4096 ? 4 : 1;
   for (let s = 0; s < shifts; s++) {
-    const buf = Buffer.from(run.slice(s), 'base64');
+    if (!looksLikeBase64Text(text, start + s, end)) continue;
+    const buf = Buffer.from(text.slice(start + s, end), 'base64');
     if (printable(buf)) return { name: 'base64', text: buf.toString('utf8'), start: start + s, end };
   }
   return undefined;
@@ -117,13 +148,18 @@ export function normalizeWithMap(s: string): { text: string; map: number[] } {
 
 export function buildViews(text: string, core: CoreResult, from = 0, to = text.length): View[] {
   const views: View[] = [];
-  for (const span of core.encoded) {
-    if (span.hex && (span.end - span.start) % 2 === 0) {
-      const buf = Buffer.from(text.slice(span.start, span.end), 'hex');
-      if (printable(buf)) views.push({ name: 'hex', text: buf.toString('utf8'), start: span.start, end: span.end });
-      continue;
+  const enc = core.encoded;
+  for (let i = 0; i + 1 < enc.length; i += 2) {
+    const start = enc[i]!;
+    const end = enc[i + 1]!;
+    if (looksLikeHexText(text, start, end)) {
+      const buf = Buffer.from(text.slice(start, end), 'hex');
+      if (printable(buf)) {
+        views.push({ name: 'hex', text: buf.toString('utf8'), start, end });
+        continue;
+      }
     }
-    const v = base64View(text, span.start, span.end);
+    const v = base64View(text, start, end);
     if (v) views.push(v);
   }
   if (text.indexOf('%', from) !== -1) {
@@ -136,10 +172,10 @@ export function buildViews(text: string, core: CoreResult, from = 0, to = text.l
       views.push({ name: 'escape', text: decodeEscapes(text.slice(a, b)), start: a, end: b });
     }
   }
-  if (core.nonAscii.length > 0) {
-    const spans: [number, number][] = core.nonAsciiOverflow ? [[from, to]] : [];
-    if (!core.nonAsciiOverflow) {
-      for (const p of core.nonAscii) {
+  if (core.suspect.length > 0) {
+    const spans: [number, number][] = core.suspectOverflow ? [[from, to]] : [];
+    if (!core.suspectOverflow) {
+      for (const p of core.suspect) {
         const a = Math.max(from, p - NFKC_MARGIN);
         const b = Math.min(to, p + NFKC_MARGIN);
         const last = spans[spans.length - 1];
