@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { EgressConfigSchema } from './egress/config.js';
+import { SuperviseConfigSchema } from './supervise/config.js';
 
 /**
  * The one config file `bot-bottle sidecars --config FILE` reads. Each daemon
@@ -9,6 +10,7 @@ import { EgressConfigSchema } from './egress/config.js';
 export const SidecarConfigSchema = z.strictObject({
   bottle: z.string().min(1),
   egress: EgressConfigSchema.optional(),
+  supervise: SuperviseConfigSchema.optional(),
 });
 
 export type SidecarConfig = z.infer<typeof SidecarConfigSchema>;

@@ -1,5 +1,6 @@
 import { loadSidecarConfig, type SidecarConfig } from './config.js';
 import { startEgress } from './egress/index.js';
+import { startSupervise } from './supervise/index.js';
 
 export interface Daemon {
   name: string;
@@ -39,6 +40,11 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
       ready.egress = { listen: egress.address, caCert: egress.caCertPath };
     }
     // Other daemons (gitGate, supervise) start here.
+    if (config.supervise) {
+      const supervise = await startSupervise(config.supervise, ctx);
+      daemons.push({ name: 'supervise', close: () => supervise.close() });
+      ready.supervise = { url: supervise.url };
+    }
   } catch (err) {
     await closeAll();
     throw err;
