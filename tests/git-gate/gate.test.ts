@@ -3,6 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gitInsteadOfEntries, renderGitConfig, startGitGate, type GitGateHandle } from '../../src/sidecars/git-gate/index.js';
+import { DlpBudgetError, type Scanner } from '../../src/dlp/index.js';
 import { ProposalQueue } from '../../src/supervise/queue.js';
 import { missingTool } from '../support/prereq.js';
 import { fakeAwsKeyId, fakeGithubToken, freePort, git, gitOk, keygen, startSshd, tempDir, type Sshd } from './support.js';
@@ -278,6 +279,49 @@ describe.skipIf(skip)('git-gate with real git and a real sshd', () => {
     expect(third.stderr).toMatch(/asked the operator for an exception \(proposal \S+\)/);
     expect(third.stderr).not.toContain(id!);
     expect(upRef('allow', 'refs/heads/fixture2')).toBeUndefined();
+  });
+
+  it('fails closed when the scanner errors or runs out of time, or the hook cannot reach the daemon', async () => {
+    const failing = (err: Error): Scanner => ({
+      scan: () => {
+        throw err;
+      },
+      redact: () => {
+        throw err;
+      },
+    });
+    const dir = await clone('app');
+    await commitFile(dir, 'harmless.txt', 'harmless\n');
+    for (const [err, message] of [
+      [new DlpBudgetError('budget'), 'the secret scan exceeded its time budget; push refused'],
+      [new Error('rule engine crashed'), 'the secret scan failed (rule engine crashed); push refused'],
+    ] as const) {
+      const gate2 = await startGitGate(
+        { listen: { host: '127.0.0.1', port: 0 }, dataDir: join(work, `gate-failing-${message.length}`), repos: [{ name: 'app', url: upUrl('app'), identityFile: sshd.identityFile, hostKey: sshd.hostKey }] },
+        { bottle: 'gg-test', log: () => undefined, scanner: failing(err) },
+      );
+      try {
+        const r = await git(['push', `${gate2.url!}/app.git`, 'HEAD:refs/heads/scanner-down'], { cwd: dir, home });
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(message);
+      } finally {
+        await gate2.close();
+      }
+    }
+    const gate3Dir = join(work, 'gate-nohook');
+    const gate3 = await startGitGate(
+      { listen: { host: '127.0.0.1', port: 0 }, dataDir: gate3Dir, repos: [{ name: 'app', url: upUrl('app'), identityFile: sshd.identityFile, hostKey: sshd.hostKey }] },
+      { bottle: 'gg-test', log: () => undefined },
+    );
+    try {
+      rmSync(join(gate3Dir, 'hook.sock'));
+      const r = await git(['push', `${gate3.url!}/app.git`, 'HEAD:refs/heads/scanner-down'], { cwd: dir, home });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('could not reach the gate daemon');
+    } finally {
+      await gate3.close();
+    }
+    expect(upRef('app', 'refs/heads/scanner-down')).toBeUndefined();
   });
 
   it('logs pushes without secret values', () => {

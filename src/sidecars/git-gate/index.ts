@@ -1,4 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
+import type { Scanner } from '../../dlp/index.js';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { GitGateConfigSchema, type GitGateConfig, type GitGateConfigInput } from './config.js';
@@ -14,6 +15,8 @@ export { gitInsteadOfEntries, renderGitConfig } from './insteadof.js';
 export interface GitGateContext {
   bottle: string;
   log: (event: Record<string, unknown>) => void;
+  /** Replaces the default outbound DLP scanner (tests use it to prove the gate fails closed). */
+  scanner?: Scanner;
 }
 
 export interface GitGateHandle {
@@ -33,7 +36,7 @@ export async function startGitGate(section: GitGateConfig | GitGateConfigInput, 
   await mkdir(join(config.dataDir, 'repos'), { recursive: true });
 
   const mirrors = new Map(config.repos.map((r) => [r.name, new Mirror(r, config.dataDir)]));
-  const scanner = createPushScanner(Math.min(30_000, config.scanTimeoutMs));
+  const scanner = ctx.scanner ?? createPushScanner(Math.min(30_000, config.scanTimeoutMs));
   const hooks = await startHookServer(
     config.dataDir,
     (req, say) => handlePush({ config, bottle: ctx.bottle, mirrors, log: ctx.log, scanner }, req, say),

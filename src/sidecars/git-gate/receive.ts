@@ -68,6 +68,7 @@ export async function handlePush(ctx: ReceiveContext, req: HookRequest, say: Say
   }
 
   let findings: PushFinding[];
+  const scanStarted = Date.now();
   try {
     findings = await scanPush(ctx, updates, env);
   } catch (err) {
@@ -76,17 +77,21 @@ export async function handlePush(ctx: ReceiveContext, req: HookRequest, say: Say
     logPush('refused-scan-error', { error: (err as Error).message });
     return 1;
   }
+  const scanMs = Date.now() - scanStarted;
 
   if (findings.length > 0) {
     reportFindings(findings, say);
     const allowed = await operatorException(ctx, req, updates, findings, say);
     if (!allowed) {
-      logPush('refused-secret', { findings: findings.map((f) => ({ commit: f.commit, path: f.path, line: f.line, rule: f.rule, masked: f.masked })) });
+      logPush('refused-secret', { scanMs, findings: findings.map((f) => ({ commit: f.commit, path: f.path, line: f.line, rule: f.rule, masked: f.masked })) });
       return 1;
     }
   }
 
-  return forwardUpstream(mirror, updates, env, say, logPush);
+  const forwardStarted = Date.now();
+  return forwardUpstream(mirror, updates, env, say, (outcome, extra = {}) =>
+    logPush(outcome, { ...extra, scanMs, upstreamMs: Date.now() - forwardStarted }),
+  );
 }
 
 async function scanPush(ctx: ReceiveContext, updates: readonly RefUpdate[], env: Record<string, string>): Promise<PushFinding[]> {
