@@ -1,6 +1,7 @@
 // Load generator (its own process, so it does not share the proxy's event loop).
 // argv[2] = JSON { mode, url, proxy?, ca, connections, durationMs, count }
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 
 interface Args {
@@ -59,9 +60,9 @@ async function upload(): Promise<Record<string, number>> {
       dispatcher,
       method: 'POST',
       headers: { 'content-type': 'text/plain', 'content-length': String(a.uploadBytes) },
-      body: (async function* () {
+      body: Readable.from(function* () {
         for (let sent = 0; sent < a.uploadBytes; sent += chunk.length) yield chunk.subarray(0, Math.min(chunk.length, a.uploadBytes - sent));
-      })(),
+      }()),
     });
     const got = await r.body.text();
     if (r.statusCode !== 200 || Number(got) !== a.uploadBytes) throw new Error(`upload failed: ${r.statusCode} ${got.slice(0, 200)}`);

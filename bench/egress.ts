@@ -5,7 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { makeUpstreamPki, route } from '../tests/egress/support.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -13,10 +13,16 @@ const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const CONNECTIONS = 8;
 const UPLOAD_BYTES = 10 * 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'bench-egress-'));
-const children: ResultPromise[] = [];
+interface Child extends PromiseLike<unknown> {
+  pid?: number | undefined;
+  exitCode?: number | null | undefined;
+  stdout: NodeJS.ReadableStream | null;
+  kill(signal?: NodeJS.Signals): boolean;
+}
+const children: Child[] = [];
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-function firstJsonLine(child: ResultPromise, pred: (o: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+function firstJsonLine(child: Child, pred: (o: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     let buf = '';
     const t = setTimeout(() => reject(new Error(`child did not get ready: ${buf}`)), 30_000);
@@ -76,7 +82,7 @@ interface Target {
   ca: string[];
 }
 
-async function measure(t: Target, port: number) {
+async function measure(t: Target, port: number): Promise<{ rps: number; p50: number; p99: number; errors: number; mbps: number; sse: number; rss?: number }> {
   const base = { ca: t.ca, connections: CONNECTIONS, durationMs: DURATION_MS, count: 5, uploadBytes: UPLOAD_BYTES, ...(t.proxy ? { proxy: t.proxy } : {}) };
   const rps: Record<string, number>[] = [];
   for (let i = 0; i < REPS; i++) rps.push(await load({ ...base, mode: 'rps', url: `https://${t.host}:${port}/small` }));
@@ -104,7 +110,8 @@ try {
   const routes = f('routes.json', JSON.stringify([route('routed.test', upPort, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'BENCH' } })]));
   const egressPort = await freePort();
   const cfg = f('sidecars.json', JSON.stringify({ bottle: 'bench', egress: { listen: { host: '127.0.0.1', port: egressPort }, routesFile: routes, caCertOut: join(dir, 'egress-ca.pem'), auditLog: join(dir, 'audit.jsonl') } }));
-  const egress = execa('node', ['--import', 'tsx', 'src/cli/main.ts', 'sidecars', '--config', cfg], {
+  // The bundle, as the sidecar image runs it (npm run build first).
+  const egress = execa('node', ['dist/cli.js', 'sidecars', '--config', cfg], {
     env: { BOT_BOTTLE_UPSTREAM_CA: upCa, BOT_BOTTLE_RESOLVE: `routed.test:${upPort}:127.0.0.1`, EGRESS_TOKEN_0: ['bench', 'token', 'value', '0123456789'].join('-') },
   });
   children.push(egress);
@@ -149,7 +156,7 @@ try {
   ];
   process.stdout.write(`\n${rows.join('\n')}\n\nerrors: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.errors])))}\n`);
 } finally {
-  for (const c of children.reverse()) if (c.pid && c.exitCode === null) c.kill('SIGTERM');
+  for (const c of children.reverse()) if (c.pid !== undefined) c.kill('SIGTERM');
   await Promise.allSettled(children);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -148,7 +148,9 @@ export async function handleRequest(core: ProxyCore, req: IncomingMessage, res: 
     return refuse(block('inbound-dlp', `upstream sent a ${cenc}-encoded response that inbound DLP cannot scan`, 502, false));
   }
   res.writeHead(up.statusCode, headers);
-  res.flushHeaders();
+  // Streamed responses (SSE, chunked) show their headers at once; fixed-length ones
+  // go out with the first body chunk (one TLS record instead of two).
+  if (up.headers['content-length'] === undefined) res.flushHeaders();
   const decoder = new StringDecoder('utf8');
   try {
     for await (const chunk of up.body as AsyncIterable<Buffer>) {
