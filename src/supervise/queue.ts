@@ -314,7 +314,9 @@ export class ProposalQueue {
 
   /**
    * Resolves with the operator's answer, or a 'timeout' answer once timeoutMs
-   * elapses. Watches the folder and also re-checks periodically, because
+   * elapses. That timeout is final (written, later answers are late) when the
+   * proposal has no timeout_at or it has passed; otherwise the proposal stays
+   * open for the operator and a later wait can still receive the answer. Watches the folder and also re-checks periodically, because
    * fs.watch can miss events (network file systems, bind mounts).
    */
   async wait(id: string, opts: WaitOptions): Promise<Answer> {
@@ -344,7 +346,15 @@ export class ProposalQueue {
           return answer;
         }
         const now = Date.now();
-        if (now >= deadline) return await this.expire(proposal);
+        if (now >= deadline) {
+          // The waiter's patience can be shorter than the proposal's life (git-gate
+          // answers a push "pending" and lets the operator approve later): the
+          // proposal only closes as timed out once its own timeout_at has passed.
+          if (proposal.timeout_at && Date.parse(proposal.timeout_at) > now) {
+            return { id, status: 'timeout', notes: `stopped waiting; the proposal stays open until ${proposal.timeout_at}`, answered_at: new Date(now).toISOString(), by: TIMEOUT_ACTOR };
+          }
+          return await this.expire(proposal);
+        }
         if (opts.onProgress && now >= nextProgress) {
           opts.onProgress();
           nextProgress = now + progressEvery;

@@ -73,6 +73,16 @@ describe('ProposalQueue', () => {
     expect((await audit()).map((e) => e.event)).toEqual(['submitted', 'timeout', 'late']);
   });
 
+  it('a wait shorter than the proposal timeout leaves the proposal open for a later wait', async () => {
+    const q = queue('alpha');
+    const p = await q.submit('git-push-allow', { ref: 'refs/heads/x' }, { timeoutMs: 60_000 });
+    expect((await q.wait(p.id, { timeoutMs: 50 })).status).toBe('timeout');
+    expect(await q.readAnswer(p.id)).toBeUndefined();
+    expect((await q.pending()).map((x) => x.id)).toEqual([p.id]);
+    expect((await q.answer(p.id, { status: 'approved', by: 'op' })).outcome).toBe('answered');
+    expect((await q.wait(p.id, { timeoutMs: 50 })).status).toBe('approved');
+  });
+
   it('an answer after timeout_at counts as late even if the waiter died', async () => {
     const q = queue('alpha');
     const p = await q.submit('egress-block', { host: 'a.example' }, { timeoutMs: 1 });
