@@ -25,14 +25,14 @@ const RULES: InjectionRule[] = [
     id: 'injection-exfiltrate-credentials',
     severity: 'block',
     re: new RegExp(
-      `\\b(?:send|post|upload|exfiltrate|leak|forward|transmit|email|curl|paste|include|append|encode)\\b[^.\\n]{0,80}\\b(?:api[\\s_-]?keys?|tokens?|credentials?|secrets?|passwords?|private[\\s_-]?keys?|ssh[\\s_-]?keys?|env(?:ironment)?[\\s_-]?(?:vars?|variables)|\\.env|aws_secret|cookies?)\\b[^.\\n]{0,80}\\b(?:to|into|at|via)\\b[^.\\n]{0,40}(?:https?:\\/\\/|webhook|server|url|endpoint|@)`,
+      `\\b(?:send|post|upload|exfiltrate|leak|forward|transmit|email|curl|paste|include|append|encode)\\b[^\\n]{0,80}\\b(?:api[\\s_-]?keys?|tokens?|credentials?|secrets?|passwords?|private[\\s_-]?keys?|ssh[\\s_-]?keys?|env(?:ironment)?[\\s_-]?(?:vars?|variables)|\\.env|aws_secret|cookies?)\\b[^\\n]{0,80}\\b(?:to|into|at|via)\\b[^\\n]{0,40}(?:https?:\\/\\/|webhook|server|url|endpoint|@)`,
       'giu',
     ),
   },
   {
     id: 'injection-reveal-credentials',
     severity: 'block',
-    re: new RegExp(`\\b(?:print|reveal|show|output|echo|cat|dump|display)\\b${W}(?:me${W}|out${W})?(?:all${W}|your${W}|the${W}){0,2}(?:api${W}keys?|tokens|credentials|secrets|passwords|~\\/\\.ssh|\\.env\\b|environment variables|env vars)\\b[^.\\n]{0,60}\\b(?:and|then)\\b[^.\\n]{0,40}\\b(?:send|post|include|paste|upload)`, 'giu'),
+    re: new RegExp(`\\b(?:print|reveal|show|output|echo|cat|dump|display)\\b${W}(?:me${W}|out${W})?(?:all${W}|your${W}|the${W}){0,2}(?:api${W}keys?|tokens|credentials|secrets|passwords|~\\/\\.ssh|\\.env\\b|environment variables|env vars)\\b[^\\n]{0,60}\\b(?:and|then)\\b[^\\n]{0,40}\\b(?:send|post|include|paste|upload)`, 'giu'),
   },
   {
     id: 'injection-new-instructions',

@@ -108,7 +108,7 @@ export class Engine {
       this.scanLayer(v.text, depth + 1, deadline, out, inner);
       for (let i = before; i < out.length; i++) {
         const h = out[i];
-        if (h && !h.view.startsWith(v.name)) h.view = h.view === 'raw' ? v.name : `${v.name}/${h.view}`;
+        if (h) h.view = h.view === 'raw' ? v.name : `${v.name}/${h.view}`;
       }
     }
   }
