@@ -1,5 +1,4 @@
 import type { Command } from '@commander-js/extra-typings';
-import { runSidecars } from '../../sidecars/run.js';
 
 export function registerSidecars(program: Command): void {
   program
@@ -8,6 +7,8 @@ export function registerSidecars(program: Command): void {
     .requiredOption('--config <file>', 'sidecar config JSON')
     .action(async (opts) => {
       try {
+        // Loaded on use: other commands should not pay for the proxy's modules.
+        const { runSidecars } = await import('../../sidecars/run.js');
         await runSidecars(opts.config);
       } catch (err) {
         process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
