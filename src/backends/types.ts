@@ -19,6 +19,12 @@ export interface LaunchContext {
   teardown: TeardownStack;
   secrets: LaunchSecrets;
   log: (message: string) => void;
+  /** $BOT_BOTTLE_HOME */
+  home: string;
+  /** The operator's environment (bundle knobs such as BOT_BOTTLE_RESOLVE; never copied into the agent). */
+  hostEnv: Readonly<Record<string, string | undefined>>;
+  /** Attached to the operator's terminal (true) or headless (false). */
+  interactive: boolean;
 }
 
 export interface RunningBottle {

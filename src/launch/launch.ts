@@ -2,11 +2,15 @@ import { createInterface } from 'node:readline/promises';
 import type { Backend } from '../backends/types.js';
 import { CliError, type CliContext } from '../cli/context.js';
 import type { BottlePlan } from '../plan/types.js';
+import { prepareState } from './prepare.js';
+import { resolveSecrets } from './secrets.js';
 import { TeardownStack } from './teardown.js';
 
 /**
- * Execute a plan: refuse on blocking warnings, confirm, then hand the plan to
- * the backend under a teardown stack that unwinds everything on failure.
+ * Execute a plan: refuse on blocking warnings, confirm, resolve secrets,
+ * create state, then hand the plan to the backend under a teardown stack that
+ * unwinds everything on failure and when the agent ends. State is kept for
+ * `resume`.
  */
 export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliContext, opts: { confirm: boolean }): Promise<number> {
   const blocking = plan.warnings.filter((w) => w.endsWith('launch will fail'));
@@ -15,22 +19,37 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
     ctx.stderr('bot-bottle: not launched\n');
     return 1;
   }
-  const teardown = new TeardownStack((f) => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${String(f.error)}\n`));
+  const secrets = await resolveSecrets(plan, { hostEnv: ctx.env, ...(ctx.isTTY ? { prompt: (q: string) => ask(q) } : {}) });
+  await prepareState(plan, ctx.home, ctx.cwd);
+  const teardown = new TeardownStack((f) => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`));
+  const interactive = plan.mode.kind === 'interactive';
   const running = await teardown.guard((stack) =>
-    backend.launch(plan, { teardown: stack, secrets: { agentEnv: {}, sidecarEnv: {} }, log: (m) => ctx.stderr(`${m}\n`) }),
+    backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
   );
+  // While attached, Ctrl-C belongs to the agent; headless, it stops the bottle.
+  const onSignal = (): void => {
+    if (!interactive) void teardown.unwind();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     return await running.exited;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await teardown.unwind();
   }
 }
 
 async function confirm(ctx: CliContext, question: string): Promise<boolean> {
   if (!ctx.isTTY) throw new CliError('refusing to launch without confirmation: no terminal (use --headless for unattended runs)');
+  return /^y(es)?$/i.test((await ask(question)).trim());
+}
+
+async function ask(question: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
+    return await rl.question(question);
   } finally {
     rl.close();
   }

@@ -1,5 +1,6 @@
 import { probe } from '../probe.js';
-import { notReady } from '../not-ready.js';
+import { launchBwrap } from './launch.js';
+import { listBwrap, stopBwrap } from './status.js';
 import type { Availability, Backend } from '../types.js';
 
 export function bwrapBackend(): Backend {
@@ -17,6 +18,10 @@ export function bwrapBackend(): Backend {
       if (!run.ok) return { available: false, reason: `bwrap cannot create an unprivileged user namespace here: ${run.output.split('\n')[0] ?? ''}` };
       return { available: true, reason: `${version.output} with unprivileged user namespaces` };
     },
-    ...notReady('bwrap'),
+    launch: (plan, ctx) => launchBwrap(plan, ctx, { home: ctx.home, hostEnv: ctx.hostEnv, interactive: ctx.interactive }),
+    exec: () => Promise.reject(new Error('bwrap bottles cannot be entered from outside; use the terminal that started them')),
+    attach: () => Promise.reject(new Error('bwrap bottles stay attached to the terminal that started them')),
+    list: () => Promise.resolve(listBwrap()),
+    stop: (slug) => Promise.resolve(stopBwrap(slug)),
   };
 }

@@ -1,0 +1,67 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TeardownStack } from '../../launch/teardown.js';
+import type { SandboxMounts } from './sandbox-args.js';
+
+/** The host uid a root-started sandbox runs as. */
+export const SANDBOX_HOST_UID = 65534;
+const STAGE_ROOT = '/run/bot-bottle';
+
+/**
+ * As root, bwrap must run as an unprivileged uid, but that uid cannot reach
+ * files under /root. So the bottle's folders are bind-mounted onto a
+ * traversable staging folder inside a private mount namespace (`unshare -m`)
+ * that only this sandbox sees, then privileges are dropped with setpriv.
+ */
+export function rootStaging(slug: string, mounts: SandboxMounts, stack: TeardownStack): { mounts: SandboxMounts; prefix: string[] } {
+  mkdirSync(STAGE_ROOT, { recursive: true, mode: 0o711 });
+  const stage = join(STAGE_ROOT, slug);
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(stage, { mode: 0o711 });
+  stack.defer('remove staging folder', () => rmSync(stage, { recursive: true, force: true }));
+  const binds: Array<[string, string]> = [];
+  const stageDir = (name: string, src: string, isDir: boolean): string => {
+    const target = join(stage, name);
+    if (isDir) mkdirSync(target, { mode: 0o711 });
+    else mkdirSync(stage, { recursive: true });
+    binds.push([src, target]);
+    return target;
+  };
+  const staged: SandboxMounts = {
+    workspace: stageDir('workspace', mounts.workspace, true),
+    socketDir: stageDir('sock', mounts.socketDir, true),
+    seedDir: stageDir('seed', mounts.seedDir, true),
+    // Small files live in the run folder: stage the folder once and point into it.
+    caFile: '',
+    caBundle: '',
+    etcPasswd: '',
+    etcGroup: '',
+    etcHosts: '',
+    initScript: '',
+    extra: [],
+  };
+  const runDir = stageDir('run', dirOf(mounts.initScript), true);
+  for (const key of ['caFile', 'caBundle', 'etcPasswd', 'etcGroup', 'etcHosts', 'initScript'] as const) {
+    staged[key] = join(runDir, baseOf(mounts[key]));
+  }
+  staged.extra = mounts.extra.map((e, i) => {
+    const dir = stageDir(`extra${i}`, dirOf(e.src), true);
+    return { src: join(dir, baseOf(e.src)), dest: e.dest };
+  });
+  const script = binds.map((_, i) => `mount --bind "$${2 * i + 1}" "$${2 * i + 2}"`).join(' && ');
+  const prefix = [
+    'unshare', '--mount', '--propagation', 'private', '--',
+    '/bin/sh', '-c', `${script} && shift ${binds.length * 2} && exec "$@"`, 'bot-bottle-stage',
+    ...binds.flat(),
+    'setpriv', `--reuid=${SANDBOX_HOST_UID}`, `--regid=${SANDBOX_HOST_UID}`, '--clear-groups', '--no-new-privs',
+  ];
+  return { mounts: staged, prefix };
+}
+
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+
+function baseOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}

@@ -1,0 +1,77 @@
+import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_UID } from '../../provision/layout.js';
+
+/** Host paths the sandbox sees, each read-only unless noted. */
+export interface SandboxMounts {
+  workspace: string;
+  /** This bottle's sidecar sockets, and nothing else of the host's sockets. */
+  socketDir: string;
+  /** Provisioned home files, copied into the tmpfs home by the init script. */
+  seedDir: string;
+  caFile: string;
+  caBundle: string;
+  etcPasswd: string;
+  etcGroup: string;
+  etcHosts: string;
+  initScript: string;
+  /** Extra read-only binds (e.g. an agent program installed outside /usr). */
+  extra: Array<{ src: string; dest: string }>;
+}
+
+export const SANDBOX_RUN = '/run/bot-bottle';
+
+/** System folders shared read-only; host /etc is never bound whole (it holds keys and configs). */
+const ROOT_LINKS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
+const ETC_FILES = ['alternatives', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'nsswitch.conf', 'localtime', 'ssl/openssl.cnf', 'bash.bashrc', 'profile', 'inputrc', 'terminfo', 'mime.types'];
+
+/**
+ * The complete bubblewrap argument list for one bottle. Everything is
+ * unshared (user, pid, ipc, uts, cgroup and network: only loopback exists
+ * inside); the root is an empty tmpfs made read-only at the end, so the only
+ * writable places are the workspace, the tmpfs home and a private /tmp.
+ */
+export function sandboxArgs(opts: {
+  mounts: SandboxMounts;
+  env: Record<string, string>;
+  hostname: string;
+  workdir: string;
+  newSession: boolean;
+}): string[] {
+  const { mounts } = opts;
+  const args = ['--unshare-all', '--unshare-user', '--die-with-parent', '--disable-userns', '--uid', String(GUEST_UID), '--gid', String(GUEST_UID), '--hostname', opts.hostname];
+  if (opts.newSession) args.push('--new-session');
+  args.push('--ro-bind', '/usr', '/usr');
+  for (const name of ROOT_LINKS) {
+    const path = `/${name}`;
+    if (!existsSync(path)) continue;
+    if (lstatSync(path).isSymbolicLink()) args.push('--symlink', readlinkSync(path), path);
+    else args.push('--ro-bind', path, path);
+  }
+  for (const name of ETC_FILES) args.push('--ro-bind-try', `/etc/${name}`, `/etc/${name}`);
+  args.push(
+    '--ro-bind', mounts.etcPasswd, '/etc/passwd',
+    '--ro-bind', mounts.etcGroup, '/etc/group',
+    '--ro-bind', mounts.etcHosts, '/etc/hosts',
+    '--ro-bind', mounts.caBundle, GUEST_CA_BUNDLE,
+    '--ro-bind', mounts.caFile, GUEST_CA_FILE,
+    '--proc', '/proc',
+    '--dev', '/dev',
+    '--tmpfs', '/tmp',
+    '--tmpfs', '/var/tmp',
+    '--tmpfs', '/run',
+    '--ro-bind', mounts.socketDir, `${SANDBOX_RUN}/sock`,
+    '--ro-bind', mounts.seedDir, `${SANDBOX_RUN}/seed`,
+    '--ro-bind', mounts.initScript, `${SANDBOX_RUN}/init.sh`,
+    '--perms', '0700', '--tmpfs', GUEST_HOME,
+    '--bind', mounts.workspace, opts.workdir,
+  );
+  for (const extra of mounts.extra) args.push('--ro-bind', extra.src, extra.dest);
+  args.push('--remount-ro', '/', '--chdir', opts.workdir, '--clearenv');
+  for (const [name, value] of Object.entries(opts.env)) args.push('--setenv', name, value);
+  return args;
+}
+
+/** What follows the options on bwrap's real command line (bwrap reads only options from --args). */
+export function sandboxCommand(command: readonly string[]): string[] {
+  return ['--', '/bin/sh', `${SANDBOX_RUN}/init.sh`, ...command];
+}

@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { packageRoot } from '../util/package-root.js';
+import type { TeardownStack } from './teardown.js';
+
+export interface HostSidecars {
+  pid: number;
+  ready: Record<string, unknown>;
+  process: ChildProcess;
+}
+
+/** Host variables the bundle may need besides token slots: its own knobs and the DLP's sensitive values. */
+export function sidecarEnv(hostEnv: Readonly<Record<string, string | undefined>>, tokens: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  const prefixes = (hostEnv.BOT_BOTTLE_SENSITIVE_PREFIXES ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  for (const [name, value] of Object.entries(hostEnv)) {
+    if (value === undefined) continue;
+    const knob = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS'].includes(name) || name.startsWith('BOT_BOTTLE_');
+    if (knob || prefixes.some((p) => name.startsWith(p))) env[name] = value;
+  }
+  return { ...env, ...tokens };
+}
+
+/**
+ * Run `bot-bottle sidecars` as a supervised child of this process (the bwrap
+ * backend's bundle). Token values reach it through its environment only.
+ * Its JSON log goes to a file; start-up waits for the `ready` line.
+ */
+export async function startHostSidecars(opts: {
+  configFile: string;
+  logFile: string;
+  env: Record<string, string>;
+  teardown: TeardownStack;
+  timeoutMs?: number;
+}): Promise<HostSidecars> {
+  const cli = join(packageRoot(), 'dist', 'cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
+  const child = spawn(process.execPath, [cli, 'sidecars', '--config', opts.configFile], {
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: false,
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not start the sidecar bundle');
+  opts.teardown.defer('stop sidecar bundle', () => stopChild(child));
+  const log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
+  opts.teardown.defer('close sidecar log', () => new Promise<void>((resolve) => log.end(resolve)));
+  let stderrTail = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    log.write(chunk);
+    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
+  });
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the sidecar bundle did not become ready in ${opts.timeoutMs ?? 15_000} ms (log: ${opts.logFile})`)), opts.timeoutMs ?? 15_000);
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      log.write(`${line}\n`);
+      try {
+        const event = JSON.parse(line) as Record<string, unknown>;
+        if (event.event === 'ready') {
+          clearTimeout(timer);
+          resolve(event);
+        }
+      } catch {
+        // Not JSON: kept in the log only.
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`the sidecar bundle exited before it was ready (${signal ?? `code ${code}`}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`));
+    });
+  });
+  return { pid, ready, process: child };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+  await exited;
+  clearTimeout(timer);
+}

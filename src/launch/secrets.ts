@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import type { LaunchSecrets } from '../backends/types.js';
+import { CliError } from '../cli/context.js';
+import type { BottlePlan, TokenSource } from '../plan/types.js';
+
+export interface SecretSources {
+  hostEnv: Readonly<Record<string, string | undefined>>;
+  /** Asks the operator for a `?` entry; absent when there is no terminal. */
+  prompt?: (question: string) => Promise<string>;
+  now?: () => number;
+}
+
+/**
+ * Turn the plan's "where secrets come from" into values, at the last moment.
+ * Errors name the variable or file, never a value.
+ */
+export async function resolveSecrets(plan: BottlePlan, sources: SecretSources): Promise<LaunchSecrets> {
+  const agentEnv: Record<string, string> = {};
+  for (const entry of plan.env) {
+    if (entry.kind === 'host') {
+      const value = sources.hostEnv[entry.hostVar];
+      if (value === undefined) throw new CliError(`env ${entry.name}: host variable ${entry.hostVar} is not set`);
+      agentEnv[entry.name] = value;
+    } else if (entry.kind === 'prompt') {
+      if (!sources.prompt) throw new CliError(`env ${entry.name} must be typed in at launch ("${entry.prompt}"), but there is no terminal`);
+      const value = await sources.prompt(`${entry.prompt}: `);
+      if (value.length === 0) throw new CliError(`env ${entry.name}: no value given`);
+      agentEnv[entry.name] = value;
+    }
+  }
+  const sidecarEnv: Record<string, string> = {};
+  for (const token of plan.sidecars.egress.tokens) sidecarEnv[token.slot] = tokenValue(token, sources);
+  return { agentEnv, sidecarEnv };
+}
+
+function tokenValue(token: TokenSource, sources: SecretSources): string {
+  if (token.from.kind === 'env') {
+    const value = sources.hostEnv[token.from.name];
+    if (!value) throw new CliError(`host variable ${token.from.name} (the token egress injects as ${token.slot}) is not set`);
+    return value;
+  }
+  return codexAccessToken(token.from.path, sources.now?.() ?? Date.now());
+}
+
+interface CodexAuth {
+  OPENAI_API_KEY?: string | null;
+  tokens?: { access_token?: string; id_token?: string; refresh_token?: string; account_id?: string } | null;
+}
+
+/** The host's Codex login, for egress only: an API key, or an unexpired ChatGPT access token. */
+export function codexAccessToken(path: string, now: number): string {
+  let auth: CodexAuth;
+  try {
+    auth = JSON.parse(readFileSync(path, 'utf8')) as CodexAuth;
+  } catch (err) {
+    throw new CliError(`cannot read Codex credentials ${path} (${(err as NodeJS.ErrnoException).code ?? 'invalid JSON'}): run \`codex login\` on the host`);
+  }
+  const access = auth.tokens?.access_token;
+  if (access) {
+    const exp = jwtExpiry(access);
+    if (exp !== undefined && exp * 1000 <= now) throw new CliError(`the Codex access token in ${path} has expired: run \`codex\` on the host once to refresh it`);
+    return access;
+  }
+  if (auth.OPENAI_API_KEY) return auth.OPENAI_API_KEY;
+  throw new CliError(`${path} holds no access token or API key: run \`codex login\` on the host`);
+}
+
+function jwtExpiry(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const exp = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+    return typeof exp === 'number' ? exp : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same shape as the host's auth.json with every credential replaced, for the agent's own ~/.codex. */
+export function codexPlaceholderAuth(path: string, placeholder: string): string {
+  const auth = JSON.parse(readFileSync(path, 'utf8')) as CodexAuth & Record<string, unknown>;
+  const out: Record<string, unknown> = { ...auth };
+  if (auth.OPENAI_API_KEY) out.OPENAI_API_KEY = placeholder;
+  if (auth.tokens) {
+    out.tokens = {
+      ...auth.tokens,
+      ...(auth.tokens.access_token ? { access_token: placeholder } : {}),
+      ...(auth.tokens.refresh_token ? { refresh_token: placeholder } : {}),
+      // id_token is parsed by codex for account info; keep its claims but not its signature.
+      ...(auth.tokens.id_token ? { id_token: unsignedJwt(auth.tokens.id_token) } : {}),
+    };
+  }
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+function unsignedJwt(token: string): string {
+  const [header, payload] = token.split('.');
+  return `${header ?? ''}.${payload ?? ''}.placeholder`;
+}

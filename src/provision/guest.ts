@@ -1,0 +1,125 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { LaunchSecrets } from '../backends/types.js';
+import { gitInsteadOfEntries, renderGitConfig } from '../sidecars/git-gate/insteadof.js';
+import { superviseRegistration } from '../supervise/registration.js';
+import type { BottlePlan } from '../plan/types.js';
+import { CliError } from '../cli/context.js';
+import { codexPlaceholderAuth } from '../launch/secrets.js';
+import { PLACEHOLDER_TOKEN } from '../plan/providers.js';
+import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_PATH, GUEST_USER } from './layout.js';
+
+/** The sidecars as the agent reaches them from inside the bottle. */
+export interface GuestEndpoints {
+  proxyUrl: string;
+  gitGateUrl?: string;
+  superviseUrl: string;
+}
+
+export interface GuestFile {
+  /** Absolute path inside the bottle. */
+  path: string;
+  content: string;
+  mode: number;
+  /** `merge-json`: deep-merge into an existing JSON file instead of replacing it. */
+  merge?: 'json';
+}
+
+export interface GuestSetup {
+  /** The agent's whole environment: the backend starts the agent with exactly this. */
+  env: Record<string, string>;
+  files: GuestFile[];
+  /** Host folders copied into the bottle (skills). */
+  copies: Array<{ hostPath: string; guestPath: string }>;
+  command: string[];
+  workdir: string;
+}
+
+/**
+ * One provisioning layer for every backend: CA trust, proxy variables, git
+ * routing through the gate and identity, MCP registration, the system prompt
+ * and skills. Pure apart from reading skill folders' existence and the Codex
+ * auth file; backends decide how to put the result in place.
+ */
+export function provisionGuest(
+  plan: BottlePlan,
+  endpoints: GuestEndpoints,
+  secrets: LaunchSecrets,
+  opts: { term?: string | undefined; userHome?: string } = {},
+): GuestSetup {
+  const userHome = opts.userHome ?? homedir();
+  const env: Record<string, string> = {
+    HOME: GUEST_HOME,
+    USER: GUEST_USER,
+    LOGNAME: GUEST_USER,
+    PATH: GUEST_PATH,
+    LANG: 'C.UTF-8',
+    TERM: opts.term ?? 'xterm-256color',
+    SHELL: '/bin/bash',
+    BOT_BOTTLE_SLUG: plan.slug,
+    BOT_BOTTLE_LABEL: plan.label,
+    BOT_BOTTLE_COLOR: plan.color,
+    MCP_SUPERVISE_URL: endpoints.superviseUrl,
+    NODE_EXTRA_CA_CERTS: GUEST_CA_FILE,
+    SSL_CERT_FILE: GUEST_CA_BUNDLE,
+    CURL_CA_BUNDLE: GUEST_CA_BUNDLE,
+    REQUESTS_CA_BUNDLE: GUEST_CA_BUNDLE,
+    GIT_SSL_CAINFO: GUEST_CA_BUNDLE,
+    CODEX_CA_CERTIFICATE: GUEST_CA_FILE,
+  };
+  for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) env[name] = endpoints.proxyUrl;
+  for (const name of ['NO_PROXY', 'no_proxy']) env[name] = 'localhost,127.0.0.1';
+  for (const entry of plan.env) {
+    if (entry.kind === 'literal' || entry.kind === 'placeholder') env[entry.name] = entry.value;
+  }
+  Object.assign(env, secrets.agentEnv);
+
+  const files: GuestFile[] = [{ path: `${GUEST_HOME}/.gitconfig`, content: gitConfig(plan, endpoints), mode: 0o644 }];
+  const registration = superviseRegistration(plan.provider.template, endpoints.superviseUrl);
+  Object.assign(env, registration.env);
+  for (const file of registration.files) {
+    files.push({ path: `${GUEST_HOME}/${file.path}`, content: file.content, mode: 0o600, ...(file.mode === 'merge-json' ? { merge: 'json' as const } : {}) });
+  }
+  if (plan.agent.systemPrompt.length > 0) {
+    files.push({ path: `${GUEST_HOME}/.bot-bottle/system-prompt.md`, content: `${plan.agent.systemPrompt}\n`, mode: 0o644 });
+    if (plan.provider.template === 'codex') files.push({ path: `${GUEST_HOME}/.codex/AGENTS.md`, content: `${plan.agent.systemPrompt}\n`, mode: 0o644 });
+  }
+  const codexToken = plan.sidecars.egress.tokens.find((t) => t.from.kind === 'codex-auth-file');
+  if (codexToken?.from.kind === 'codex-auth-file') {
+    files.push({ path: `${GUEST_HOME}/.codex/auth.json`, content: codexPlaceholderAuth(codexToken.from.path, PLACEHOLDER_TOKEN), mode: 0o600 });
+  }
+
+  const copies = plan.agent.skills.map((skill) => {
+    const hostPath = join(userHome, '.claude', 'skills', skill);
+    if (!existsSync(hostPath)) throw new CliError(`skill "${skill}" not found at ${hostPath}; install it on the host or remove it from the agent`);
+    return { hostPath, guestPath: `${GUEST_HOME}/.claude/skills/${skill}` };
+  });
+
+  return { env, files, copies, command: agentCommand(plan), workdir: plan.workspace.guestPath };
+}
+
+/** Claude gets the agent's prompt appended to its own; codex reads ~/.codex/AGENTS.md; shell has none. */
+function agentCommand(plan: BottlePlan): string[] {
+  const [program, ...rest] = plan.provider.command;
+  if (plan.provider.template === 'claude' && plan.agent.systemPrompt.length > 0) {
+    return [program ?? 'claude', '--append-system-prompt', plan.agent.systemPrompt, ...rest];
+  }
+  return [...plan.provider.command];
+}
+
+function gitConfig(plan: BottlePlan, endpoints: GuestEndpoints): string {
+  const lines: string[] = [];
+  const user = plan.git.user;
+  if (user.name || user.email) {
+    lines.push('[user]');
+    if (user.name) lines.push(`\tname = ${JSON.stringify(user.name.value)}`);
+    if (user.email) lines.push(`\temail = ${JSON.stringify(user.email.value)}`);
+  }
+  lines.push('[safe]', '\tdirectory = *');
+  let text = `${lines.join('\n')}\n`;
+  if (endpoints.gitGateUrl && plan.sidecars.gitGate.repos.length > 0) {
+    text += renderGitConfig(gitInsteadOfEntries(endpoints.gitGateUrl, plan.sidecars.gitGate.repos));
+  }
+  return text;
+}
