@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { EgressConfigSchema } from './egress/config.js';
+import { GitGateConfigSchema } from './git-gate/config.js';
 import { SuperviseConfigSchema } from './supervise/config.js';
 
 /**
@@ -10,6 +11,7 @@ import { SuperviseConfigSchema } from './supervise/config.js';
 export const SidecarConfigSchema = z.strictObject({
   bottle: z.string().min(1),
   egress: EgressConfigSchema.optional(),
+  gitGate: GitGateConfigSchema.optional(),
   supervise: SuperviseConfigSchema.optional(),
 });
 

@@ -1,5 +1,6 @@
 import { loadSidecarConfig, type SidecarConfig } from './config.js';
 import { startEgress } from './egress/index.js';
+import { startGitGate } from './git-gate/index.js';
 import { startSupervise } from './supervise/index.js';
 
 export interface Daemon {
@@ -40,6 +41,11 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
       ready.egress = { listen: egress.address, caCert: egress.caCertPath };
     }
     // Other daemons (gitGate, supervise) start here.
+    if (config.gitGate) {
+      const gitGate = await startGitGate(config.gitGate, ctx);
+      daemons.push({ name: 'gitGate', close: () => gitGate.close() });
+      ready.gitGate = { url: gitGate.url ?? ('socket' in config.gitGate.listen ? config.gitGate.listen.socket : undefined) };
+    }
     if (config.supervise) {
       const supervise = await startSupervise(config.supervise, ctx);
       daemons.push({ name: 'supervise', close: () => supervise.close() });
