@@ -1,7 +1,7 @@
 // Bundles each entry point into one ESM file so sidecar images and the bwrap
 // backend need no node_modules at run time.
 import { build } from 'esbuild';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 const banner = [
   '#!/usr/bin/env node',
@@ -13,10 +13,15 @@ const banner = [
   'const __dirname = __bbDirname(__filename);',
 ].join('\n');
 
+rmSync('dist', { recursive: true, force: true });
 mkdirSync('dist', { recursive: true });
 writeFileSync('dist/devtools-stub.js', 'export default {};\n');
 await build({
-  entryPoints: { cli: 'src/cli/main.ts' },
+  // cli: the operator's command; sidecars: the bundle the backends start (no CLI modules loaded).
+  entryPoints: { cli: 'src/cli/main.ts', sidecars: 'src/sidecars/main.ts' },
+  // Commands import their heavy parts (ink, MCP SDK, proxy) on use; splitting keeps those in chunks.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   outdir: 'dist',
   bundle: true,
   platform: 'node',
@@ -30,3 +35,4 @@ await build({
   logLevel: 'warning',
 });
 chmodSync('dist/cli.js', 0o755);
+chmodSync('dist/sidecars.js', 0o755);

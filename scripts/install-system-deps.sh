@@ -12,4 +12,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
   bubblewrap socat util-linux \
   docker.io \
   git openssh-client ca-certificates \
-  curl openssh-server mitmproxy tmux procps
+  curl openssl python3 openssh-server mitmproxy tmux procps

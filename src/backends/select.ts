@@ -47,13 +47,13 @@ export async function selectBackend(opts: {
     const note = availability.available ? '' : ` (not available here: ${availability.reason})`;
     return { backend, reason: `chosen by ${explicit.origin}${note}` };
   }
+  // Probe every backend at once (each probe may spawn a program); pick the strongest that answers.
+  const results = await Promise.all(BACKEND_PREFERENCE.map(async (name) => ({ name, availability: await backends[name].availability() })));
   const skipped: string[] = [];
-  for (const name of BACKEND_PREFERENCE) {
-    const backend = backends[name];
-    const availability = await backend.availability();
+  for (const { name, availability } of results) {
     if (availability.available) {
       const why = skipped.length > 0 ? `; skipped ${skipped.join('; ')}` : '';
-      return { backend, reason: `auto-detected: ${availability.reason}${why}` };
+      return { backend: backends[name], reason: `auto-detected: ${availability.reason}${why}` };
     }
     skipped.push(`${name} (${availability.reason})`);
   }

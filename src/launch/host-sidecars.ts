@@ -35,9 +35,9 @@ export async function startHostSidecars(opts: {
   teardown: TeardownStack;
   timeoutMs?: number;
 }): Promise<HostSidecars> {
-  const cli = join(packageRoot(), 'dist', 'cli.js');
+  const cli = join(packageRoot(), 'dist', 'sidecars.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [cli, 'sidecars', '--config', opts.configFile], {
+  const child = spawn(process.execPath, [cli, '--config', opts.configFile], {
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: false,

@@ -5,6 +5,7 @@ import type { BottlePlan } from '../plan/types.js';
 import { prepareState } from './prepare.js';
 import { resolveSecrets } from './secrets.js';
 import { TeardownStack } from './teardown.js';
+import { trace } from '../util/trace.js';
 
 /**
  * Execute a plan: refuse on blocking warnings, confirm, resolve secrets,
@@ -19,8 +20,10 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
     ctx.stderr('bot-bottle: not launched\n');
     return 1;
   }
+  trace('plan ready');
   const secrets = await resolveSecrets(plan, { hostEnv: ctx.env, ...(ctx.isTTY ? { prompt: (q: string) => ask(q) } : {}) });
   await prepareState(plan, ctx.home, ctx.cwd);
+  trace('state prepared');
   const teardown = new TeardownStack((f) => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`));
   const interactive = plan.mode.kind === 'interactive';
   const running = await teardown.guard((stack) =>
@@ -32,12 +35,15 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  trace('agent started');
   try {
     return await running.exited;
   } finally {
+    trace('agent exited');
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await teardown.unwind();
+    trace('torn down');
   }
 }
 

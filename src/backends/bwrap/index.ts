@@ -1,4 +1,4 @@
-import { probe } from '../probe.js';
+import { onPath, probe } from '../probe.js';
 import { launchBwrap } from './launch.js';
 import { listBwrap, stopBwrap } from './status.js';
 import type { Availability, Backend } from '../types.js';
@@ -7,8 +7,8 @@ export function bwrapBackend(): Backend {
   return {
     name: 'bwrap',
     async availability(): Promise<Availability> {
-      const version = await probe('bwrap', ['--version']);
-      if (!version.ok) return { available: false, reason: 'bwrap (bubblewrap) is not installed' };
+      if (!onPath('bwrap')) return { available: false, reason: 'bwrap (bubblewrap) is not installed' };
+      if (!onPath('socat')) return { available: false, reason: 'socat is not installed (the bottle reaches its sidecars through it)' };
       // As root, bwrap maps the sandbox to host root; we always drop to an unprivileged uid first.
       const asRoot = process.getuid?.() === 0;
       const argv = ['--unshare-user', '--unshare-net', '--ro-bind', '/', '/', 'true'];
@@ -16,7 +16,7 @@ export function bwrapBackend(): Backend {
         ? await probe('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bwrap', ...argv])
         : await probe('bwrap', argv);
       if (!run.ok) return { available: false, reason: `bwrap cannot create an unprivileged user namespace here: ${run.output.split('\n')[0] ?? ''}` };
-      return { available: true, reason: `${version.output} with unprivileged user namespaces` };
+      return { available: true, reason: 'bubblewrap with unprivileged user namespaces' };
     },
     launch: (plan, ctx) => launchBwrap(plan, ctx, { home: ctx.home, hostEnv: ctx.hostEnv, interactive: ctx.interactive }),
     exec: () => Promise.reject(new Error('bwrap bottles cannot be entered from outside; use the terminal that started them')),

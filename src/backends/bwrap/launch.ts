@@ -15,6 +15,7 @@ import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
 import { sandboxArgs, sandboxCommand, type SandboxMounts } from './sandbox-args.js';
 import { rootStaging, SANDBOX_HOST_UID } from './root-staging.js';
+import { trace } from '../../util/trace.js';
 
 const FORWARDS: Forward[] = [
   { name: 'egress', port: 3128, socket: 'egress.sock' },
@@ -59,12 +60,14 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     caCertOut,
   );
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  trace('sidecar config written');
   const sidecars = await startHostSidecars({
     configFile,
     logFile: join(paths.dir, 'sidecars.log'),
     env: sidecarEnv(opts.hostEnv, ctx.secrets.sidecarEnv),
     teardown: stack,
   });
+  trace('sidecars ready');
   // The sandbox runs as another uid when we are root; sockets need to be connectable by it.
   for (const sock of readdirSync(sockDir)) chmodSync(join(sockDir, sock), 0o666);
 
@@ -105,6 +108,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     mounts = staged.mounts;
     prefix = staged.prefix;
   }
+  trace('guest provisioned');
   const args = sandboxArgs({ mounts, env: setup.env, hostname: plan.slug, workdir: setup.workdir, newSession: !opts.interactive });
   return spawnSandbox(plan.slug, [...prefix, 'bwrap', '--args', '3', ...sandboxCommand(setup.command)], args, opts.interactive, stack, sidecars.pid, run);
 }

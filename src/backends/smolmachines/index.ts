@@ -1,5 +1,5 @@
 import { dockerAvailability } from '../docker/index.js';
-import { probe } from '../probe.js';
+import { onPath, probe } from '../probe.js';
 import { notReady } from '../not-ready.js';
 import type { Availability, Backend } from '../types.js';
 
@@ -7,7 +7,7 @@ export function smolmachinesBackend(): Backend {
   return {
     name: 'smolmachines',
     async availability(): Promise<Availability> {
-      const smolvm = await probe('smolvm', ['--version']);
+      const smolvm = onPath('smolvm') ? await probe('smolvm', ['--version']) : { ok: false, output: '' };
       if (!smolvm.ok) return { available: false, reason: 'smolvm is not installed' };
       const docker = await dockerAvailability();
       if (!docker.available) return { available: false, reason: `smolvm needs Docker for the sidecar bundle: ${docker.reason}` };

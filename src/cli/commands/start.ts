@@ -8,6 +8,7 @@ import type { BottlePlan } from '../../plan/types.js';
 import { slugTaken } from '../../state/metadata.js';
 import { CliError, type CliContext } from '../context.js';
 import { renderPlan } from '../render-plan.js';
+import { trace } from '../../util/trace.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -29,10 +30,12 @@ export function registerStart(program: Command, ctx: CliContext): void {
       if (opts.headless && opts.prompt === undefined) throw new CliError('--headless needs --prompt TEXT');
       if (opts.prompt !== undefined && !opts.headless) throw new CliError('--prompt is only used with --headless');
       if (opts.format === 'json' && !opts.dryRun) throw new CliError('--format json is only used with --dry-run');
+      trace('cli parsed');
       const catalog = new ManifestCatalog({ home: ctx.home, cwd: ctx.cwd });
       const agent = agentArg ?? pickAgentOrFail(catalog);
       const color = opts.color !== undefined ? parseColor(opts.color) : undefined;
       const selection = await selectBackend({ flag: opts.backend, env: ctx.env, requireAvailable: !opts.dryRun });
+      trace(`backend selected: ${selection.backend.name}`);
       const slug = allocateSlug({ label: opts.label, agent, taken: (s) => slugTaken(ctx.home, s) });
       const mode: BottlePlan['mode'] = opts.headless ? { kind: 'headless', prompt: opts.prompt ?? '' } : { kind: 'interactive' };
       const plan = resolvePlan(catalog, {

@@ -1,0 +1,20 @@
+import { runSidecars } from './run.js';
+
+/**
+ * The bundle's own entry point (dist/sidecars.js): the same daemons as
+ * `bot-bottle sidecars`, without loading the CLI's commands, so a bottle's
+ * bundle starts fast and stays small.
+ */
+const index = process.argv.indexOf('--config');
+const config = index >= 0 ? process.argv[index + 1] : undefined;
+if (!config) {
+  process.stderr.write('usage: sidecars.js --config FILE\n');
+  process.exitCode = 2;
+} else {
+  try {
+    await runSidecars(config);
+  } catch (err) {
+    process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

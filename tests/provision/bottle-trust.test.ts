@@ -1,0 +1,118 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeUpstreamPki, startUpstream } from '../egress/support.js';
+import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
+import { tempHome, type TempHome } from '../support/home.js';
+import { missingTool } from '../support/prereq.js';
+
+/**
+ * Inside a real bottle, the everyday TLS clients trust the bottle's egress CA
+ * with no flags at all, and the agent's git identity is set.
+ */
+const missing = missingTool('bwrap') ?? missingTool('socat', ['-V']) ?? missingTool('python3') ?? missingTool('openssl', ['version']);
+
+describe.skipIf(missing)('provisioning inside a bwrap bottle', () => {
+  let h: TempHome;
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let run: BottleRun;
+  const results = new Map<string, string>();
+
+  beforeAll(async () => {
+    h = tempHome();
+    const pki = await makeUpstreamPki(['trust.test']);
+    upstream = await startUpstream(pki);
+    const caFile = h.write('upstream-ca.pem', pki.caPem);
+    h.writeBottle(
+      'trust',
+      `agent_provider: {template: shell}
+env: {FROM_MANIFEST: "literal-value"}
+git-gate:
+  user: {name: Trusty Bot, email: trusty@example.com}
+egress:
+  routes:
+    - host: trust.test
+      port: ${upstream.port}
+      git: {fetch: true}`,
+    );
+    h.writeAgent('t', 'bottle: trust');
+    const url = `https://trust.test:${upstream.port}`;
+    // Each line: NAME <result>. No tool gets a CA flag or a proxy flag: the bottle's defaults must do.
+    const script = [
+      `echo "curl $(curl -sS -o /dev/null -w '%{http_code}' ${url}/curl 2>&1)"`,
+      `echo "python $(python3 -c "import urllib.request;print(urllib.request.urlopen('${url}/python').status)" 2>&1 | tail -1)"`,
+      `echo "openssl $(openssl s_client -proxy 127.0.0.1:3128 -connect trust.test:${upstream.port} -servername trust.test -verify_return_error </dev/null 2>&1 | grep -o 'Verify return code: [0-9]* ([a-z ]*)' | head -1)"`,
+      `echo "git $(git ls-remote ${url}/repo.git 2>&1 | grep -ciE 'certificate|ssl' )"`,
+      `echo "node $(node /workspace/node-probe.mjs ${upstream.port} 2>&1)"`,
+      `echo "gituser $(git config --global user.name)/$(git config --global user.email)"`,
+      `echo "env $FROM_MANIFEST"`,
+    ].join('\n');
+    writeFileSync(join(h.cwd, 'probe.sh'), `${script}\n`);
+    // Node's own https module does not read proxy variables: tunnel by hand, then let TLS use Node's default trust (plus NODE_EXTRA_CA_CERTS).
+    writeFileSync(
+      join(h.cwd, 'node-probe.mjs'),
+      `import http from 'node:http'; import tls from 'node:tls';
+const port = Number(process.argv[2]);
+const req = http.request({ host: '127.0.0.1', port: 3128, method: 'CONNECT', path: 'trust.test:' + port });
+req.on('connect', (_res, socket) => {
+  const t = tls.connect({ socket, servername: 'trust.test' }, () => { console.log(t.authorized ? 'authorized' : 'unauthorized'); t.destroy(); });
+  t.on('error', (e) => console.log('error ' + e.code));
+});
+req.end();`,
+    );
+    run = await runBottleCli(['start', 't', '--headless', '--cwd', '--prompt', 'sh /workspace/probe.sh'], {
+      cwd: h.cwd,
+      env: {
+        BOT_BOTTLE_HOME: h.home,
+        BOT_BOTTLE_BACKEND: 'bwrap',
+        BOT_BOTTLE_RESOLVE: `trust.test:${upstream.port}:127.0.0.1`,
+        BOT_BOTTLE_UPSTREAM_CA: caFile,
+      },
+    });
+    for (const line of run.stdout.split('\n')) {
+      const [name, ...rest] = line.split(' ');
+      if (name) results.set(name, rest.join(' '));
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await upstream?.close();
+    h?.cleanup();
+  });
+
+  it('curl uses the system bundle path', () => expect(results.get('curl'), run.stderr).toBe('200'));
+  it('python (urllib) trusts it', () => expect(results.get('python')).toBe('200'));
+  it('openssl verifies the chain', () => expect(results.get('openssl')).toBe('Verify return code: 0 (ok)'));
+  it('git has no certificate complaint', () => expect(results.get('git')).toBe('0'));
+  it('node trusts it through NODE_EXTRA_CA_CERTS', () => expect(results.get('node')).toBe('authorized'));
+  it('the git identity and manifest env are set', () => {
+    expect(results.get('gituser')).toBe('Trusty Bot/trusty@example.com');
+    expect(results.get('env')).toBe('literal-value');
+  });
+  it('the requests really went through egress to the upstream', () => {
+    expect(upstream.seen.map((r) => r.url)).toEqual(expect.arrayContaining(['/curl', '/python']));
+  });
+});
+
+describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('headless lifecycle on bwrap', () => {
+  it("exits with the agent's exit code, keeps state for resume and removes runtime files", async () => {
+    const h = tempHome();
+    try {
+      h.writeBottle('b', 'agent_provider: {template: shell}');
+      h.writeAgent('a', 'bottle: b');
+      const run = await runBottleCli(['start', 'a', '--headless', '--label', 'life', '--prompt', 'echo out; exit 7'], {
+        cwd: h.cwd,
+        env: { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap' },
+      });
+      expect(run.stdout.trim()).toBe('out');
+      expect(run.exitCode).toBe(7);
+      const { existsSync } = await import('node:fs');
+      expect(existsSync(join(h.home, 'state', 'life', 'metadata.json'))).toBe(true);
+      expect(existsSync(join(h.home, 'state', 'life', 'run'))).toBe(false);
+      const list = await runBottleCli(['list', 'active'], { cwd: h.cwd, env: { BOT_BOTTLE_HOME: h.home } });
+      expect(list.stdout).toContain('life\tbwrap\tstopped');
+    } finally {
+      h.cleanup();
+    }
+  });
+});
