@@ -56,6 +56,7 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   const suspect: number[] = [];
   let overflow = false;
   const dispatch = matcher ? matcher.dispatch : new Int32Array(128 * 128);
+  const minRun = matcher ? matcher.bucketMinRun : [0];
   const bits = known ? known.bits : null;
   const n = text.length;
   let wStart = -1;
@@ -73,7 +74,7 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
       if (wStart < 0) wStart = i;
     } else if (wStart >= 0) {
       const bucket = dispatch[(text.charCodeAt(wStart) << 7) | (i - wStart > 1 ? text.charCodeAt(wStart + 1) : 0)]!;
-      if (bucket !== 0) matcher!.matchRun(text, bucket, wStart, i, tokens);
+      if (bucket !== 0 && i - wStart >= minRun[bucket]!) matcher!.matchRun(text, bucket, wStart, i, tokens);
       wStart = -1;
     }
     if ((k & B64) !== 0) {

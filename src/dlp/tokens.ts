@@ -31,6 +31,8 @@ interface Compiled {
   /** The anchor's leading word chars must fit in the run: rejects "to" for anchor "together" without reading text. */
   anchorRun: number;
   minRun: number;
+  /** Split-token re-joining only for distinctive anchors (≥ 3 chars), not keyword or one-letter ones. */
+  joinable: boolean;
 }
 
 const wordPrefix = (a: string): number => /^[A-Za-z0-9_]*/.exec(a)![0].length;
@@ -48,6 +50,8 @@ function startsWithIgnoreCase(text: string, at: number, lowerAnchor: string): bo
 export class TokenMatcher {
   /** (c0 << 7 | c1) of a word run's first two chars → bucket index + 1 (0: no rule). */
   readonly dispatch = new Int32Array(128 * 128);
+  /** Per bucket: the shortest word run any of its rules can use, checked inline by core.ts before calling matchRun. */
+  readonly bucketMinRun: number[] = [0];
   private readonly buckets: Compiled[][] = [];
   private readonly infixes: { infix: string; rules: TokenRule[] }[] = [];
 
@@ -60,7 +64,8 @@ export class TokenMatcher {
       }
       const anchors = rule.anchors ?? [];
       const anchorRun = anchors.length > 0 ? Math.min(...anchors.map(wordPrefix)) : 0;
-      const compiled: Compiled = { rule, anchors: rule.ignoreCase ? anchors.map((a) => a.toLowerCase()) : anchors, anchorRun, minRun: rule.minRun ?? 1 };
+      const joinable = rule.noJoin !== true && rule.group === undefined && rule.before === undefined && anchors.length > 0 && Math.min(...anchors.map((a) => a.length)) >= 3;
+      const compiled: Compiled = { rule, anchors: rule.ignoreCase ? anchors.map((a) => a.toLowerCase()) : anchors, anchorRun, minRun: rule.minRun ?? 1, joinable };
       for (const anchor of anchors) for (const key of this.keys(anchor, rule.ignoreCase === true)) this.add(key, compiled);
     }
   }
@@ -85,6 +90,8 @@ export class TokenMatcher {
     }
     const bucket = this.buckets[idx - 1];
     if (bucket && !bucket.includes(c)) bucket.push(c);
+    const gate = c.joinable ? c.anchorRun : Math.max(c.anchorRun, c.minRun);
+    this.bucketMinRun[idx] = Math.min(this.bucketMinRun[idx] ?? gate, gate);
   }
 
   /** Try the rules of `bucket` at the word run [start, end). */
@@ -103,8 +110,14 @@ export class TokenMatcher {
         }
       }
       if (!anchored) continue;
+      if (rule.quick && !rule.quick(text, start)) continue;
+      if (rule.before) {
+        const m = rule.before.exec(text.slice(Math.max(0, start - BEFORE_WINDOW), start));
+        if (m) this.tryAt(text, rule, start - m[0].length, out);
+        continue;
+      }
       if (run >= c.minRun && this.tryAt(text, rule, start, out)) continue;
-      this.tryJoined(text, rule, start, out);
+      if (c.joinable) this.tryJoined(text, rule, start, out, c.anchors);
     }
   }
 
@@ -113,6 +126,7 @@ export class TokenMatcher {
     for (const { infix, rules } of this.infixes) {
       for (let p = text.indexOf(infix, from); p !== -1 && p < to; p = text.indexOf(infix, p + 1)) {
         for (const rule of rules) {
+          if (rule.quick && !rule.quick(text, p)) continue;
           let start = p;
           if (rule.before) {
             const m = rule.before.exec(text.slice(Math.max(0, p - BEFORE_WINDOW), p));
@@ -141,10 +155,12 @@ export class TokenMatcher {
    * A token split by concatenation or line breaks (`"sk-ant-" + "api03…"`):
    * glue the fragments that follow the anchor and retry the rule.
    */
-  private tryJoined(text: string, rule: TokenRule, start: number, out: TokenHit[]): void {
+  private tryJoined(text: string, rule: TokenRule, start: number, out: TokenHit[], anchors: readonly string[]): void {
     let i = start;
     while (i < text.length && (FRAG[text.charCodeAt(i)] ?? 0) === 1) i++;
     if (i >= text.length || i - start > MAX_JOINED || (JOIN_TRIGGER[text.charCodeAt(i)] ?? 0) !== 1) return;
+    // The fragment must hold a whole anchor, or there is nothing distinctive to join from.
+    if (!anchors.some((a) => i - start >= a.length)) return;
     const firstEnd = i;
     const pieces: string[] = [text.slice(start, i)];
     const origin: number[] = [start];

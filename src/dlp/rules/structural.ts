@@ -12,10 +12,12 @@ function realPassword(url: string): boolean {
 export const structuralRules: TokenRule[] = [
   {
     id: 'private-key',
-    infix: '-----BEGIN',
+    anchors: ['BEGIN'],
+    quick: (text, at) => text.startsWith('-----', at - 5),
+    before: /-----$/,
     re: /-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s:,-]{0,8000}?-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----)?/y,
   },
-  { id: 'putty-private-key', anchors: ['PuTTY'], re: /PuTTY-User-Key-File-[23]: /y },
+  { id: 'putty-private-key', anchors: ['PuTTY-User-Key-File-'], re: /PuTTY-User-Key-File-[23]: /y },
   {
     id: 'jwt',
     anchors: ['eyJ'],
@@ -26,6 +28,15 @@ export const structuralRules: TokenRule[] = [
   {
     id: 'url-credentials',
     infix: '://',
+    // Most URLs carry no userinfo: require `@` before the first `/` or space, by a cheap scan.
+    quick: (text, p) => {
+      for (let i = p + 3, end = Math.min(text.length, p + 400); i < end; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 64) return true;
+        if (c === 47 || c <= 32 || c === 34 || c === 39) return false;
+      }
+      return false;
+    },
     before: /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}$/,
     re: /[A-Za-z][A-Za-z0-9+.-]{1,20}:\/\/[^\s:@/"'<>`]{1,128}:[^\s@/"'<>`]{3,256}@[A-Za-z0-9.[\]-]{1,253}/y,
     validate: realPassword,

@@ -14,5 +14,9 @@ export interface TokenRule {
   /** Capture group holding the secret; the finding spans only that group. */
   group?: number;
   validate?: (value: string) => boolean;
+  /** Cheap test at the anchor's word-run start (or the infix position) before any regex runs. */
+  quick?: (text: string, at: number) => boolean;
+  /** Never try re-joining split fragments for this rule (generic anchors). */
+  noJoin?: boolean;
   severity?: 'block' | 'warn';
 }
