@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gitInsteadOfEntries, renderGitConfig, startGitGate, type GitGateHandle } from '../../src/sidecars/git-gate/index.js';
 import { DlpBudgetError, type Scanner } from '../../src/dlp/index.js';
+import { Mirror } from '../../src/sidecars/git-gate/mirror.js';
 import { ProposalQueue } from '../../src/supervise/queue.js';
 import { missingTool } from '../support/prereq.js';
 import { fakeAwsKeyId, fakeGithubToken, freePort, git, gitOk, keygen, startSshd, tempDir, type Sshd } from './support.js';
@@ -157,6 +158,26 @@ describe.skipIf(skip)('git-gate with real git and a real sshd', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/commit message: aws-access-key-id/);
     expect(upRef('app', 'refs/heads/msg-secret')).toBeUndefined();
+  });
+
+  it('rejects a secret in an annotated tag message', async () => {
+    const dir = await clone('app');
+    await gitOk(['tag', '-a', 'v-leak', '-m', `release\n\nkey ${fakeAwsKeyId()}`], { cwd: dir, home });
+    const r = await git(['push', 'origin', 'refs/tags/v-leak'], { cwd: dir, home });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/commit message: aws-access-key-id/);
+    expect(upRef('app', 'refs/tags/v-leak')).toBeUndefined();
+  });
+
+  it('coalesces concurrent fetches into one upstream round trip', async () => {
+    const m = new Mirror({ name: 'app', url: upUrl('app'), identityFile: sshd.identityFile, hostKey: sshd.hostKey, allowForcePush: false, allowDelete: false }, dataDir);
+    const a = m.fetch();
+    const b = m.fetch();
+    expect(b).toBe(a);
+    await Promise.all([a, b]);
+    const c = m.fetch();
+    expect(c).not.toBe(a);
+    await c;
   });
 
   it('rejects a secret deep in a 50-commit new branch even when a later commit removes it', async () => {

@@ -100,11 +100,27 @@ async function scanPush(ctx: ReceiveContext, updates: readonly RefUpdate[], env:
   const findings: PushFinding[] = [];
   for (const u of updates) {
     if (isZero(u.new)) continue;
+    findings.push(...(await scanTagObject(u.new, env, scanner)));
     // A new ref: only what no existing ref already has (issue #106); an update: old..new.
     const revArgs = isZero(u.old) ? [u.new, '--not', '--all'] : [`${u.old}..${u.new}`];
     findings.push(...(await scanRange({ revArgs, env, scanner, deadline, maxFindings: 50 })));
   }
   return findings;
+}
+
+const MAX_TAG_BYTES = 1024 * 1024;
+
+/** Annotated tags carry a message of their own that `git log` never shows. */
+async function scanTagObject(sha: string, env: Record<string, string>, scanner: Scanner): Promise<PushFinding[]> {
+  const type = (await runGit(['cat-file', '-t', sha], { env })).stdout.trim();
+  if (type !== 'tag') return [];
+  const size = Number((await runGit(['cat-file', '-s', sha], { env })).stdout.trim());
+  if (!(size <= MAX_TAG_BYTES)) throw new Error(`tag object ${sha.slice(0, 12)} is too large to scan (${size} bytes)`);
+  const text = (await runGit(['cat-file', 'tag', sha], { env })).stdout;
+  return scanner
+    .scan(text)
+    .filter((f) => f.severity === 'block')
+    .map((f) => ({ commit: sha, path: '(tag message)', line: f.line, rule: f.rule, masked: f.masked, where: 'commit message' as const }));
 }
 
 function reportFindings(findings: readonly PushFinding[], say: Say): void {
