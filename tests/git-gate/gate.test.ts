@@ -270,6 +270,11 @@ describe.skipIf(skip)('git-gate with real git and a real sshd', () => {
     expect(r.stderr).toContain('upstream refused the push');
     expect(upRef('hooked', 'refs/heads/blocked')).toBeUndefined();
     expect(mirrorRef('hooked', 'refs/heads/blocked')).toBeUndefined();
+    // Several refs in one push: upstream takes all or none, and so does the gate.
+    const multi = await git(['push', 'origin', 'HEAD:refs/heads/blocked', 'HEAD:refs/heads/sibling'], { cwd: dir, home });
+    expect(multi.code).not.toBe(0);
+    expect(upRef('hooked', 'refs/heads/sibling')).toBeUndefined();
+    expect(mirrorRef('hooked', 'refs/heads/sibling')).toBeUndefined();
     const ok = await git(['push', 'origin', 'HEAD:refs/heads/open'], { cwd: dir, home });
     expect(ok.code, ok.stderr).toBe(0);
   });

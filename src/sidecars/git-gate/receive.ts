@@ -192,8 +192,10 @@ async function forwardUpstream(
     for (const l of lines) if (l.trim() !== '') say(`upstream: ${l}\n`);
   };
   try {
-    // --atomic: upstream takes all refs of the push or none, matching pre-receive's all-or-nothing.
-    await runGit(['push', '--atomic', '--porcelain', '--end-of-options', mirror.repo.url, ...refspecs], {
+    // --atomic: upstream takes all refs of the push or none, matching pre-receive's all-or-nothing
+    // (only for multi-ref pushes, so a forge without atomic support still takes single-ref pushes).
+    const atomic = refspecs.length > 1 ? ['--atomic'] : [];
+    await runGit(['push', ...atomic, '--porcelain', '--end-of-options', mirror.repo.url, ...refspecs], {
       env: { ...mirror.upstreamEnv(), ...pick(env, ['GIT_DIR', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES']) },
       timeoutMs: UPSTREAM_PUSH_TIMEOUT_MS,
       onStderr: relay,
