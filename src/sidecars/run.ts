@@ -1,7 +1,4 @@
 import { loadSidecarConfig, type SidecarConfig } from './config.js';
-import { startEgress } from './egress/index.js';
-import { startGitGate } from './git-gate/index.js';
-import { startSupervise } from './supervise/index.js';
 
 export interface Daemon {
   name: string;
@@ -34,26 +31,45 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
       await d.close().catch((err: unknown) => log({ event: 'sidecar-close-failed', daemon: d.name, error: (err as Error).message }));
     }
   };
-  try {
-    if (config.egress) {
-      const egress = await startEgress(config.egress, ctx);
-      daemons.push({ name: 'egress', close: () => egress.close() });
-      ready.egress = { listen: egress.address, caCert: egress.caCertPath };
+  // Each daemon's modules load only when its section is present, and the daemons
+  // start concurrently: one's file and socket waits overlap another's module loading.
+  const starting: Promise<{ name: string; daemon: Daemon; ready: unknown }>[] = [];
+  const { egress, gitGate, supervise } = config;
+  if (egress) {
+    starting.push(
+      import('./egress/index.js').then(async ({ startEgress }) => {
+        const h = await startEgress(egress, ctx);
+        return { name: 'egress', daemon: { name: 'egress', close: () => h.close() }, ready: { listen: h.address, caCert: h.caCertPath } };
+      }),
+    );
+  }
+  if (gitGate) {
+    starting.push(
+      import('./git-gate/index.js').then(async ({ startGitGate }) => {
+        const h = await startGitGate(gitGate, ctx);
+        return { name: 'gitGate', daemon: { name: 'gitGate', close: () => h.close() }, ready: { url: h.url ?? ('socket' in gitGate.listen ? gitGate.listen.socket : undefined) } };
+      }),
+    );
+  }
+  if (supervise) {
+    starting.push(
+      import('./supervise/index.js').then(async ({ startSupervise }) => {
+        const h = await startSupervise(supervise, ctx);
+        return { name: 'supervise', daemon: { name: 'supervise', close: () => h.close() }, ready: { url: h.url } };
+      }),
+    );
+  }
+  const results = await Promise.allSettled(starting);
+  for (const r of results) {
+    if (r.status === 'fulfilled') {
+      daemons.push(r.value.daemon);
+      ready[r.value.name] = r.value.ready;
     }
-    // Other daemons (gitGate, supervise) start here.
-    if (config.gitGate) {
-      const gitGate = await startGitGate(config.gitGate, ctx);
-      daemons.push({ name: 'gitGate', close: () => gitGate.close() });
-      ready.gitGate = { url: gitGate.url ?? ('socket' in config.gitGate.listen ? config.gitGate.listen.socket : undefined) };
-    }
-    if (config.supervise) {
-      const supervise = await startSupervise(config.supervise, ctx);
-      daemons.push({ name: 'supervise', close: () => supervise.close() });
-      ready.supervise = { url: supervise.url };
-    }
-  } catch (err) {
+  }
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
     await closeAll();
-    throw err;
+    throw failed.reason;
   }
   if (daemons.length === 0) throw new Error('sidecar config starts no daemons: add an `egress` section');
   return { daemons, ready, close: closeAll };

@@ -1,33 +1,65 @@
-// x509 v2 needs the Reflect polyfill loaded before its first import.
-import 'reflect-metadata';
-import { webcrypto, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { AsnConvert } from '@peculiar/asn1-schema';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
+  AlgorithmIdentifier,
+  AttributeTypeAndValue,
+  AttributeValue,
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  Certificate,
+  ExtendedKeyUsage,
+  Extension,
+  Extensions,
   GeneralName,
   GeneralSubtree,
   GeneralSubtrees,
+  KeyIdentifier,
+  KeyUsage,
+  KeyUsageFlags,
+  Name,
   NameConstraints,
+  RelativeDistinguishedName,
+  SubjectAlternativeName,
+  SubjectKeyIdentifier,
+  SubjectPublicKeyInfo,
+  TBSCertificate,
+  Validity,
+  Version,
+  id_ce_authorityKeyIdentifier,
+  id_ce_basicConstraints,
+  id_ce_extKeyUsage,
+  id_ce_keyUsage,
   id_ce_nameConstraints,
+  id_ce_subjectAltName,
+  id_ce_subjectKeyIdentifier,
+  id_kp_serverAuth,
 } from '@peculiar/asn1-x509';
-import * as x509 from '@peculiar/x509';
 import writeFileAtomic from 'write-file-atomic';
 
-type CryptoKey = webcrypto.CryptoKey;
-
-const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
+const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+const OID_CN = '2.5.4.3';
+const OID_O = '2.5.4.10';
 
 interface MintedCa {
-  cert: x509.X509Certificate;
-  /** Non-extractable: the CA private key exists only inside this process's WebCrypto. */
-  key: CryptoKey;
+  der: Buffer;
+  pem: string;
+  subject: Name;
+  /** Never exported: the CA private key exists only inside this process. */
+  key: KeyObject;
+  /** SubjectKeyIdentifier, repeated as the leaves' AuthorityKeyIdentifier. */
+  keyId: Buffer;
   /** DNS subtrees this CA may sign (lower-case, no leading dot). */
   permitted: string[];
 }
 
 /**
  * The per-bottle MITM CA.
+ *
+ * Certificates are built from the ASN.1 schema classes and signed with
+ * node:crypto (ECDSA P-256), which starts far faster than a full X.509
+ * toolkit: the CA is minted before the bundle reports ready.
  *
  * Name constraints: the CA is constrained to the DNS subtrees of the routed
  * hosts (and excluded from every IP address), so a leaked CA could not
@@ -41,9 +73,10 @@ interface MintedCa {
  */
 export class MitmCa {
   private readonly cas: MintedCa[] = [];
-  private leafKeyPem = '';
-  private leafPublic: CryptoKey | undefined;
   private readonly contexts = new Map<string, Promise<SecureContext>>();
+  // One leaf key shared by every host: minting a leaf is then one signature.
+  private readonly leafKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  private readonly leafKeyPem = this.leafKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 
   private constructor(
     private readonly caCertOut: string,
@@ -52,18 +85,13 @@ export class MitmCa {
 
   static async create(bottle: string, caCertOut: string, hosts: readonly string[]): Promise<MitmCa> {
     const ca = new MitmCa(caCertOut, bottle);
-    // One leaf key shared by every host: minting a leaf is then one signature (~6 ms).
-    const leafKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']));
-    const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', leafKeys.privateKey);
-    ca.leafKeyPem = toPem(Buffer.from(pkcs8), 'PRIVATE KEY');
-    ca.leafPublic = leafKeys.publicKey;
     await ca.mint(hosts);
     return ca;
   }
 
   /** PEM bundle of every CA minted (what `caCertOut` holds). */
   get certPem(): string {
-    return this.cas.map((c) => c.cert.toString('pem')).join('\n') + '\n';
+    return this.cas.map((c) => c.pem).join('');
   }
 
   /** Re-mint when `hosts` include one that no current CA may sign. Returns true when it did. */
@@ -77,7 +105,7 @@ export class MitmCa {
   contextFor(host: string): Promise<SecureContext> {
     let ctx = this.contexts.get(host);
     if (!ctx) {
-      ctx = this.mintLeaf(host);
+      ctx = new Promise<SecureContext>((resolve) => resolve(this.mintLeaf(host)));
       this.contexts.set(host, ctx);
       // A failed mint must not poison the cache.
       ctx.catch(() => this.contexts.delete(host));
@@ -95,54 +123,98 @@ export class MitmCa {
 
   private async mint(hosts: readonly string[]): Promise<void> {
     const permitted = [...new Set(hosts.map(subtreeOf).filter((h) => h.length > 0))].sort();
-    const keys = (await webcrypto.subtle.generateKey(ALG, false, ['sign', 'verify']));
+    const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const spki = spkiOf(keys.publicKey);
+    const keyId = keyIdOf(spki);
     const now = Date.now();
-    const generation = this.cas.length + 1;
-    const extensions: x509.Extension[] = [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    const subject = dn(`bot-bottle egress CA ${this.bottle} #${this.cas.length + 1}`, 'bot-bottle');
+    const extensions = [
+      ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: true, pathLenConstraint: 0 })),
+      ext(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign)),
+      ext(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(keyId)),
     ];
     if (permitted.length > 0) extensions.push(nameConstraints(permitted));
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: serial(),
-      name: `CN=bot-bottle egress CA ${escapeDn(this.bottle)} #${generation}, O=bot-bottle`,
-      notBefore: new Date(now - DAY_MS),
-      notAfter: new Date(now + 30 * DAY_MS),
-      signingAlgorithm: ALG,
-      keys,
-      extensions,
-    });
-    this.cas.push({ cert, key: keys.privateKey, permitted });
+    const der = signCert(
+      { subject, issuer: subject, spki, notBefore: now - DAY_MS, notAfter: now + 30 * DAY_MS, extensions },
+      keys.privateKey,
+    );
+    this.cas.push({ der, pem: toPem(der, 'CERTIFICATE'), subject, key: keys.privateKey, keyId, permitted });
     // Leaves signed by an older CA stay valid; only hosts the old CA could not sign are new.
-    await writeFileAtomic(this.caCertOut, this.certPem, { mode: 0o644 });
+    // No fsync: the file is re-minted on every start, and the rename alone keeps readers from a partial file.
+    await writeFileAtomic(this.caCertOut, this.certPem, { mode: 0o644, fsync: false });
   }
 
-  private async mintLeaf(host: string): Promise<SecureContext> {
+  private mintLeaf(host: string): SecureContext {
     const ca = this.caFor(host) ?? this.cas[this.cas.length - 1];
-    if (!ca || !this.leafPublic) throw new Error('egress CA is not initialised');
+    if (!ca) throw new Error('egress CA is not initialised');
     const now = Date.now();
-    const leaf = await x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
-      subject: `CN=${escapeDn(host)}`,
-      issuer: ca.cert.subject,
-      notBefore: new Date(now - DAY_MS),
-      notAfter: new Date(now + 7 * DAY_MS),
-      signingAlgorithm: ALG,
-      publicKey: this.leafPublic,
-      signingKey: ca.key,
-      extensions: [
-        new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: host }]),
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
-      ],
-    });
-    // PEM has no trailing newline: join with '\n' or OpenSSL reports "bad end line".
-    const chain = [leaf.toString('pem'), ca.cert.toString('pem')].join('\n');
-    return createSecureContext({ key: this.leafKeyPem, cert: chain });
+    const der = signCert(
+      {
+        subject: dn(host),
+        issuer: ca.subject,
+        spki: spkiOf(this.leafKey.publicKey),
+        notBefore: now - DAY_MS,
+        notAfter: now + 7 * DAY_MS,
+        extensions: [
+          ext(id_ce_subjectAltName, false, new SubjectAlternativeName([new GeneralName({ dNSName: host })])),
+          ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
+          ext(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
+          ext(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth])),
+          ext(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(ca.keyId) })),
+        ],
+      },
+      ca.key,
+    );
+    return createSecureContext({ key: this.leafKeyPem, cert: toPem(der, 'CERTIFICATE') + ca.pem });
   }
+}
+
+interface CertFields {
+  subject: Name;
+  issuer: Name;
+  spki: SubjectPublicKeyInfo;
+  notBefore: number;
+  notAfter: number;
+  extensions: Extension[];
+}
+
+/** DER of a v3 certificate signed with ECDSA-SHA256 by `key`. */
+function signCert(f: CertFields, key: KeyObject): Buffer {
+  const alg = new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 });
+  const tbs = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: serial(),
+    signature: alg,
+    issuer: f.issuer,
+    validity: new Validity({ notBefore: new Date(f.notBefore), notAfter: new Date(f.notAfter) }),
+    subject: f.subject,
+    subjectPublicKeyInfo: f.spki,
+    extensions: new Extensions(f.extensions),
+  });
+  const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+  // node:crypto signs ECDSA as a DER Ecdsa-Sig-Value, which is what X.509 carries.
+  const signature = sign('sha256', tbsDer, key);
+  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: alg, signatureValue: toArrayBuffer(signature) });
+  return Buffer.from(AsnConvert.serialize(cert));
+}
+
+function ext(extnID: string, critical: boolean, value: unknown): Extension {
+  return new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
+}
+
+function dn(cn: string, o?: string): Name {
+  const rdn = (type: string, v: string): RelativeDistinguishedName =>
+    new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: v }) })]);
+  return new Name(o === undefined ? [rdn(OID_CN, cn)] : [rdn(OID_CN, cn), rdn(OID_O, o)]);
+}
+
+function spkiOf(key: KeyObject): SubjectPublicKeyInfo {
+  return AsnConvert.parse(key.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);
+}
+
+/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
+function keyIdOf(spki: SubjectPublicKeyInfo): Buffer {
+  return createHash('sha1').update(Buffer.from(spki.subjectPublicKey)).digest();
 }
 
 /** `*.example.com` → `example.com`; exact hosts constrain to themselves (and their subdomains). */
@@ -151,7 +223,7 @@ function subtreeOf(routeHost: string): string {
   return h.startsWith('*.') ? h.slice(2) : h;
 }
 
-function nameConstraints(permitted: string[]): x509.Extension {
+function nameConstraints(permitted: string[]): Extension {
   const value = new NameConstraints({
     permittedSubtrees: new GeneralSubtrees(
       permitted.map((dNSName) => new GeneralSubtree({ base: new GeneralName({ dNSName }) })),
@@ -162,17 +234,17 @@ function nameConstraints(permitted: string[]): x509.Extension {
       new GeneralSubtree({ base: new GeneralName({ iPAddress: '::/0' }) }),
     ]),
   });
-  return new x509.Extension(id_ce_nameConstraints, true, AsnConvert.serialize(value));
+  return ext(id_ce_nameConstraints, true, value);
 }
 
-function serial(): string {
+function serial(): ArrayBuffer {
   const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f; // positive INTEGER
-  return b.toString('hex');
+  b[0] = (b[0]! & 0x7f) | 0x40; // positive and minimal as a DER INTEGER (no leading 0x00)
+  return toArrayBuffer(b);
 }
 
-function escapeDn(v: string): string {
-  return v.replace(/[,+="\\<>;#]/g, (c) => `\\${c}`);
+function toArrayBuffer(b: Buffer): ArrayBuffer {
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 }
 
 function toPem(der: Buffer, label: string): string {

@@ -1,17 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { Agent } from 'undici';
 import type { AuditRecord, AuditSink } from './audit.js';
 import { stripQuery } from './audit.js';
 import { BodyGate, toAudit, type DlpPolicy } from './dlp-policy.js';
 import { runStages, type RequestContext, type Stage, type Tunnel } from './pipeline.js';
 import type { RouteTable } from './routes.js';
+import type { Upstream } from './upstream.js';
 import { block, BlockError, sendBlock, type Block } from './verdict.js';
 
 export interface ProxyCore {
   stages: readonly Stage[];
-  agent: Agent;
+  agent: Upstream;
   dlp: DlpPolicy;
   audit: AuditSink;
   table(): RouteTable;

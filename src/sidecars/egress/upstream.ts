@@ -1,22 +1,31 @@
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
-import { Agent, type buildConnector } from 'undici';
+import type { Agent, buildConnector, Dispatcher } from 'undici';
 import type { Resolver } from './resolve.js';
 
 /**
  * Upstream trust: the system roots plus, when set, the PEM bundle in
  * BOT_BOTTLE_UPSTREAM_CA (how tests and corporate MITM setups add a root).
+ * The extra file is read at start-up (a bad path is fatal there); the context
+ * itself is built on the first upstream connection, once: parsing ~140 roots
+ * costs more than a TLS handshake, and the bundle should start fast.
  */
-export function upstreamCa(env: NodeJS.ProcessEnv): SecureContext {
+export function upstreamCa(env: NodeJS.ProcessEnv): () => SecureContext {
   const extra = env.BOT_BOTTLE_UPSTREAM_CA;
-  // Built once: parsing ~140 roots per upstream connection costs more than the TLS handshake.
-  if (!extra) return createSecureContext({ ca: [...rootCertificates] });
-  try {
-    return createSecureContext({ ca: [...rootCertificates, readFileSync(extra, 'utf8')] });
-  } catch (err) {
-    throw new Error(`BOT_BOTTLE_UPSTREAM_CA=${extra}: cannot read the PEM file: ${(err as Error).message}`, { cause: err });
+  let pem: string | undefined;
+  if (extra) {
+    try {
+      pem = readFileSync(extra, 'utf8');
+    } catch (err) {
+      throw new Error(`BOT_BOTTLE_UPSTREAM_CA=${extra}: cannot read the PEM file: ${(err as Error).message}`, { cause: err });
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new Error(`BOT_BOTTLE_UPSTREAM_CA=${extra}: holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+    }
   }
+  let ctx: SecureContext | undefined;
+  return () => (ctx ??= createSecureContext({ ca: pem === undefined ? [...rootCertificates] : [...rootCertificates, pem] }));
 }
 
 /**
@@ -26,7 +35,7 @@ export function upstreamCa(env: NodeJS.ProcessEnv): SecureContext {
  */
 export function openSocket(
   resolver: Resolver,
-  secureContext: SecureContext,
+  secureContext: () => SecureContext,
   protocol: string,
   hostname: string,
   port: number,
@@ -40,7 +49,7 @@ export function openSocket(
               host: r.address,
               port,
               ...(isIP(hostname) === 0 ? { servername: hostname } : {}),
-              secureContext,
+              secureContext: secureContext(),
               ALPNProtocols: ['http/1.1'],
             })
           : netConnect({ host: r.address, port });
@@ -58,19 +67,40 @@ export function openSocket(
   );
 }
 
-export function createUpstreamAgent(resolver: Resolver, ca: SecureContext): Agent {
-  const connect: buildConnector.connector = (opts, cb) => {
-    const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
-    openSocket(resolver, ca, opts.protocol, opts.hostname, port, (err, sock) =>
-      err || !sock ? cb(err ?? new Error('no socket'), null) : cb(null, sock),
-    );
+/** The part of undici's Agent the proxy uses. */
+export interface Upstream {
+  request(opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
+  close(): Promise<void>;
+}
+
+/**
+ * undici is loaded on the first upstream request, not at start-up: it is the
+ * largest module the proxy needs (~150 ms to load here), and the bundle must
+ * report ready quickly.
+ */
+export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext): Upstream {
+  let agent: Promise<Agent> | undefined;
+  const load = (): Promise<Agent> =>
+    (agent ??= import('undici').then(({ Agent }) => {
+      const connect: buildConnector.connector = (opts, cb) => {
+        const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
+        openSocket(resolver, ca, opts.protocol, opts.hostname, port, (err, sock) =>
+          err || !sock ? cb(err ?? new Error('no socket'), null) : cb(null, sock),
+        );
+      };
+      return new Agent({
+        connect,
+        keepAliveTimeout: 30_000,
+        // LLM streams can pause for a long time between events; the agent decides when to give up.
+        bodyTimeout: 0,
+        headersTimeout: 300_000,
+        connections: 128,
+      });
+    }));
+  return {
+    request: async (opts) => (await load()).request(opts),
+    close: async () => {
+      if (agent) await (await agent).close();
+    },
   };
-  return new Agent({
-    connect,
-    keepAliveTimeout: 30_000,
-    // LLM streams can pause for a long time between events; the agent decides when to give up.
-    bodyTimeout: 0,
-    headersTimeout: 300_000,
-    connections: 128,
-  });
 }
