@@ -62,6 +62,8 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   let wStart = -1;
   let bStart = -1;
   let h = 0;
+  /** Dispatch key of the current word run: first char << 7 | second char. */
+  let key = 0;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     let k = 0;
@@ -71,9 +73,12 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
       else overflow = true;
     }
     if ((k & WORD) !== 0) {
-      if (wStart < 0) wStart = i;
+      if (wStart < 0) {
+        wStart = i;
+        key = c << 7;
+      } else if (i === wStart + 1) key |= c;
     } else if (wStart >= 0) {
-      const bucket = dispatch[(text.charCodeAt(wStart) << 7) | (i - wStart > 1 ? text.charCodeAt(wStart + 1) : 0)]!;
+      const bucket = dispatch[key]!;
       if (bucket !== 0 && i - wStart >= minRun[bucket]!) matcher!.matchRun(text, bucket, wStart, i, tokens);
       wStart = -1;
     }
@@ -91,8 +96,8 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
     if ((i & BUDGET_STRIDE) === 0 && performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
   }
   if (wStart >= 0) {
-    const bucket = dispatch[(text.charCodeAt(wStart) << 7) | (n - wStart > 1 ? text.charCodeAt(wStart + 1) : 0)]!;
-    if (bucket !== 0) matcher!.matchRun(text, bucket, wStart, n, tokens);
+    const bucket = dispatch[key]!;
+    if (bucket !== 0 && n - wStart >= minRun[bucket]!) matcher!.matchRun(text, bucket, wStart, n, tokens);
   }
   if (bStart >= 0 && n - bStart >= MIN_ENCODED_RUN) encoded.push(bStart, n);
   return { tokens, known: knownHits, encoded, suspect, suspectOverflow: overflow };

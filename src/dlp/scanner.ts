@@ -28,6 +28,20 @@ export interface Hit {
 }
 
 let sharedMatcher: TokenMatcher | undefined;
+/** Egress builds scanners per request with the same secrets; the index (a 128 KB bitset) is reused. */
+const knownCache = new Map<string, KnownSecretIndex>();
+const KNOWN_CACHE_MAX = 16;
+
+function knownIndex(secrets: readonly string[]): KnownSecretIndex {
+  const key = JSON.stringify(secrets);
+  let idx = knownCache.get(key);
+  if (!idx) {
+    idx = new KnownSecretIndex(secrets);
+    if (knownCache.size >= KNOWN_CACHE_MAX) knownCache.delete(knownCache.keys().next().value!);
+    knownCache.set(key, idx);
+  }
+  return idx;
+}
 
 export class Engine {
   private readonly matcher: TokenMatcher | null;
@@ -43,7 +57,7 @@ export class Engine {
     }
     this.matcher = on.has('token_patterns') ? (sharedMatcher ??= new TokenMatcher()) : null;
     const secrets = (opts.knownSecrets ?? []).filter((s) => s.length > 0);
-    this.known = on.has('known_secrets') && secrets.length > 0 ? new KnownSecretIndex(secrets) : null;
+    this.known = on.has('known_secrets') && secrets.length > 0 ? knownIndex(secrets) : null;
     this.entropy = on.has('entropy');
     this.injection = on.has('naive_injection_detection');
     this.budgetMs = opts.timeBudgetMs ?? DEFAULT_BUDGET_MS;
