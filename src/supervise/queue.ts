@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { access, link, mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
@@ -15,7 +15,7 @@ import { appendAudit } from './audit.js';
  *                        so two consoles, or a console racing a timeout, can
  *                        never both answer the same proposal
  *   <id>.late-<n>.json   an operator answer that arrived after the timeout
- *   <id>.delivered       the waiter handed the answer back to its caller
+ *   <id>.delivered       closed: the answer reached its asker, or the proposal timed out
  *
  * Everything lives in files so a restart of any process loses nothing: a
  * pending proposal is simply a proposal file without an answer file.
@@ -171,15 +171,41 @@ export class ProposalQueue {
    */
   private async findReusable(kind: ProposalKind, details: Record<string, unknown>): Promise<Proposal | undefined> {
     const key = canonical(details);
-    for (const entry of await this.list()) {
+    const { ids, delivered } = await this.scan();
+    // Delivered (or timed-out) proposals are closed: skip them without reading, so
+    // a long-lived bottle's history does not slow every new proposal down.
+    const open = await Promise.all(ids.filter((id) => !delivered.has(id)).map((id) => this.get(id)));
+    for (const entry of open) {
+      if (!entry) continue;
       const p = entry.proposal;
       if (p.kind !== kind || canonical(p.details) !== key) continue;
       if (entry.answer?.status === 'timeout') continue;
       if (!entry.answer && p.timeout_at && Date.parse(p.timeout_at) <= Date.now()) continue;
-      if (entry.answer && (await exists(this.deliveredPath(p.id)))) continue;
       return p;
     }
     return undefined;
+  }
+
+  /** Which proposals exist and which have an answer / were closed, from file names alone. */
+  private async scan(): Promise<{ ids: string[]; answered: Set<string>; delivered: Set<string> }> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return { ids: [], answered: new Set(), delivered: new Set() };
+      throw err;
+    }
+    const ids: string[] = [];
+    const answered = new Set<string>();
+    const delivered = new Set<string>();
+    for (const name of names) {
+      const m = /^([0-9a-z]{8,12}-[0-9a-f]{8})\.(proposal\.json|answer\.json|delivered)$/.exec(name);
+      if (!m?.[1]) continue;
+      if (m[2] === 'proposal.json') ids.push(m[1]);
+      else if (m[2] === 'answer.json') answered.add(m[1]);
+      else delivered.add(m[1]);
+    }
+    return { ids, answered, delivered };
   }
 
   async get(id: string): Promise<QueueEntry | undefined> {
@@ -197,29 +223,19 @@ export class ProposalQueue {
 
   /** Every proposal of this bottle, oldest first. */
   async list(): Promise<QueueEntry[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if (isCode(err, 'ENOENT')) return [];
-      throw err;
-    }
-    const entries: QueueEntry[] = [];
-    for (const name of names) {
-      const m = /^(.+)\.proposal\.json$/.exec(name);
-      if (!m?.[1] || !ID_RE.test(m[1])) continue;
-      const entry = await this.get(m[1]);
-      if (entry) entries.push(entry);
-    }
-    return entries.sort(byAge);
+    const { ids } = await this.scan();
+    const entries = await Promise.all(ids.map((id) => this.get(id)));
+    return entries.filter((e): e is QueueEntry => e !== undefined).sort(byAge);
   }
 
   /** Unanswered and not yet expired: what an operator can still usefully answer. */
   async pending(): Promise<Proposal[]> {
+    const { ids, answered } = await this.scan();
     const now = Date.now();
-    return (await this.list())
-      .filter((e) => !e.answer && !(e.proposal.timeout_at && Date.parse(e.proposal.timeout_at) <= now))
-      .map((e) => e.proposal);
+    const proposals = await Promise.all(ids.filter((id) => !answered.has(id)).map((id) => readProposalFile(this.proposalPath(id))));
+    return proposals
+      .filter((p): p is Proposal => p !== undefined && !(p.timeout_at && Date.parse(p.timeout_at) <= now))
+      .sort((a, b) => byAge({ proposal: a }, { proposal: b }));
   }
 
   /**
@@ -275,6 +291,7 @@ export class ProposalQueue {
     });
     const current = await readAnswerFile(this.answerPath(proposal.id));
     if (!current) throw new Error(`answer file for ${proposal.id} vanished`);
+    await writeFile(this.deliveredPath(proposal.id), '', { flag: 'a' });
     if (outcome) {
       await appendAudit(this.auditLog, { event: 'timeout', by: TIMEOUT_ACTOR, slug: this.slug, id: proposal.id, kind: proposal.kind });
     }
@@ -386,15 +403,6 @@ function abortError(signal: AbortSignal): Error {
 function byAge(a: QueueEntry, b: QueueEntry): number {
   const t = Date.parse(a.proposal.created_at) - Date.parse(b.proposal.created_at);
   return t !== 0 ? t : a.proposal.id < b.proposal.id ? -1 : a.proposal.id > b.proposal.id ? 1 : 0;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // The schemas' inferred types spell optional fields as `T | undefined`; files we

@@ -95,7 +95,7 @@ describe('supervise console (ink)', () => {
     await press(app, 'r');
     await until(() => (app.lastFrame() ?? '').includes('Reason for rejecting'), 'the reason prompt');
     await press(app, ENTER); // empty reason is refused
-    expect(app.lastFrame()).toContain('type a reason');
+    await until(() => (app.lastFrame() ?? '').includes('type a reason'), 'the empty-reason hint');
     for (const ch of 'use the base image') await press(app, ch);
     await press(app, ENTER);
     const answer = await b.wait(ids[1]!, { timeoutMs: 5_000 });

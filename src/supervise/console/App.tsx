@@ -1,5 +1,5 @@
-import { Box, Text, useApp, useInput, useStdin } from 'ink';
-import { useCallback, useEffect, useState } from 'react';
+import { Box, Text, useApp, useInput, useStdin, type Key } from 'ink';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Decision, DecideResult } from '../decide.js';
 import type { Proposal } from '../queue.js';
 import { summary } from '../summary.js';
@@ -89,15 +89,15 @@ export function SuperviseConsole(deps: ConsoleDeps): React.JSX.Element {
     await run(p.id, { status: 'modified', details: edited, notes: 'modified by the operator' });
   }
 
-  useInput((input, key) => {
+  function onKey(input: string, key: Key): void {
     if (busy) return;
     if (mode.view === 'reason') {
       if (key.escape) setMode(mode.back === 'detail' ? { view: 'detail', id: mode.id } : { view: 'list' });
       else if (key.return) {
         if (!mode.text.trim()) setMessage('type a reason before pressing enter (esc cancels)');
         else void run(mode.id, { status: 'rejected', notes: mode.text.trim() });
-      } else if (key.backspace || key.delete) setMode({ ...mode, text: mode.text.slice(0, -1) });
-      else if (input && !key.ctrl && !key.meta) setMode({ ...mode, text: mode.text + input });
+      } else if (key.backspace || key.delete) setMode((m) => (m.view === 'reason' ? { ...m, text: m.text.slice(0, -1) } : m));
+      else if (input && !key.ctrl && !key.meta) setMode((m) => (m.view === 'reason' ? { ...m, text: m.text + input } : m));
       return;
     }
     if (input === 'q') {
@@ -116,7 +116,13 @@ export function SuperviseConsole(deps: ConsoleDeps): React.JSX.Element {
     if (input === 'a') void run(selected.id, { status: 'approved' });
     else if (input === 'e') void editThenApprove(selected);
     else if (input === 'r') setMode({ view: 'reason', id: selected.id, text: '', back: mode.view === 'detail' ? 'detail' : 'list' });
-  });
+  }
+
+  // ink re-subscribes a changed handler only after the next commit; reading the
+  // latest one through a ref means a fast keystroke never sees stale state.
+  const onKeyRef = useRef(onKey);
+  onKeyRef.current = onKey;
+  useInput((input, key) => onKeyRef.current(input, key));
 
   return (
     <Box flexDirection="column">
