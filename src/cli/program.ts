@@ -10,6 +10,7 @@ import { registerList } from './commands/list.js';
 import { registerScan } from './commands/scan.js';
 import { registerSidecars } from './commands/sidecars.js';
 import { registerStart } from './commands/start.js';
+import { registerSupervise } from './commands/supervise.js';
 import { CliError, type CliContext } from './context.js';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -27,6 +28,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerLater(program);
   registerScan(program);
   registerSidecars(program);
+  registerSupervise(program, ctx);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr });
   return program;
 }
