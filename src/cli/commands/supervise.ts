@@ -60,5 +60,5 @@ function report(ctx: CliContext, res: DecideResult): void {
     process.exitCode = 2;
     return;
   }
-  ctx.stdout(`${res.proposal.id} (${res.proposal.slug}, ${res.proposal.kind}): ${res.answer.status}. ${res.applied.summary}\n`);
+  ctx.stdout(`${res.proposal.id} (${res.proposal.slug}, ${res.proposal.kind}): ${res.answer.status}${res.applied.applied ? `. ${res.applied.summary}` : ''}\n`);
 }

@@ -59,7 +59,7 @@ export function SuperviseConsole(deps: ConsoleDeps): React.JSX.Element {
       setMessage(
         res.outcome === 'late'
           ? `${id}: too late, the proposal had timed out (recorded, not applied)`
-          : `${id}: ${res.answer.status}. ${res.applied.summary}`,
+          : `${id}: ${res.answer.status}${res.applied.applied ? `. ${res.applied.summary}` : ''}`,
       );
       setMode({ view: 'list' });
     } catch (err) {
