@@ -11,6 +11,8 @@ import { makeUpstreamPki, route } from '../tests/egress/support.js';
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const CONNECTIONS = 8;
+// BENCH_MODES=rps,upload,sse (default all): run a subset, e.g. while profiling.
+const MODES = new Set((process.env.BENCH_MODES ?? 'rps,upload,sse').split(','));
 const UPLOAD_BYTES = 10 * 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'bench-egress-'));
 interface Child extends PromiseLike<unknown> {
@@ -85,16 +87,17 @@ interface Target {
 async function measure(t: Target, port: number): Promise<{ rps: number; p50: number; p99: number; errors: number; mbps: number; sse: number; rss?: number }> {
   const base = { ca: t.ca, connections: CONNECTIONS, durationMs: DURATION_MS, count: 5, uploadBytes: UPLOAD_BYTES, ...(t.proxy ? { proxy: t.proxy } : {}) };
   const rps: Record<string, number>[] = [];
-  for (let i = 0; i < REPS; i++) rps.push(await load({ ...base, mode: 'rps', url: `https://${t.host}:${port}/small` }));
-  const upload = await load({ ...base, mode: 'upload', url: `https://${t.host}:${port}/upload` });
-  const sse = await load({ ...base, mode: 'sse', count: 20, url: `https://${t.host}:${port}/sse` });
+  const nan = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, firstEventMs: NaN };
+  for (let i = 0; i < REPS; i++) rps.push(MODES.has('rps') ? await load({ ...base, mode: 'rps', url: `https://${t.host}:${port}/small` }) : nan);
+  const upload = MODES.has('upload') ? await load({ ...base, mode: 'upload', url: `https://${t.host}:${port}/upload` }) : nan;
+  const sse = MODES.has('sse') ? await load({ ...base, mode: 'sse', count: 20, url: `https://${t.host}:${port}/sse` }) : nan;
   return {
     rps: median(rps.map((r) => r.rps!)),
     p50: median(rps.map((r) => r.p50!)),
     p99: median(rps.map((r) => r.p99!)),
     errors: rps.reduce((n, r) => n + r.errors!, 0),
-    mbps: upload.mbps!,
-    sse: sse.firstEventMs!,
+    mbps: upload.mbps,
+    sse: sse.firstEventMs,
   };
 }
 
@@ -111,7 +114,7 @@ try {
   const egressPort = await freePort();
   const cfg = f('sidecars.json', JSON.stringify({ bottle: 'bench', egress: { listen: { host: '127.0.0.1', port: egressPort }, routesFile: routes, caCertOut: join(dir, 'egress-ca.pem'), auditLog: join(dir, 'audit.jsonl') } }));
   // The bundle, as the sidecar image runs it (npm run build first).
-  const egress = execa('node', ['dist/cli.js', 'sidecars', '--config', cfg], {
+  const egress = execa('node', [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), 'dist/sidecars.js', '--config', cfg], {
     env: { BOT_BOTTLE_UPSTREAM_CA: upCa, BOT_BOTTLE_RESOLVE: `routed.test:${upPort}:127.0.0.1`, EGRESS_TOKEN_0: ['bench', 'token', 'value', '0123456789'].join('-') },
   });
   children.push(egress);
@@ -124,10 +127,11 @@ try {
 
   // mitmdump 8.1.1 with a header-injection addon: the original design's baseline.
   const addon = f('inject.py', 'def request(flow):\n    flow.request.headers["authorization"] = "Bearer bench-token"\n');
-  for (const [name, extra] of [
+  // BENCH_SKIP_MITM=1: direct and egress only (for profiling; the table then shows n/a for mitmdump).
+  for (const [name, extra] of process.env.BENCH_SKIP_MITM === '1' ? [] : ([
     ['mitmdump', []],
     ['mitmdump-stream', ['--set', 'stream_large_bodies=1']],
-  ] as const) {
+  ] as const)) {
     const port = await freePort();
     const confdir = join(dir, `mitm-${name}`);
     const m = execa('mitmdump', ['-q', '--listen-host', '127.0.0.1', '--listen-port', String(port), '--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${upCa}`, '-s', addon, ...extra], { reject: false });
@@ -141,8 +145,9 @@ try {
 
   const d = results.direct;
   const e = results.egress;
-  const m = results.mitmdump!;
-  const ms = results['mitmdump-stream']!;
+  const none: (typeof results)[string] = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, sse: NaN };
+  const m = results.mitmdump ?? none;
+  const ms = results['mitmdump-stream'] ?? none;
   const fx = (n: number, p = 1): string => (Number.isFinite(n) ? n.toFixed(p) : 'n/a');
   const rows = [
     `| metric | direct | egress | mitmdump | mitmdump (stream_large_bodies=1) | egress vs target |`,

@@ -13,11 +13,16 @@ const banner = [
   'const __dirname = __bbDirname(__filename);',
 ].join('\n');
 
-rmSync('dist', { recursive: true, force: true });
-mkdirSync('dist', { recursive: true });
-writeFileSync('dist/devtools-stub.js', 'export default {};\n');
+// `node scripts/build.mjs sidecars OUTDIR` builds only the sidecars bundle into OUTDIR
+// (tests run the real bundle without touching dist/, which others may be using).
+const [only, outdir = 'dist'] = process.argv.slice(2);
+if (only === undefined) {
+  rmSync('dist', { recursive: true, force: true });
+  mkdirSync('dist', { recursive: true });
+  writeFileSync('dist/devtools-stub.js', 'export default {};\n');
+}
 const common = {
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   platform: 'node',
@@ -32,7 +37,7 @@ const common = {
 };
 // cli: the operator's command. Commands import their heavy parts (ink, MCP SDK, proxy) on use;
 // splitting keeps those in chunks.
-await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, chunkNames: 'chunks/[name]-[hash]' });
+if (only === undefined) await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, chunkNames: 'chunks/[name]-[hash]' });
 // sidecars: the bundle the backends start for every bottle, built on its own so it shares no
 // chunk with the CLI: it loads only the daemons its config names (each in its own chunk), and
 // minified code parses and compiles faster at start-up.
@@ -43,5 +48,5 @@ await build({
   minify: process.env.BOT_BOTTLE_BUILD_MINIFY !== '0',
   keepNames: false,
 });
-chmodSync('dist/cli.js', 0o755);
-chmodSync('dist/sidecars.js', 0o755);
+if (only === undefined) chmodSync('dist/cli.js', 0o755);
+chmodSync(`${outdir}/sidecars.js`, 0o755);

