@@ -8,6 +8,10 @@ import { z } from 'zod';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
+/** Agent-written text is shown in the operator's terminal: no escape sequences or other controls (newline and tab are fine). */
+// eslint-disable-next-line no-control-regex
+export const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** Lower-case DNS name or `*.domain`; never an IP literal (routes are name-based). */
@@ -43,9 +47,14 @@ export const PathSchema = z
   .min(1)
   .max(2048)
   .refine((p) => p.startsWith('/'), { error: (iss) => `path ${JSON.stringify(iss.input)} must start with "/" (a path prefix such as "/v1/repos")` })
-  .refine((p) => !/[\s?#]/.test(p), { error: 'path must not contain whitespace, "?" or "#": give a path prefix only' });
+  .refine((p) => !/[\s?#]/.test(p) && !CONTROL.test(p), { error: 'path must not contain whitespace, controls, "?" or "#": give a path prefix only' });
 
-const ReasonSchema = z.string().trim().min(1, 'reason is required: say what you were doing and why it needs this').max(4000);
+const ReasonSchema = z
+  .string()
+  .trim()
+  .min(1, 'reason is required: say what you were doing and why it needs this')
+  .max(4000)
+  .refine((v) => !CONTROL.test(v), { error: 'reason must not contain control characters (terminal escapes); plain text and newlines only' });
 
 export const EgressBlockInput = z.strictObject({
   host: HostSchema,
@@ -60,7 +69,12 @@ export const EgressBlockDetails = EgressBlockInput.extend({
 });
 
 export const CapabilityBlockInput = z.strictObject({
-  change: z.string().trim().min(1, 'change is required, e.g. "apt-get install -y jq"').max(8000),
+  change: z
+    .string()
+    .trim()
+    .min(1, 'change is required, e.g. "apt-get install -y jq"')
+    .max(8000)
+    .refine((v) => !CONTROL.test(v), { error: 'change must not contain control characters (terminal escapes); plain text and newlines only' }),
   reason: ReasonSchema,
 });
 

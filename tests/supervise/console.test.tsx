@@ -116,6 +116,19 @@ describe('supervise console (ink)', () => {
     expect(answer).toMatchObject({ status: 'modified', details: { host: 'registry.npmjs.org', methods: ['GET'] } });
   });
 
+  it('shows control characters from a proposal as visible escapes, never raw', async () => {
+    const q = new ProposalQueue(queueDir('delta', home), 'delta');
+    await q.submit('egress-token-allow', { host: 'api.example.com', note: 'x\u001b[2Jy\u009b31m' }, { timeoutMs: 60_000 });
+    const app = mount(consoleDeps(home));
+    await until(() => (app.lastFrame() ?? '').includes('1 pending'), 'the list');
+    expect(app.lastFrame()).toContain('x\\u001b[2Jy\\u009b31m');
+    await press(app, ENTER);
+    await until(() => (app.lastFrame() ?? '').includes('from bottle delta'), 'the detail view');
+    const frame = app.lastFrame() ?? '';
+    expect(frame).not.toContain('\u001b[2J');
+    expect(frame).not.toContain('\u009b');
+  });
+
   it('picks up new proposals while open and survives a console restart mid-wait', async () => {
     const app = mount(consoleDeps(home));
     await until(() => (app.lastFrame() ?? '').includes('nothing pending'), 'an empty list');

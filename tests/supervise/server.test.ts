@@ -59,6 +59,7 @@ describe('supervise MCP server (real SDK client over 127.0.0.1)', () => {
     [{ host: 'example.com', reason: 'x', methods: ['FETCH'] }, 'unknown HTTP method'],
     [{ host: 'example.com' }, 'reason'],
     [{ host: 'example.com', reason: 'x', extra: 1 }, 'extra'],
+    [{ host: 'example.com', reason: 'ok \u001b]52;c;bad\u0007' }, 'control characters'],
   ])('rejects bad egress-block input %j with a clear error', async (args, message) => {
     const client = await setup();
     const res = await client.callTool({ name: 'egress-block', arguments: args });

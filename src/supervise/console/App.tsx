@@ -2,7 +2,7 @@ import { Box, Text, useApp, useInput, useStdin, type Key } from 'ink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Decision, DecideResult } from '../decide.js';
 import type { Proposal } from '../queue.js';
-import { summary } from '../summary.js';
+import { printable, summary } from '../summary.js';
 
 export interface ConsoleDeps {
   /** Pending proposals across bottles, oldest first. */
@@ -174,7 +174,7 @@ function DetailView({ proposal }: { proposal: Proposal }): React.JSX.Element {
         created {proposal.created_at}
         {proposal.timeout_at ? `, times out ${proposal.timeout_at}` : ''}
       </Text>
-      <Text>{JSON.stringify(proposal.details, null, 2)}</Text>
+      <Text>{printable(JSON.stringify(proposal.details, null, 2), { keepNewlines: true })}</Text>
     </Box>
   );
 }
