@@ -79,7 +79,8 @@ export function createSuperviseServer(deps: SuperviseServerDeps): McpServer {
     const progressToken = extra._meta?.progressToken;
     let tick = 0;
     const answer = await deps.queue.wait(proposal.id, {
-      timeoutMs: Math.max(0, Date.parse(proposal.timeout_at ?? '') - Date.now()) || deps.proposalTimeoutMs,
+      // A reused proposal (the agent retried after a restart) keeps its original deadline.
+      timeoutMs: proposal.timeout_at ? Math.max(1, Date.parse(proposal.timeout_at) - Date.now()) : deps.proposalTimeoutMs,
       signal: AbortSignal.any([extra.signal, deps.shutdown]),
       progressIntervalMs: deps.progressIntervalMs,
       ...(progressToken !== undefined
