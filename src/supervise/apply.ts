@@ -145,6 +145,27 @@ async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Everything applyAnswer would refuse, checked before the answer is written,
+ * so an operator never sends "approved" to an agent for a change that then
+ * cannot be applied (bad edit, corrupt routes file).
+ */
+export async function checkApplicable(
+  proposal: Proposal,
+  details: Record<string, unknown>,
+  paths: Pick<BottleStatePaths, 'egressRoutes' | 'approvedRoutes' | 'approvedCapabilities'>,
+): Promise<void> {
+  if (proposal.kind === 'egress-block') {
+    routeFromEgressBlock(details);
+    await readRoutes(paths.egressRoutes);
+    await readList(paths.approvedRoutes, EgressRoutePlanSchema);
+  } else if (proposal.kind === 'capability-block') {
+    const parsed = CapabilityBlockInput.safeParse(details);
+    if (!parsed.success) throw new Error(`capability-block details are invalid: ${formatIssues(parsed.error)}`);
+    await readList(paths.approvedCapabilities, ApprovedCapabilitySchema);
+  }
+}
+
 export async function applyAnswer(
   proposal: Proposal,
   answer: Answer,

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { bottleStatePaths, homePaths } from '../state/paths.js';
-import { applyAnswer, validateEdit, type ApplyResult } from './apply.js';
+import { appendAudit } from './audit.js';
+import { applyAnswer, checkApplicable, validateEdit, type ApplyResult } from './apply.js';
 import { findProposal, type Answer, type AnswerOutcome, type Proposal } from './queue.js';
 
 export interface Decision {
@@ -44,6 +45,8 @@ export async function decide(home: string, id: string, decision: Decision, by: s
     details = validateEdit(entry.proposal, decision.details);
   }
   if (decision.status === 'rejected' && !decision.notes?.trim()) throw new Error('rejecting needs a reason (--reason TEXT)');
+  const paths = bottleStatePaths(entry.proposal.slug, home);
+  if (decision.status !== 'rejected') await checkApplicable(entry.proposal, details ?? entry.proposal.details, paths);
   const res: AnswerOutcome = await queue.answer(id, {
     status: decision.status,
     ...(decision.notes !== undefined ? { notes: decision.notes } : {}),
@@ -51,6 +54,13 @@ export async function decide(home: string, id: string, decision: Decision, by: s
     by,
   });
   if (res.outcome === 'late') return { outcome: 'late', proposal: entry.proposal, answer: res.recorded };
-  const applied = await applyAnswer(entry.proposal, res.answer, bottleStatePaths(entry.proposal.slug, home), queue.auditLog);
-  return { outcome: 'answered', proposal: entry.proposal, answer: res.answer, applied };
+  try {
+    const applied = await applyAnswer(entry.proposal, res.answer, paths, queue.auditLog);
+    return { outcome: 'answered', proposal: entry.proposal, answer: res.answer, applied };
+  } catch (err) {
+    // Checked beforehand, so only a change on disk in between lands here: say so loudly, and in the audit log.
+    const message = (err as Error).message;
+    await appendAudit(queue.auditLog, { event: 'apply-failed', by, slug: entry.proposal.slug, id, kind: entry.proposal.kind, error: message });
+    throw new Error(`proposal ${id} was answered ${res.answer.status} but applying it failed: ${message}`, { cause: err });
+  }
 }
