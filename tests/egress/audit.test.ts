@@ -38,3 +38,9 @@ describe('egress audit file (batched writes)', () => {
     expect(logged[0]).toMatchObject({ bottle: 'b2', event: 'egress-request', path: '/x' });
   });
 });
+
+describe('egress audit file errors', () => {
+  it('fails at start-up, naming the field, when the audit file cannot be opened', () => {
+    expect(() => createAudit('b3', join(tmpdir(), 'no-such-dir-egress-audit', 'a.jsonl'), () => undefined)).toThrow(/egress\.auditLog .*cannot open/);
+  });
+});
