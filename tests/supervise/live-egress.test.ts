@@ -77,6 +77,7 @@ describe('supervise approval reaches a running egress without restart', () => {
     expect((await call).structuredContent).toMatchObject({ status: 'modified' });
     await client.close();
 
+    // The tool result waits for the route to be in the routes file; egress's reload follows within its debounce.
     for (let i = 0; i < 100 && !logs.some((l) => l.event === 'egress-routes-reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(logs.some((l) => l.event === 'egress-routes-reloaded')).toBe(true);
     expect(await get(target)).toBe(200);

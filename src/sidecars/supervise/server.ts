@@ -98,6 +98,10 @@ export function createSuperviseServer(deps: SuperviseServerDeps): McpServer {
         : {}),
     });
     deps.log({ event: 'decision', id: proposal.id, kind, status: answer.status });
+    if (kind === 'egress-block' && (answer.status === 'approved' || answer.status === 'modified')) {
+      const details = answer.status === 'modified' && answer.details ? answer.details : proposal.details;
+      if (typeof details.host === 'string') await routeLive(deps.routesFile, details.host.toLowerCase(), extra.signal);
+    }
     return decisionResult(answer);
   }
 
@@ -140,6 +144,29 @@ async function readRoutesView(file: string): Promise<z.infer<typeof RouteView>[]
     source: r.source,
     git_fetch: r.gitFetch,
   }));
+}
+
+/**
+ * The console writes the answer first and applies it right after; an agent
+ * that retries the instant it hears "approved" must not race that. Wait
+ * (bounded) until the route is in the routes file, then give egress's file
+ * watcher (50 ms debounce) time to load it.
+ */
+async function routeLive(routesFile: string, host: string, signal: AbortSignal): Promise<void> {
+  for (let i = 0; i < 100 && !signal.aborted; i++) {
+    const text = await readFile(routesFile, 'utf8').catch(() => undefined);
+    if (text === undefined) return; // bottle state without a live table: nothing to wait for
+    try {
+      const routes = z.array(z.object({ host: z.string() }).loose()).parse(JSON.parse(text));
+      if (routes.some((r) => r.host === host)) {
+        await new Promise((r) => setTimeout(r, 250));
+        return;
+      }
+    } catch {
+      // mid-rewrite or invalid: look again
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function stripUndefined(obj: Record<string, unknown>): Record<string, unknown> {
