@@ -1,15 +1,14 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 
-/** Run a probe command quietly; true when it exits 0 within the time limit. */
-export async function probe(file: string, args: readonly string[], timeoutMs = 5_000): Promise<{ ok: boolean; output: string }> {
-  try {
-    const result = await execa(file, args, { timeout: timeoutMs, reject: false, stdin: 'ignore' });
-    return { ok: result.exitCode === 0, output: `${result.stdout}${result.stderr}`.trim() };
-  } catch (err) {
-    return { ok: false, output: (err as Error).message };
-  }
+/** Run a probe command quietly; ok when it exits 0 within the time limit. (node:child_process: the CLI's start-up path stays small.) */
+export function probe(file: string, args: readonly string[], timeoutMs = 5_000): Promise<{ ok: boolean; output: string }> {
+  return new Promise((resolve) => {
+    execFile(file, [...args], { timeout: timeoutMs, encoding: 'utf8' }, (error, stdout, stderr) => {
+      resolve({ ok: error === null, output: `${stdout}${stderr}`.trim() || (error?.message ?? '') });
+    });
+  });
 }
 
 /** Cheap PATH lookup, so auto-detection does not spawn programs that are not installed. */

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../util/package-root.js';
 import type { TeardownStack } from './teardown.js';
+import { trace, tracing } from '../util/trace.js';
 
 export interface HostSidecars {
   pid: number;
@@ -37,9 +38,9 @@ export async function startHostSidecars(opts: {
 }): Promise<HostSidecars> {
   const cli = join(packageRoot(), 'dist', 'sidecars.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [cli, '--config', opts.configFile], {
+  const child = spawn(process.execPath, [cli, '--config', opts.configFile, '--exit-with-parent'], {
     env: opts.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
     detached: false,
   });
   const pid = child.pid;
@@ -77,9 +78,19 @@ export async function startHostSidecars(opts: {
 
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.pid !== undefined) trace(`sidecar bundle peak RSS ${peakRssKb(child.pid)} kB`);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
   await exited;
   clearTimeout(timer);
+}
+
+function peakRssKb(pid: number): string {
+  if (!tracing()) return '';
+  try {
+    return /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
+  } catch {
+    return '?';
+  }
 }

@@ -30,14 +30,18 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
     backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
   );
   // While attached, Ctrl-C belongs to the agent; headless, it stops the bottle.
+  let interrupted = false;
   const onSignal = (): void => {
-    if (!interactive) void teardown.unwind();
+    if (interactive) return;
+    interrupted = true;
+    void teardown.unwind();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   trace('agent started');
   try {
-    return await running.exited;
+    const code = await running.exited;
+    return interrupted ? 130 : code;
   } finally {
     trace('agent exited');
     process.off('SIGINT', onSignal);

@@ -12,6 +12,7 @@ export interface TeardownFailure {
 export class TeardownStack {
   private readonly undos: Array<{ label: string; fn: () => unknown }> = [];
   private unwound = false;
+  private unwinding: Promise<TeardownFailure[]> | undefined;
 
   constructor(private readonly onFailure: (failure: TeardownFailure) => void = reportToStderr) {}
 
@@ -25,8 +26,17 @@ export class TeardownStack {
     return this.undos.length;
   }
 
-  /** Run every undo in reverse order; returns the failures (also reported). */
-  async unwind(): Promise<TeardownFailure[]> {
+  /**
+   * Run every undo in reverse order; returns the failures (also reported).
+   * Concurrent calls (a signal handler and a `finally`) share one unwinding,
+   * so every caller waits until everything is really undone.
+   */
+  unwind(): Promise<TeardownFailure[]> {
+    this.unwinding ??= this.runUndos();
+    return this.unwinding;
+  }
+
+  private async runUndos(): Promise<TeardownFailure[]> {
     this.unwound = true;
     const failures: TeardownFailure[] = [];
     while (this.undos.length > 0) {

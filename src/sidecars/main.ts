@@ -11,6 +11,13 @@ if (!config) {
   process.stderr.write('usage: sidecars.js --config FILE\n');
   process.exitCode = 2;
 } else {
+  if (process.argv.includes('--exit-with-parent')) {
+    // The launching CLI holds our stdin open; if it dies without tearing down, stdin ends and we stop
+    // instead of serving a bottle that no longer exists.
+    process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
+    process.stdin.on('error', () => process.kill(process.pid, 'SIGTERM'));
+    process.stdin.resume();
+  }
   try {
     await runSidecars(config);
   } catch (err) {

@@ -5,3 +5,7 @@ const start = performance.now();
 export function trace(phase: string): void {
   if (enabled) process.stderr.write(`[bot-bottle trace ${(performance.now() - start).toFixed(1)} ms] ${phase}\n`);
 }
+
+export function tracing(): boolean {
+  return enabled;
+}

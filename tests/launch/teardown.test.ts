@@ -66,3 +66,21 @@ describe('TeardownStack', () => {
     expect(() => stack.defer('late', () => undefined)).toThrow(/teardown already ran/);
   });
 });
+
+describe('concurrent unwinding', () => {
+  it('a second unwind waits for the first instead of returning early', async () => {
+    const stack = new TeardownStack();
+    let release: () => void = () => undefined;
+    let done = false;
+    stack.defer('slow', () => new Promise<void>((r) => (release = r)).then(() => (done = true)));
+    const first = stack.unwind();
+    const second = stack.unwind();
+    let secondSettled = false;
+    void second.then(() => (secondSettled = true));
+    await Promise.resolve();
+    expect(secondSettled).toBe(false);
+    release();
+    await Promise.all([first, second]);
+    expect(done).toBe(true);
+  });
+});

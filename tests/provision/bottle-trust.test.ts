@@ -116,3 +116,51 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('headless 
     }
   });
 });
+
+describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('interrupting a headless bottle', () => {
+  it('Ctrl-C (SIGINT) tears down the sandbox, the bundle and the sockets, leaving no process', async () => {
+    const { spawn } = await import('node:child_process');
+    const { existsSync, readFileSync, readdirSync } = await import('node:fs');
+    const h = tempHome();
+    try {
+      h.writeBottle('b', 'agent_provider: {template: shell}');
+      h.writeAgent('a', 'bottle: b');
+      const marker = `${400 + Math.floor(Math.random() * 500)}.${Math.floor(Math.random() * 1e6)}`;
+      const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+      const child = spawn(process.execPath, [cli, 'start', 'a', '--headless', '--label', 'intr', '--prompt', `sleep ${marker}`], {
+        cwd: h.cwd,
+        env: { PATH: process.env.PATH, BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap' },
+        stdio: 'ignore',
+      });
+      const pidsFile = join(h.home, 'state', 'intr', 'run', 'pids.json');
+      for (let i = 0; i < 200 && !existsSync(pidsFile); i++) await new Promise((r) => setTimeout(r, 50));
+      const pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { sandbox: number; sidecars: number };
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      const alive = (pid: number): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(alive(pids.sandbox)).toBe(false);
+      expect(alive(pids.sidecars)).toBe(false);
+      expect(existsSync(join(h.home, 'state', 'intr', 'run'))).toBe(false);
+      const cmdlines = readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .map((d) => {
+          try {
+            return readFileSync(`/proc/${d}/cmdline`, 'latin1');
+          } catch {
+            return '';
+          }
+        });
+      expect(cmdlines.filter((c) => c.includes(marker))).toEqual([]);
+    } finally {
+      h.cleanup();
+    }
+  });
+});

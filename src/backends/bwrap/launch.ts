@@ -110,7 +110,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   }
   trace('guest provisioned');
   const args = sandboxArgs({ mounts, env: setup.env, hostname: plan.slug, workdir: setup.workdir, newSession: !opts.interactive });
-  return spawnSandbox(plan.slug, [...prefix, 'bwrap', '--args', '3', ...sandboxCommand(setup.command)], args, opts.interactive, stack, sidecars.pid, run);
+  return spawnSandbox(plan.slug, [...prefix, 'bwrap', '--info-fd', '4', '--args', '3', ...sandboxCommand(setup.command)], args, opts.interactive, stack, sidecars.pid, run);
 }
 
 function writeRunFile(run: string, name: string, content: string): string {
@@ -152,22 +152,48 @@ function spawnSandbox(slug: string, argv: string[], args: string[], interactive:
   // bwrap's own pid-1 reaper lives inside the sandbox and keeps bwrap's environment, readable through
   // /proc/1/environ: it must get nothing of the operator's environment (which holds token values).
   const child = spawn(file ?? 'bwrap', rest, {
-    stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
+    stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe'],
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
   const pid = child.pid;
   if (pid === undefined) return Promise.reject(new Error('could not start bwrap'));
+  // bwrap reports the sandbox's pid 1 (as the host sees it) on --info-fd; killing that pid ends the
+  // whole pid namespace at once, which is what guarantees that nothing the agent started survives.
+  let info = '';
+  const infoPipe = child.stdio[4] as NodeJS.ReadableStream;
+  infoPipe.on('data', (chunk: Buffer) => (info += chunk.toString('utf8')));
+  // When bwrap dies the pipes reset; that is teardown's business, not a crash of the CLI.
+  infoPipe.on('error', () => undefined);
+  const sandboxPid = (): number | undefined => {
+    const found = /"child-pid"\s*:\s*(\d+)/.exec(info)?.[1];
+    return found ? Number(found) : undefined;
+  };
   writeFileSync(join(run, 'pids.json'), JSON.stringify({ sandbox: pid, sidecars: sidecarPid }));
-  stack.defer('stop sandbox', () => {
+  const gone = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  stack.defer('stop sandbox', async () => {
+    killQuietly(sandboxPid());
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await gone;
+    // The pid may only have arrived as bwrap died.
+    killQuietly(sandboxPid());
   });
   const argsPipe = child.stdio[3] as NodeJS.WritableStream;
+  argsPipe.on('error', () => undefined);
   argsPipe.end(Buffer.from(`${args.join('\0')}\0`));
   const exited = new Promise<number>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
   });
   return Promise.resolve({ slug, exited });
+}
+
+function killQuietly(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

@@ -1,0 +1,67 @@
+/**
+ * `npm run bench:start`: wall time of `bot-bottle start --headless --prompt true`
+ * on the bwrap backend and the sidecar bundle's peak RSS, median of 10, next to
+ * the floor it cannot beat (node start-up, a bare bwrap sandbox) in the same run.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const root = mkdtempSync(join(tmpdir(), 'bb-bench-start-'));
+const home = join(root, 'home');
+cpSync('examples/bottles', join(home, 'bottles'), { recursive: true });
+cpSync('examples/agents', join(home, 'agents'), { recursive: true });
+const cli = join(process.cwd(), 'dist', 'cli.js');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+function timed(fn: () => void): number {
+  const t = performance.now();
+  fn();
+  return performance.now() - t;
+}
+
+const env = { PATH: process.env.PATH ?? '', BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_TRACE: '1' };
+const starts: number[] = [];
+const rss: number[] = [];
+const phases = new Map<string, number[]>();
+for (let i = 0; i < RUNS; i++) {
+  let stderr = '';
+  starts.push(
+    timed(() => {
+      const r = spawnSync(process.execPath, [cli, 'start', 'shell', '--headless', '--prompt', 'true'], { cwd: root, env, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`start failed (${r.status}): ${r.stderr}`);
+      stderr = r.stderr;
+    }),
+  );
+  const kb = /peak RSS (\d+) kB/.exec(stderr)?.[1];
+  if (kb) rss.push(Number(kb) / 1024);
+  for (const m of stderr.matchAll(/\[bot-bottle trace ([\d.]+) ms\] ([a-z ]+?)(?::|$| peak)/gm)) {
+    const list = phases.get(m[2] ?? '') ?? [];
+    list.push(Number(m[1]));
+    phases.set(m[2] ?? '', list);
+  }
+}
+const nodeStart = Array.from({ length: RUNS }, () => timed(() => execFileSync(process.execPath, ['-e', '0'])));
+const bareBwrap = Array.from({ length: RUNS }, () =>
+  timed(() => execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bwrap', '--unshare-all', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', 'true'])),
+);
+rmSync(root, { recursive: true, force: true });
+
+const fmt = (n: number): string => n.toFixed(0);
+console.log(`bot-bottle start --headless --prompt true (bwrap), ${RUNS} runs`);
+console.log('| measure | median | min | max |');
+console.log('|---|---|---|---|');
+console.log(`| start, wall (ms) | ${fmt(median(starts))} | ${fmt(Math.min(...starts))} | ${fmt(Math.max(...starts))} |`);
+console.log(`| bundle peak RSS (MB) | ${median(rss).toFixed(1)} | ${Math.min(...rss).toFixed(1)} | ${Math.max(...rss).toFixed(1)} |`);
+console.log(`| floor: node -e 0 (ms) | ${fmt(median(nodeStart))} | ${fmt(Math.min(...nodeStart))} | ${fmt(Math.max(...nodeStart))} |`);
+console.log(`| floor: bare bwrap true (ms) | ${fmt(median(bareBwrap))} | ${fmt(Math.min(...bareBwrap))} | ${fmt(Math.max(...bareBwrap))} |`);
+console.log('\nphase (median ms since CLI start):');
+for (const [phase, xs] of phases) console.log(`  ${phase}: ${fmt(median(xs))}`);
+console.log(`\ntargets: start < 500 ms (${median(starts) < 500 ? 'met' : 'missed'}), bundle RSS < 80 MB (${median(rss) < 80 ? 'met' : 'missed'})`);
