@@ -12,6 +12,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const CONNECTIONS = 8;
 // BENCH_MODES=rps,upload,sse (default all): run a subset, e.g. while profiling.
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const MODES = new Set((process.env.BENCH_MODES ?? 'rps,upload,sse').split(','));
 const UPLOAD_BYTES = 10 * 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'bench-egress-'));
@@ -84,22 +85,18 @@ interface Target {
   ca: string[];
 }
 
-async function measure(t: Target, port: number): Promise<{ rps: number; p50: number; p99: number; errors: number; mbps: number; sse: number; rss?: number }> {
-  const base = { ca: t.ca, connections: CONNECTIONS, durationMs: DURATION_MS, count: 5, uploadBytes: UPLOAD_BYTES, ...(t.proxy ? { proxy: t.proxy } : {}) };
-  const rps: Record<string, number>[] = [];
-  const nan = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, firstEventMs: NaN };
-  for (let i = 0; i < REPS; i++) rps.push(MODES.has('rps') ? await load({ ...base, mode: 'rps', url: `https://${t.host}:${port}/small` }) : nan);
-  const upload = MODES.has('upload') ? await load({ ...base, mode: 'upload', url: `https://${t.host}:${port}/upload` }) : nan;
-  const sse = MODES.has('sse') ? await load({ ...base, mode: 'sse', count: 20, url: `https://${t.host}:${port}/sse` }) : nan;
-  return {
-    rps: median(rps.map((r) => r.rps!)),
-    p50: median(rps.map((r) => r.p50!)),
-    p99: median(rps.map((r) => r.p99!)),
-    errors: rps.reduce((n, r) => n + r.errors!, 0),
-    mbps: upload.mbps,
-    sse: sse.firstEventMs,
-  };
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  mbps: number;
+  sse: number;
+  rss?: number;
 }
+
+const nan = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, firstEventMs: NaN };
+const baseArgs = (t: Target): Record<string, unknown> => ({ ca: t.ca, connections: CONNECTIONS, durationMs: DURATION_MS, count: 5, uploadBytes: UPLOAD_BYTES, ...(t.proxy ? { proxy: t.proxy } : {}) });
 
 try {
   const pki = await makeUpstreamPki(['routed.test', 'localhost']);
@@ -109,25 +106,24 @@ try {
   children.push(upstream);
   const upPort = (await firstJsonLine(upstream, (o) => typeof o.port === 'number')).port as number;
 
-  // bot-bottle egress, as the sidecars command runs it, DLP on (token_patterns + known_secrets).
+  // bot-bottle egress, as the backends run it, DLP on (token_patterns + known_secrets), token injection, audit file.
   const routes = f('routes.json', JSON.stringify([route('routed.test', upPort, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'BENCH' } })]));
   const egressPort = await freePort();
   const cfg = f('sidecars.json', JSON.stringify({ bottle: 'bench', egress: { listen: { host: '127.0.0.1', port: egressPort }, routesFile: routes, caCertOut: join(dir, 'egress-ca.pem'), auditLog: join(dir, 'audit.jsonl') } }));
-  // The bundle, as the sidecar image runs it (npm run build first).
-  const egress = execa('node', [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), 'dist/sidecars.js', '--config', cfg], {
+  // The bundle (npm run build first); BENCH_NODE_FLAGS are passed to its node, BENCH_BUNDLE picks another build.
+  const egress = execa('node', [...NODE_FLAGS, process.env.BENCH_BUNDLE ?? 'dist/sidecars.js', '--config', cfg], {
     env: { BOT_BOTTLE_UPSTREAM_CA: upCa, BOT_BOTTLE_RESOLVE: `routed.test:${upPort}:127.0.0.1`, EGRESS_TOKEN_0: ['bench', 'token', 'value', '0123456789'].join('-') },
   });
   children.push(egress);
   await firstJsonLine(egress, (o) => o.event === 'ready');
 
-  const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
-  results.direct = await measure({ name: 'direct', host: 'localhost', ca: [upCa] }, upPort);
-  results.egress = await measure({ name: 'egress', host: 'routed.test', proxy: `http://127.0.0.1:${egressPort}`, ca: [join(dir, 'egress-ca.pem')] }, upPort);
-  const egressRss = rssOf(egress.pid!);
-
+  const targets: (Target & { pid?: number })[] = [
+    { name: 'direct', host: 'localhost', ca: [upCa] },
+    { name: 'egress', host: 'routed.test', proxy: `http://127.0.0.1:${egressPort}`, ca: [join(dir, 'egress-ca.pem')], pid: egress.pid! },
+  ];
   // mitmdump 8.1.1 with a header-injection addon: the original design's baseline.
-  const addon = f('inject.py', 'def request(flow):\n    flow.request.headers["authorization"] = "Bearer bench-token"\n');
   // BENCH_SKIP_MITM=1: direct and egress only (for profiling; the table then shows n/a for mitmdump).
+  const addon = f('inject.py', 'def request(flow):\n    flow.request.headers["authorization"] = "Bearer bench-token"\n');
   for (const [name, extra] of process.env.BENCH_SKIP_MITM === '1' ? [] : ([
     ['mitmdump', []],
     ['mitmdump-stream', ['--set', 'stream_large_bodies=1']],
@@ -137,29 +133,51 @@ try {
     const m = execa('mitmdump', ['-q', '--listen-host', '127.0.0.1', '--listen-port', String(port), '--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${upCa}`, '-s', addon, ...extra], { reject: false });
     children.push(m);
     await waitListening(port);
-    results[name] = await measure({ name, host: 'localhost', proxy: `http://127.0.0.1:${port}`, ca: [join(confdir, 'mitmproxy-ca-cert.pem')] }, upPort);
-    if (name === 'mitmdump') results[name].rss = rssOf(m.pid!).peakMb;
-    m.kill('SIGTERM');
-    await m;
+    targets.push({ name, host: 'localhost', proxy: `http://127.0.0.1:${port}`, ca: [join(confdir, 'mitmproxy-ca-cert.pem')], pid: m.pid! });
   }
 
-  const d = results.direct;
-  const e = results.egress;
-  const none: (typeof results)[string] = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, sse: NaN };
+  // Request rate: the targets take turns within each rep, so load from other work on the
+  // machine hits all of them alike; ratios are also taken per rep, then the median.
+  const rpsRuns: Record<string, Record<string, number>[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
+  for (let i = 0; i < REPS; i++) {
+    for (const t of targets) rpsRuns[t.name]!.push(MODES.has('rps') ? await load({ ...baseArgs(t), mode: 'rps', url: `https://${t.host}:${upPort}/small` }) : nan);
+  }
+  const results: Record<string, Result> = {};
+  for (const t of targets) {
+    const runs = rpsRuns[t.name]!;
+    const upload = MODES.has('upload') ? await load({ ...baseArgs(t), mode: 'upload', url: `https://${t.host}:${upPort}/upload` }) : nan;
+    const sse = MODES.has('sse') ? await load({ ...baseArgs(t), mode: 'sse', count: 20, url: `https://${t.host}:${upPort}/sse` }) : nan;
+    results[t.name] = {
+      rps: median(runs.map((r) => r.rps!)),
+      p50: median(runs.map((r) => r.p50!)),
+      p99: median(runs.map((r) => r.p99!)),
+      errors: runs.reduce((n, r) => n + r.errors!, 0),
+      mbps: upload.mbps,
+      sse: sse.firstEventMs,
+      ...(t.pid !== undefined ? { rss: rssOf(t.pid).peakMb } : {}),
+    };
+  }
+  const perRep = (a: string, b: string): number => median(rpsRuns[a]!.map((r, i) => r.rps! / (rpsRuns[b]![i]?.rps ?? NaN)));
+  const ratioDirect = MODES.has('rps') ? perRep('egress', 'direct') : NaN;
+  const ratioMitm = results.mitmdump ? perRep('egress', 'mitmdump') : NaN;
+
+  const d = results.direct!;
+  const e = results.egress!;
+  const none: Result = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, sse: NaN };
   const m = results.mitmdump ?? none;
   const ms = results['mitmdump-stream'] ?? none;
   const fx = (n: number, p = 1): string => (Number.isFinite(n) ? n.toFixed(p) : 'n/a');
   const rows = [
     `| metric | direct | egress | mitmdump | mitmdump (stream_large_bodies=1) | egress vs target |`,
     `|---|---|---|---|---|---|`,
-    `| requests/s (8 conns, ${DURATION_MS / 1000} s, median of ${REPS}) | ${fx(d.rps, 0)} | ${fx(e.rps, 0)} | ${fx(m.rps, 0)} | ${fx(ms.rps, 0)} | ${fx(e.rps / m.rps)}× mitmdump (≥ 10×); ${fx((100 * e.rps) / d.rps, 0)} % of direct (≥ 35 %) |`,
+    `| requests/s (8 conns, ${DURATION_MS / 1000} s, median of ${REPS} interleaved runs) | ${fx(d.rps, 0)} | ${fx(e.rps, 0)} | ${fx(m.rps, 0)} | ${fx(ms.rps, 0)} | ${fx(ratioMitm)}× mitmdump (≥ 10×); ${fx(100 * ratioDirect, 0)} % of direct (≥ 35 %) (medians of per-run ratios) |`,
     `| p50 latency ms | ${fx(d.p50, 2)} | ${fx(e.p50, 2)} | ${fx(m.p50, 2)} | ${fx(ms.p50, 2)} | +${fx(e.p50 - d.p50, 2)} ms (< 1 ms) |`,
     `| p99 latency ms | ${fx(d.p99, 2)} | ${fx(e.p99, 2)} | ${fx(m.p99, 2)} | ${fx(ms.p99, 2)} | |`,
     `| 10 MB upload MB/s (DLP on in egress; median of 5) | ${fx(d.mbps)} | ${fx(e.mbps)} | ${fx(m.mbps)} | ${fx(ms.mbps)} | ${fx((100 * e.mbps) / d.mbps, 0)} % of direct (≥ 50 %) |`,
     `| SSE first event ms (median of 20) | ${fx(d.sse, 2)} | ${fx(e.sse, 2)} | ${fx(m.sse, 2)} | ${fx(ms.sse, 2)} | +${fx(e.sse - d.sse, 2)} ms (< 5 ms) |`,
-    `| proxy peak RSS MB | | ${fx(egressRss.peakMb)} | ${fx(m.rss ?? NaN)} | | < 80 MB |`,
+    `| proxy peak RSS MB${NODE_FLAGS.length > 0 ? ` (egress node flags: ${NODE_FLAGS.join(' ')})` : ''} | | ${fx(e.rss ?? NaN)} | ${fx(m.rss ?? NaN)} | ${fx(ms.rss ?? NaN)} | < 80 MB |`,
   ];
-  process.stdout.write(`\n${rows.join('\n')}\n\nerrors: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.errors])))}\n`);
+  process.stdout.write(`\n${rows.join('\n')}\n\nper-run requests/s: ${JSON.stringify(Object.fromEntries(Object.entries(rpsRuns).map(([k, v]) => [k, v.map((r) => Math.round(r.rps!))])))}\nerrors: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.errors])))}\n`);
 } finally {
   for (const c of children.reverse()) if (c.pid !== undefined) c.kill('SIGTERM');
   await Promise.allSettled(children);
