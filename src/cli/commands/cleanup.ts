@@ -1,0 +1,76 @@
+import type { Command } from '@commander-js/extra-typings';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { knownSlugs } from '../../state/metadata.js';
+import { bottleStatePaths, queueDir } from '../../state/paths.js';
+import { CliError, type CliContext } from '../context.js';
+
+interface Step {
+  describe: string;
+  run: () => void;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds what stopped or crashed bottles left behind and removes it after one
+ * combined confirmation. Running bottles are never touched; a stopped
+ * bottle's state (its workspace!) is only removed with --state.
+ */
+export function registerCleanup(program: Command, ctx: CliContext): void {
+  program
+    .command('cleanup')
+    .description('remove what stopped or crashed bottles left behind (runtime files, orphan bundles); --state also deletes stopped bottles\' state')
+    .option('--state', 'also delete the state (workspace, metadata, queue) of stopped bottles', false)
+    .option('--yes', 'do not ask for confirmation', false)
+    .action(async (opts) => {
+      const steps: Step[] = [];
+      for (const slug of knownSlugs(ctx.home)) {
+        const paths = bottleStatePaths(slug, ctx.home);
+        const pidsFile = join(paths.runDir, 'pids.json');
+        let running = false;
+        if (existsSync(pidsFile)) {
+          const pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { sandbox?: number; sidecars?: number };
+          running = pids.sandbox !== undefined && alive(pids.sandbox);
+          if (!running && pids.sidecars !== undefined && alive(pids.sidecars)) {
+            const pid = pids.sidecars;
+            steps.push({ describe: `stop orphan sidecar bundle of ${slug} (pid ${pid})`, run: () => process.kill(pid, 'SIGTERM') });
+          }
+        }
+        if (running) continue;
+        if (existsSync(paths.runDir)) steps.push({ describe: `remove runtime files of ${slug} (${paths.runDir})`, run: () => rmSync(paths.runDir, { recursive: true, force: true }) });
+        const stage = join('/run/bot-bottle', slug);
+        if (existsSync(stage)) steps.push({ describe: `remove staging folder ${stage}`, run: () => rmSync(stage, { recursive: true, force: true }) });
+        if (opts.state) {
+          steps.push({ describe: `delete state of stopped bottle ${slug} (workspace included) and its queue`, run: () => {
+            rmSync(paths.dir, { recursive: true, force: true });
+            rmSync(queueDir(slug, ctx.home), { recursive: true, force: true });
+          } });
+        }
+      }
+      if (steps.length === 0) {
+        ctx.stdout('nothing to clean up\n');
+        return;
+      }
+      ctx.stdout(`${steps.map((s) => `  ${s.describe}`).join('\n')}\n`);
+      if (!opts.yes) {
+        if (!ctx.isTTY) throw new CliError('cleanup needs confirmation: run it on a terminal or pass --yes');
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        const answer = await rl.question('Proceed? [y/N] ').finally(() => rl.close());
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          ctx.stdout('nothing removed\n');
+          return;
+        }
+      }
+      for (const step of steps) step.run();
+      ctx.stdout(`done (${steps.length} step${steps.length === 1 ? '' : 's'})\n`);
+    });
+}

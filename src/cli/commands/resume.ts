@@ -1,0 +1,57 @@
+import type { Command } from '@commander-js/extra-typings';
+import { existsSync, readFileSync } from 'node:fs';
+import { allBackends, selectBackend } from '../../backends/select.js';
+import { launchPlan } from '../../launch/launch.js';
+import { ManifestCatalog } from '../../manifest/catalog.js';
+import { resolvePlan } from '../../plan/resolve.js';
+import type { BottlePlan } from '../../plan/types.js';
+import { readMetadata } from '../../state/metadata.js';
+import { bottleStatePaths } from '../../state/paths.js';
+import { CliError, type CliContext } from '../context.js';
+import { renderPlan } from '../render-plan.js';
+
+export function registerResume(program: Command, ctx: CliContext): void {
+  program
+    .command('resume')
+    .description('relaunch a stopped bottle from its saved state (same agent, bottles, backend, workspace and approved routes)')
+    .argument('<slug>')
+    .option('--dry-run', 'print the plan and create nothing', false)
+    .option('--headless', 'run without a terminal UI: deliver --prompt and exit with the agent\'s code', false)
+    .option('--prompt <text>', 'the task for a --headless run')
+    .action(async (slug, opts) => {
+      if (opts.headless && opts.prompt === undefined) throw new CliError('--headless needs --prompt TEXT');
+      if (opts.prompt !== undefined && !opts.headless) throw new CliError('--prompt is only used with --headless');
+      const meta = readMetadata(ctx.home, slug);
+      const backends = allBackends();
+      const running = (await backends[meta.backend as BottlePlan['backend']].list()).find((s) => s.slug === slug && s.running);
+      if (running) throw new CliError(`bottle ${slug} is already running (${running.detail ?? meta.backend})`);
+      const selection = await selectBackend({ flag: meta.backend, env: ctx.env, backends, requireAvailable: !opts.dryRun });
+      // Manifests are read again from where the bottle was started: a repo agent comes from that repo.
+      const catalog = new ManifestCatalog({ home: ctx.home, cwd: meta.cwd });
+      const plan = resolvePlan(catalog, {
+        agent: meta.agent,
+        bottles: meta.bottles,
+        backend: selection.backend.name,
+        backendReason: `recorded in ${slug}'s state`,
+        slug,
+        label: meta.label,
+        color: meta.color,
+        cwd: meta.cwd,
+        copyCwd: meta.copy_cwd,
+        mode: opts.headless ? { kind: 'headless', prompt: opts.prompt ?? '' } : { kind: 'interactive' },
+        home: ctx.home,
+        hostEnv: ctx.env,
+      });
+      const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
+      if (existsSync(capabilities)) {
+        const pending = readFileSync(capabilities, 'utf8').trim();
+        if (pending.length > 2) ctx.stderr(`note: approved capability changes are recorded in ${capabilities}; the ${plan.backend} backend applies them when it builds the agent's image\n`);
+      }
+      if (opts.dryRun) {
+        ctx.stdout(renderPlan(plan));
+        return;
+      }
+      if (!opts.headless) ctx.stderr(renderPlan(plan));
+      process.exitCode = await launchPlan(plan, selection.backend, { ...ctx, cwd: meta.cwd }, { confirm: !opts.headless });
+    });
+}
