@@ -46,6 +46,7 @@ egress:
       `echo "node $(node /workspace/node-probe.mjs ${upstream.port} 2>&1)"`,
       `echo "gituser $(git config --global user.name)/$(git config --global user.email)"`,
       `echo "env $FROM_MANIFEST"`,
+      `echo "mcp $(curl -s -X POST -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"probe","version":"1"}}}' "$MCP_SUPERVISE_URL" | grep -o '"name":"[a-z-]*"' | head -1)"`,
     ].join('\n');
     writeFileSync(join(h.cwd, 'probe.sh'), `${script}\n`);
     // Node's own https module does not read proxy variables: tunnel by hand, then let TLS use Node's default trust (plus NODE_EXTRA_CA_CERTS).
@@ -88,6 +89,9 @@ req.end();`,
   it('the git identity and manifest env are set', () => {
     expect(results.get('gituser')).toBe('Trusty Bot/trusty@example.com');
     expect(results.get('env')).toBe('literal-value');
+  });
+  it('reaches the supervise MCP server at MCP_SUPERVISE_URL', () => {
+    expect(results.get('mcp')).toMatch(/^"name":"/);
   });
   it('the requests really went through egress to the upstream', () => {
     expect(upstream.seen.map((r) => r.url)).toEqual(expect.arrayContaining(['/curl', '/python']));
