@@ -1,11 +1,11 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TeardownStack } from '../../launch/teardown.js';
 import type { SandboxMounts } from './sandbox-args.js';
 
 /** The host uid a root-started sandbox runs as. */
 export const SANDBOX_HOST_UID = 65534;
-const STAGE_ROOT = '/run/bot-bottle';
+export const STAGE_ROOT = '/run/bot-bottle';
 
 /**
  * As root, bwrap must run as an unprivileged uid, but that uid cannot reach
@@ -15,9 +15,9 @@ const STAGE_ROOT = '/run/bot-bottle';
  */
 export function rootStaging(slug: string, mounts: SandboxMounts, stack: TeardownStack): { mounts: SandboxMounts; prefix: string[] } {
   mkdirSync(STAGE_ROOT, { recursive: true, mode: 0o711 });
-  const stage = join(STAGE_ROOT, slug);
-  rmSync(stage, { recursive: true, force: true });
-  mkdirSync(stage, { mode: 0o711 });
+  // Unique per launch: two runs must never share mount points, even for the same slug.
+  const stage = mkdtempSync(join(STAGE_ROOT, `${slug}-`));
+  chmodSync(stage, 0o711);
   stack.defer('remove staging folder', () => rmSync(stage, { recursive: true, force: true }));
   const binds: Array<[string, string]> = [];
   const stageDir = (name: string, src: string, isDir: boolean): string => {

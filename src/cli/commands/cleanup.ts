@@ -1,7 +1,8 @@
 import type { Command } from '@commander-js/extra-typings';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
+import { STAGE_ROOT } from '../../backends/bwrap/root-staging.js';
 import { knownSlugs } from '../../state/metadata.js';
 import { bottleStatePaths, queueDir } from '../../state/paths.js';
 import { CliError, type CliContext } from '../context.js';
@@ -9,6 +10,14 @@ import { CliError, type CliContext } from '../context.js';
 interface Step {
   describe: string;
   run: () => void;
+}
+
+/** Root-run bwrap bottles stage their folders under /run/bot-bottle/<slug>-XXXXXX. */
+function stagingFolders(slug: string): string[] {
+  if (!existsSync(STAGE_ROOT)) return [];
+  return readdirSync(STAGE_ROOT)
+    .filter((name) => name.startsWith(`${slug}-`) && /^[A-Za-z0-9]{6}$/.test(name.slice(slug.length + 1)))
+    .map((name) => join(STAGE_ROOT, name));
 }
 
 function alive(pid: number): boolean {
@@ -47,8 +56,9 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
         }
         if (running) continue;
         if (existsSync(paths.runDir)) steps.push({ describe: `remove runtime files of ${slug} (${paths.runDir})`, run: () => rmSync(paths.runDir, { recursive: true, force: true }) });
-        const stage = join('/run/bot-bottle', slug);
-        if (existsSync(stage)) steps.push({ describe: `remove staging folder ${stage}`, run: () => rmSync(stage, { recursive: true, force: true }) });
+        for (const stage of stagingFolders(slug)) {
+          steps.push({ describe: `remove staging folder ${stage}`, run: () => rmSync(stage, { recursive: true, force: true }) });
+        }
         if (opts.state) {
           steps.push({ describe: `delete state of stopped bottle ${slug} (workspace included) and its queue`, run: () => {
             rmSync(paths.dir, { recursive: true, force: true });
