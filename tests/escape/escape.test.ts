@@ -38,6 +38,7 @@ interface ProbeResult {
   otherSocket: string;
   processes: string[];
   readable: string;
+  seccomp: Record<string, number | string> | string;
 }
 
 function hostProcesses(): string[] {
@@ -200,6 +201,10 @@ egress:
       expect(Object.entries(w).find(([p]) => p.startsWith('/home/'))?.[1]).toBe('written');
       expect(existsSync(join('/tmp', tmpMarker))).toBe(false);
       expect(readFileSync(join(h.home, 'state', readdirSync(join(h.home, 'state')).find((d) => d.startsWith('probe-')) ?? 'x', 'workspace', 'ok'), 'utf8')).toBe('x');
+    });
+
+    it('cannot use the kernel interfaces the seccomp filter denies', () => {
+      expect(probe.seccomp).toEqual({ keyctl: 1, ptrace: 1, bpf: 1, userfaultfd: 1, io_uring_setup: 1, getpid: 'ok', tiocsti: 1 });
     });
 
     it('leaves no process behind: neither agent children nor the bundle', () => {

@@ -61,6 +61,21 @@ out.otherSocket = await new Promise((resolve) => {
   s.once('error', (e) => resolve(e.code || String(e)));
 });
 
+// Kernel interfaces the seccomp filter denies (errno 1 = EPERM), and one it allows.
+try {
+  out.seccomp = JSON.parse(execFileSync('python3', ['-c', [
+    'import ctypes, fcntl, termios, json',
+    'libc = ctypes.CDLL(None, use_errno=True)',
+    'r = {}',
+    'for name, nr in [("keyctl", 250), ("ptrace", 101), ("bpf", 321), ("userfaultfd", 323), ("io_uring_setup", 425), ("getpid", 39)]:',
+    '    ctypes.set_errno(0); ret = libc.syscall(nr, 0, 0, 0, 0, 0); r[name] = ctypes.get_errno() if ret == -1 else "ok"',
+    'try:',
+    '    fcntl.ioctl(0, termios.TIOCSTI, b"x"); r["tiocsti"] = "ok"',
+    'except OSError as e: r["tiocsti"] = e.errno',
+    'print(json.dumps(r))',
+  ].join('\n')], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }));
+} catch (e) { out.seccomp = String(e.stderr || e.message); }
+
 // Everything the agent can read that might hold a credential: every process's environment and the files it can reach.
 const texts = [];
 const procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));

@@ -13,6 +13,7 @@ import { bottleStatePaths } from '../../state/paths.js';
 import type { LaunchContext, RunningBottle } from '../types.js';
 import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
+import { seccompProgram } from './seccomp.js';
 import { sandboxArgs, sandboxCommand, type SandboxMounts } from './sandbox-args.js';
 import { rootStaging, SANDBOX_HOST_UID } from './root-staging.js';
 import { trace } from '../../util/trace.js';
@@ -110,7 +111,10 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   }
   trace('guest provisioned');
   const args = sandboxArgs({ mounts, env: setup.env, hostname: plan.slug, workdir: setup.workdir, newSession: !opts.interactive });
-  return spawnSandbox(plan.slug, [...prefix, 'bwrap', '--info-fd', '4', '--args', '3', ...sandboxCommand(setup.command)], args, opts.interactive, stack, sidecars.pid, run);
+  const seccomp = seccompProgram();
+  if (!seccomp) ctx.log(`bot-bottle: no seccomp filter for ${process.arch}; the bottle relies on its namespaces alone`);
+  const bwrapArgv = [...prefix, 'bwrap', '--info-fd', '4', ...(seccomp ? ['--seccomp', '5'] : []), '--args', '3', ...sandboxCommand(setup.command)];
+  return spawnSandbox(plan.slug, bwrapArgv, args, seccomp, opts.interactive, stack, sidecars.pid, run);
 }
 
 function writeRunFile(run: string, name: string, content: string): string {
@@ -147,12 +151,12 @@ function chownTree(path: string, uid: number): void {
  * Args travel over fd 3 (`bwrap --args 3`) so env values, including the
  * agent's secrets, never appear on any process's command line.
  */
-function spawnSandbox(slug: string, argv: string[], args: string[], interactive: boolean, stack: TeardownStack, sidecarPid: number, run: string): Promise<RunningBottle> {
+function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, sidecarPid: number, run: string): Promise<RunningBottle> {
   const [file, ...rest] = argv;
   // bwrap's own pid-1 reaper lives inside the sandbox and keeps bwrap's environment, readable through
   // /proc/1/environ: it must get nothing of the operator's environment (which holds token values).
   const child = spawn(file ?? 'bwrap', rest, {
-    stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe'],
+    stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe', 'pipe'],
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
   const pid = child.pid;
@@ -179,6 +183,9 @@ function spawnSandbox(slug: string, argv: string[], args: string[], interactive:
   });
   const argsPipe = child.stdio[3] as NodeJS.WritableStream;
   argsPipe.on('error', () => undefined);
+  const seccompPipe = (child.stdio as unknown as NodeJS.WritableStream[])[5] as NodeJS.WritableStream;
+  seccompPipe.on('error', () => undefined);
+  seccompPipe.end(seccomp ?? Buffer.alloc(0));
   argsPipe.end(Buffer.from(`${args.join('\0')}\0`));
   const exited = new Promise<number>((resolve, reject) => {
     child.once('error', reject);

@@ -13,5 +13,13 @@ export async function dockerAvailability(): Promise<Availability> {
 }
 
 export function dockerBackend(): Backend {
-  return { name: 'docker', availability: dockerAvailability, ...notReady('docker') };
+  return {
+    name: 'docker',
+    // Until launching is implemented, an engine being present must not make auto-detection pick docker.
+    availability: async () => {
+      const engine = await dockerAvailability();
+      return engine.available ? { available: false, reason: `${engine.reason} found, but the docker backend cannot launch bottles in this version yet` } : engine;
+    },
+    ...notReady('docker'),
+  };
 }

@@ -11,7 +11,7 @@ export function smolmachinesBackend(): Backend {
       if (!smolvm.ok) return { available: false, reason: 'smolvm is not installed' };
       const docker = await dockerAvailability();
       if (!docker.available) return { available: false, reason: `smolvm needs Docker for the sidecar bundle: ${docker.reason}` };
-      return { available: true, reason: `${smolvm.output} + ${docker.reason}` };
+      return { available: false, reason: `${smolvm.output} + ${docker.reason} found, but the smolmachines backend cannot launch bottles in this version yet` };
     },
     ...notReady('smolmachines'),
   };
