@@ -10,7 +10,7 @@ import { bottleStatePaths, homePaths, queueDir } from '../../src/state/paths.js'
 
 export async function tempHome(): Promise<{ home: string; cleanup: () => Promise<void> }> {
   const home = await mkdtemp(join(tmpdir(), 'bb-supervise-'));
-  return { home, cleanup: () => rm(home, { recursive: true, force: true }) };
+  return { home, cleanup: () => rm(home, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }) };
 }
 
 export const manifestRoute: EgressRoutePlan = {

@@ -38,7 +38,7 @@ export function tempHome(): TempHome {
     writeAgent: (name, fm, body) => write(join(home, 'agents', `${name}.md`), md(fm, body)),
     writeRepoAgent: (name, fm, body) => write(join(cwd, '.bot-bottle', 'agents', `${name}.md`), md(fm, body)),
     write: (relative, text) => write(join(root, relative), text),
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
+    cleanup: () => rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }),
   };
 }
 

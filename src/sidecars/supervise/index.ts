@@ -1,10 +1,19 @@
 import { mkdir, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ProposalQueue } from '../../supervise/queue.js';
 import { SuperviseConfigSchema, type SuperviseConfigInput } from './config.js';
-import { createSuperviseServer } from './server.js';
+
+/**
+ * The MCP SDK is the bundle's largest dependency; it loads on the first
+ * request (and is warmed up right after start-up) so a bottle's bundle is
+ * ready without waiting for it.
+ */
+let mcpModules: Promise<[typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js'), typeof import('./server.js')]> | undefined;
+function loadMcp(): NonNullable<typeof mcpModules> {
+  mcpModules ??= Promise.all([import('@modelcontextprotocol/sdk/server/streamableHttp.js'), import('./server.js')]);
+  return mcpModules;
+}
 
 export interface SidecarContext {
   bottle: string;
@@ -52,6 +61,7 @@ export async function startSupervise(section: SuperviseConfigInput, ctx: Sidecar
       res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: 'Host header not allowed' }, id: null }));
       return;
     }
+    const [{ StreamableHTTPServerTransport }, { createSuperviseServer }] = await loadMcp();
     const mcp = createSuperviseServer({
       queue,
       routesFile: config.routesFile,
@@ -95,6 +105,7 @@ export async function startSupervise(section: SuperviseConfigInput, ctx: Sidecar
     url = `http://${host === '::1' ? '[::1]' : host}:${bound}/mcp`;
   }
   ctx.log({ event: 'supervise-listening', url, queueDir: config.queueDir });
+  setImmediate(() => void loadMcp().catch((err: unknown) => ctx.log({ event: 'supervise-error', error: `cannot load the MCP server: ${(err as Error).message}` })));
 
   return {
     url,
