@@ -24,4 +24,7 @@ if (!config) {
     process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
     process.exitCode = 1;
   }
+  // Every daemon has closed; the parent-watch on stdin (or a straggling keep-alive socket) must not keep us alive.
+  process.stdin.destroy();
+  process.exit();
 }
