@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -168,3 +169,46 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('interrupt
     }
   });
 });
+
+/** The unprivileged operator must be able to read the checkout (not so when it lives under /root). */
+function checkoutReadableByNobody(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root to switch to an unprivileged operator';
+  try {
+    execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', join(import.meta.dirname, '..', '..', 'dist', 'cli.js')]);
+    return undefined;
+  } catch {
+    return 'the checkout is not readable by uid 65534';
+  }
+}
+
+describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']) ?? checkoutReadableByNobody())(
+  'an unprivileged operator',
+  () => {
+    it('runs a bottle without root (no staging, no setpriv), with the same isolation', async () => {
+      const { execa } = await import('execa');
+      const { chownSync, readdirSync, statSync } = await import('node:fs');
+      const h = tempHome();
+      try {
+        h.writeBottle('b', 'agent_provider: {template: shell}');
+        h.writeAgent('a', 'bottle: b');
+        const chownAll = (dir: string): void => {
+          chownSync(dir, 65534, 65534);
+          for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) chownSync(join(e.parentPath, e.name), 65534, 65534);
+        };
+        chownAll(h.root);
+        const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+        const result = await execa(
+          'setpriv',
+          ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, 'start', 'a', '--headless', '--label', 'nonroot', '--prompt', 'id -u; echo hi > /workspace/x; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "'],
+          { cwd: h.cwd, env: { PATH: '/usr/bin:/bin', HOME: h.userHome, BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap' }, extendEnv: false, reject: false, stdin: 'ignore' },
+        );
+        expect(result.stderr).not.toContain('unexpected');
+        expect(result.stdout.split('\n')).toEqual(['1000', 'lo']);
+        expect(result.exitCode).toBe(0);
+        expect(statSync(join(h.home, 'state', 'nonroot', 'workspace', 'x')).uid).toBe(65534);
+      } finally {
+        h.cleanup();
+      }
+    });
+  },
+);
