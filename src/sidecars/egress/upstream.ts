@@ -40,19 +40,29 @@ export function openSocket(
   hostname: string,
   port: number,
   cb: (err: Error | null, socket: Socket | TLSSocket | null) => void,
+  sessions: TlsSessionCache = new TlsSessionCache(),
 ): void {
   resolver.resolve(hostname, port).then(
     (r) => {
-      const sock: Socket =
-        protocol === 'https:'
-          ? tlsConnect({
-              host: r.address,
-              port,
-              ...(isIP(hostname) === 0 ? { servername: hostname } : {}),
-              secureContext: secureContext(),
-              ALPNProtocols: ['http/1.1'],
-            })
-          : netConnect({ host: r.address, port });
+      let sock: Socket;
+      if (protocol === 'https:') {
+        // Resume the last session with this exact name and address: a new keep-alive
+        // connection then skips the full handshake (certificate checks ran on the original).
+        const key = `${hostname}|${r.address}|${port}`;
+        const session = sessions.get(key);
+        const tls = tlsConnect({
+          host: r.address,
+          port,
+          ...(isIP(hostname) === 0 ? { servername: hostname } : {}),
+          secureContext: secureContext(),
+          ALPNProtocols: ['http/1.1'],
+          ...(session ? { session } : {}),
+        });
+        tls.on('session', (s: Buffer) => sessions.set(key, s));
+        sock = tls;
+      } else {
+        sock = netConnect({ host: r.address, port });
+      }
       // Nagle delays each SSE event by ~40 ms: stream events as they come.
       sock.setNoDelay(true);
       const ready = protocol === 'https:' ? 'secureConnect' : 'connect';
@@ -65,6 +75,20 @@ export function openSocket(
     },
     (err: Error) => cb(err, null),
   );
+}
+
+/** Last TLS session per upstream name+address+port, bounded (oldest dropped first). */
+export class TlsSessionCache {
+  private readonly map = new Map<string, Buffer>();
+  constructor(private readonly max = 256) {}
+  get(key: string): Buffer | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, session: Buffer): void {
+    this.map.delete(key);
+    this.map.set(key, session);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+  }
 }
 
 /** The part of undici's Agent the proxy uses. */
@@ -80,14 +104,21 @@ export interface Upstream {
  */
 export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext): Upstream {
   let agent: Promise<Agent> | undefined;
+  const sessions = new TlsSessionCache();
   const load = (): Promise<Agent> =>
     (agent ??= import('undici').then((mod) => {
       // undici is CommonJS: bundled, only `default` (module.exports) carries its exports.
       const { Agent } = mod.default;
       const connect: buildConnector.connector = (opts, cb) => {
         const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
-        openSocket(resolver, ca, opts.protocol, opts.hostname, port, (err, sock) =>
-          err || !sock ? cb(err ?? new Error('no socket'), null) : cb(null, sock),
+        openSocket(
+          resolver,
+          ca,
+          opts.protocol,
+          opts.hostname,
+          port,
+          (err, sock) => (err || !sock ? cb(err ?? new Error('no socket'), null) : cb(null, sock)),
+          sessions,
         );
       };
       return new Agent({
