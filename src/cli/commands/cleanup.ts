@@ -1,8 +1,10 @@
 import type { Command } from '@commander-js/extra-typings';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { STAGE_ROOT } from '../../backends/bwrap/root-staging.js';
+import { readPids } from '../../backends/bwrap/status.js';
+import { processAlive } from '../../util/process.js';
 import { knownSlugs } from '../../state/metadata.js';
 import { bottleStatePaths, queueDir } from '../../state/paths.js';
 import { CliError, type CliContext } from '../context.js';
@@ -20,15 +22,6 @@ function stagingFolders(slug: string): string[] {
     .map((name) => join(STAGE_ROOT, name));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Finds what stopped or crashed bottles left behind and removes it after one
  * combined confirmation. Running bottles are never touched; a stopped
@@ -44,12 +37,11 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
       const steps: Step[] = [];
       for (const slug of knownSlugs(ctx.home)) {
         const paths = bottleStatePaths(slug, ctx.home);
-        const pidsFile = join(paths.runDir, 'pids.json');
+        const pids = readPids(slug, ctx.home);
         let running = false;
-        if (existsSync(pidsFile)) {
-          const pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { sandbox?: number; sidecars?: number };
-          running = pids.sandbox !== undefined && alive(pids.sandbox);
-          if (!running && pids.sidecars !== undefined && alive(pids.sidecars)) {
+        if (pids) {
+          running = processAlive(pids.sandbox);
+          if (!running && processAlive(pids.sidecars)) {
             const pid = pids.sidecars;
             steps.push({ describe: `stop orphan sidecar bundle of ${slug} (pid ${pid})`, run: () => process.kill(pid, 'SIGTERM') });
           }
