@@ -1,9 +1,10 @@
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
 import { EgressRoutePlanSchema, type EgressRoutePlan } from '../plan/egress-route.js';
 import type { BottlePlan } from '../plan/types.js';
 import { writeMetadata } from '../state/metadata.js';
 import { bottleStatePaths, type BottleStatePaths } from '../state/paths.js';
+import { readJsonFile } from '../util/json-file.js';
 
 /**
  * Create the bottle's state on the host: metadata for `resume`, the
@@ -40,9 +41,7 @@ export async function prepareState(plan: BottlePlan, home: string, cwd: string):
 /** Routes the operator approved earlier through supervise; `resume` keeps them. */
 export function readApprovedRoutes(paths: BottleStatePaths): EgressRoutePlan[] {
   if (!existsSync(paths.approvedRoutes)) return [];
-  const parsed = EgressRoutePlanSchema.array().safeParse(JSON.parse(readFileSync(paths.approvedRoutes, 'utf8')));
-  if (!parsed.success) throw new Error(`${paths.approvedRoutes} is damaged: ${parsed.error.issues[0]?.message ?? 'invalid'}; fix or delete it`);
-  return parsed.data;
+  return readJsonFile(paths.approvedRoutes, EgressRoutePlanSchema.array(), 'approved routes (fix or delete it)');
 }
 
 async function writeRoutes(file: string, routes: EgressRoutePlan[]): Promise<void> {

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { readJsonFile } from '../util/json-file.js';
 import { EgressConfigSchema } from './egress/config.js';
 import { GitGateConfigSchema } from './git-gate/config.js';
 import { SuperviseConfigSchema } from './supervise/config.js';
@@ -18,16 +18,5 @@ export const SidecarConfigSchema = z.strictObject({
 export type SidecarConfig = z.infer<typeof SidecarConfigSchema>;
 
 export function loadSidecarConfig(file: string): SidecarConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`sidecar config ${file}: cannot read JSON: ${(err as Error).message}`, { cause: err });
-  }
-  const parsed = SidecarConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new Error(`sidecar config ${file} is invalid:\n  ${issues.join('\n  ')}`);
-  }
-  return parsed.data;
+  return readJsonFile(file, SidecarConfigSchema, 'sidecar config');
 }
