@@ -18,5 +18,5 @@ export function readJsonFile<T extends z.ZodType>(file: string, schema: T, what:
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new Error(`${what} ${file} is invalid:\n  ${issues.join('\n  ')}`);
   }
-  return parsed.data as z.infer<T>;
+  return parsed.data;
 }
