@@ -60,18 +60,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     },
     caCertOut,
   );
-  writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  trace('sidecar config written');
-  const sidecars = await startHostSidecars({
-    configFile,
-    logFile: join(paths.dir, 'sidecars.log'),
-    env: sidecarEnv(opts.hostEnv, ctx.secrets.sidecarEnv),
-    teardown: stack,
-  });
-  trace('sidecars ready');
-  // The sandbox runs as another uid when we are root; sockets need to be connectable by it.
-  for (const sock of readdirSync(sockDir)) chmodSync(join(sockDir, sock), 0o666);
-
+  // Provision first: a missing agent program or skill fails before anything is started.
   const forwards = FORWARDS.filter((f) => f.name !== 'git-gate' || config.gitGate !== undefined);
   const setup = provisionGuest(
     plan,
@@ -86,6 +75,18 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   writeSeed(seedDir, setup);
   const program = hostProgram(setup.command[0] ?? 'sh', GUEST_PATH + (opts.hostEnv.PATH ? `:${opts.hostEnv.PATH}` : ''));
   if (program.guestDir) setup.env.PATH = `${program.guestDir}:${setup.env.PATH ?? GUEST_PATH}`;
+
+  writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  trace('sidecar config written');
+  const sidecars = await startHostSidecars({
+    configFile,
+    logFile: join(paths.dir, 'sidecars.log'),
+    env: sidecarEnv(opts.hostEnv, ctx.secrets.sidecarEnv),
+    teardown: stack,
+  });
+  trace('sidecars ready');
+  // The sandbox runs as another uid when we are root; sockets need to be connectable by it.
+  for (const sock of readdirSync(sockDir)) chmodSync(join(sockDir, sock), 0o666);
 
   const caPem = readFileSync(caCertOut, 'utf8');
   const files = {

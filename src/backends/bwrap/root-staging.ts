@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TeardownStack } from '../../launch/teardown.js';
 import type { SandboxMounts } from './sandbox-args.js';
@@ -44,9 +44,13 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
   for (const key of ['caFile', 'caBundle', 'etcPasswd', 'etcGroup', 'etcHosts', 'initScript'] as const) {
     staged[key] = join(runDir, baseOf(mounts[key]));
   }
+  // An agent program outside /usr (e.g. ~/.local/bin/claude, a single binary) may sit in a folder the
+  // sandbox uid cannot read: give the sandbox its own copy in the run folder instead.
   staged.extra = mounts.extra.map((e, i) => {
-    const dir = stageDir(`extra${i}`, dirOf(e.src), true);
-    return { src: join(dir, baseOf(e.src)), dest: e.dest };
+    const copy = join(dirOf(mounts.initScript), `extra${i}-${baseOf(e.src)}`);
+    copyFileSync(e.src, copy);
+    chmodSync(copy, 0o755);
+    return { src: join(runDir, baseOf(copy)), dest: e.dest };
   });
   const script = binds.map((_, i) => `mount --bind "$${2 * i + 1}" "$${2 * i + 2}"`).join(' && ');
   const prefix = [
