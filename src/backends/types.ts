@@ -50,8 +50,9 @@ export interface Backend {
   launch(plan: BottlePlan, ctx: LaunchContext): Promise<RunningBottle>;
   exec(slug: string, argv: readonly string[]): Promise<number>;
   attach(slug: string): Promise<number>;
-  list(): Promise<BottleStatus[]>;
-  stop(slug: string): Promise<void>;
+  /** Bottles of this backend under $BOT_BOTTLE_HOME `home`. */
+  list(home: string): Promise<BottleStatus[]>;
+  stop(slug: string, home: string): Promise<void>;
 }
 
 export class BackendUnavailableError extends Error {

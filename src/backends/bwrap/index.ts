@@ -21,7 +21,7 @@ export function bwrapBackend(): Backend {
     launch: (plan, ctx) => launchBwrap(plan, ctx, { home: ctx.home, hostEnv: ctx.hostEnv, interactive: ctx.interactive }),
     exec: () => Promise.reject(new Error('bwrap bottles cannot be entered from outside; use the terminal that started them')),
     attach: () => Promise.reject(new Error('bwrap bottles stay attached to the terminal that started them')),
-    list: () => Promise.resolve(listBwrap()),
-    stop: (slug) => Promise.resolve(stopBwrap(slug)),
+    list: (home) => Promise.resolve(listBwrap(home)),
+    stop: (slug, home) => Promise.resolve(stopBwrap(slug, home)),
   };
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { knownSlugs } from '../../state/metadata.js';
-import { botBottleHome, bottleStatePaths } from '../../state/paths.js';
+import { bottleStatePaths } from '../../state/paths.js';
 import type { BottleStatus } from '../types.js';
 import { processAlive } from '../../util/process.js';
 
@@ -21,7 +21,7 @@ export function readPids(slug: string, home: string): Pids | undefined {
 }
 
 
-export function listBwrap(home: string = botBottleHome()): BottleStatus[] {
+export function listBwrap(home: string): BottleStatus[] {
   const out: BottleStatus[] = [];
   for (const slug of knownSlugs(home)) {
     const pids = readPids(slug, home);
@@ -31,7 +31,7 @@ export function listBwrap(home: string = botBottleHome()): BottleStatus[] {
 }
 
 /** Stops a bottle started by this user: the sandbox (its pid namespace dies with it) and then the bundle. */
-export function stopBwrap(slug: string, home: string = botBottleHome()): void {
+export function stopBwrap(slug: string, home: string): void {
   const pids = readPids(slug, home);
   if (!pids) return;
   for (const pid of [pids.sandbox, pids.sidecars]) {

@@ -37,7 +37,7 @@ function listAgents(ctx: CliContext): void {
 async function listActive(ctx: CliContext): Promise<void> {
   const running = new Map<string, boolean>();
   for (const backend of Object.values(allBackends())) {
-    for (const status of await backend.list().catch(() => [])) running.set(status.slug, status.running);
+    for (const status of await backend.list(ctx.home).catch(() => [])) running.set(status.slug, status.running);
   }
   const slugs = knownSlugs(ctx.home);
   if (slugs.length === 0) ctx.stdout('no bottles\n');

@@ -23,7 +23,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
       if (opts.prompt !== undefined && !opts.headless) throw new CliError('--prompt is only used with --headless');
       const meta = readMetadata(ctx.home, slug);
       const backends = allBackends();
-      const running = (await backends[meta.backend as BottlePlan['backend']].list()).find((s) => s.slug === slug && s.running);
+      const running = (await backends[meta.backend as BottlePlan['backend']].list(ctx.home)).find((s) => s.slug === slug && s.running);
       if (running) throw new CliError(`bottle ${slug} is already running (${running.detail ?? meta.backend})`);
       const selection = await selectBackend({ flag: meta.backend, env: ctx.env, backends, requireAvailable: !opts.dryRun });
       // Manifests are read again from where the bottle was started: a repo agent comes from that repo.
