@@ -6,6 +6,7 @@ import { prepareState } from './prepare.js';
 import { resolveSecrets } from './secrets.js';
 import { TeardownStack } from './teardown.js';
 import { trace } from '../util/trace.js';
+import { askSecret } from '../cli/ask-secret.js';
 
 /**
  * Execute a plan: refuse on blocking warnings, confirm, resolve secrets,
@@ -21,7 +22,7 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
     return 1;
   }
   trace('plan ready');
-  const secrets = await resolveSecrets(plan, { hostEnv: ctx.env, ...(ctx.isTTY ? { prompt: (q: string) => ask(q) } : {}) });
+  const secrets = await resolveSecrets(plan, { hostEnv: ctx.env, ...(ctx.isTTY ? { prompt: (q: string) => askSecret(q) } : {}) });
   await prepareState(plan, ctx.home, ctx.cwd);
   trace('state prepared');
   const teardown = new TeardownStack((f) => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`));

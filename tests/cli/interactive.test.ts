@@ -76,3 +76,32 @@ describe.skipIf(missing)('interactive start on a real terminal (tmux)', () => {
     }
   });
 });
+
+describe.skipIf(missing)('prompted secrets', () => {
+  it('asks for a `?` env value without echoing it and hands it to the agent only', async () => {
+    const h = tempHome();
+    const session = `bb-test-secret-${process.pid}`;
+    try {
+      h.writeBottle('b', 'agent_provider: {template: shell}\nenv:\n  API_KEY: "?paste the API key"');
+      h.writeAgent('a', 'bottle: b');
+      tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', `env -i PATH=/usr/bin:/bin TERM=xterm BOT_BOTTLE_HOME=${h.home} ${process.execPath} ${CLI} start a --backend bwrap; echo EXIT=$?; sleep 60`);
+      await waitFor(session, 'Launch this bottle? [y/N]');
+      tmux('send-keys', '-t', session, 'y', 'Enter');
+      await waitFor(session, 'paste the API key:');
+      tmux('send-keys', '-t', session, '-l', 'typed-secret-xyz');
+      tmux('send-keys', '-t', session, 'Enter');
+      await new Promise((r) => setTimeout(r, 700));
+      tmux('send-keys', '-t', session, 'echo "len=${#API_KEY}"; exit', 'Enter');
+      const screen = await waitFor(session, 'EXIT=0');
+      expect(screen).toContain('len=16');
+      expect(screen).not.toContain('typed-secret-xyz');
+    } finally {
+      try {
+        tmux('kill-session', '-t', session);
+      } catch {
+        // Already gone.
+      }
+      h.cleanup();
+    }
+  });
+});

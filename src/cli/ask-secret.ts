@@ -1,0 +1,30 @@
+/**
+ * Read a secret from the terminal without echoing it. Backspace edits,
+ * Enter finishes, Ctrl-C / Ctrl-D abort (the value never appears on screen).
+ */
+export function askSecret(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
+  return new Promise((resolve, reject) => {
+    output.write(question);
+    const wasRaw = input.isRaw;
+    input.setRawMode(true);
+    input.resume();
+    let value = '';
+    const finish = (error?: Error): void => {
+      input.off('data', onData);
+      input.setRawMode(wasRaw);
+      input.pause();
+      output.write('\n');
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer): void => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return finish();
+        if (ch === '\u0003' || ch === '\u0004') return finish(new Error('secret entry aborted'));
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else if (ch >= ' ') value += ch;
+      }
+    };
+    input.on('data', onData);
+  });
+}
