@@ -34,7 +34,8 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   // Start-up is strict: a bad routes file, resolve map or CA file is fatal.
   let table: RouteTable = loadRouteTable(cfg.routesFile);
   const resolver = new Resolver(parseResolveOverrides(env.BOT_BOTTLE_RESOLVE));
-  const agent = createUpstreamAgent(resolver, upstreamCa(env));
+  const trust = upstreamCa(env);
+  const agent = createUpstreamAgent(resolver, trust);
   const ca = await MitmCa.create(ctx.bottle, cfg.caCertOut, table.hosts);
   const timeoutS = Number(env.EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS ?? DEFAULT_SUPERVISE_TIMEOUT_S);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
@@ -50,6 +51,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const { server, destroyTunnels } = createProxyServer(
     { stages: buildStages({ dlp, resolver, env }), agent, dlp, audit: audit.write, table: () => table },
     ca,
+    { resolver, trust },
   );
 
   // Requests in flight keep the table object they started with; a reload only swaps the reference.

@@ -8,6 +8,7 @@ import { handleRequest, type ProxyCore } from './forward.js';
 import { parseAuthority, type Tunnel } from './pipeline.js';
 import { describeRoutes, findRoute } from './routes.js';
 import { block, blockBody, rawResponse, sendBlock, type Block } from './verdict.js';
+import { handleUpgrade, refuseUpgrade, upgradeTarget, type WebSocketDeps } from './websocket.js';
 
 export const INTROSPECTION_HOST = '_egress.local';
 
@@ -15,7 +16,7 @@ export const INTROSPECTION_HOST = '_egress.local';
  * The listening proxy: plain absolute-form HTTP and CONNECT on the outer
  * server; bumped TLS connections are fed to an inner server that never listens.
  */
-export function createProxyServer(core: ProxyCore, ca: MitmCa): { server: Server; destroyTunnels: () => void } {
+export function createProxyServer(core: ProxyCore, ca: MitmCa, ws: WebSocketDeps): { server: Server; destroyTunnels: () => void } {
   const tunnels = new WeakMap<Socket, Tunnel>();
   const live = new Set<Socket>();
   const serverOpts = { keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 };
@@ -65,12 +66,15 @@ export function createProxyServer(core: ProxyCore, ca: MitmCa): { server: Server
         socket.end(rawResponse(400, 'Bad Request', blockBody(b, { method: '?', host, path: '' })));
       } else socket.destroy();
     });
-    // WebSocket and other upgrades: not relayed yet (no frame scanner), so refuse clearly.
-    s.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-      const host = s === inner ? (tunnels.get(socket as Socket)?.host ?? '?') : (safeUrl(req.url ?? '')?.hostname ?? '?');
-      const b = block('upgrade', `protocol upgrades (${String(req.headers.upgrade)}) are not supported by this egress proxy yet`, 403, false);
-      core.audit({ method: req.method ?? '?', host, path: stripQuery(req.url ?? ''), route: null, decision: 'block', status: 403, stage: b.stage, reason: b.reason });
-      socket.end(rawResponse(403, 'Forbidden', blockBody(b, { method: req.method ?? '?', host, path: stripQuery(req.url ?? '') })));
+    // WebSocket upgrades: the same pipeline as requests, then a frame-scanning relay (websocket.ts).
+    s.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (s === outer) {
+        live.add(socket as Socket);
+        socket.once('close', () => live.delete(socket as Socket));
+      }
+      const t = upgradeTarget(req, tunnels.get(socket as Socket), s === inner);
+      if ('ok' in t) return refuseUpgrade(core, req, socket, s === inner ? (tunnels.get(socket as Socket)?.host ?? '?') : '?', t);
+      void handleUpgrade(core, ws, req, socket, head, t);
     });
   }
   outer.on('connection', (s: Socket) => s.setNoDelay(true));

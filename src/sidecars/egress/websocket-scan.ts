@@ -1,0 +1,165 @@
+import { StringDecoder } from 'node:string_decoder';
+import type { Finding, Scanner, StreamScanner } from '../../dlp/index.js';
+import {
+  CLOSE_PROTOCOL_ERROR,
+  CLOSE_TOO_BIG,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  parseFrameHeader,
+  unmask,
+  WsCloseError,
+  type FrameHeader,
+} from './websocket-frames.js';
+
+/** Default cap on one message (all its fragments) the scanner must see. */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export interface ClientFrameFilterOptions {
+  /** One scanner for the whole connection: a secret split across frames or messages is still seen whole. */
+  stream: StreamScanner;
+  /** For control-frame payloads (ping/pong/close reasons can carry up to 125 bytes). */
+  oneShot: Scanner;
+  /** Findings that must stop the connection (already filtered by severity and approvals). */
+  blocking: (findings: Finding[]) => Finding[];
+  maxMessageBytes?: number;
+}
+
+/** Thrown when a frame carries a blocking finding: the frame and any held fragments are dropped. */
+export class WsDlpError extends Error {
+  constructor(
+    readonly blocking: Finding[],
+    readonly all: Finding[],
+  ) {
+    super('outbound DLP finding in a WebSocket message');
+    this.name = 'WsDlpError';
+  }
+}
+
+/**
+ * Client-to-upstream WebSocket frames: validated, unmasked for the scanner,
+ * and released as their original bytes. Complete frames of a message are held
+ * until its final fragment has been scanned (receivers only act on whole
+ * messages, so this costs no latency in practice), so a secret split across
+ * fragments never leaves; control frames pass at once. A secret split across
+ * two separate messages is caught when its second part arrives, and that
+ * message is not forwarded.
+ */
+export class ClientFrameFilter {
+  private chunks: Buffer[] = [];
+  private have = 0;
+  private header: FrameHeader | undefined;
+  private held: Buffer[] = [];
+  private message: { decoder: StringDecoder; bytes: number } | undefined;
+  private started = false;
+  private readonly max: number;
+  /** Findings that did not block (warn), for the audit line. */
+  readonly findings: Finding[] = [];
+
+  constructor(private readonly opts: ClientFrameFilterOptions) {
+    this.max = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  }
+
+  /** Feeds client bytes; returns the frames (original bytes) that may go upstream now. Throws WsCloseError / WsDlpError. */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.have += chunk.length;
+    const out: Buffer[] = [];
+    // Each pass consumes one whole frame (at least 2 bytes), so this ends with the input.
+    for (;;) {
+      if (!this.header) {
+        const h = parseFrameHeader(this.peek(14));
+        if (!h) break;
+        this.validate(h);
+        this.header = h;
+      }
+      const total = this.header.headerLength + this.header.length;
+      if (this.have < total) break;
+      const frame = this.take(total);
+      const h = this.header;
+      this.header = undefined;
+      out.push(...this.onFrame(h, frame));
+    }
+    return out;
+  }
+
+  private validate(h: FrameHeader): void {
+    if (!h.mask) throw new WsCloseError(CLOSE_PROTOCOL_ERROR, 'client frames must be masked');
+    if (h.rsv !== 0) throw new WsCloseError(CLOSE_PROTOCOL_ERROR, 'RSV bits set but no extension was negotiated');
+    const op = h.opcode;
+    if (op >= 0x8) {
+      if (op !== OP_CLOSE && op !== OP_PING && op !== OP_PONG) throw new WsCloseError(CLOSE_PROTOCOL_ERROR, `reserved opcode 0x${op.toString(16)}`);
+      if (!h.fin || h.length > 125) throw new WsCloseError(CLOSE_PROTOCOL_ERROR, 'control frames must be unfragmented and at most 125 bytes');
+      return;
+    }
+    if (op !== OP_CONTINUATION && op !== OP_TEXT && op !== OP_BINARY) throw new WsCloseError(CLOSE_PROTOCOL_ERROR, `reserved opcode 0x${op.toString(16)}`);
+    if (op === OP_CONTINUATION && !this.message) throw new WsCloseError(CLOSE_PROTOCOL_ERROR, 'continuation frame outside a fragmented message');
+    if (op !== OP_CONTINUATION && this.message) throw new WsCloseError(CLOSE_PROTOCOL_ERROR, 'new message before the previous one finished');
+    // Checked on the header, before buffering any of the payload.
+    if ((this.message?.bytes ?? 0) + h.length > this.max) {
+      throw new WsCloseError(CLOSE_TOO_BIG, `message larger than the ${this.max}-byte limit egress scans`);
+    }
+  }
+
+  private onFrame(h: FrameHeader, frame: Buffer): Buffer[] {
+    const payload = unmask(frame.subarray(h.headerLength), h.mask!);
+    if (h.opcode >= 0x8) {
+      // A close payload starts with a 2-byte code; the rest (and ping/pong data) is text the client chose.
+      const text = (h.opcode === OP_CLOSE ? payload.subarray(2) : payload).toString('latin1');
+      this.check(text.length > 0 ? this.opts.oneShot.scan(text) : []);
+      if (h.opcode === OP_CLOSE) {
+        // Fragments held so far were scanned; let them go before the close.
+        const out = [...this.held, frame];
+        this.held = [];
+        return out;
+      }
+      return [frame];
+    }
+    // Text as UTF-8 (the decoder keeps code points split across fragments); binary byte-for-char.
+    let sep = '';
+    if (!this.message) {
+      this.message = { decoder: new StringDecoder(h.opcode === OP_TEXT ? 'utf8' : 'latin1'), bytes: 0 };
+      // A message boundary is a token boundary (token rules anchor on it).
+      sep = this.started ? '\n' : '';
+      this.started = true;
+    }
+    const m = this.message;
+    m.bytes += h.length;
+    const text = sep + m.decoder.write(payload) + (h.fin ? m.decoder.end() : '');
+    this.check(this.opts.stream.push(text));
+    this.held.push(frame);
+    if (!h.fin) return [];
+    this.message = undefined;
+    const out = this.held;
+    this.held = [];
+    return out;
+  }
+
+  private check(found: Finding[]): void {
+    if (found.length === 0) return;
+    const hits = this.opts.blocking(found);
+    if (hits.length > 0) throw new WsDlpError(hits, found);
+    this.findings.push(...found);
+  }
+
+  private peek(n: number): Buffer {
+    const first = this.chunks[0];
+    if (!first) return Buffer.alloc(0);
+    if (first.length >= n || this.chunks.length === 1) return first;
+    const joined = Buffer.concat(this.chunks);
+    this.chunks = [joined];
+    return joined;
+  }
+
+  private take(n: number): Buffer {
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const frame = joined.subarray(0, n);
+    const rest = joined.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.have -= n;
+    return frame;
+  }
+}

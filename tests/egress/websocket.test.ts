@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeGithubToken, lastAudit, makeUpstreamPki, route, startHarness, type Harness } from './support.js';
+import { closeCode, closeReason, RawWs, startWsUpstream } from './websocket-support.js';
+
+const TEXT = 0x1;
+const BINARY = 0x2;
+const CONT = 0x0;
+const PING = 0x9;
+const PONG = 0xa;
+
+describe('egress WebSocket relay (wss via CONNECT and plain ws)', () => {
+  let up: Awaited<ReturnType<typeof startWsUpstream>>;
+  let plainUp: Awaited<ReturnType<typeof startWsUpstream>>;
+  let h: Harness;
+  let caPem: string;
+  const token = ['ws-', 'tok', 'en-', 'real-', 'value-', '4242'].join('');
+  const hosts = ['ws.test', 'plain.test', 'auth-plain.test', 'limited.test', 'redact.test', 'other.test'];
+
+  beforeAll(async () => {
+    const pki = await makeUpstreamPki(hosts);
+    up = await startWsUpstream(pki);
+    plainUp = await startWsUpstream(undefined);
+    const p = up.port;
+    h = await startHarness(
+      pki,
+      [
+        route('ws.test', p, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'HOST_TOKEN' } }),
+        route('plain.test', p),
+        route('auth-plain.test', p, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'HOST_TOKEN' } }),
+        route('limited.test', p, { matches: [{ paths: [{ type: 'prefix', value: '/socket/' }], methods: ['GET'], headers: [] }] }),
+        route('redact.test', p, { dlp: { outbound: ['token_patterns', 'known_secrets'], inbound: [], onMatch: 'redact' } }),
+        route('ws-plain.test', plainUp.port),
+      ],
+      { env: { EGRESS_TOKEN_0: token }, resolve: [...hosts.map((n) => `${n}:${p}:127.0.0.1`), `ws-plain.test:${plainUp.port}:127.0.0.1`].join(',') },
+    );
+    caPem = readFileSync(h.caFile, 'utf8');
+  });
+  afterAll(async () => {
+    await h?.close();
+    await up?.close();
+    await plainUp?.close();
+  });
+
+  const open = (host: string, path = '/socket/chat', extra: { plain?: boolean; headers?: Record<string, string> } = {}) =>
+    RawWs.open({ proxy: h.proxyUrl, host, port: up.port, path, caPem, ...extra });
+  const seenText = () => up.frames.map((f) => f.payload.toString('latin1')).join('\n');
+
+  it('relays a wss echo round trip, injecting the route token into the upgrade only upstream sees', async () => {
+    const ws = await open('ws.test', '/socket/chat?room=1', {
+      headers: { Authorization: 'Bearer agent-fake', 'Sec-WebSocket-Extensions': 'permessage-deflate', 'Sec-WebSocket-Protocol': 'chat' },
+    });
+    expect(ws.status).toBe(101);
+    expect(ws.head).toMatch(/x-upstream: ws-echo/i);
+    expect(ws.head).toMatch(/sec-websocket-accept: /i);
+    expect(ws.head).not.toContain(token);
+    const seen = up.upgrades.at(-1)!;
+    expect(seen.authorization).toBe(`Bearer ${token}`);
+    expect(seen['sec-websocket-protocol']).toBe('chat');
+    // No extension is negotiated: compressed frames could not be scanned.
+    expect(seen['sec-websocket-extensions']).toBeUndefined();
+    expect(seen.upgrade).toBe('websocket');
+    ws.send(TEXT, 'hello egress');
+    const echo = await ws.next();
+    expect(echo?.opcode).toBe(TEXT);
+    expect(echo?.payload.toString()).toBe('hello egress');
+    const audit = h.logs.filter((l) => l.event === 'egress-request' && l.host === 'ws.test').at(-1)!;
+    expect(audit).toMatchObject({ decision: 'allow', status: 101, route: 'ws.test', method: 'GET' });
+    expect(JSON.stringify(h.logs)).not.toContain(token);
+    ws.close();
+  });
+
+  it('passes a clean binary message and ping/pong', async () => {
+    const ws = await open('plain.test');
+    expect(ws.status).toBe(101);
+    const bin = Buffer.from([0, 1, 2, 250, 255, 7]);
+    ws.send(BINARY, bin);
+    const echo = await ws.next();
+    expect(echo?.opcode).toBe(BINARY);
+    expect(echo?.payload.equals(bin)).toBe(true);
+    ws.send(PING, 'are-you-there');
+    const pong = await ws.next();
+    expect(pong?.opcode).toBe(PONG);
+    expect(pong?.payload.toString()).toBe('are-you-there');
+    ws.close();
+  });
+
+  it('refuses an upgrade to an unrouted host with 403 (plain ws)', async () => {
+    const ws = await open('other.test', '/socket/chat', { plain: true });
+    expect(ws.status).toBe(403);
+    expect(await ws.rest()).toContain('not in this bottle');
+    expect(lastAudit(h)).toMatchObject({ decision: 'block', stage: 'route', host: 'other.test' });
+  });
+
+  it("refuses an upgrade whose path the route's matches exclude", async () => {
+    const ws = await open('limited.test', '/elsewhere');
+    expect(ws.status).toBe(403);
+    expect(await ws.rest()).toContain('stage: matches');
+    expect(lastAudit(h)).toMatchObject({ decision: 'block', stage: 'matches', host: 'limited.test' });
+    const ok = await open('limited.test', '/socket/x');
+    expect(ok.status).toBe(101);
+    ok.close();
+  });
+
+  it('never sends a token over plain ws://', async () => {
+    const before = up.upgrades.length;
+    const ws = await open('auth-plain.test', '/socket/chat', { plain: true });
+    expect(ws.status).toBe(403);
+    expect(await ws.rest()).toContain('stage: scheme');
+    expect(up.upgrades.length).toBe(before);
+  });
+
+  it('relays plain ws:// on a route without a token', async () => {
+    const secret = fakeGithubToken('ws-plain');
+    const ws = await RawWs.open({ proxy: h.proxyUrl, host: 'ws-plain.test', port: plainUp.port, path: '/socket/chat', caPem, plain: true });
+    expect(ws.status).toBe(101);
+    ws.send(TEXT, 'over plain ws');
+    expect((await ws.next())?.payload.toString()).toBe('over plain ws');
+    ws.send(TEXT, secret);
+    expect(closeCode((await ws.next())!)).toBe(1008);
+    expect(plainUp.frames.map((f) => f.payload.toString()).join('\n')).not.toContain(secret);
+    ws.close();
+  });
+
+  it('closes with 1008 naming the rule when a text message carries a secret; upstream never gets it', async () => {
+    const secret = fakeGithubToken('ws1');
+    const ws = await open('plain.test');
+    ws.send(TEXT, 'clean first');
+    expect((await ws.next())?.payload.toString()).toBe('clean first');
+    ws.send(TEXT, `here is my token ${secret} ok`);
+    const close = await ws.next();
+    expect(close?.opcode).toBe(0x8);
+    expect(closeCode(close!)).toBe(1008);
+    expect(closeReason(close!)).toMatch(/token_patterns\/github/);
+    expect(closeReason(close!)).not.toContain(secret);
+    expect(await ws.next()).toBeUndefined();
+    expect(seenText()).toContain('clean first');
+    expect(seenText()).not.toContain(secret.slice(0, 12));
+    const audit = lastAudit(h) as { decision: string; stage: string; findings: { masked: string }[] };
+    expect(audit).toMatchObject({ decision: 'terminated', stage: 'outbound-dlp', host: 'plain.test' });
+    expect(audit.findings.length).toBeGreaterThan(0);
+    expect(JSON.stringify(h.logs)).not.toContain(secret);
+  });
+
+  it('catches a secret split across two fragments before either leaves', async () => {
+    const secret = fakeGithubToken('ws2');
+    const half = Math.floor(secret.length / 2);
+    const ws = await open('plain.test');
+    ws.send(TEXT, `frag-one ${secret.slice(0, half)}`, { fin: false });
+    ws.send(CONT, `${secret.slice(half)} frag-two`);
+    const close = await ws.next();
+    expect(closeCode(close!)).toBe(1008);
+    expect(seenText()).not.toContain('frag-one');
+    expect(seenText()).not.toContain('frag-two');
+  });
+
+  it('catches a known secret split across two messages; the second never leaves', async () => {
+    const half = Math.floor(token.length / 2);
+    const ws = await open('plain.test');
+    ws.send(TEXT, `msg-a ${token.slice(0, half)}`);
+    ws.send(TEXT, `${token.slice(half)} msg-b`);
+    const frames = [await ws.next(), await ws.next()];
+    const close = frames.find((f) => f?.opcode === 0x8);
+    expect(closeCode(close!)).toBe(1008);
+    expect(closeReason(close!)).toContain('known_secrets/known-secret');
+    expect(seenText()).not.toContain('msg-b');
+  });
+
+  it('fails closed (1008) for onMatch redact, saying why', async () => {
+    const secret = fakeGithubToken('ws3');
+    const ws = await open('redact.test');
+    ws.send(TEXT, `redact me ${secret}`);
+    const close = await ws.next();
+    expect(closeCode(close!)).toBe(1008);
+    expect(closeReason(close!)).toMatch(/redact/);
+    expect(seenText()).not.toContain('redact me');
+  });
+
+  it('closes 1002 on an unmasked client frame and on a reserved opcode', async () => {
+    const ws = await open('plain.test');
+    ws.send(TEXT, 'unmasked-frame', { mask: false });
+    const close = await ws.next();
+    expect(closeCode(close!)).toBe(1002);
+    expect(seenText()).not.toContain('unmasked-frame');
+    const ws2 = await open('plain.test');
+    ws2.send(0x3, 'reserved-op');
+    expect(closeCode((await ws2.next())!)).toBe(1002);
+    expect(lastAudit(h)).toMatchObject({ decision: 'terminated', stage: 'websocket' });
+  });
+
+  it('closes 1009 on a frame over the size limit without buffering it', async () => {
+    const ws = await open('plain.test');
+    // Only the header claims 17 MiB: the proxy must refuse on the header alone.
+    ws.send(BINARY, Buffer.alloc(0), { lengthOverride: 17 * 1024 * 1024 });
+    const close = await ws.next();
+    expect(closeCode(close!)).toBe(1009);
+  });
+});
