@@ -22,9 +22,14 @@ export const GEAR = (() => {
   return g;
 })();
 
-/** Bitset slot of a gear hash: the hash's low bits only depend on the newest chars, so mix first. */
+/**
+ * Bitset slot of a gear hash: its top bits, which every one of the last 11
+ * alnum chars reaches (char k back is shifted left by 3k; low bits only see
+ * the newest chars).
+ */
+export const SLOT_SHIFT = 32 - BITS_LOG2;
 export function slot(h: number): number {
-  return Math.imul(h, 0x9e3779b1) >>> (32 - BITS_LOG2);
+  return h >>> SLOT_SHIFT;
 }
 
 export function isAlnum(c: number): boolean {

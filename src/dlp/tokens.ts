@@ -50,8 +50,21 @@ function startsWithIgnoreCase(text: string, at: number, lowerAnchor: string): bo
 export class TokenMatcher {
   /** (c0 << 7 | c1) of a word run's first two chars → bucket index + 1 (0: no rule). */
   readonly dispatch = new Int32Array(128 * 128);
-  /** Per bucket: the shortest word run any of its rules can use, checked inline by core.ts before calling matchRun. */
+  /** Per bucket: the shortest word run any of its rules can use. */
   readonly bucketMinRun: number[] = [0];
+  /**
+   * Per dispatch key: the shortest word run any anchor with that key can use
+   * (its word prefix, and its rule's minRun unless the rule re-joins split
+   * tokens). Finer than bucketMinRun: `api_org_` needs 8 even though `hf_`
+   * shares its rule. 0: no anchor has this key.
+   */
+  readonly keyGate = new Int32Array(128 * 128);
+  /**
+   * Per bucket, 4 words: a 128-bit set of the chars that may follow the first
+   * two (the anchors' third chars; all set when an anchor is shorter). Words
+   * starting "co", "us", "ap"... are common; "coh", "api" are not.
+   */
+  readonly bucketThird: Uint32Array[] = [new Uint32Array(4)];
   private readonly buckets: Compiled[][] = [];
   private readonly infixes: { infix: string; rules: TokenRule[] }[] = [];
 
@@ -66,7 +79,17 @@ export class TokenMatcher {
       const anchorRun = anchors.length > 0 ? Math.min(...anchors.map(wordPrefix)) : 0;
       const joinable = rule.noJoin !== true && rule.group === undefined && rule.before === undefined && anchors.length > 0 && Math.min(...anchors.map((a) => a.length)) >= 3;
       const compiled: Compiled = { rule, anchors: rule.ignoreCase ? anchors.map((a) => a.toLowerCase()) : anchors, anchorRun, minRun: rule.minRun ?? 1, joinable };
-      for (const anchor of anchors) for (const key of this.keys(anchor, rule.ignoreCase === true)) this.add(key, compiled);
+      const ruleGate = joinable ? anchorRun : Math.max(anchorRun, compiled.minRun);
+      for (const anchor of anchors) {
+        if (wordPrefix(anchor) === 0) throw new Error(`token rule ${rule.id}: anchor "${anchor}" must start with a word char`);
+        const gate = Math.max(wordPrefix(anchor), ruleGate);
+        for (const key of this.keys(anchor, rule.ignoreCase === true)) {
+          this.add(key, compiled);
+          this.allowThird(this.dispatch[key]!, anchor, rule.ignoreCase === true);
+          const old = this.keyGate[key] ?? 0;
+          this.keyGate[key] = old === 0 ? gate : Math.min(old, gate);
+        }
+      }
     }
   }
 
@@ -79,6 +102,25 @@ export class TokenMatcher {
     const out: number[] = [];
     for (const a of firsts) for (const b of seconds) out.push((a.charCodeAt(0) << 7) | (b.charCodeAt(0) & 127));
     return out;
+  }
+
+  private allowThird(bucket: number, anchor: string, ignoreCase: boolean): void {
+    const mask = (this.bucketThird[bucket] ??= new Uint32Array(4));
+    const third = anchor[2];
+    if (third === undefined || third.charCodeAt(0) > 127) {
+      mask.fill(0xffffffff);
+      return;
+    }
+    for (const ch of ignoreCase ? [third.toLowerCase(), third.toUpperCase()] : [third]) {
+      const c = ch.charCodeAt(0);
+      mask[c >>> 5] = mask[c >>> 5]! | (1 << (c & 31));
+    }
+  }
+
+  /** Whether the char after a word run's first two chars (0 past the end) can continue an anchor of `bucket`. */
+  thirdAllowed(bucket: number, c: number): boolean {
+    const mask = this.bucketThird[bucket];
+    return mask !== undefined && c < 128 && (mask[c >>> 5]! & (1 << (c & 31))) !== 0;
   }
 
   private add(key: number, c: Compiled): void {

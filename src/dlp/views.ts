@@ -89,15 +89,21 @@ function region(text: string, p: number): [number, number] {
   return [a, b];
 }
 
-function regionsAround(text: string, needle: RegExp, from: number, to: number): [number, number][] {
+/**
+ * Regions around each match of `needle` (sticky) at an occurrence of `lead`:
+ * indexOf finds the rare lead char far faster than the regex engine would
+ * find the pattern by trying every position.
+ */
+function regionsAround(text: string, lead: string, needle: RegExp, from: number, to: number): [number, number][] {
   const out: [number, number][] = [];
-  needle.lastIndex = from;
-  for (let m = needle.exec(text); m && m.index < to; m = needle.exec(text)) {
-    const [a, b] = region(text, m.index);
+  for (let p = text.indexOf(lead, from); p !== -1 && p < to; p = text.indexOf(lead, p + 1)) {
+    needle.lastIndex = p;
+    if (!needle.test(text)) continue;
+    const [a, b] = region(text, p);
     const last = out[out.length - 1];
     if (last && a <= last[1]) last[1] = Math.max(last[1], b);
     else out.push([a, b]);
-    needle.lastIndex = Math.max(b, m.index + 1);
+    p = Math.max(b, p + 1) - 1;
   }
   return out;
 }
@@ -163,12 +169,12 @@ export function buildViews(text: string, core: CoreResult, from = 0, to = text.l
     if (v) views.push(v);
   }
   if (text.indexOf('%', from) !== -1) {
-    for (const [a, b] of regionsAround(text, /%[0-9a-fA-F]{2}/g, from, to)) {
+    for (const [a, b] of regionsAround(text, '%', /%[0-9a-fA-F]{2}/y, from, to)) {
       views.push({ name: 'url', text: decodePercent(text.slice(a, b)), start: a, end: b });
     }
   }
   if (text.indexOf('\\', from) !== -1) {
-    for (const [a, b] of regionsAround(text, /\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F{])/g, from, to)) {
+    for (const [a, b] of regionsAround(text, '\\', /\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F{])/y, from, to)) {
       views.push({ name: 'escape', text: decodeEscapes(text.slice(a, b)), start: a, end: b });
     }
   }
