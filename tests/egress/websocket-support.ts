@@ -88,6 +88,10 @@ export async function startWsUpstream(pki: TestPki | undefined) {
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     upgrades.push(req.headers);
+    if (req.url === '/reject') {
+      socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\ncontent-length: 12\r\n\r\nnot allowed\n');
+      return;
+    }
     const accept = createHash('sha1').update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nX-Upstream: ws-echo\r\n\r\n`);
     let buf = head;

@@ -195,4 +195,11 @@ describe('egress WebSocket relay (wss via CONNECT and plain ws)', () => {
     const close = await ws.next();
     expect(closeCode(close!)).toBe(1009);
   });
+
+  it("passes on an upstream's refusal to upgrade (401) and closes", async () => {
+    const ws = await open('plain.test', '/reject');
+    expect(ws.status).toBe(401);
+    expect(await ws.rest()).toContain('not allowed');
+    expect(lastAudit(h)).toMatchObject({ decision: 'allow', status: 401, host: 'plain.test' });
+  });
 });
