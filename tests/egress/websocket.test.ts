@@ -15,7 +15,7 @@ describe('egress WebSocket relay (wss via CONNECT and plain ws)', () => {
   let h: Harness;
   let caPem: string;
   const token = ['ws-', 'tok', 'en-', 'real-', 'value-', '4242'].join('');
-  const hosts = ['ws.test', 'plain.test', 'auth-plain.test', 'limited.test', 'redact.test', 'other.test'];
+  const hosts = ['ws.test', 'plain.test', 'auth-plain.test', 'limited.test', 'redact.test', 'sup.test', 'other.test'];
 
   beforeAll(async () => {
     const pki = await makeUpstreamPki(hosts);
@@ -30,6 +30,7 @@ describe('egress WebSocket relay (wss via CONNECT and plain ws)', () => {
         route('auth-plain.test', p, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'HOST_TOKEN' } }),
         route('limited.test', p, { matches: [{ paths: [{ type: 'prefix', value: '/socket/' }], methods: ['GET'], headers: [] }] }),
         route('redact.test', p, { dlp: { outbound: ['token_patterns', 'known_secrets'], inbound: [], onMatch: 'redact' } }),
+        route('sup.test', p, { dlp: { outbound: ['token_patterns', 'known_secrets'], inbound: [], onMatch: 'supervise' } }),
         route('ws-plain.test', plainUp.port),
       ],
       { env: { EGRESS_TOKEN_0: token }, resolve: [...hosts.map((n) => `${n}:${p}:127.0.0.1`), `ws-plain.test:${plainUp.port}:127.0.0.1`].join(',') },
@@ -166,14 +167,17 @@ describe('egress WebSocket relay (wss via CONNECT and plain ws)', () => {
     expect(seenText()).not.toContain('msg-b');
   });
 
-  it('fails closed (1008) for onMatch redact, saying why', async () => {
-    const secret = fakeGithubToken('ws3');
-    const ws = await open('redact.test');
-    ws.send(TEXT, `redact me ${secret}`);
+  it.each([
+    ['redact.test', 'redact'],
+    ['sup.test', 'supervise'],
+  ])('fails closed (1008) on %s (onMatch %s), saying why', async (host, mode) => {
+    const secret = fakeGithubToken(`ws-${mode}`);
+    const ws = await open(host);
+    ws.send(TEXT, `${mode} me ${secret}`);
     const close = await ws.next();
     expect(closeCode(close!)).toBe(1008);
-    expect(closeReason(close!)).toMatch(/redact/);
-    expect(seenText()).not.toContain('redact me');
+    expect(closeReason(close!)).toContain(`onMatch ${mode} cannot apply to a WebSocket`);
+    expect(seenText()).not.toContain(`${mode} me`);
   });
 
   it('closes 1002 on an unmasked client frame and on a reserved opcode', async () => {
