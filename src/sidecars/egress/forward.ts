@@ -1,13 +1,16 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { AuditRecord, AuditSink } from './audit.js';
 import { stripQuery } from './audit.js';
 import { BodyGate, toAudit, type DlpPolicy } from './dlp-policy.js';
-import { runStages, type RequestContext, type Stage, type Tunnel } from './pipeline.js';
+import type { Dispatcher } from 'undici';
+import type { Finding, StreamScanner } from '../../dlp/index.js';
+import type { RouteDlp } from '../../plan/egress-route.js';
+import { runStagesFast, type RequestContext, type Stage, type Tunnel } from './pipeline.js';
 import type { RouteTable } from './routes.js';
 import type { Upstream } from './upstream.js';
-import { block, BlockError, sendBlock, type Block } from './verdict.js';
+import { block, BlockError, sendBlock, type Block, type Verdict } from './verdict.js';
 
 export interface ProxyCore {
   stages: readonly Stage[];
@@ -29,176 +32,251 @@ const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encod
 const TEXTUAL = /^(text\/|application\/(json|[a-z0-9.+-]*\+json|xml|[a-z0-9.+-]*\+xml|javascript|x-ndjson|x-www-form-urlencoded))/i;
 
 /** One request through the pipeline: stages → (streamed, scanned) upstream → (streamed, scanned) response. */
-export async function handleRequest(core: ProxyCore, req: IncomingMessage, res: ServerResponse, t: Target): Promise<void> {
-  const started = performance.now();
-  const ac = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) ac.abort(new Error('client closed the connection'));
-  });
-  const ctx: RequestContext = {
-    method: req.method ?? 'GET',
-    scheme: t.scheme,
-    host: t.host,
-    port: t.port,
-    path: t.path,
-    inHeaders: req.headers,
-    outHeaders: {},
-    tunnel: t.tunnel,
-    table: core.table(),
-    findings: [],
-    redacted: false,
-    signal: ac.signal,
+export function handleRequest(core: ProxyCore, req: IncomingMessage, res: ServerResponse, t: Target): Promise<void> {
+  const x = new Exchange(core, req, res, t);
+  let v;
+  try {
+    v = runStagesFast(core.stages, x.ctx);
+  } catch (err) {
+    v = internal(err);
+  }
+  if (v instanceof Promise) return v.then((verdict) => x.proceed(verdict), (err: unknown) => x.proceed(internal(err)));
+  x.proceed(v);
+  return DONE;
+}
+
+const DONE = Promise.resolve();
+
+function internal(err: unknown): Block {
+  return block('internal', `egress failed closed: ${(err as Error).message}`, 500, false);
+}
+
+/**
+ * One proxied exchange. It is undici's dispatch handler itself: the response
+ * arrives as callbacks (no promise, body stream or async iterator per request),
+ * and backpressure from the client pauses the upstream read.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly ctx: RequestContext;
+  private readonly started = performance.now();
+  private readonly ac = new AbortController();
+  private readonly what: { method: string; host: string; path: string };
+  private controller: Dispatcher.DispatchController | undefined;
+  private gate: BodyGate | undefined;
+  private gateBlock: Block | undefined;
+  private scanner: StreamScanner | undefined;
+  private decoder: StringDecoder | undefined;
+  private status = 0;
+  /** Response headers went to the client. */
+  private responding = false;
+  /** The exchange was answered, cut or audited: later callbacks from undici are ignored. */
+  private finished = false;
+
+  constructor(
+    private readonly core: ProxyCore,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    t: Target,
+  ) {
+    this.ctx = {
+      method: req.method ?? 'GET',
+      scheme: t.scheme,
+      host: t.host,
+      port: t.port,
+      path: t.path,
+      inHeaders: req.headers,
+      outHeaders: {},
+      tunnel: t.tunnel,
+      table: core.table(),
+      findings: [],
+      redacted: false,
+      signal: this.ac.signal,
+    };
+    this.what = { method: this.ctx.method, host: t.host, path: stripQuery(t.path) };
+    res.on('close', this.onClientClose);
+  }
+
+  private onClientClose = (): void => {
+    if (this.res.writableFinished) return;
+    const reason = new Error('client closed the connection');
+    this.ac.abort(reason);
+    this.controller?.abort(reason);
   };
-  const what = { method: ctx.method, host: ctx.host, path: stripQuery(t.path) };
-  const audit = (r: Pick<AuditRecord, 'decision'> & Partial<AuditRecord>): void =>
-    core.audit({
-      ...what,
+
+  private audit(r: Pick<AuditRecord, 'decision'> & Partial<AuditRecord>): void {
+    const ctx = this.ctx;
+    this.core.audit({
+      ...this.what,
       route: ctx.route?.plan.host ?? null,
       ...(ctx.findings.length > 0 ? { findings: ctx.findings } : {}),
-      ms: Math.round((performance.now() - started) * 100) / 100,
+      ms: Math.round((performance.now() - this.started) * 100) / 100,
       ...r,
     });
-  const refuse = (b: Block): void => {
-    sendBlock(res, b, what);
+  }
+
+  private refuse(b: Block): void {
+    this.finished = true;
+    sendBlock(this.res, b, this.what);
     // Drain what the client still sends so keep-alive survives a refused upload.
-    req.resume();
-    audit({ decision: 'block', status: b.status, stage: b.stage, reason: b.reason });
-  };
-
-  let verdict;
-  try {
-    verdict = await runStages(core.stages, ctx);
-  } catch (err) {
-    verdict = block('internal', `egress failed closed: ${(err as Error).message}`, 500, false);
+    this.req.resume();
+    this.audit({ decision: 'block', status: b.status, stage: b.stage, reason: b.reason });
   }
-  if (!verdict.ok) return refuse(verdict);
-  const route = ctx.route!;
-  const dlpCfg = route.plan.dlp;
 
-  const hasBody =
-    req.headers['transfer-encoding'] !== undefined ||
-    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
-  let body: Readable | Buffer | null = req.headers['content-length'] === '0' ? Buffer.alloc(0) : null;
-  let gate: BodyGate | undefined;
-  let gateBlock: Block | undefined;
-  if (hasBody) {
-    const enc = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (dlpCfg.outbound.length === 0) {
-      body = req;
-    } else if (enc !== 'identity') {
-      return refuse(block('outbound-dlp', `request body has Content-Encoding ${enc}, which outbound DLP cannot scan; send it uncompressed`, 403, false));
-    } else {
-      const g = new BodyGate(core.dlp, dlpCfg, core.dlp.streamScanner(dlpCfg.outbound), {
-        host: ctx.host,
-        method: ctx.method,
-        path: what.path,
-        signal: ac.signal,
-      });
-      gate = g;
-      body = Readable.from(
-        (async function* () {
-          try {
-            for await (const chunk of req as AsyncIterable<Buffer>) {
-              const out = await g.push(chunk);
-              if (out.length > 0) yield out;
-            }
-            const rest = await g.end();
-            if (rest.length > 0) yield rest;
-          } catch (err) {
-            if (err instanceof BlockError) gateBlock = err.verdict;
-            throw err;
-          }
-        })(),
-        { objectMode: false },
-      );
+  proceed(verdict: Verdict): void {
+    if (!verdict.ok) return this.refuse(verdict);
+    const { ctx, req } = this;
+    const dlpCfg = ctx.route!.plan.dlp;
+    const h = req.headers;
+    const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+    let body: Readable | Buffer | null = h['content-length'] === '0' ? EMPTY : null;
+    if (hasBody) {
+      const enc = (h['content-encoding'] ?? 'identity').toLowerCase();
+      if (dlpCfg.outbound.length === 0) {
+        body = req;
+      } else if (enc !== 'identity') {
+        return this.refuse(block('outbound-dlp', `request body has Content-Encoding ${enc}, which outbound DLP cannot scan; send it uncompressed`, 403, false));
+      } else {
+        body = this.gatedBody(dlpCfg);
+      }
     }
+    // Scanning needs plain text: ask for it rather than decoding compressed responses.
+    if (dlpCfg.inbound.length > 0) ctx.outHeaders['accept-encoding'] = 'identity';
+    if (this.ac.signal.aborted) return this.audit({ decision: 'error', reason: 'client closed the connection' });
+    this.core.agent.dispatch(
+      { origin: `${ctx.scheme}://${ctx.host}:${ctx.port}`, path: ctx.path, method: ctx.method, headers: ctx.outHeaders, body },
+      this,
+    );
   }
-  const scanInbound = dlpCfg.inbound.length > 0;
-  // Scanning needs plain text: ask for it rather than decoding compressed responses.
-  if (scanInbound) ctx.outHeaders['accept-encoding'] = 'identity';
 
-  let up;
-  try {
-    up = await core.agent.request({
-      origin: `${ctx.scheme}://${ctx.host}:${ctx.port}`,
-      path: ctx.path,
-      method: ctx.method,
-      headers: ctx.outHeaders,
-      body,
-      signal: ac.signal,
+  private gatedBody(dlpCfg: RouteDlp): Readable {
+    const g = new BodyGate(this.core.dlp, dlpCfg, this.core.dlp.streamScanner(dlpCfg.outbound), {
+      host: this.ctx.host,
+      method: this.ctx.method,
+      path: this.what.path,
+      signal: this.ac.signal,
     });
-  } catch (err) {
-    ctx.findings.push(...(gate?.findings ?? []));
-    if (gateBlock || err instanceof BlockError) return refuse(gateBlock ?? (err as BlockError).verdict);
-    if (ac.signal.aborted) return audit({ decision: 'error', reason: 'client closed the connection' });
-    return refuse(block('upstream', `upstream ${ctx.host}:${ctx.port} failed: ${errText(err)}`, 502, false));
-  }
-  ctx.findings.push(...(gate?.findings ?? []));
-
-  const headers: Record<string, string | string[]> = {};
-  const listed = new Set(String(up.headers.connection ?? '').split(',').map((s) => s.trim().toLowerCase()));
-  for (const [k, v] of Object.entries(up.headers)) {
-    if (v !== undefined && !RESPONSE_HOP_BY_HOP.has(k) && !listed.has(k)) headers[k] = v;
-  }
-  const ctype = String(up.headers['content-type'] ?? '');
-  const cenc = String(up.headers['content-encoding'] ?? 'identity').toLowerCase();
-  const scanner = scanInbound && TEXTUAL.test(ctype) ? core.dlp.streamScanner(dlpCfg.inbound) : undefined;
-  if (scanner && cenc !== 'identity') {
-    up.body.destroy();
-    return refuse(block('inbound-dlp', `upstream sent a ${cenc}-encoded response that inbound DLP cannot scan`, 502, false));
-  }
-  res.writeHead(up.statusCode, headers);
-  // Streamed responses (SSE, chunked) show their headers at once; fixed-length ones
-  // go out with the first body chunk (one TLS record instead of two).
-  if (up.headers['content-length'] === undefined) res.flushHeaders();
-  const decoder = new StringDecoder('utf8');
-  try {
-    for await (const chunk of up.body as AsyncIterable<Buffer>) {
-      if (scanner) {
-        const found = scanner.push(decoder.write(chunk));
-        if (found.length > 0) {
-          ctx.findings.push(...toAudit(found, 'response'));
-          if (found.some((f) => f.severity === 'block')) {
-            // Headers are gone: the only safe answer is to cut the stream.
-            up.body.destroy();
-            res.destroy();
-            return audit({ decision: 'terminated', status: up.statusCode, stage: 'inbound-dlp', reason: 'inbound DLP found a high-confidence injection in the response' });
+    this.gate = g;
+    const req = this.req;
+    const onBlock = (b: Block): void => {
+      this.gateBlock = b;
+    };
+    return Readable.from(
+      (async function* () {
+        try {
+          for await (const chunk of req as AsyncIterable<Buffer>) {
+            const out = await g.push(chunk);
+            if (out.length > 0) yield out;
           }
+          const rest = await g.end();
+          if (rest.length > 0) yield rest;
+        } catch (err) {
+          if (err instanceof BlockError) onBlock(err.verdict);
+          throw err;
         }
-      }
-      if (!res.write(chunk)) await drained(res);
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  private gateFindingsTaken = false;
+
+  private takeGateFindings(): void {
+    if (this.gate && !this.gateFindingsTaken) this.ctx.findings.push(...this.gate.findings);
+    this.gateFindingsTaken = true;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.ac.signal.aborted) controller.abort(this.ac.signal.reason as Error);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, upHeaders: IncomingHttpHeaders): void {
+    // 1xx informational answers are not relayed (as undici's request() did).
+    if (this.finished || statusCode < 200) return;
+    this.takeGateFindings();
+    const { res } = this;
+    const dlpCfg = this.ctx.route!.plan.dlp;
+    const headers: Record<string, string | string[]> = {};
+    const conn = upHeaders.connection;
+    const listed = conn === undefined ? undefined : new Set(String(conn).split(',').map((s) => s.trim().toLowerCase()));
+    for (const k in upHeaders) {
+      const v = upHeaders[k];
+      if (v !== undefined && !RESPONSE_HOP_BY_HOP.has(k) && !listed?.has(k)) headers[k] = v;
     }
-    if (scanner) {
-      const found = scanner.end();
-      ctx.findings.push(...toAudit(found, 'response'));
-      if (found.some((f) => f.severity === 'block')) {
-        res.destroy();
-        return audit({ decision: 'terminated', status: up.statusCode, stage: 'inbound-dlp', reason: 'inbound DLP found a high-confidence injection at the end of the response' });
+    if (dlpCfg.inbound.length > 0 && TEXTUAL.test(String(upHeaders['content-type'] ?? ''))) {
+      const cenc = String(upHeaders['content-encoding'] ?? 'identity').toLowerCase();
+      if (cenc !== 'identity') {
+        this.refuse(block('inbound-dlp', `upstream sent a ${cenc}-encoded response that inbound DLP cannot scan`, 502, false));
+        controller.abort(new Error('refused by inbound DLP'));
+        return;
       }
+      this.scanner = this.core.dlp.streamScanner(dlpCfg.inbound);
+      this.decoder = new StringDecoder('utf8');
     }
-    res.end();
-    audit({ decision: ctx.redacted || gate?.redacted ? 'redact' : 'allow', status: up.statusCode });
-  } catch (err) {
-    res.destroy();
-    audit({ decision: 'error', status: up.statusCode, reason: `response stream failed: ${errText(err)}` });
+    this.status = statusCode;
+    this.responding = true;
+    res.writeHead(statusCode, headers);
+    // Streamed responses (SSE, chunked) show their headers at once; fixed-length ones
+    // go out with the first body chunk (one TLS record instead of two).
+    if (upHeaders['content-length'] === undefined) res.flushHeaders();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.finished) return;
+    if (this.scanner && this.inboundBlocks(this.scanner.push(this.decoder!.write(chunk)))) {
+      // Headers are gone: the only safe answer is to cut the stream.
+      this.terminate(controller, 'inbound DLP found a high-confidence injection in the response');
+      return;
+    }
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
+    if (this.finished) return;
+    if (this.scanner && this.inboundBlocks(this.scanner.end())) {
+      this.terminate(controller, 'inbound DLP found a high-confidence injection at the end of the response');
+      return;
+    }
+    this.finished = true;
+    this.res.end();
+    this.audit({ decision: this.ctx.redacted || this.gate?.redacted ? 'redact' : 'allow', status: this.status });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.finished) return;
+    if (!this.responding) {
+      const gateBlock = this.gateBlock;
+      this.takeGateFindings();
+      if (gateBlock || err instanceof BlockError) return this.refuse(gateBlock ?? (err as BlockError).verdict);
+      if (this.ac.signal.aborted) {
+        this.finished = true;
+        return this.audit({ decision: 'error', reason: 'client closed the connection' });
+      }
+      return this.refuse(block('upstream', `upstream ${this.ctx.host}:${this.ctx.port} failed: ${errText(err)}`, 502, false));
+    }
+    this.finished = true;
+    this.res.destroy();
+    this.audit({ decision: 'error', status: this.status, reason: `response stream failed: ${errText(err)}` });
+  }
+
+  private inboundBlocks(found: Finding[]): boolean {
+    if (found.length === 0) return false;
+    this.ctx.findings.push(...toAudit(found, 'response'));
+    return found.some((f) => f.severity === 'block');
+  }
+
+  private terminate(controller: Dispatcher.DispatchController, reason: string): void {
+    this.finished = true;
+    controller.abort(new Error(reason));
+    this.res.destroy();
+    this.audit({ decision: 'terminated', status: this.status, stage: 'inbound-dlp', reason });
   }
 }
 
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', closed);
-      resolve();
-    };
-    const closed = (): void => {
-      res.off('drain', done);
-      reject(new Error('client closed the connection'));
-    };
-    res.on('drain', done);
-    res.once('close', closed);
-  });
-}
+const EMPTY = Buffer.alloc(0);
 
 export function errText(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };

@@ -193,29 +193,49 @@ export function buildStages(deps: PipelineDeps): Stage[] {
     },
     {
       name: 'ssrf',
-      async run(ctx) {
-        try {
-          ctx.resolved = await deps.resolver.resolve(ctx.host, ctx.port);
+      run(ctx) {
+        const cached = deps.resolver.peek(ctx.host, ctx.port);
+        if (cached) {
+          ctx.resolved = cached;
           return ALLOW;
-        } catch (err) {
-          if (err instanceof ResolveError) return block('ssrf', err.message);
-          throw err;
         }
+        return deps.resolver.resolve(ctx.host, ctx.port).then(
+          (r) => {
+            ctx.resolved = r;
+            return ALLOW;
+          },
+          (err: unknown) => {
+            if (err instanceof ResolveError) return block('ssrf', err.message);
+            throw err;
+          },
+        );
       },
     },
   ];
 }
 
 export async function runStages(stages: readonly Stage[], ctx: RequestContext): Promise<Verdict> {
-  for (const stage of stages) {
-    const v = await stage.run(ctx);
+  return runStagesFast(stages, ctx);
+}
+
+/**
+ * Same order and verdicts as `runStages`, but synchronous while every stage
+ * answers synchronously (the common case: a cached DNS answer, no supervise
+ * wait): no promise or microtask per stage on the hot path.
+ */
+export function runStagesFast(stages: readonly Stage[], ctx: RequestContext, from = 0): Verdict | Promise<Verdict> {
+  for (let i = from; i < stages.length; i++) {
+    const v = stages[i]!.run(ctx);
+    if (v instanceof Promise) {
+      return v.then((done) => (done.ok ? runStagesFast(stages, ctx, i + 1) : done));
+    }
     if (!v.ok) return v;
   }
   return ALLOW;
 }
 
 /** DLP on the host, the path+query and header values (before any credential is injected). */
-async function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Promise<Verdict> {
+function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise<Verdict> {
   const cfg = ctx.route?.plan.dlp;
   if (!cfg || cfg.outbound.length === 0) return ALLOW;
   const scanner = dlp.scanner(cfg.outbound);
@@ -245,13 +265,14 @@ async function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Promise<Ver
       return block('outbound-dlp', `${describe(all)} in ${where}`);
     case 'supervise': {
       const raws = hits.flatMap((h) => h.findings.map((f) => h.part.text.slice(f.start, f.end)));
-      const b = await dlp.supervise(all, raws, {
-        host: ctx.host,
-        method: ctx.method,
-        path: ctx.path.split('?')[0] ?? '',
-        signal: ctx.signal,
-      });
-      return b ?? ALLOW;
+      return dlp
+        .supervise(all, raws, {
+          host: ctx.host,
+          method: ctx.method,
+          path: ctx.path.split('?')[0] ?? '',
+          signal: ctx.signal,
+        })
+        .then((b) => b ?? ALLOW);
     }
     case 'redact': {
       for (const h of hits) {

@@ -71,8 +71,15 @@ export function parseResolveOverrides(spec: string | undefined): Map<string, str
   return map;
 }
 
+interface CacheEntry {
+  at: number;
+  value: Promise<Resolved>;
+  /** Set once `value` fulfils (never for a rejection: those leave the cache). */
+  settled?: Resolved;
+}
+
 export class Resolver {
-  private readonly cache = new Map<string, { at: number; value: Promise<Resolved> }>();
+  private readonly cache = new Map<string, CacheEntry>();
 
   constructor(
     private readonly overrides: ReadonlyMap<string, string>,
@@ -85,9 +92,22 @@ export class Resolver {
     const now = Date.now();
     if (hit && now - hit.at < this.ttlMs) return hit.value;
     const value = this.resolveUncached(key, host);
-    this.cache.set(key, { at: now, value });
-    value.catch(() => this.cache.delete(key));
+    const entry: CacheEntry = { at: now, value };
+    this.cache.set(key, entry);
+    value.then(
+      (r) => (entry.settled = r),
+      () => this.cache.delete(key),
+    );
     return value;
+  }
+
+  /**
+   * The cached answer when it has settled and is within its TTL: lets the hot path
+   * skip a promise per request. Same answer, same checks as `resolve`.
+   */
+  peek(host: string, port: number): Resolved | undefined {
+    const hit = this.cache.get(`${host.toLowerCase()}:${port}`);
+    return hit?.settled !== undefined && Date.now() - hit.at < this.ttlMs ? hit.settled : undefined;
   }
 
   private async resolveUncached(key: string, host: string): Promise<Resolved> {

@@ -94,8 +94,23 @@ export class TlsSessionCache {
 /** The part of undici's Agent the proxy uses. */
 export interface Upstream {
   request(opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
+  /**
+   * undici's callback API: no promise, body stream or async iterator per request
+   * (the proxy's hot path). A failure to load undici reaches `onResponseError`.
+   */
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void;
   close(): Promise<void>;
 }
+
+/** Stands in for undici's controller when undici itself could not be loaded. */
+const NO_CONTROLLER: Dispatcher.DispatchController = {
+  aborted: true,
+  paused: false,
+  reason: null,
+  abort: () => undefined,
+  pause: () => undefined,
+  resume: () => undefined,
+};
 
 /**
  * undici is loaded on the first upstream request, not at start-up: it is the
@@ -104,6 +119,7 @@ export interface Upstream {
  */
 export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext): Upstream {
   let agent: Promise<Agent> | undefined;
+  let loaded: Agent | undefined;
   const sessions = new TlsSessionCache();
   const load = (): Promise<Agent> =>
     (agent ??= import('undici').then((mod) => {
@@ -121,17 +137,27 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext)
           sessions,
         );
       };
-      return new Agent({
+      return (loaded = new Agent({
         connect,
         keepAliveTimeout: 30_000,
         // LLM streams can pause for a long time between events; the agent decides when to give up.
         bodyTimeout: 0,
         headersTimeout: 300_000,
         connections: 128,
-      });
+      }));
     }));
   return {
     request: async (opts) => (await load()).request(opts),
+    dispatch: (opts, handler) => {
+      if (loaded) {
+        loaded.dispatch(opts, handler);
+        return;
+      }
+      load().then(
+        (a) => a.dispatch(opts, handler),
+        (err: Error) => handler.onResponseError?.(NO_CONTROLLER, err),
+      );
+    },
     close: async () => {
       if (agent) await (await agent).close();
     },

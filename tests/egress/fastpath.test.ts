@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { runStages, runStagesFast, type RequestContext, type Stage } from '../../src/sidecars/egress/pipeline.js';
+import { Resolver } from '../../src/sidecars/egress/resolve.js';
+import { buildRouteTable } from '../../src/sidecars/egress/routes.js';
+import { ALLOW, block, type Verdict } from '../../src/sidecars/egress/verdict.js';
+
+const ctx = (): RequestContext => ({
+  method: 'GET',
+  scheme: 'https',
+  host: 'a.test',
+  port: 443,
+  path: '/',
+  inHeaders: {},
+  outHeaders: {},
+  tunnel: undefined,
+  table: buildRouteTable([]),
+  findings: [],
+  redacted: false,
+  signal: new AbortController().signal,
+});
+
+const stage = (name: string, seen: string[], v: Verdict | (() => Promise<Verdict>)): Stage => ({
+  name,
+  run: () => {
+    seen.push(name);
+    return typeof v === 'function' ? v() : v;
+  },
+});
+
+describe('pipeline fast path', () => {
+  it('answers synchronously when every stage does, and stops at the first block', () => {
+    const seen: string[] = [];
+    const v = runStagesFast([stage('a', seen, ALLOW), stage('b', seen, block('b', 'no')), stage('c', seen, ALLOW)], ctx());
+    expect(v).not.toBeInstanceOf(Promise);
+    expect(v).toMatchObject({ ok: false, stage: 'b' });
+    expect(seen).toEqual(['a', 'b']);
+  });
+
+  it('continues in order after an asynchronous stage, and a block after it still wins', async () => {
+    const seen: string[] = [];
+    const stages = [
+      stage('a', seen, ALLOW),
+      stage('async', seen, () => Promise.resolve(ALLOW)),
+      stage('c', seen, block('c', 'refused after the async stage')),
+      stage('d', seen, ALLOW),
+    ];
+    const v = runStagesFast(stages, ctx());
+    expect(v).toBeInstanceOf(Promise);
+    expect(await v).toMatchObject({ ok: false, stage: 'c' });
+    expect(seen).toEqual(['a', 'async', 'c']);
+    expect(await runStages(stages, ctx())).toMatchObject({ ok: false, stage: 'c' });
+  });
+
+  it('an asynchronous block stops the pipeline; a rejected stage rejects (the caller fails closed)', async () => {
+    const seen: string[] = [];
+    const v = await runStagesFast([stage('async', seen, () => Promise.resolve(block('async', 'no'))), stage('after', seen, ALLOW)], ctx());
+    expect(v).toMatchObject({ ok: false, stage: 'async' });
+    expect(seen).toEqual(['async']);
+    await expect(runStages([stage('boom', [], () => Promise.reject(new Error('scanner failed')))], ctx())).rejects.toThrow('scanner failed');
+  });
+});
+
+describe('resolver peek (the hot path skips a promise only for a settled, fresh, allowed answer)', () => {
+  it('is empty before the first resolution and filled once it settles', async () => {
+    const r = new Resolver(new Map([['pinned.test:443', '127.0.0.1']]));
+    expect(r.peek('pinned.test', 443)).toBeUndefined();
+    const p = r.resolve('pinned.test', 443);
+    expect(r.peek('pinned.test', 443)).toBeUndefined();
+    await p;
+    expect(r.peek('PINNED.test', 443)).toEqual({ address: '127.0.0.1', family: 4, pinned: true });
+    expect(r.peek('pinned.test', 444)).toBeUndefined();
+  });
+
+  it('never caches a refused answer, and expires with the TTL', async () => {
+    const r = new Resolver(new Map(), 30_000);
+    // localhost resolves to loopback: the SSRF guard refuses it.
+    await expect(r.resolve('localhost', 443)).rejects.toThrow(/SSRF guard/);
+    expect(r.peek('localhost', 443)).toBeUndefined();
+    const expired = new Resolver(new Map([['pinned.test:443', '127.0.0.1']]), 0);
+    await expired.resolve('pinned.test', 443);
+    expect(expired.peek('pinned.test', 443)).toBeUndefined();
+  });
+});
