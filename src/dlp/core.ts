@@ -1,17 +1,18 @@
-// The single pass over the text. Per char it only does table lookups, shifts
-// and three rarely-taken branches (no per-char-class branching), which is what
-// keeps the default detectors fast:
+// The single pass over the text. Per char: one load from a packed class table,
+// shifts and masks, and three rarely-taken branches; no per-char-class
+// branching (word/non-word flips every few chars, and mispredicting that was
+// most of the old loop's cost):
 //  - known_secrets: a gear hash of the alphanumeric projection (non-alnum chars
-//    leave it unchanged via a zero shift and a zero gear value) and one bitset probe;
+//    leave it unchanged: zero shift, zero gear value) and one bitset probe;
 //  - token_patterns: the last three chars as 6-bit word-char codes; a table says
 //    whether "non-word, c0, c1" starts a word run some anchor can begin;
-//  - decoded views: a branch-free counter of the current base64/hex run;
-//  - an OR of all char codes says whether any non-ASCII char was seen; only then
-//    does a second pass look for chars that can hide or disguise a token (NFKC view).
-// Candidate word runs are gated by run length and dispatched after the pass.
-// Regexes were measured as the scanner here and lost: V8 tries a character-class
-// or alternation regex at every position (~3-4 ns/char), this loop costs ~3 ns/char
-// for all detectors together.
+//  - decoded views: a branch-free length counter of the current base64/hex run;
+//  - an OR of all char codes: only texts with non-ASCII chars get the second
+//    pass that looks for chars that can hide or disguise a token (NFKC view).
+// Candidate word runs are gated (length, third char) and dispatched after the pass.
+// Measured and rejected: letting V8's regex engine scan (a char-class or
+// alternation regex is tried at every position, 3-4 ns/char for ONE of the
+// three jobs; this loop does all three in about that).
 import { DlpBudgetError } from './api.js';
 import { GEAR, type KnownHit, type KnownSecretIndex, SLOT_SHIFT } from './known.js';
 import type { TokenHit, TokenMatcher } from './tokens.js';
@@ -107,25 +108,16 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   const encoded: number[] = [];
   /** Word-run starts whose first two chars begin an anchor; gated and dispatched after the pass. */
   const starts: number[] = [];
-  const starting = matcher ? startTable(matcher) : new Uint8Array(STATE_MASK + 1);
+  const starting = matcher ? startTable(matcher) : NO_STARTS;
   const bits = known ? known.bits : NO_BITS;
   const n = text.length;
   const state = new Int32Array(STATE_WORDS);
-  const events = new Int32Array(EVENT_CAP);
+  const events = EVENTS;
   for (let from = 0; from < n; ) {
     const to = Math.min(n, from + BLOCK);
     while (from < to) {
       from = pass(text, from, to, state, PROPS, GEAR16, bits, starting, events);
-      const count = state[4]!;
-      for (let e = 0; e < count; e++) {
-        const ev = events[e]!;
-        const at = ev >>> 2;
-        const kind = ev & 3;
-        if (kind === EV_PROBE) known!.verify(text, at, knownHits);
-        else if (kind === EV_WORD) starts.push(at);
-        else encoded.push(at - events[++e]!, at);
-      }
-      state[4] = 0;
+      flush(text, events, state, known, knownHits, starts, encoded);
     }
     if (performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
   }
@@ -140,10 +132,31 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   return { tokens, known: knownHits, encoded, suspect, suspectOverflow: overflow };
 }
 
+/**
+ * Handle the events one pass() call buffered. Its own function, like pass():
+ * loops that V8 compiles by on-stack replacement in a function that runs only
+ * once per scan were measured deoptimising on every scan.
+ */
+function flush(text: string, events: Int32Array, state: Int32Array, known: KnownSecretIndex | null, knownHits: KnownHit[], starts: number[], encoded: number[]): void {
+  const count = state[4]!;
+  for (let e = 0; e < count; e++) {
+    const ev = events[e]!;
+    const at = ev >>> 2;
+    const kind = ev & 3;
+    if (kind === EV_PROBE) known!.verify(text, at, knownHits);
+    else if (kind === EV_WORD) starts.push(at);
+    else encoded.push(at - events[++e]!, at);
+  }
+  state[4] = 0;
+}
+
 /** [gear hash, word-code state, base64 run length, OR of char codes, event count]. */
 const STATE_WORDS = 5;
 /** Events are (position << 2 | kind); positions fit: V8 strings are shorter than 2^29. */
-const EVENT_CAP = 4096;
+const STRIDE = 4096;
+const EVENT_CAP = 4 * STRIDE;
+/** Shared: a scan is synchronous and coreScan never re-enters itself while the buffer holds events. */
+const EVENTS = new Int32Array(EVENT_CAP);
 const EV_PROBE = 1;
 const EV_WORD = 2;
 /** Event kind 3 (a base64/hex run ended at the position) is followed by one more word: the run's length. */
@@ -165,8 +178,9 @@ function pass(text: string, from: number, to: number, state: Int32Array, props: 
   let seen = state[3]!;
   let count = state[4]!;
   let i = from;
-  // 4096 (EVENT_CAP) - 4: room for the events one char can raise.
-  for (; i < to && count < 4092; i++) {
+  // A char raises at most 4 event words, so STRIDE chars always fit the buffer (flush empties it between calls).
+  const stop = Math.min(to, from + STRIDE);
+  for (; i < stop; i++) {
     const c = text.charCodeAt(i);
     const p = props[c]!;
     seen |= c;
@@ -192,6 +206,7 @@ function pass(text: string, from: number, to: number, state: Int32Array, props: 
   return i;
 }
 
+const NO_STARTS = new Uint8Array(STATE_MASK + 1);
 /** Bitset with nothing set: no known secrets means no probe ever hits, without a flag in the hot loop. */
 const NO_BITS = new Int32Array(1 << (32 - SLOT_SHIFT - 5));
 // pass() inlines the slot computation as `h >>> 12`.
