@@ -1,4 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { createAudit } from '../../src/sidecars/egress/audit.js';
 import { runStages, runStagesFast, type RequestContext, type Stage } from '../../src/sidecars/egress/pipeline.js';
 import { Resolver } from '../../src/sidecars/egress/resolve.js';
 import { buildRouteTable } from '../../src/sidecars/egress/routes.js';
@@ -79,5 +84,28 @@ describe('resolver peek (the hot path skips a promise only for a settled, fresh,
     const expired = new Resolver(new Map([['pinned.test:443', '127.0.0.1']]), 0);
     await expired.resolve('pinned.test', 443);
     expect(expired.peek('pinned.test', 443)).toBeUndefined();
+  });
+});
+
+describe('audit timestamps (formatted once per millisecond)', () => {
+  it('every line carries the current time, also across milliseconds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'audit-ts-'));
+    try {
+      const file = join(dir, 'a.jsonl');
+      const a = createAudit('b', file, () => undefined);
+      const t0 = Date.now();
+      a.write({ method: 'GET', host: 'x.test', path: '/1', route: null, decision: 'allow' });
+      a.write({ method: 'GET', host: 'x.test', path: '/2', route: null, decision: 'allow' });
+      await sleep(5);
+      a.write({ method: 'GET', host: 'x.test', path: '/3', route: null, decision: 'allow' });
+      const t1 = Date.now();
+      await a.close();
+      const times = readFileSync(file, 'utf8').trim().split('\n').map((l) => Date.parse((JSON.parse(l) as { time: string }).time));
+      expect(times).toHaveLength(3);
+      for (const t of times) expect(t >= t0 && t <= t1).toBe(true);
+      expect(times[2]!).toBeGreaterThan(times[0]!);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

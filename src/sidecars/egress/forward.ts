@@ -59,7 +59,9 @@ function internal(err: unknown): Block {
 class Exchange implements Dispatcher.DispatchHandler {
   readonly ctx: RequestContext;
   private readonly started = performance.now();
-  private readonly ac = new AbortController();
+  /** Created on first use (supervise waits, body gates): most requests never need one. */
+  private ac: AbortController | undefined;
+  private closed: Error | undefined;
   private readonly what: { method: string; host: string; path: string };
   private controller: Dispatcher.DispatchController | undefined;
   private gate: BodyGate | undefined;
@@ -78,6 +80,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     t: Target,
   ) {
+    const signalOf = (): AbortSignal => this.signal();
     this.ctx = {
       method: req.method ?? 'GET',
       scheme: t.scheme,
@@ -90,16 +93,25 @@ class Exchange implements Dispatcher.DispatchHandler {
       table: core.table(),
       findings: [],
       redacted: false,
-      signal: this.ac.signal,
+      get signal() {
+        return signalOf();
+      },
     };
     this.what = { method: this.ctx.method, host: t.host, path: stripQuery(t.path) };
     res.on('close', this.onClientClose);
   }
 
+  private signal(): AbortSignal {
+    this.ac ??= new AbortController();
+    if (this.closed && !this.ac.signal.aborted) this.ac.abort(this.closed);
+    return this.ac.signal;
+  }
+
   private onClientClose = (): void => {
     if (this.res.writableFinished) return;
     const reason = new Error('client closed the connection');
-    this.ac.abort(reason);
+    this.closed = reason;
+    this.ac?.abort(reason);
     this.controller?.abort(reason);
   };
 
@@ -141,7 +153,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     // Scanning needs plain text: ask for it rather than decoding compressed responses.
     if (dlpCfg.inbound.length > 0) ctx.outHeaders['accept-encoding'] = 'identity';
-    if (this.ac.signal.aborted) return this.audit({ decision: 'error', reason: 'client closed the connection' });
+    if (this.closed) return this.audit({ decision: 'error', reason: 'client closed the connection' });
     this.core.agent.dispatch(
       { origin: `${ctx.scheme}://${ctx.host}:${ctx.port}`, path: ctx.path, method: ctx.method, headers: ctx.outHeaders, body },
       this,
@@ -153,7 +165,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       host: this.ctx.host,
       method: this.ctx.method,
       path: this.what.path,
-      signal: this.ac.signal,
+      signal: this.signal(),
     });
     this.gate = g;
     const req = this.req;
@@ -187,7 +199,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.ac.signal.aborted) controller.abort(this.ac.signal.reason as Error);
+    if (this.closed) controller.abort(this.closed);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, upHeaders: IncomingHttpHeaders): void {
@@ -251,7 +263,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       const gateBlock = this.gateBlock;
       this.takeGateFindings();
       if (gateBlock || err instanceof BlockError) return this.refuse(gateBlock ?? (err as BlockError).verdict);
-      if (this.ac.signal.aborted) {
+      if (this.closed) {
         this.finished = true;
         return this.audit({ decision: 'error', reason: 'client closed the connection' });
       }
