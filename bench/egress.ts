@@ -78,11 +78,11 @@ function rssOf(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
 }
 
-/** User + system CPU of a process so far, in ms. */
-function cpuMsOf(pid: number): number {
-  if (!Number.isFinite(pid)) return NaN;
+/** [user, system] CPU of a process so far, in ms (system: syscalls, i.e. mostly the loopback TCP stack). */
+function userSysMsOf(pid: number): [number, number] {
+  if (!Number.isFinite(pid)) return [NaN, NaN];
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  return [(Number(fields[11]) * 1000) / CLOCK_TICKS, (Number(fields[12]) * 1000) / CLOCK_TICKS];
 }
 const CLOCK_TICKS = 100;
 
@@ -155,10 +155,12 @@ try {
         rpsRuns[t.name]!.push(nan);
         continue;
       }
-      const cpu0 = t.pid !== undefined ? cpuMsOf(t.pid) : NaN;
+      const [u0, s0] = userSysMsOf(t.pid ?? NaN);
       const r = await load({ ...baseArgs(t), mode: 'rps', url: `https://${t.host}:${upPort}/small` });
       // The proxy's CPU per request: unlike requests/s, barely moved by other load on the machine.
-      r.cpuUsPerReq = ((cpuMsOf(t.pid ?? NaN) - cpu0) * 1000) / r.requests!;
+      const [u1, s1] = userSysMsOf(t.pid ?? NaN);
+      r.cpuUsPerReq = ((u1 + s1 - u0 - s0) * 1000) / r.requests!;
+      r.sysUsPerReq = ((s1 - s0) * 1000) / r.requests!;
       rpsRuns[t.name]!.push(r);
     }
   }
@@ -193,6 +195,7 @@ try {
     `| requests/s (8 conns, ${DURATION_MS / 1000} s, median of ${REPS} interleaved runs) | ${fx(d.rps, 0)} | ${fx(e.rps, 0)} | ${fx(m.rps, 0)} | ${fx(ms.rps, 0)} | ${fx(ratioMitm)}× mitmdump (≥ 10×); ${fx(100 * ratioDirect, 0)} % of direct (≥ 35 %) (medians of per-run ratios) |`,
     `| p50 latency ms | ${fx(d.p50, 2)} | ${fx(e.p50, 2)} | ${fx(m.p50, 2)} | ${fx(ms.p50, 2)} | +${fx(e.p50 - d.p50, 2)} ms (< 1 ms) |`,
     `| proxy CPU µs per request (median) | | ${fx(median(rpsRuns.egress!.map((r) => r.cpuUsPerReq!)), 0)} | ${fx(median((rpsRuns.mitmdump ?? []).map((r) => r.cpuUsPerReq!)), 0)} | ${fx(median((rpsRuns['mitmdump-stream'] ?? []).map((r) => r.cpuUsPerReq!)), 0)} | |`,
+    `| of which system (syscalls) µs | | ${fx(median(rpsRuns.egress!.map((r) => r.sysUsPerReq!)), 0)} | ${fx(median((rpsRuns.mitmdump ?? []).map((r) => r.sysUsPerReq!)), 0)} | ${fx(median((rpsRuns['mitmdump-stream'] ?? []).map((r) => r.sysUsPerReq!)), 0)} | |`,
     `| p99 latency ms | ${fx(d.p99, 2)} | ${fx(e.p99, 2)} | ${fx(m.p99, 2)} | ${fx(ms.p99, 2)} | |`,
     `| 10 MB upload MB/s (DLP on in egress; median of 5) | ${fx(d.mbps)} | ${fx(e.mbps)} | ${fx(m.mbps)} | ${fx(ms.mbps)} | ${fx((100 * e.mbps) / d.mbps, 0)} % of direct (≥ 50 %) |`,
     `| SSE first event ms (median of 20) | ${fx(d.sse, 2)} | ${fx(e.sse, 2)} | ${fx(m.sse, 2)} | ${fx(ms.sse, 2)} | +${fx(e.sse - d.sse, 2)} ms (< 5 ms) |`,

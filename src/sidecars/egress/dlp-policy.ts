@@ -34,18 +34,24 @@ export interface SuperviseAsk {
  */
 export class DlpPolicy {
   private readonly scanners = new Map<string, Scanner>();
+  private readonly byList = new WeakMap<readonly DetectorName[], Scanner>();
   /** Values approved through `egress-token-allow`: in memory only, never logged. */
   private readonly approved = new Set<string>();
 
   constructor(private readonly deps: DlpDeps) {}
 
   scanner(detectors: readonly DetectorName[]): Scanner {
+    // Routes keep their detector list for the table's life: look it up by identity
+    // first, so a request does not sort and join it.
+    const known = this.byList.get(detectors);
+    if (known) return known;
     const key = [...detectors].sort().join(',');
     let s = this.scanners.get(key);
     if (!s) {
       s = createScanner({ detectors, knownSecrets: this.deps.knownSecrets });
       this.scanners.set(key, s);
     }
+    this.byList.set(detectors, s);
     return s;
   }
 

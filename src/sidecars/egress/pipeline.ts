@@ -59,6 +59,8 @@ const HOP_BY_HOP = new Set([
   'host',
 ]);
 
+const CTL = /[\r\n\0]/;
+
 /** Splits an absolute-form or authority target. Returns undefined on anything malformed. */
 export function parseAuthority(authority: string, defaultPort: number): { host: string; port: number } | undefined {
   let m = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(authority);
@@ -83,9 +85,9 @@ export function buildStages(deps: PipelineDeps): Stage[] {
         if (te !== undefined && te.toLowerCase() !== 'chunked') {
           return block('parse', `unsupported Transfer-Encoding ${JSON.stringify(te)}`, 400, false);
         }
-        for (const [name, value] of Object.entries(h)) {
-          const values = Array.isArray(value) ? value : [value ?? ''];
-          if (values.some((v) => /[\r\n\0]/.test(v))) {
+        for (const name in h) {
+          const value = h[name];
+          if (typeof value === 'string' ? CTL.test(value) : value?.some((v) => CTL.test(v))) {
             return block('parse', `CR/LF/NUL in the value of header ${name}`, 400, false);
           }
         }
@@ -168,18 +170,16 @@ export function buildStages(deps: PipelineDeps): Stage[] {
       run(ctx) {
         const auth = ctx.route?.plan.auth;
         const out: Record<string, string | string[]> = {};
-        const connectionListed = new Set(
-          String(ctx.inHeaders.connection ?? '')
-            .split(',')
-            .map((s) => s.trim().toLowerCase()),
-        );
-        for (const [name, value] of Object.entries(ctx.inHeaders)) {
-          if (value === undefined || HOP_BY_HOP.has(name) || connectionListed.has(name)) continue;
+        const conn = ctx.inHeaders.connection;
+        const connectionListed = conn === undefined ? undefined : new Set(conn.split(',').map((s) => s.trim().toLowerCase()));
+        const redacted = ctx.outHeaders;
+        for (const name in ctx.inHeaders) {
+          const value = ctx.inHeaders[name];
+          if (value === undefined || HOP_BY_HOP.has(name) || connectionListed?.has(name)) continue;
           if (auth && name === 'authorization') continue;
-          out[name] = value;
+          // Redaction may have rewritten header values: keep those.
+          out[name] = Object.hasOwn(redacted, name) ? redacted[name]! : value;
         }
-        // Redaction may have rewritten header values: keep those.
-        for (const [name, value] of Object.entries(ctx.outHeaders)) if (name in out) out[name] = value;
         if (auth) {
           const token = deps.env[auth.tokenSlot];
           if (!token) {
@@ -240,31 +240,32 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
   if (!cfg || cfg.outbound.length === 0) return ALLOW;
   const scanner = dlp.scanner(cfg.outbound);
   const auth = ctx.route?.plan.auth;
-  const parts: { where: string; text: string; set?: (v: string) => void }[] = [
-    { where: 'host', text: ctx.host },
-    { where: 'path', text: ctx.path, set: (v) => (ctx.path = v) },
-  ];
-  for (const [name, value] of Object.entries(ctx.inHeaders)) {
+  // Objects are built only for parts with findings: most requests have none.
+  let hits: HeadHit[] | undefined;
+  const check = (part: HeadPart, text: string): void => {
+    const all = scanner.scan(text);
+    if (all.length === 0) return;
+    const where = partName(part);
+    ctx.findings.push(...toAudit(all, where));
+    const findings = dlp.blocking(all, (f) => text.slice(f.start, f.end));
+    if (findings.length > 0) (hits ??= []).push({ part, where, text, findings });
+  };
+  check(HOST, ctx.host);
+  check(PATH, ctx.path);
+  for (const name in ctx.inHeaders) {
+    const value = ctx.inHeaders[name];
     if (value === undefined || name === 'proxy-authorization' || name === 'host' || (auth && name === 'authorization')) continue;
-    const text = Array.isArray(value) ? value.join('\n') : value;
-    parts.push({ where: `header:${name}`, text, set: (v) => (ctx.outHeaders[name] = v) });
+    check(name, typeof value === 'string' ? value : value.join('\n'));
   }
-  const hits: { part: (typeof parts)[number]; findings: Finding[] }[] = [];
-  for (const part of parts) {
-    const all = scanner.scan(part.text);
-    if (all.length === 0) continue;
-    ctx.findings.push(...toAudit(all, part.where));
-    const blocking = dlp.blocking(all, (f) => part.text.slice(f.start, f.end));
-    if (blocking.length > 0) hits.push({ part, findings: blocking });
-  }
-  if (hits.length === 0) return ALLOW;
-  const all = hits.flatMap((h) => h.findings);
-  const where = [...new Set(hits.map((h) => h.part.where))].join(', ');
+  if (!hits) return ALLOW;
+  const found = hits;
+  const all = found.flatMap((h) => h.findings);
+  const where = [...new Set(found.map((h) => h.where))].join(', ');
   switch (cfg.onMatch) {
     case 'block':
       return block('outbound-dlp', `${describe(all)} in ${where}`);
     case 'supervise': {
-      const raws = hits.flatMap((h) => h.findings.map((f) => h.part.text.slice(f.start, f.end)));
+      const raws = found.flatMap((h) => h.findings.map((f) => h.text.slice(f.start, f.end)));
       return dlp
         .supervise(all, raws, {
           host: ctx.host,
@@ -275,16 +276,33 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
         .then((b) => b ?? ALLOW);
     }
     case 'redact': {
-      for (const h of hits) {
-        if (!h.part.set) return block('outbound-dlp', `${describe(h.findings)} in the host name; a host cannot be redacted`);
-        const { text, findings } = scanner.redact(h.part.text);
+      for (const h of found) {
+        if (h.part === HOST) return block('outbound-dlp', `${describe(h.findings)} in the host name; a host cannot be redacted`);
+        const { text, findings } = scanner.redact(h.text);
         if (dlp.blocking(findings, () => undefined).length > 0) {
-          return block('outbound-dlp', `${describe(findings)} remains in ${h.part.where} after redaction`);
+          return block('outbound-dlp', `${describe(findings)} remains in ${h.where} after redaction`);
         }
-        h.part.set(text);
+        if (h.part === PATH) ctx.path = text;
+        else ctx.outHeaders[h.part] = text;
       }
       ctx.redacted = true;
       return ALLOW;
     }
   }
+}
+
+/** The host, the path, or a header name. */
+const HOST = Symbol('host');
+const PATH = Symbol('path');
+type HeadPart = typeof HOST | typeof PATH | string;
+
+interface HeadHit {
+  part: HeadPart;
+  where: string;
+  text: string;
+  findings: Finding[];
+}
+
+function partName(part: HeadPart): string {
+  return part === HOST ? 'host' : part === PATH ? 'path' : `header:${part}`;
 }
