@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { makeUpstreamPki, route } from '../tests/egress/support.js';
+import { BUNDLE_NODE_FLAGS } from '../src/sidecars/node-flags.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const CONNECTIONS = 8;
 // BENCH_MODES=rps,upload,sse (default all): run a subset, e.g. while profiling.
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+// Default: the flags the backends pass to the bundle, so the bench measures what a bottle runs.
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : [...BUNDLE_NODE_FLAGS];
 const MODES = new Set((process.env.BENCH_MODES ?? 'rps,upload,sse').split(','));
 const UPLOAD_BYTES = 10 * 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'bench-egress-'));

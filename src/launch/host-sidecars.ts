@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { packageRoot } from '../util/package-root.js';
 import type { TeardownStack } from './teardown.js';
 import { trace, tracing } from '../util/trace.js';
+import { BUNDLE_NODE_FLAGS } from '../sidecars/node-flags.js';
 
 export interface HostSidecars {
   pid: number;
@@ -38,7 +39,7 @@ export async function startHostSidecars(opts: {
 }): Promise<HostSidecars> {
   const cli = join(packageRoot(), 'dist', 'sidecars.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [cli, '--config', opts.configFile, '--exit-with-parent'], {
+  const child = spawn(process.execPath, [...BUNDLE_NODE_FLAGS, cli, '--config', opts.configFile, '--exit-with-parent'], {
     env: opts.env,
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: false,
