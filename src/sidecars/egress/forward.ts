@@ -7,7 +7,7 @@ import { BodyGate, toAudit, type DlpPolicy } from './dlp-policy.js';
 import type { Dispatcher } from 'undici';
 import type { Finding, StreamScanner } from '../../dlp/index.js';
 import type { RouteDlp } from '../../plan/egress-route.js';
-import { runStagesFast, type RequestContext, type Stage, type Tunnel } from './pipeline.js';
+import { newRequestContext, runStagesFast, type RequestContext, type Stage, type Tunnel } from './pipeline.js';
 import type { RouteTable } from './routes.js';
 import type { Upstream } from './upstream.js';
 import { block, BlockError, sendBlock, type Block, type Verdict } from './verdict.js';
@@ -80,23 +80,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     t: Target,
   ) {
-    const signalOf = (): AbortSignal => this.signal();
-    this.ctx = {
-      method: req.method ?? 'GET',
-      scheme: t.scheme,
-      host: t.host,
-      port: t.port,
-      path: t.path,
-      inHeaders: req.headers,
-      outHeaders: {},
-      tunnel: t.tunnel,
-      table: core.table(),
-      findings: [],
-      redacted: false,
-      get signal() {
-        return signalOf();
-      },
-    };
+    this.ctx = newRequestContext(req, t, core.table(), () => this.signal());
     this.what = { method: this.ctx.method, host: t.host, path: stripQuery(t.path) };
     res.on('close', this.onClientClose);
   }

@@ -6,7 +6,7 @@ import type { AuditRecord } from './audit.js';
 import { stripQuery } from './audit.js';
 import { describe, toAudit } from './dlp-policy.js';
 import { errText, type ProxyCore, type Target } from './forward.js';
-import { parseAuthority, runStages, type RequestContext, type Tunnel } from './pipeline.js';
+import { newRequestContext, parseAuthority, runStages, type RequestContext, type Tunnel } from './pipeline.js';
 import type { Resolver } from './resolve.js';
 import { openSocket } from './upstream.js';
 import { block, blockBody, rawResponse, type Block } from './verdict.js';
@@ -34,20 +34,7 @@ export async function handleUpgrade(core: ProxyCore, deps: WebSocketDeps, req: I
   const ac = new AbortController();
   client.on('error', () => client.destroy());
   client.once('close', () => ac.abort(new Error('client closed the connection')));
-  const ctx: RequestContext = {
-    method: req.method ?? 'GET',
-    scheme: t.scheme,
-    host: t.host,
-    port: t.port,
-    path: t.path,
-    inHeaders: req.headers,
-    outHeaders: {},
-    tunnel: t.tunnel,
-    table: core.table(),
-    findings: [],
-    redacted: false,
-    signal: ac.signal,
-  };
+  const ctx: RequestContext = newRequestContext(req, t, core.table(), () => ac.signal);
   const what = { method: ctx.method, host: ctx.host, path: stripQuery(t.path) };
   const audit = (r: Pick<AuditRecord, 'decision'> & Partial<AuditRecord>): void =>
     core.audit({
