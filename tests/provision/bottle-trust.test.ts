@@ -1,5 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { processAlive } from '../../src/util/process.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUpstreamPki, startUpstream } from '../egress/support.js';
@@ -111,7 +113,6 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('headless 
       });
       expect(run.stdout.trim()).toBe('out');
       expect(run.exitCode).toBe(7);
-      const { existsSync } = await import('node:fs');
       expect(existsSync(join(h.home, 'state', 'life', 'metadata.json'))).toBe(true);
       expect(existsSync(join(h.home, 'state', 'life', 'run'))).toBe(false);
       const list = await runBottleCli(['list', 'active'], { cwd: h.cwd, env: { BOT_BOTTLE_HOME: h.home } });
@@ -124,8 +125,6 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('headless 
 
 describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('interrupting a headless bottle', () => {
   it('Ctrl-C (SIGINT) tears down the sandbox, the bundle and the sockets, leaving no process', async () => {
-    const { spawn } = await import('node:child_process');
-    const { existsSync, readFileSync, readdirSync } = await import('node:fs');
     const h = tempHome();
     try {
       h.writeBottle('b', 'agent_provider: {template: shell}');
@@ -148,16 +147,8 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('interrupt
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGINT');
       expect(await exited).toBe(130);
-      const alive = (pid: number): boolean => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      expect(alive(pids.sandbox)).toBe(false);
-      expect(alive(pids.sidecars)).toBe(false);
+      expect(processAlive(pids.sandbox)).toBe(false);
+      expect(processAlive(pids.sidecars)).toBe(false);
       expect(existsSync(join(h.home, 'state', 'intr', 'run'))).toBe(false);
       const cmdlines = readdirSync('/proc')
         .filter((d) => /^\d+$/.test(d))
@@ -190,8 +181,6 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']) ?? checkout
   'an unprivileged operator',
   () => {
     it('runs a bottle without root (no staging, no setpriv), with the same isolation', async () => {
-      const { execa } = await import('execa');
-      const { chownSync, readdirSync, statSync } = await import('node:fs');
       const h = tempHome();
       try {
         h.writeBottle('b', 'agent_provider: {template: shell}');
