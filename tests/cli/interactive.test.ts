@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempHome } from '../support/home.js';
@@ -64,7 +65,6 @@ describe.skipIf(missing)('interactive start on a real terminal (tmux)', () => {
       tmux('send-keys', '-t', session, 'n', 'Enter');
       const screen = await waitFor(session, 'EXIT=1');
       expect(screen).toContain('not launched');
-      const { existsSync } = await import('node:fs');
       expect(existsSync(join(h.home, 'state'))).toBe(false);
     } finally {
       try {
