@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { readJsonFile } from '../../util/json-file.js';
 import { EgressRoutePlanSchema, type EgressRoutePlan, type RouteMatch } from '../../plan/egress-route.js';
 
 /** A route with its regexes compiled once per load, not per request. */
@@ -26,18 +26,7 @@ const RoutesFileSchema = z.array(EgressRoutePlanSchema);
 
 /** Reads and validates the routes file. Throws with field-named messages. */
 export function loadRouteTable(file: string): RouteTable {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`routes file ${file}: cannot read JSON: ${(err as Error).message}`, { cause: err });
-  }
-  const parsed = RoutesFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `[${i.path.join('.')}]: ${i.message}`);
-    throw new Error(`routes file ${file} is invalid (fix the routes plan):\n  ${issues.join('\n  ')}`);
-  }
-  return buildRouteTable(parsed.data);
+  return buildRouteTable(readJsonFile(file, RoutesFileSchema, 'routes file (fix the routes plan)'));
 }
 
 export function buildRouteTable(plans: readonly EgressRoutePlan[]): RouteTable {
