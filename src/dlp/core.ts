@@ -10,11 +10,17 @@
 //  - an OR of all char codes: only texts with non-ASCII chars get the second
 //    pass that looks for chars that can hide or disguise a token (NFKC view).
 // Candidate word runs are gated (length, third char) and dispatched after the pass.
+// The loop itself is WebAssembly (wasm/pass.ts): the same loop in JavaScript
+// paid a string-shape and a bounds check per char and per table load and ran at
+// about half the speed. Text is copied into its memory a segment at a time, so
+// the module's memory stays under 1 MB whatever the text's size.
 // Measured and rejected: letting V8's regex engine scan (a char-class or
 // alternation regex is tried at every position, 3-4 ns/char for ONE of the
-// three jobs; this loop does all three in about that).
+// three jobs; the loop does all three in about that).
 import { DlpBudgetError } from './api.js';
 import { GEAR, type KnownHit, type KnownSecretIndex, SLOT_SHIFT } from './known.js';
+import { PASS_WASM_BASE64 } from './pass-wasm.js';
+import { B64_VALUE } from './views.js';
 import type { TokenHit, TokenMatcher } from './tokens.js';
 
 const isWordChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -25,12 +31,10 @@ const isB64Char = (c: number): boolean => isWordChar(c) || c === 43 || c === 47 
 // units are non-word, non-alnum, non-base64 (all zero).
 /** 6-bit code of a word char (1..63), 0 for everything else. */
 const CODE = new Uint8Array(65536);
-/** Gear value for alnum chars, 0 otherwise. */
-const GEAR16 = new Int32Array(65536);
 const CHAR_OF_CODE = new Uint8Array(64);
 const ALNUM_BIT = 64;
 const B64_BIT = 128;
-/** One load per char in the hot loop: word code (bits 0-5) | ALNUM_BIT | B64_BIT. */
+/** One load per char in the loop: word code (bits 0-5) | ALNUM_BIT | B64_BIT. */
 const PROPS = new Uint8Array(65536);
 {
   let code = 0;
@@ -39,12 +43,10 @@ const PROPS = new Uint8Array(65536);
       CODE[c] = ++code;
       CHAR_OF_CODE[code] = c;
     }
-    if (isAlnumChar(c)) {
-      GEAR16[c] = GEAR[c]!;
-    }
     PROPS[c] = CODE[c]! | (isAlnumChar(c) ? ALNUM_BIT : 0) | (isB64Char(c) ? B64_BIT : 0);
   }
 }
+/** Three 6-bit word codes: the start table's index. */
 const STATE_MASK = 0x3ffff;
 
 /**
@@ -68,7 +70,6 @@ const SUSPECT = (() => {
 /** Shortest run worth decoding: 16 base64 chars = 12 bytes, the known-secret window. */
 export const MIN_ENCODED_RUN = 16;
 const MAX_SUSPECT = 4096;
-const BLOCK = 1 << 18;
 
 export interface CoreResult {
   tokens: TokenHit[];
@@ -81,11 +82,15 @@ export interface CoreResult {
 }
 
 /**
- * Per matcher: for each 18-bit state "code(p2) code(p1) code(c)" with p2 a
- * non-word char (code 0), the shortest word run starting at p1 that some
- * anchor keyed (p1, c) can use; 0 when none. c is code 0 when the run has one char.
+ * Per matcher: 1 for each 18-bit "code(c0) code(c1) code(c2)" that can begin a
+ * token: a word run whose first two chars key some anchor (c1 is code 0 for a
+ * one-char run), whose third char (code 0: any non-word char or the end) an
+ * anchor of that key allows, and whose length can reach the key's gate. A
+ * superset of what dispatchRuns accepts, so it only prefilters; most word
+ * starts ("co…", "us…", "ap…") stop here instead of becoming events.
  */
 const startTables = new WeakMap<TokenMatcher, Uint8Array>();
+const NON_WORD_CHARS = [...Array(128).keys()].filter((c) => CODE[c] === 0);
 
 function startTable(matcher: TokenMatcher): Uint8Array {
   let t = startTables.get(matcher);
@@ -95,29 +100,102 @@ function startTable(matcher: TokenMatcher): Uint8Array {
     for (let c1 = 0; c1 < 64; c1++) {
       const key = (CHAR_OF_CODE[c0]! << 7) | (c1 === 0 ? 0 : CHAR_OF_CODE[c1]!);
       const gate = matcher.keyGate[key] ?? 0;
-      if (gate > 0) t[(c0 << 6) | c1] = Math.min(gate, 255);
+      if (gate === 0 || (c1 === 0 && gate > 1)) continue;
+      const bucket = matcher.dispatch[key]!;
+      for (let c2 = 0; c2 < 64; c2++) {
+        const ok =
+          c1 === 0 ||
+          (c2 !== 0 ? matcher.thirdAllowed(bucket, CHAR_OF_CODE[c2]!) : gate <= 2 && NON_WORD_CHARS.some((c) => matcher.thirdAllowed(bucket, c)));
+        if (ok) t[(c0 << 12) | (c1 << 6) | c2] = 1;
+      }
     }
   }
   startTables.set(matcher, t);
   return t;
 }
 
-export function coreScan(text: string, matcher: TokenMatcher | null, known: KnownSecretIndex | null, deadline: number): CoreResult {
+interface PassModule {
+  pass: (from: number, to: number) => number;
+  text: Buffer;
+  state: Int32Array;
+  events: Int32Array;
+  bits: Int32Array;
+  starting: Uint8Array;
+  textUnits: number;
+  /** Which tables are in memory now: scans switch rarely (one matcher; known-secret sets per bottle). */
+  loadedMatcher: TokenMatcher | null | undefined;
+  loadedKnown: KnownSecretIndex | null | undefined;
+}
+
+let passModule: PassModule | undefined;
+
+/** The slice of the WebAssembly JS API used here (TypeScript's ES libs do not declare it; Node has it). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Memory: new (d: { initial: number }) => { buffer: ArrayBuffer; grow(pages: number): number };
+  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** Instantiated on first use: commands that never scan never compile it. */
+function loadPass(): PassModule {
+  if (passModule) return passModule;
+  const module = new wasmApi.Module(Buffer.from(PASS_WASM_BASE64, 'base64'));
+  const memory = new wasmApi.Memory({ initial: 0 });
+  const ex = new wasmApi.Instance(module, { env: { memory } }).exports;
+  const at = (name: string): number => (ex[name] as { value: number }).value;
+  memory.grow(Math.ceil(at('MEMORY_END') / 65536));
+  const buf = memory.buffer;
+  if (at('STRIDE') * 4 > at('EVENT_CAP')) throw new Error('core.ts: the event buffer cannot hold a full stride');
+  new Uint8Array(buf, at('PROPS'), 65536).set(PROPS);
+  new Int32Array(buf, at('GEAR'), 128).set(GEAR);
+  new Int8Array(buf, at('B64'), 128).set(B64_VALUE);
+  const textUnits = at('TEXT_UNITS');
+  passModule = {
+    pass: ex['pass'] as PassModule['pass'],
+    text: Buffer.from(buf, at('TEXT'), textUnits * 2),
+    state: new Int32Array(buf, at('STATE'), STATE_WORDS),
+    events: new Int32Array(buf, at('EVENTS'), at('EVENT_CAP')),
+    bits: new Int32Array(buf, at('BITS'), 1 << (32 - SLOT_SHIFT - 5)),
+    starting: new Uint8Array(buf, at('STARTING'), STATE_MASK + 1),
+    textUnits,
+    loadedMatcher: undefined,
+    loadedKnown: undefined,
+  };
+  return passModule;
+}
+
+/**
+ * One pass over `text`. `allRuns`: report every base64/hex run (the entropy
+ * detector wants them all); otherwise only runs that pass the module's
+ * looks-encoded test, the only ones views.ts could decode.
+ */
+export function coreScan(text: string, matcher: TokenMatcher | null, known: KnownSecretIndex | null, deadline: number, allRuns = false): CoreResult {
   const tokens: TokenHit[] = [];
   const knownHits: KnownHit[] = [];
   const encoded: number[] = [];
   /** Word-run starts whose first two chars begin an anchor; gated and dispatched after the pass. */
   const starts: number[] = [];
   const starting = matcher ? startTable(matcher) : NO_STARTS;
-  const bits = known ? known.bits : NO_BITS;
+  const m = loadPass();
+  if (m.loadedMatcher !== matcher) {
+    m.starting.set(starting);
+    m.loadedMatcher = matcher;
+  }
+  if (m.loadedKnown !== known) {
+    if (known) m.bits.set(known.bits);
+    else m.bits.fill(0);
+    m.loadedKnown = known;
+  }
   const n = text.length;
-  const state = new Int32Array(STATE_WORDS);
-  const events = EVENTS;
-  for (let from = 0; from < n; ) {
-    const to = Math.min(n, from + BLOCK);
-    while (from < to) {
-      from = pass(text, from, to, state, PROPS, GEAR16, bits, starting, events);
-      flush(text, events, state, known, knownHits, starts, encoded);
+  const state = m.state;
+  state.fill(0);
+  for (let seg = 0; seg < n; seg += m.textUnits) {
+    const len = Math.min(n - seg, m.textUnits);
+    m.text.write(text.substring(seg, seg + len), 0, 'utf16le');
+    for (let from = 0; from < len; ) {
+      from = m.pass(from, len);
+      flush(text, seg, m.events, state, known, knownHits, starts, encoded, allRuns);
     }
     if (performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
   }
@@ -125,94 +203,46 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   const run = state[2]!;
   const seen = state[3]!;
   if (run >= MIN_ENCODED_RUN) encoded.push(n - run, n);
-  // A one-char word run at the very end: its "next char" is the end of the text.
-  if (starting[(st << 6) & STATE_MASK] !== 0) starts.push(n - 1);
-  if (matcher) dispatchRuns(text, matcher, starts, starting, tokens, deadline);
+  // Word runs of one or two chars at the very end: the end reads as non-word chars.
+  for (let k = 1, s4 = st; k <= 2; k++) {
+    s4 = (s4 << 6) & 0xffffff;
+    if (s4 >>> 18 === 0 && starting[s4] !== 0) starts.push(n + k - 3);
+  }
+  if (matcher) dispatchRuns(text, matcher, starts, tokens, deadline);
   const { suspect, overflow } = seen > 127 ? suspects(text) : { suspect: [], overflow: false };
   return { tokens, known: knownHits, encoded, suspect, suspectOverflow: overflow };
 }
 
-/**
- * Handle the events one pass() call buffered. Its own function, like pass():
- * loops that V8 compiles by on-stack replacement in a function that runs only
- * once per scan were measured deoptimising on every scan.
- */
-function flush(text: string, events: Int32Array, state: Int32Array, known: KnownSecretIndex | null, knownHits: KnownHit[], starts: number[], encoded: number[]): void {
+/** Handles the events one pass() call wrote; positions are relative to the segment at `seg`. */
+function flush(text: string, seg: number, events: Int32Array, state: Int32Array, known: KnownSecretIndex | null, knownHits: KnownHit[], starts: number[], encoded: number[], allRuns: boolean): void {
   const count = state[4]!;
   for (let e = 0; e < count; e++) {
     const ev = events[e]!;
-    const at = ev >>> 2;
+    // Arithmetic shift: a word start one char before the segment is position -1.
+    const at = (ev >> 2) + seg;
     const kind = ev & 3;
     if (kind === EV_PROBE) known!.verify(text, at, knownHits);
     else if (kind === EV_WORD) starts.push(at);
-    else encoded.push(at - events[++e]!, at);
+    else {
+      const word = events[++e]!;
+      if (allRuns || (word & LOOKS_ENCODED) !== 0) encoded.push(at - (word & ~LOOKS_ENCODED), at);
+    }
   }
   state[4] = 0;
 }
 
 /** [gear hash, word-code state, base64 run length, OR of char codes, event count]. */
 const STATE_WORDS = 5;
-/** Events are (position << 2 | kind); positions fit: V8 strings are shorter than 2^29. */
-const STRIDE = 4096;
-const EVENT_CAP = 4 * STRIDE;
-/** Shared: a scan is synchronous and coreScan never re-enters itself while the buffer holds events. */
-const EVENTS = new Int32Array(EVENT_CAP);
 const EV_PROBE = 1;
 const EV_WORD = 2;
-/** Event kind 3 (a base64/hex run ended at the position) is followed by one more word: the run's length. */
-
-/**
- * The per-char loop over [from, to); returns where it stopped (early when the
- * event buffer is nearly full). Hash, state, run length and char-code OR are
- * carried in `state`. Rare events (bitset probe hit, anchor-like word start,
- * base64 run reaching 16 chars) are written to `events` and handled by the
- * caller: a call or array push inside the loop would make V8 reload every
- * table and constant on each iteration. Constants are literals for the same
- * reason (module bindings are context loads with hole checks). A function of
- * its own, called per block, so it is optimised whole rather than by OSR.
- */
-function pass(text: string, from: number, to: number, state: Int32Array, props: Uint8Array, gear: Int32Array, bits: Int32Array, starting: Uint8Array, events: Int32Array): number {
-  let h = state[0]!;
-  let st = state[1]!;
-  let run = state[2]!;
-  let seen = state[3]!;
-  let count = state[4]!;
-  let i = from;
-  // A char raises at most 4 event words, so STRIDE chars always fit the buffer (flush empties it between calls).
-  const stop = Math.min(to, from + STRIDE);
-  for (; i < stop; i++) {
-    const c = text.charCodeAt(i);
-    const p = props[c]!;
-    seen |= c;
-    // Alnum (bit 6): shift by 3 and mix in the char; anything else leaves h unchanged (gear value 0).
-    h = (h << (((p >>> 6) & 1) * 3)) ^ gear[c]!;
-    const s = h >>> 12; // SLOT_SHIFT
-    if ((bits[s >>> 5]! & (1 << (s & 31))) !== 0 && (p & 64) !== 0) events[count++] = ((i + 1) << 2) | 1;
-    st = ((st << 6) | (p & 63)) & 0x3ffff;
-    if (starting[st] !== 0) events[count++] = ((i - 1) << 2) | 2;
-    const next = (run + 1) & -(p >>> 7);
-    // A run of ≥ 16 (MIN_ENCODED_RUN) base64/hex chars just ended at i: record its end and length.
-    if (run >= 16 && next === 0) {
-      events[count++] = (i << 2) | 3;
-      events[count++] = run;
-    }
-    run = next;
-  }
-  state[0] = h;
-  state[1] = st;
-  state[2] = run;
-  state[3] = seen;
-  state[4] = count;
-  return i;
-}
+/** Event kind 3 (a base64/hex run ended at the position) is followed by one more word: the run's length, | LOOKS_ENCODED. */
+const LOOKS_ENCODED = 1 << 30;
 
 const NO_STARTS = new Uint8Array(STATE_MASK + 1);
-/** Bitset with nothing set: no known secrets means no probe ever hits, without a flag in the hot loop. */
-const NO_BITS = new Int32Array(1 << (32 - SLOT_SHIFT - 5));
-// pass() inlines the slot computation as `h >>> 12`.
-if (SLOT_SHIFT !== 12) throw new Error('core.ts: pass() assumes SLOT_SHIFT 12');
+// wasm/pass.ts inlines the slot computation as `h >>> 12` and the run threshold as 16.
+if (SLOT_SHIFT !== 12 || MIN_ENCODED_RUN !== 16) throw new Error('core.ts: wasm/pass.ts assumes SLOT_SHIFT 12 and MIN_ENCODED_RUN 16');
 
-function dispatchRuns(text: string, matcher: TokenMatcher, starts: readonly number[], starting: Uint8Array, out: TokenHit[], deadline: number): void {
+function dispatchRuns(text: string, matcher: TokenMatcher, starts: readonly number[], out: TokenHit[], deadline: number): void {
   const n = text.length;
   for (let k = 0; k < starts.length; k++) {
     if ((k & 0x3ff) === 0 && performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
@@ -223,7 +253,7 @@ function dispatchRuns(text: string, matcher: TokenMatcher, starts: readonly numb
     const bucket = matcher.dispatch[(c0 << 7) | (w1 ? c1 : 0)]!;
     // Cheapest reject first: most candidates ("co…", "us…", "ap…") fail on their third char.
     if (bucket === 0 || (w1 && !matcher.thirdAllowed(bucket, s + 2 < n ? text.charCodeAt(s + 2) : 0))) continue;
-    const gate = starting[(CODE[c0]! << 6) | (w1 ? CODE[c1]! : 0)]!;
+    const gate = matcher.keyGate[(c0 << 7) | (w1 ? c1 : 0)]!;
     let e = w1 ? s + 2 : s + 1;
     const limit = Math.min(n, s + gate);
     while (e < limit && CODE[text.charCodeAt(e)] !== 0) e++;

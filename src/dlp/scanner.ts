@@ -77,7 +77,7 @@ export class Engine {
   private scanLayer(text: string, depth: number, deadline: number, out: Hit[], toSource: (s: number, e: number) => [number, number]): void {
     const wantViews = depth < MAX_DEPTH;
     if (!this.matcher && !this.known && !this.entropy) return;
-    const core = coreScan(text, this.matcher, this.known, deadline);
+    const core = coreScan(text, this.matcher, this.known, deadline, this.entropy && depth === 0);
     const push = (h: Omit<Hit, 'start' | 'end'>, s: number, e: number): void => {
       const [a, b] = toSource(s, e);
       out.push({ ...h, start: a, end: b });

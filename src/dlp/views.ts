@@ -37,7 +37,7 @@ function printable(buf: Buffer): boolean {
   return ok >= buf.length * MIN_PRINTABLE;
 }
 
-const B64_VALUE = new Int8Array(128).fill(-1);
+export const B64_VALUE = new Int8Array(128).fill(-1);
 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((ch, v) => (B64_VALUE[ch.charCodeAt(0)] = v));
 B64_VALUE['-'.charCodeAt(0)] = 62;
 B64_VALUE['_'.charCodeAt(0)] = 63;

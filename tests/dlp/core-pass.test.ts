@@ -1,16 +1,21 @@
-// The single pass (src/dlp/core.ts) hands rare events to its caller through a
-// bounded buffer, works in 256K-char blocks and gates word runs by their first
-// three chars: these tests hit each of those edges.
+// The single pass (src/dlp/core.ts and its WebAssembly loop) hands rare events
+// to its caller through a bounded buffer, copies text into the module 128K
+// chars at a time and gates word runs by their first three chars: these tests
+// hit each of those edges.
 import { describe, expect, it } from 'vitest';
 import { createScanner, TOKEN_RULES } from '../../src/dlp/index.js';
+import { randomBytes } from 'node:crypto';
 import { coreScan } from '../../src/dlp/core.js';
+import { buildViews } from '../../src/dlp/views.js';
 import { TokenMatcher } from '../../src/dlp/tokens.js';
 import { checksummed, positives, rnd } from './fixtures.js';
 
-const BLOCK = 1 << 18;
+/** The module's text segment (TEXT_UNITS in src/dlp/wasm/pass.ts). */
+const BLOCK = 1 << 17;
 const secret = `kn-${rnd(37)}`;
 const scanner = createScanner({ detectors: ['token_patterns', 'known_secrets'], knownSecrets: [secret] });
 const rules = (text: string): string[] => scanner.scan(text).map((f) => f.rule);
+const randomBytesB64 = (): string => randomBytes(300).toString('base64').replace(/[+/=]/g, 'A');
 
 describe('core pass edges', () => {
   it('finds a token at the very start and at the very end of the text', () => {
@@ -53,8 +58,32 @@ describe('core pass edges', () => {
       const text = Array.from({ length: 40 }, (_, i) => rnd(1 + ((i * 7 + round) % 23), alphabet.slice(0, 6)) + (i % 3 === 0 ? ' ' : rnd(1, alphabet.slice(8)))).join('') + rnd(round + 1, 'AbC+');
       const expected: number[] = [];
       for (const m of text.matchAll(/[A-Za-z0-9+/_-]{16,}/g)) expected.push(m.index, m.index + m[0].length);
-      expect(coreScan(text, null, null, Infinity).encoded, JSON.stringify(text)).toEqual(expected);
+      expect(coreScan(text, null, null, Infinity, true).encoded, JSON.stringify(text)).toEqual(expected);
     }
+  });
+
+  it('without allRuns reports every run a view could decode, and drops identifiers and random blobs', () => {
+    const b64 = (s: string): string => Buffer.from(s).toString('base64').replace(/=+$/, '');
+    const hex = (s: string): string => Buffer.from(s).toString('hex');
+    const decodable = [b64('the secret is here, encoded'), `xyz${b64('a path glued to the front of it')}`, hex('plain text in hex form'), b64('u').repeat(3) + b64('mixed alignment payload')];
+    const noise = ['getSourceFileOfNodeWithCache', '0123456789abcdef0123456789abcdef', randomBytesB64(), 'abcdefghij0123456789'];
+    const text = `${[...decodable, ...noise].join(' ')} end`;
+    const spans = coreScan(text, null, null, Infinity).encoded;
+    const got: string[] = [];
+    for (let i = 0; i < spans.length; i += 2) got.push(text.slice(spans[i], spans[i + 1]));
+    for (const d of decodable) expect(got).toContain(d);
+    for (const n of noise) expect(got).not.toContain(n);
+    // Views see the same decodable runs either way.
+    const all = coreScan(text, null, null, Infinity, true);
+    const some = coreScan(text, null, null, Infinity);
+    expect(buildViews(text, some).map((v) => v.text)).toEqual(buildViews(text, all).map((v) => v.text));
+  });
+
+  it('keeps a run that started in an earlier segment, however it looks there', () => {
+    const blob = Buffer.from('plain words that decode to printable text '.repeat(4000)).toString('base64');
+    const text = `${'x '.repeat(BLOCK / 2 - 10)}${blob} tail`;
+    const spans = coreScan(text, null, null, Infinity).encoded;
+    expect(spans).toEqual([BLOCK - 20, BLOCK - 20 + blob.length]);
   });
 
   it('only looks for disguising chars when the text has non-ASCII chars, and then finds them', () => {
