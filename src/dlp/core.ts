@@ -140,6 +140,8 @@ const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 /** Instantiated on first use: commands that never scan never compile it. */
 function loadPass(): PassModule {
   if (passModule) return passModule;
+  // The typed-array views below share the module's little-endian memory.
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('the DLP scanner needs a little-endian host');
   const module = new wasmApi.Module(Buffer.from(PASS_WASM_BASE64, 'base64'));
   const memory = new wasmApi.Memory({ initial: 0 });
   const ex = new wasmApi.Instance(module, { env: { memory } }).exports;
@@ -147,8 +149,11 @@ function loadPass(): PassModule {
   memory.grow(Math.ceil(at('MEMORY_END') / 65536));
   const buf = memory.buffer;
   if (at('STRIDE') * 4 > at('EVENT_CAP')) throw new Error('core.ts: the event buffer cannot hold a full stride');
-  new Uint8Array(buf, at('PROPS'), 65536).set(PROPS);
-  new Int32Array(buf, at('GEAR'), 128).set(GEAR);
+  const chars = new DataView(buf, at('CHARS'), 65536 * 8);
+  for (let c = 0; c < 65536; c++) {
+    chars.setUint32(8 * c, PROPS[c]!, true);
+    chars.setInt32(8 * c + 4, (PROPS[c]! & ALNUM_BIT) !== 0 ? GEAR[c]! : 0, true);
+  }
   new Int8Array(buf, at('B64'), 128).set(B64_VALUE);
   const textUnits = at('TEXT_UNITS');
   passModule = {

@@ -6,8 +6,9 @@
 // the JavaScript side owns every table and reads the events this writes.
 //
 // Memory (imported, laid out by core.ts from the constants exported here):
-//   PROPS    65536 u8   word code (bits 0-5) | alnum (bit 6) | base64/hex (bit 7) per UTF-16 unit
-//   GEAR     128 i32    gear value per ASCII char (only alnum ones are used)
+//   CHARS    65536 i64  per UTF-16 unit: word code (bits 0-5) | alnum (bit 6) |
+//                       base64/hex (bit 7), and its gear value in bits 32-63
+//                       (0 unless alnum); one load per char for both
 //   STATE    5 i32      gear hash, last four word codes, base64 run length, OR of chars, event count
 //   EVENTS   EVENT_CAP i32
 //   BITS     32768 i32  known-secret bitset, indexed by the top 20 bits of the gear hash
@@ -15,9 +16,8 @@
 //   B64      128 i8     base64 value per ASCII char (-1: not base64), url-safe chars included
 //   TEXT     TEXT_UNITS u16  the segment of text being scanned
 
-export const PROPS: usize = 0;
-export const GEAR: usize = 65536;
-export const STATE: usize = GEAR + 128 * 4;
+export const CHARS: usize = 0;
+export const STATE: usize = CHARS + 65536 * 8;
 export const EVENTS: usize = STATE + 64;
 export const EVENT_CAP: i32 = 16384;
 export const BITS: usize = EVENTS + <usize>EVENT_CAP * 4;
@@ -48,11 +48,12 @@ export function pass(from: i32, to: i32): i32 {
   const stop = min(to, from + STRIDE);
   for (; i < stop; i++) {
     const c = <i32>load<u16>(TEXT + (<usize>i << 1));
-    const p = <i32>load<u8>(PROPS + <usize>c);
+    const e = load<i64>(CHARS + (<usize>c << 3));
+    const p = <i32>e & 255;
     seen |= c;
     const alnum = (p >>> 6) & 1;
-    // Non-alnum chars leave the hash unchanged: shift 0, gear value masked to 0.
-    h = (h << (alnum * 3)) ^ (load<i32>(GEAR + (<usize>(c & 127) << 2)) & -alnum);
+    // Non-alnum chars leave the hash unchanged: shift 0, gear value 0.
+    h = (h << (alnum * 3)) ^ <i32>(e >>> 32);
     const slot = <u32>h >>> 12;
     if (((load<i32>(BITS + (<usize>(slot >>> 5) << 2)) >>> (slot & 31)) & alnum) != 0) {
       store<i32>(EVENTS + (<usize>count << 2), ((i + 1) << 2) | 1);
@@ -60,12 +61,13 @@ export function pass(from: i32, to: i32): i32 {
     }
     // Four word codes: a non-word char, then the run's first three chars (or non-word codes 0).
     st = ((st << 6) | (p & 63)) & 0xffffff;
-    if ((st >>> 18) == 0 && load<u8>(STARTING + <usize>st) != 0) {
+    // Branch-free test: whether a word started three chars ago flips every few chars.
+    if ((<i32>load<u8>(STARTING + <usize>(st & 0x3ffff)) & <i32>(st < 0x40000)) != 0) {
       store<i32>(EVENTS + (<usize>count << 2), ((i - 2) << 2) | 2);
       count++;
     }
     const next = (run + 1) & -(p >>> 7);
-    if (run >= 16 && next == 0) {
+    if ((<i32>(run >= 16) & <i32>(next == 0)) != 0) {
       store<i32>(EVENTS + (<usize>count << 2), (i << 2) | 3);
       store<i32>(EVENTS + (<usize>count << 2), run | (looksEncoded(i - run, i) << 30), 4);
       count += 2;
