@@ -71,6 +71,28 @@ const SUSPECT = (() => {
 export const MIN_ENCODED_RUN = 16;
 const MAX_SUSPECT = 4096;
 
+/**
+ * Where a stream left the pass: its state after the last char, and the word
+ * starts near the end whose match may have been cut short by the end.
+ */
+export interface PassCarry {
+  h: number;
+  st: number;
+  run: number;
+  /** Word-run starts (offsets into the scanned text) to dispatch again once more text follows. */
+  starts: number[];
+  /** The pass saw a char that can disguise a token near the end: the next scan looks again. */
+  suspect: boolean;
+  /** The last known-secret hit, so windows in the next part extend it rather than start a new one. */
+  lastKnown: KnownHit | undefined;
+}
+
+/** Continue a stream: `text` begins with `kept` chars the previous scan ended with (already passed). */
+export interface Resume {
+  kept: number;
+  carry: PassCarry;
+}
+
 export interface CoreResult {
   tokens: TokenHit[];
   known: KnownHit[];
@@ -79,6 +101,8 @@ export interface CoreResult {
   /** Positions of suspicious non-ASCII chars (capped); `suspectOverflow` when there were more. */
   suspect: number[];
   suspectOverflow: boolean;
+  /** For the next scan of a stream: how the pass ended. Its `starts` are offsets into this text. */
+  carry: PassCarry;
 }
 
 /**
@@ -173,9 +197,11 @@ function loadPass(): PassModule {
 /**
  * One pass over `text`. `allRuns`: report every base64/hex run (the entropy
  * detector wants them all); otherwise only runs that pass the module's
- * looks-encoded test, the only ones views.ts could decode.
+ * looks-encoded test, the only ones views.ts could decode. `resume`: the
+ * text continues a stream, and its first `kept` chars were passed by the
+ * previous scan; the pass picks up where it stopped instead of re-reading them.
  */
-export function coreScan(text: string, matcher: TokenMatcher | null, known: KnownSecretIndex | null, deadline: number, allRuns = false): CoreResult {
+export function coreScan(text: string, matcher: TokenMatcher | null, known: KnownSecretIndex | null, deadline: number, allRuns = false, resume?: Resume): CoreResult {
   const tokens: TokenHit[] = [];
   const knownHits: KnownHit[] = [];
   const encoded: number[] = [];
@@ -195,7 +221,16 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   const n = text.length;
   const state = m.state;
   state.fill(0);
-  for (let seg = 0; seg < n; seg += m.textUnits) {
+  const first = resume ? Math.min(resume.kept, n) : 0;
+  if (resume) {
+    state[0] = resume.carry.h;
+    state[1] = resume.carry.st;
+    state[2] = resume.carry.run;
+    state[3] = resume.carry.suspect ? 128 : 0;
+    for (const p of resume.carry.starts) starts.push(p);
+    if (resume.carry.lastKnown) knownHits.push({ ...resume.carry.lastKnown });
+  }
+  for (let seg = first; seg < n; seg += m.textUnits) {
     const len = Math.min(n - seg, m.textUnits);
     m.text.write(text.substring(seg, seg + len), 0, 'utf16le');
     for (let from = 0; from < len; ) {
@@ -204,10 +239,13 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
     }
     if (performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
   }
+  const h = state[0]!;
   const st = state[1]!;
   const run = state[2]!;
   const seen = state[3]!;
-  if (run >= MIN_ENCODED_RUN) encoded.push(n - run, n);
+  // A run longer than a resumed text began before it: it is reported from the text's start.
+  for (let i = 0; i < encoded.length; i += 2) if (encoded[i]! < 0) encoded[i] = 0;
+  if (run >= MIN_ENCODED_RUN) encoded.push(Math.max(0, n - run), n);
   // Word runs of one or two chars at the very end: the end reads as non-word chars.
   for (let k = 1, s4 = st; k <= 2; k++) {
     s4 = (s4 << 6) & 0xffffff;
@@ -215,8 +253,18 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   }
   if (matcher) dispatchRuns(text, matcher, starts, tokens, deadline);
   const { suspect, overflow } = seen > 127 ? suspects(text) : { suspect: [], overflow: false };
-  return { tokens, known: knownHits, encoded, suspect, suspectOverflow: overflow };
+  // A token or a disguised char this close to the end may continue in the next part of a stream.
+  const near = n - CARRY_REDISPATCH;
+  const carry: PassCarry = { h, st, run, starts: starts.filter((p) => p >= near), suspect: overflow || suspect.some((p) => p >= near), lastKnown: knownHits[knownHits.length - 1] };
+  return { tokens, known: knownHits, encoded, suspect, suspectOverflow: overflow, carry };
 }
+
+/**
+ * How far from the end a word start or a disguising char is carried into the
+ * next scan of a stream: the stream keeps (and re-reads in JavaScript) at
+ * least this much text, so a token that starts here is matched again whole.
+ */
+export const CARRY_REDISPATCH = 4096;
 
 /** Handles the events one pass() call wrote; positions are relative to the segment at `seg`. */
 function flush(text: string, seg: number, events: Int32Array, state: Int32Array, known: KnownSecretIndex | null, knownHits: KnownHit[], starts: number[], encoded: number[], allRuns: boolean): void {

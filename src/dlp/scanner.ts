@@ -3,7 +3,7 @@
 // checks the wall-clock deadline; exceeding it throws DlpBudgetError so the
 // caller blocks instead of waiting.
 import { DlpBudgetError, type DetectorName, type Finding, type Scanner, type ScannerOptions } from './api.js';
-import { coreScan } from './core.js';
+import { coreScan, type PassCarry, type Resume } from './core.js';
 import { highEntropySpans } from './entropy.js';
 import { detectInjection } from './injection.js';
 import { KnownSecretIndex } from './known.js';
@@ -64,20 +64,25 @@ export class Engine {
   }
 
   hits(text: string): Hit[] {
+    return this.streamHits(text).hits;
+  }
+
+  /** hits(), continuing a stream (see coreScan's `resume`); `carry` is undefined when no pass ran. */
+  streamHits(text: string, resume?: Resume): { hits: Hit[]; carry: PassCarry | undefined } {
     const deadline = performance.now() + this.budgetMs;
     const out: Hit[] = [];
-    this.scanLayer(text, 0, deadline, out, (s, e) => [s, e]);
+    const carry = this.scanLayer(text, 0, deadline, out, (s, e) => [s, e], resume);
     if (this.injection) {
       for (const h of detectInjection(text)) out.push({ ...h, detector: 'naive_injection_detection', view: 'nfkc' });
       check(deadline);
     }
-    return dedupe(out);
+    return { hits: dedupe(out), carry };
   }
 
-  private scanLayer(text: string, depth: number, deadline: number, out: Hit[], toSource: (s: number, e: number) => [number, number]): void {
+  private scanLayer(text: string, depth: number, deadline: number, out: Hit[], toSource: (s: number, e: number) => [number, number], resume?: Resume): PassCarry | undefined {
     const wantViews = depth < MAX_DEPTH;
-    if (!this.matcher && !this.known && !this.entropy) return;
-    const core = coreScan(text, this.matcher, this.known, deadline, this.entropy && depth === 0);
+    if (!this.matcher && !this.known && !this.entropy) return undefined;
+    const core = coreScan(text, this.matcher, this.known, deadline, this.entropy && depth === 0, resume);
     const push = (h: Omit<Hit, 'start' | 'end'>, s: number, e: number): void => {
       const [a, b] = toSource(s, e);
       out.push({ ...h, start: a, end: b });
@@ -105,7 +110,7 @@ export class Engine {
       }
     }
     check(deadline);
-    if (!wantViews || (!this.matcher && !this.known)) return;
+    if (!wantViews || (!this.matcher && !this.known)) return core.carry;
     for (const v of buildViews(text, core)) {
       check(deadline);
       const span = v.end - v.start;
@@ -125,6 +130,7 @@ export class Engine {
         if (h) h.view = h.view === 'raw' ? v.name : `${v.name}/${h.view}`;
       }
     }
+    return core.carry;
   }
 }
 

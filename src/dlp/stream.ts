@@ -1,13 +1,19 @@
 // Streaming: each push scans carry + chunk, where carry is the last
 // `windowChars` chars already seen, so a token split across chunks is whole in
-// one scan. A finding is reported once: the first time it is seen (keyed by
-// rule and absolute start), and only if it reaches past the carried part.
+// one scan. The per-char pass does not re-read the carry: it resumes from its
+// state at the end of the previous push and re-dispatches the word starts it
+// had seen near that end. A finding is reported once: the first time it is
+// seen (keyed by rule and overlapping span), and only if it reaches past the
+// carried part. With `settle`, a finding that touches the end of what has
+// arrived is held back until it stops growing (or the stream ends), so it is
+// reported whole: a caller that redacts or holds data must see the full span.
 import type { Finding, ScannerOptions, StreamScanner } from './api.js';
+import type { PassCarry } from './core.js';
 import { Engine, toFindings } from './scanner.js';
 
 export const DEFAULT_WINDOW_CHARS = 8192;
 
-export function createStreamScanner(opts: ScannerOptions & { windowChars?: number }): StreamScanner {
+export function createStreamScanner(opts: ScannerOptions & { windowChars?: number; settle?: boolean }): StreamScanner {
   const engine = new Engine(opts);
   const windowChars = Math.max(256, opts.windowChars ?? DEFAULT_WINDOW_CHARS);
   let carry = '';
@@ -15,13 +21,22 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
   let base = { offset: 0, line: 1, column: 1 };
   /** Findings already reported whose span may still show up in a later scan of the carry. */
   let seen: { rule: string; start: number; end: number }[] = [];
+  /** The pass's state at the end of the previous push; its starts are offsets into `carry`. */
+  let pass: PassCarry | undefined;
+  /** With settle: findings that reached the end of the last push and may still grow. */
+  let open: Finding[] = [];
+  const overlaps = (a: { rule: string; start: number; end: number }, b: { rule: string; start: number; end: number }): boolean =>
+    a.rule === b.rule && a.start < b.end && b.start < a.end;
 
   const advance = (text: string, keep: number): void => {
     const dropped = text.length - keep;
-    const prefix = text.slice(0, dropped);
-    const nl = prefix.lastIndexOf('\n');
+    // One forward indexOf walk (memchr) finds both the count and the last newline; lastIndexOf is far slower.
     let lines = 0;
-    for (let i = prefix.indexOf('\n'); i !== -1; i = prefix.indexOf('\n', i + 1)) lines++;
+    let nl = -1;
+    for (let i = text.indexOf('\n'); i !== -1 && i < dropped; i = text.indexOf('\n', i + 1)) {
+      lines++;
+      nl = i;
+    }
     base = {
       offset: base.offset + dropped,
       line: base.line + lines,
@@ -29,17 +44,37 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
     };
     carry = text.slice(dropped);
     seen = seen.filter((f) => f.end > base.offset);
+    if (pass) {
+      pass.starts = pass.starts.map((p) => p - dropped).filter((p) => p >= 0);
+      const k = pass.lastKnown;
+      pass.lastKnown = k && k.end - dropped > 0 ? { ...k, start: Math.max(0, k.start - dropped), end: k.end - dropped } : undefined;
+    }
   };
 
   const report = (text: string, carried: number): Finding[] => {
-    const hits = engine.hits(text).filter((h) => h.end > carried);
+    const r = engine.streamHits(text, pass && carried > 0 ? { kept: carried, carry: pass } : undefined);
+    pass = r.carry;
+    const hits = r.hits.filter((h) => h.end > carried);
+    const end = base.offset + text.length;
     const fresh: Finding[] = [];
+    const growing: Finding[] = [];
     for (const f of toFindings(text, hits, base)) {
       // A longer view of a match reported earlier (it grew into this chunk) is the same finding.
-      if (seen.some((o) => o.rule === f.rule && o.start < f.end && f.start < o.end)) continue;
+      if (seen.some((o) => overlaps(o, f))) continue;
+      if (opts.settle && f.end === end) {
+        growing.push(f);
+        continue;
+      }
       seen.push({ rule: f.rule, start: f.start, end: f.end });
       fresh.push(f);
     }
+    // A held finding that this push neither extended nor re-found whole is complete as it was.
+    for (const o of open) {
+      if (growing.some((f) => overlaps(o, f)) || fresh.some((f) => overlaps(o, f))) continue;
+      seen.push({ rule: o.rule, start: o.start, end: o.end });
+      fresh.push(o);
+    }
+    open = growing;
     return fresh;
   };
 
@@ -52,9 +87,12 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
       return found;
     },
     end() {
-      // Everything was scanned on push; nothing is pending.
+      // Everything was scanned on push; only findings held back to settle are pending.
+      const rest = open;
+      open = [];
       carry = '';
-      return [];
+      pass = undefined;
+      return rest;
     },
   };
 }

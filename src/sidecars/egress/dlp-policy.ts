@@ -6,12 +6,12 @@ import {
   type Scanner,
   type StreamScanner,
 } from '../../dlp/index.js';
-import type { RouteDlp } from '../../plan/egress-route.js';
 import type { ProposalQueue } from '../../supervise/queue.js';
 import type { AuditFinding } from './audit.js';
-import { block, BlockError, type Block } from './verdict.js';
+import { block, type Block } from './verdict.js';
 
-/** Bytes of a request body held back so a secret split across chunks is caught before any of it leaves. */
+
+/** Bytes of a body held back (and re-scanned with the next chunk) so a secret split across chunks is caught before any of it leaves. */
 export const HOLDBACK_CHARS = 4096;
 
 export interface DlpDeps {
@@ -55,8 +55,9 @@ export class DlpPolicy {
     return s;
   }
 
-  streamScanner(detectors: readonly DetectorName[]): StreamScanner {
-    return createStreamScanner({ detectors, knownSecrets: this.deps.knownSecrets, windowChars: HOLDBACK_CHARS });
+  /** `settle`: report a match only once it is whole (for callers that hold the data until it is scanned). */
+  streamScanner(detectors: readonly DetectorName[], settle = false): StreamScanner {
+    return createStreamScanner({ detectors, knownSecrets: this.deps.knownSecrets, windowChars: HOLDBACK_CHARS, settle });
   }
 
   /** Blocking findings not already approved by the operator. */
@@ -110,83 +111,4 @@ export function describe(findings: Finding[]): string {
 
 export function toAudit(findings: Finding[], where: string): AuditFinding[] {
   return findings.map((f) => ({ detector: f.detector, rule: f.rule, masked: f.masked, where, severity: f.severity }));
-}
-
-/** Same-length replacement keeps Content-Length valid while streaming. */
-export function sameLengthMask(length: number): string {
-  const label = '[REDACTED]';
-  return length >= label.length ? label + '*'.repeat(length - label.length) : '*'.repeat(length);
-}
-
-/**
- * Streams a request body through the scanner, releasing bytes only once they
- * are more than HOLDBACK_CHARS behind the scan front. Bodies are handled as
- * latin1 so one char is one byte and finding offsets are byte offsets.
- */
-export class BodyGate {
-  private released = 0;
-  private pending = '';
-  readonly findings: AuditFinding[] = [];
-  redacted = false;
-
-  constructor(
-    private readonly policy: DlpPolicy,
-    private readonly dlp: RouteDlp,
-    private readonly scanner: StreamScanner,
-    private readonly ask: SuperviseAsk,
-  ) {}
-
-  async push(chunk: Buffer): Promise<Buffer> {
-    const text = chunk.toString('latin1');
-    this.pending += text;
-    await this.handle(this.scanner.push(text));
-    return this.release(Math.max(0, this.pending.length - HOLDBACK_CHARS));
-  }
-
-  async end(): Promise<Buffer> {
-    await this.handle(this.scanner.end());
-    return this.release(this.pending.length);
-  }
-
-  private release(n: number): Buffer {
-    const out = this.pending.slice(0, n);
-    this.pending = this.pending.slice(n);
-    this.released += n;
-    return Buffer.from(out, 'latin1');
-  }
-
-  private rawOf = (f: Finding): string | undefined =>
-    f.start >= this.released ? this.pending.slice(f.start - this.released, f.end - this.released) : undefined;
-
-  private async handle(all: Finding[]): Promise<void> {
-    if (all.length === 0) return;
-    this.findings.push(...toAudit(all, 'body'));
-    const hits = this.policy.blocking(all, this.rawOf);
-    if (hits.length === 0) return;
-    const what = describe(hits);
-    switch (this.dlp.onMatch) {
-      case 'block':
-        throw new BlockError(block('outbound-dlp', `${what} in the request body`));
-      case 'supervise': {
-        const b = await this.policy.supervise(hits, hits.map(this.rawOf), this.ask);
-        if (b) throw new BlockError(b);
-        return;
-      }
-      case 'redact': {
-        for (const f of hits) {
-          if (f.start < this.released) {
-            throw new BlockError(block('outbound-dlp', `${what}; the match spans data already forwarded, so it cannot be redacted`));
-          }
-          const s = f.start - this.released;
-          const e = f.end - this.released;
-          this.pending = this.pending.slice(0, s) + sameLengthMask(e - s) + this.pending.slice(e);
-        }
-        // Re-scan what we still hold: redaction must leave nothing that blocks.
-        const again = this.policy.blocking(this.policy.scanner(this.dlp.outbound).scan(this.pending), () => undefined);
-        if (again.length > 0) throw new BlockError(block('outbound-dlp', `${describe(again)} remains after redaction`));
-        this.redacted = true;
-        return;
-      }
-    }
-  }
 }

@@ -3,11 +3,13 @@ import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { AuditRecord, AuditSink } from './audit.js';
 import { stripQuery } from './audit.js';
-import { BodyGate, toAudit, type DlpPolicy } from './dlp-policy.js';
+import { BodyGate, gatedBody } from './body-gate.js';
+import { toAudit, type DlpPolicy } from './dlp-policy.js';
 import type { Dispatcher } from 'undici';
 import type { Finding, StreamScanner } from '../../dlp/index.js';
 import type { RouteDlp } from '../../plan/egress-route.js';
-import { newRequestContext, runStagesFast, type RequestContext, type Stage, type Tunnel } from './pipeline.js';
+import { runStagesFast, type RequestContext, type Stage, type Tunnel } from './pipeline.js';
+import { ExchangeContext } from './exchange-context.js';
 import type { RouteTable } from './routes.js';
 import type { Upstream } from './upstream.js';
 import { block, BlockError, sendBlock, type Block, type Verdict } from './verdict.js';
@@ -80,12 +82,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     t: Target,
   ) {
-    this.ctx = newRequestContext(req, t, core.table(), () => this.signal());
+    this.ctx = new ExchangeContext(req, t, core.table(), this);
     this.what = { method: this.ctx.method, host: t.host, path: stripQuery(t.path) };
     res.on('close', this.onClientClose);
   }
 
-  private signal(): AbortSignal {
+  signal(): AbortSignal {
     this.ac ??= new AbortController();
     if (this.closed && !this.ac.signal.aborted) this.ac.abort(this.closed);
     return this.ac.signal;
@@ -145,33 +147,16 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private gatedBody(dlpCfg: RouteDlp): Readable {
-    const g = new BodyGate(this.core.dlp, dlpCfg, this.core.dlp.streamScanner(dlpCfg.outbound), {
+    const g = new BodyGate(this.core.dlp, dlpCfg, this.core.dlp.streamScanner(dlpCfg.outbound, true), {
       host: this.ctx.host,
       method: this.ctx.method,
       path: this.what.path,
       signal: this.signal(),
     });
     this.gate = g;
-    const req = this.req;
-    const onBlock = (b: Block): void => {
+    return gatedBody(this.req, g, (b) => {
       this.gateBlock = b;
-    };
-    return Readable.from(
-      (async function* () {
-        try {
-          for await (const chunk of req as AsyncIterable<Buffer>) {
-            const out = await g.push(chunk);
-            if (out.length > 0) yield out;
-          }
-          const rest = await g.end();
-          if (rest.length > 0) yield rest;
-        } catch (err) {
-          if (err instanceof BlockError) onBlock(err.verdict);
-          throw err;
-        }
-      })(),
-      { objectMode: false },
-    );
+    });
   }
 
   private gateFindingsTaken = false;

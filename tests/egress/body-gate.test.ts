@@ -1,0 +1,71 @@
+// The request-body gate on its own: batches in, bytes out, with the real DLP.
+// Secrets split across chunks are the point: a gate that forwards part of one
+// before the scanner has seen all of it has leaked.
+import type { IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { RouteDlp } from '../../src/plan/egress-route.js';
+import { BodyGate, gatedBody } from '../../src/sidecars/egress/body-gate.js';
+import { DlpPolicy, HOLDBACK_CHARS } from '../../src/sidecars/egress/dlp-policy.js';
+import type { Block } from '../../src/sidecars/egress/verdict.js';
+import { fakeGithubToken } from './support.js';
+
+const secret = `kn0wn-${'Zq8w'.repeat(2)}Xr4Tb7Yu2Pl9Mn6Vc3`;
+const policy = new DlpPolicy({ knownSecrets: [secret], queue: undefined, superviseTimeoutMs: 1000, log: () => undefined });
+const ask = { host: 'h.test', method: 'POST', path: '/', signal: new AbortController().signal };
+
+function gate(onMatch: RouteDlp['onMatch']): BodyGate {
+  const dlp: RouteDlp = { outbound: ['token_patterns', 'known_secrets'], inbound: [], onMatch };
+  return new BodyGate(policy, dlp, policy.streamScanner(dlp.outbound, true), ask);
+}
+
+/** Feeds `body` in `size`-byte writes through gatedBody; resolves with what came out, or the block. */
+async function run(g: BodyGate, body: string, size: number): Promise<{ out: string; block?: Block }> {
+  const req = new PassThrough();
+  let blocked: Block | undefined;
+  const outStream = gatedBody(req as unknown as IncomingMessage, g, (b) => (blocked = b));
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((resolve) => {
+    outStream.on('data', (c: Buffer) => chunks.push(c));
+    outStream.on('end', resolve);
+    outStream.on('error', () => resolve());
+  });
+  for (let i = 0; i < body.length; i += size) {
+    req.write(Buffer.from(body.slice(i, i + size), 'latin1'));
+    await new Promise((r) => setImmediate(r));
+  }
+  req.end();
+  await done;
+  return { out: Buffer.concat(chunks).toString('latin1'), ...(blocked ? { block: blocked } : {}) };
+}
+
+const filler = (n: number): string => 'lorem ipsum dolor sit amet, '.repeat(Math.ceil(n / 28)).slice(0, n);
+
+describe('request body gate', () => {
+  it('forwards a clean body byte for byte, in order, across many batch sizes', async () => {
+    const body = filler(3 * HOLDBACK_CHARS + 123);
+    for (const size of [1, 100, 4096, 20_000]) expect((await run(gate('block'), body, size)).out).toBe(body);
+  });
+
+  it('blocks a known secret split across writes before any part of it is forwarded', async () => {
+    const body = `${filler(2 * HOLDBACK_CHARS)} key=${secret} ${filler(2 * HOLDBACK_CHARS)}`;
+    for (const size of [1, 7, 5000]) {
+      const r = await run(gate('block'), body, size);
+      expect(r.block?.reason, `size ${size}`).toContain('known_secrets/known-secret');
+      expect(r.out).not.toContain(secret.slice(0, 12));
+    }
+  });
+
+  it('redacts the whole of a secret that arrives one byte at a time, and keeps the length', async () => {
+    const token = fakeGithubToken();
+    const body = `${filler(HOLDBACK_CHARS)} key=${secret} tok=${token} ${filler(HOLDBACK_CHARS)}`;
+    for (const size of [1, 3, 64, 9000]) {
+      const r = await run(gate('redact'), body, size);
+      expect(r.block, `size ${size}`).toBeUndefined();
+      expect(r.out.length).toBe(body.length);
+      // No 12-char window of the secret or the token survives.
+      for (const v of [secret, token]) for (let i = 0; i + 12 <= v.length; i++) expect(r.out, `size ${size}`).not.toContain(v.slice(i, i + 12));
+      expect(r.out).toContain('[REDACTED]');
+    }
+  });
+});
