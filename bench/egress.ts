@@ -1,5 +1,6 @@
 // `npm run bench:egress`: direct vs bot-bottle egress vs mitmdump on loopback.
 // Every server binds 127.0.0.1; every child is killed by PID at the end.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,9 @@ const CONNECTIONS = 8;
 const NODE_FLAGS = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : [...BUNDLE_NODE_FLAGS];
 const MODES = new Set((process.env.BENCH_MODES ?? 'rps,upload,sse').split(','));
 const UPLOAD_BYTES = 10 * 1024 * 1024;
+// Random like a real token. (It was 'bench-token-value-0123456789', which shares the run
+// 0123456789 with the upload payload, so the known-secret filter woke on every line of it.)
+const BENCH_TOKEN = randomBytes(24).toString('base64url');
 const dir = mkdtempSync(join(tmpdir(), 'bench-egress-'));
 interface Child extends PromiseLike<unknown> {
   pid?: number | undefined;
@@ -122,7 +126,7 @@ try {
   const cfg = f('sidecars.json', JSON.stringify({ bottle: 'bench', egress: { listen: { host: '127.0.0.1', port: egressPort }, routesFile: routes, caCertOut: join(dir, 'egress-ca.pem'), auditLog: join(dir, 'audit.jsonl') } }));
   // The bundle (npm run build first); BENCH_NODE_FLAGS are passed to its node, BENCH_BUNDLE picks another build.
   const egress = execa('node', [...NODE_FLAGS, process.env.BENCH_BUNDLE ?? 'dist/sidecars.js', '--config', cfg], {
-    env: { BOT_BOTTLE_UPSTREAM_CA: upCa, BOT_BOTTLE_RESOLVE: `routed.test:${upPort}:127.0.0.1`, EGRESS_TOKEN_0: ['bench', 'token', 'value', '0123456789'].join('-') },
+    env: { BOT_BOTTLE_UPSTREAM_CA: upCa, BOT_BOTTLE_RESOLVE: `routed.test:${upPort}:127.0.0.1`, EGRESS_TOKEN_0: BENCH_TOKEN },
   });
   children.push(egress);
   await firstJsonLine(egress, (o) => o.event === 'ready');

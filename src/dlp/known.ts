@@ -111,14 +111,23 @@ export class KnownSecretIndex {
 
   /** Called on a bitset hit at alnum char `end - 1`: confirm with the exact last 12 alnum chars. */
   verify(text: string, end: number, out: KnownHit[]): void {
-    let w = '';
-    let i = end - 1;
-    const floor = Math.max(0, end - WALK_BACK_LIMIT);
-    for (; i >= floor && w.length < WINDOW; i--) {
-      const c = text.charCodeAt(i);
-      if (isAlnum(c)) w = text[i] + w;
+    let w: string;
+    let i = end - WINDOW;
+    // Usually the window has no separators in it: one slice instead of a char-by-char walk.
+    while (i >= 0 && i < end && isAlnum(text.charCodeAt(i))) i++;
+    if (end >= WINDOW && i === end) {
+      w = text.slice(end - WINDOW, end);
+      i = end - WINDOW - 1;
+    } else {
+      w = '';
+      i = end - 1;
+      const floor = Math.max(0, end - WALK_BACK_LIMIT);
+      for (; i >= floor && w.length < WINDOW; i--) {
+        const c = text.charCodeAt(i);
+        if (isAlnum(c)) w = text[i] + w;
+      }
+      if (w.length < WINDOW) return;
     }
-    if (w.length < WINDOW) return;
     const f = this.windows.get(w);
     if (!f) return;
     const start = i + 1;
