@@ -9,30 +9,26 @@ export function mask(value: string): string {
   return visible.slice(0, keep) + '****';
 }
 
-/** Maps offsets to 1-based line/column; line starts are computed once per text. */
+/**
+ * Maps offsets to 1-based line/column. Findings come sorted, so a cursor walks
+ * forward with indexOf (memchr) and never builds a table of every line of a
+ * large text; an offset behind the cursor restarts the walk from the top.
+ */
 export class LineIndex {
-  private starts: number[] | undefined;
+  /** The cursor: `line` (1-based) starts at `lineStart`; newlines before `scanned` are counted. */
+  private line = 1;
+  private lineStart = 0;
   constructor(private readonly text: string) {}
 
   position(offset: number): { line: number; column: number } {
-    const starts = (this.starts ??= lineStarts(this.text));
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((starts[mid] ?? 0) <= offset) lo = mid;
-      else hi = mid - 1;
+    if (offset < this.lineStart) {
+      this.line = 1;
+      this.lineStart = 0;
     }
-    return { line: lo + 1, column: offset - (starts[lo] ?? 0) + 1 };
+    for (let nl = this.text.indexOf('\n', this.lineStart); nl !== -1 && nl < offset; nl = this.text.indexOf('\n', nl + 1)) {
+      this.line++;
+      this.lineStart = nl + 1;
+    }
+    return { line: this.line, column: offset - this.lineStart + 1 };
   }
-}
-
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  let i = text.indexOf('\n');
-  while (i !== -1) {
-    starts.push(i + 1);
-    i = text.indexOf('\n', i + 1);
-  }
-  return starts;
 }
