@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { BUNDLE_NODE_FLAGS } from '../../src/sidecars/node-flags.js';
 import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeGithubToken, makeUpstreamPki, route, startUpstream } from './support.js';
@@ -35,7 +36,8 @@ describe('dist/sidecars.js bundle (egress)', () => {
     const cfg = join(dir, 'sidecars.json');
     const caCertOut = join(dir, 'ca.pem');
     writeFileSync(cfg, JSON.stringify({ bottle: 'bundle', egress: { listen: { host: '127.0.0.1', port: 0 }, routesFile: routes, caCertOut } }));
-    const c = spawnBundle([join(dir, 'dist', 'sidecars.js'), '--config', cfg], {
+    // With the launchers' node flags, so a flag this node rejects fails here.
+    const c = spawnBundle([...BUNDLE_NODE_FLAGS, join(dir, 'dist', 'sidecars.js'), '--config', cfg], {
       BOT_BOTTLE_UPSTREAM_CA: upCa,
       BOT_BOTTLE_RESOLVE: `routed.test:${up.port}:127.0.0.1`,
       EGRESS_TOKEN_0: token,

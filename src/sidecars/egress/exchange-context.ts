@@ -5,9 +5,8 @@ import type { Resolved } from './resolve.js';
 import type { CompiledRoute, RouteTable } from './routes.js';
 
 /**
- * The request context of one proxied exchange: the same fields as
- * `newRequestContext`, but `signal` is a getter on the prototype, not a getter
- * closure in an object literal. V8 gives every literal with its own accessor
+ * The request context of one proxied exchange (or WebSocket upgrade). `signal`
+ * is a getter on the prototype, not a getter closure in an object literal. V8 gives every literal with its own accessor
  * closure a new hidden class, allocated in the old generation; that dead map
  * then holds the closure, and through it the whole exchange (request,
  * response, undici's state), across every young-generation GC until the next

@@ -34,34 +34,6 @@ export interface RequestContext {
   signal: AbortSignal;
 }
 
-/**
- * A fresh context for one request (or WebSocket upgrade). `signal` is a getter so
- * the plain HTTP path only builds an AbortController when a stage asks for one.
- */
-export function newRequestContext(
-  req: { method?: string | undefined; headers: IncomingHttpHeaders },
-  t: { scheme: 'http' | 'https'; host: string; port: number; path: string; tunnel: Tunnel | undefined },
-  table: RouteTable,
-  signal: () => AbortSignal,
-): RequestContext {
-  return {
-    method: req.method ?? 'GET',
-    scheme: t.scheme,
-    host: t.host,
-    port: t.port,
-    path: t.path,
-    inHeaders: req.headers,
-    outHeaders: {},
-    tunnel: t.tunnel,
-    table,
-    findings: [],
-    redacted: false,
-    get signal() {
-      return signal();
-    },
-  };
-}
-
 export interface Stage {
   name: string;
   run(ctx: RequestContext): Verdict | Promise<Verdict>;

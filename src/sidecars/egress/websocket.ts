@@ -6,7 +6,8 @@ import type { AuditRecord } from './audit.js';
 import { stripQuery } from './audit.js';
 import { describe, toAudit } from './dlp-policy.js';
 import { errText, type ProxyCore, type Target } from './forward.js';
-import { newRequestContext, parseAuthority, runStages, type RequestContext, type Tunnel } from './pipeline.js';
+import { ExchangeContext } from './exchange-context.js';
+import { parseAuthority, runStages, type RequestContext, type Tunnel } from './pipeline.js';
 import type { Resolver } from './resolve.js';
 import { openSocket } from './upstream.js';
 import { block, blockBody, rawResponse, type Block } from './verdict.js';
@@ -34,7 +35,7 @@ export async function handleUpgrade(core: ProxyCore, deps: WebSocketDeps, req: I
   const ac = new AbortController();
   client.on('error', () => client.destroy());
   client.once('close', () => ac.abort(new Error('client closed the connection')));
-  const ctx: RequestContext = newRequestContext(req, t, core.table(), () => ac.signal);
+  const ctx: RequestContext = new ExchangeContext(req, t, core.table(), { signal: () => ac.signal });
   const what = { method: ctx.method, host: ctx.host, path: stripQuery(t.path) };
   const audit = (r: Pick<AuditRecord, 'decision'> & Partial<AuditRecord>): void =>
     core.audit({
