@@ -4,15 +4,36 @@
 // tests/dlp/wasm-build.test.ts fails when it no longer matches the source.
 // `node scripts/build-wasm.mjs` rewrites it; `--print` writes the module to stdout instead.
 import asc from 'assemblyscript/asc';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export const SOURCE = 'src/dlp/wasm/pass.ts';
 export const OUTPUT = 'src/dlp/pass-wasm.ts';
 
+const UNROLL = 4;
+
+/**
+ * The source with its marked loop unrolled: `for (; i < stop; i++) { // unroll-begin
+ * BODY // unroll-end }` becomes UNROLL copies of BODY per iteration, then the
+ * same loop for the rest.
+ */
+export function unrolled(source) {
+  const m = /( *)for \(; i < stop; i\+\+\) \{\n\s*\/\/ unroll-begin\n([\s\S]*?)\s*\/\/ unroll-end\n\1\}\n/.exec(source);
+  if (!m) throw new Error(`${SOURCE}: no loop marked unroll-begin/unroll-end`);
+  const [loop, indent, body] = m;
+  const copies = Array.from({ length: UNROLL }, () => `${indent}  {\n${body}\n${indent}  }\n${indent}  i++;\n`).join('');
+  const fast = `${indent}for (; i + ${UNROLL - 1} < stop; ) {\n${copies}${indent}}\n`;
+  const rest = `${indent}for (; i < stop; i++) {\n${body}\n${indent}}\n`;
+  return source.replace(loop, fast + rest);
+}
+
 /** The generated module's text. */
 export async function compile() {
   let wasm;
-  const { error, stderr } = await asc.main([SOURCE, '-O3', '--runtime', 'stub', '--importMemory', '--noAssert', '--outFile', 'pass.wasm'], {
+  const input = 'pass.unrolled.ts';
+  const { error, stderr } = await asc.main([input, '-O3', '--runtime', 'stub', '--importMemory', '--noAssert', '--outFile', 'pass.wasm'], {
+    readFile(name) {
+      return name === input ? unrolled(readFileSync(SOURCE, 'utf8')) : null;
+    },
     writeFile(name, contents) {
       if (name === 'pass.wasm') wasm = Buffer.from(contents);
     },

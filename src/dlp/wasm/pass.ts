@@ -46,7 +46,10 @@ export function pass(from: i32, to: i32): i32 {
   let count = load<i32>(STATE, 16);
   let i = from;
   const stop = min(to, from + STRIDE);
+  // scripts/build-wasm.mjs unrolls this loop 4 times (V8 does not unroll a body
+  // this large; unrolled it measured 5-10 % faster). Keep the markers.
   for (; i < stop; i++) {
+    // unroll-begin
     const c = <i32>load<u16>(TEXT + (<usize>i << 1));
     const e = load<i64>(CHARS + (<usize>c << 3));
     const p = <i32>e & 255;
@@ -73,6 +76,7 @@ export function pass(from: i32, to: i32): i32 {
       count += 2;
     }
     run = next;
+    // unroll-end
   }
   store<i32>(STATE, h);
   store<i32>(STATE, st, 4);
