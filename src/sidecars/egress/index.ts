@@ -12,7 +12,8 @@ import { buildStages } from './pipeline.js';
 import { parseResolveOverrides, Resolver } from './resolve.js';
 import { loadRouteTable, type RouteTable } from './routes.js';
 import { createProxyServer } from './server.js';
-import { createUpstreamAgent, upstreamCa } from './upstream.js';
+import { upstreamCa } from './upstream.js';
+import { createUpstream } from './upstream-node-http.js';
 
 export interface SidecarContext {
   bottle: string;
@@ -35,7 +36,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   let table: RouteTable = loadRouteTable(cfg.routesFile);
   const resolver = new Resolver(parseResolveOverrides(env.BOT_BOTTLE_RESOLVE));
   const trust = upstreamCa(env);
-  const agent = createUpstreamAgent(resolver, trust);
+  const agent = createUpstream(resolver, trust, env);
   const ca = await MitmCa.create(ctx.bottle, cfg.caCertOut, table.hosts);
   const timeoutS = Number(env.EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS ?? DEFAULT_SUPERVISE_TIMEOUT_S);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
