@@ -34,7 +34,7 @@ try {
   };
   const load = (mode: string, ms: number, conns = 8) =>
     execa('node', ['--import', 'tsx', 'bench/egress-load.ts', JSON.stringify({ mode, url: `https://routed.test:${upPort}/${mode === 'rps' ? 'small' : 'upload'}`, proxy: `http://${listen}`, ca: [join(dir, 'eca.pem')], connections: conns, durationMs: ms, count: 2, uploadBytes: 10485760 })]);
-  process.stdout.write(`bundle node flags: ${flags.join(' ') || '(none)'}\n`);
+  process.stdout.write(`bundle node flags: ${flags.join(' ') || '(none)'}; upstream client: ${process.env.BOT_BOTTLE_UPSTREAM_CLIENT ?? 'default'}\n`);
   rss('ready');
   await load('rps', 50, 1);
   rss('after first requests');

@@ -125,6 +125,7 @@ try {
   const egressPort = await freePort();
   const cfg = f('sidecars.json', JSON.stringify({ bottle: 'bench', egress: { listen: { host: '127.0.0.1', port: egressPort }, routesFile: routes, caCertOut: join(dir, 'egress-ca.pem'), auditLog: join(dir, 'audit.jsonl') } }));
   // The bundle (npm run build first); BENCH_NODE_FLAGS are passed to its node, BENCH_BUNDLE picks another build.
+  // execa adds this process's env: BOT_BOTTLE_UPSTREAM_CLIENT=node-http reaches the bundle.
   const egress = execa('node', [...NODE_FLAGS, process.env.BENCH_BUNDLE ?? 'dist/sidecars.js', '--config', cfg], {
     env: { BOT_BOTTLE_UPSTREAM_CA: upCa, BOT_BOTTLE_RESOLVE: `routed.test:${upPort}:127.0.0.1`, EGRESS_TOKEN_0: BENCH_TOKEN },
   });
@@ -207,7 +208,7 @@ try {
     `| SSE first event ms (median of 20) | ${fx(d.sse, 2)} | ${fx(e.sse, 2)} | ${fx(m.sse, 2)} | ${fx(ms.sse, 2)} | +${fx(e.sse - d.sse, 2)} ms (< 5 ms) |`,
     `| proxy peak RSS MB${NODE_FLAGS.length > 0 ? ` (egress node flags: ${NODE_FLAGS.join(' ')})` : ''} | | ${fx(e.rss ?? NaN)} | ${fx(m.rss ?? NaN)} | ${fx(ms.rss ?? NaN)} | < 80 MB |`,
   ];
-  process.stdout.write(`\n${rows.join('\n')}\n\nper-run requests/s: ${JSON.stringify(Object.fromEntries(Object.entries(rpsRuns).map(([k, v]) => [k, v.map((r) => Math.round(r.rps!))])))}\nerrors: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.errors])))}\n`);
+  process.stdout.write(`\nupstream client: ${process.env.BOT_BOTTLE_UPSTREAM_CLIENT ?? 'default'}\n${rows.join('\n')}\n\nper-run requests/s: ${JSON.stringify(Object.fromEntries(Object.entries(rpsRuns).map(([k, v]) => [k, v.map((r) => Math.round(r.rps!))])))}\nerrors: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.errors])))}\n`);
 } finally {
   for (const c of children.reverse()) if (c.pid !== undefined) c.kill('SIGTERM');
   await Promise.allSettled(children);
