@@ -109,8 +109,8 @@ describe('node:http upstream client', () => {
     expect(o.pauses).toBe(50);
     expect(o.whilePaused).toBe(0);
     expect(o.body.equals(BIG)).toBe(true);
-    // Repeated headers come as arrays, as undici gives them.
-    expect(o.headers['x-dup']).toEqual(['a', 'b']);
+    // Repeated headers come joined (node's header object), as one line means the same.
+    expect(o.headers['x-dup']).toBe('a, b');
   });
 
   it('streams a Readable request body (chunked), and sends Buffer and empty bodies', async () => {

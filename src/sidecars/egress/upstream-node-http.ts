@@ -1,4 +1,4 @@
-import { Agent, request as httpRequest, IncomingMessage, type ClientRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { Agent, request as httpRequest, IncomingMessage, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { SecureContext } from 'node:tls';
@@ -74,6 +74,7 @@ interface Origin {
   https: boolean;
   host: string;
   port: number;
+  hostHeader: string;
 }
 
 /** Origins are `scheme://host:port` from forward.ts: parsed by hand (a URL per request costs), the last few cached. */
@@ -86,7 +87,8 @@ function parseOrigin(origin: string | URL | undefined): Origin | undefined {
   const m = /^(https?):\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(s);
   if (!m) return undefined;
   const https = m[1] === 'https';
-  o = { https, host: m[2]!, port: m[3] !== undefined ? Number(m[3]) : https ? 443 : 80 };
+  const port = m[3] !== undefined ? Number(m[3]) : https ? 443 : 80;
+  o = { https, host: m[2]!, port, hostHeader: port === (https ? 443 : 80) ? m[2]! : `${m[2]!}:${port}` };
   if (origins.size >= 64) origins.delete(origins.keys().next().value!);
   origins.set(s, o);
   return o;
@@ -94,33 +96,30 @@ function parseOrigin(origin: string | URL | undefined): Origin | undefined {
 
 const unbracket = (h: string): string => (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h);
 
-/** undici's shape: lower-case names, a repeated header becomes an array (node's `headers` joins most of them). */
-function headersOf(raw: string[]): IncomingHttpHeaders {
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
-    const v = raw[i + 1]!;
-    const prev = out[k];
-    if (prev === undefined) out[k] = v;
-    else if (typeof prev === 'string') out[k] = [prev, v];
-    else prev.push(v);
+/**
+ * The request head as a flat [name, value, ...] list: node then writes it at once
+ * instead of validating and storing each header in its map first. The Host
+ * header is ours to add that way; it omits the scheme's default port, as undici's does.
+ */
+function requestHead(h: Dispatcher.DispatchOptions['headers'], origin: Origin, chunked: boolean): string[] {
+  const out: string[] = ['host', origin.hostHeader];
+  let hasLength = false;
+  const add = (k: string, v: string | string[] | number | undefined): void => {
+    if (v === undefined) return;
+    const lower = k.toLowerCase();
+    if (lower === 'host') return;
+    if (lower === 'content-length') hasLength = true;
+    if (Array.isArray(v)) for (const x of v) out.push(k, x);
+    else out.push(k, String(v));
+  };
+  if (h != null) {
+    if (Array.isArray(h)) for (let i = 0; i + 1 < h.length; i += 2) add(h[i]!, h[i + 1]);
+    else if (typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function') for (const [k, v] of h as Iterable<[string, string | string[] | undefined]>) add(k, v);
+    else for (const k in h) add(k, (h as Record<string, string | string[] | undefined>)[k]);
   }
+  // node frames a streamed body without Content-Length as chunked only for some methods: always ask for it.
+  if (chunked && !hasLength) out.push('transfer-encoding', 'chunked');
   return out;
-}
-
-function outgoingHeaders(h: Dispatcher.DispatchOptions['headers']): OutgoingHttpHeaders {
-  if (h == null) return {};
-  if (Array.isArray(h)) {
-    const out: OutgoingHttpHeaders = {};
-    for (let i = 0; i + 1 < h.length; i += 2) out[h[i]!] = h[i + 1]!;
-    return out;
-  }
-  if (typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    const out: OutgoingHttpHeaders = {};
-    for (const [k, v] of h as Iterable<[string, string | string[] | undefined]>) if (v !== undefined) out[k] = v;
-    return out;
-  }
-  return h as OutgoingHttpHeaders;
 }
 
 /** As undici does: detach the client's socket first, so ending the body stream does not cut the client's connection. */
@@ -155,20 +154,15 @@ class NodeHttpExchange implements Dispatcher.DispatchController {
     this.handler.onRequestStart?.(this, undefined);
     if (this.done) return;
     const body = opts.body;
-    const headers = outgoingHeaders(opts.headers);
-    // node frames a streamed body without Content-Length as chunked only for some methods: always ask for it.
-    if (this.body && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
     let creq: ClientRequest;
     try {
       creq = httpRequest({
         agent,
         host: origin.host,
         port: origin.port,
-        // The Host header node writes omits the scheme's default port, as undici's does.
-        defaultPort: origin.https ? 443 : 80,
         method: opts.method,
         path: opts.path,
-        headers,
+        headers: requestHead(opts.headers, origin, this.body !== null),
       });
     } catch (err) {
       // Invalid header names or values throw here.
@@ -230,7 +224,8 @@ class NodeHttpExchange implements Dispatcher.DispatchController {
     res.on('error', this.onError);
     res.on('close', this.onClose);
     res.on('end', this.onEnd);
-    this.handler.onResponseStart?.(this, res.statusCode ?? 0, headersOf(res.rawHeaders), res.statusMessage);
+    // node's header object (repeated headers joined, Set-Cookie a list): its agent builds it for every response anyway.
+    this.handler.onResponseStart?.(this, res.statusCode ?? 0, res.headers, res.statusMessage);
     if (this.done) return;
     // A pause asked for in onResponseStart holds: a 'data' listener does not resume a paused stream.
     if (this.paused) res.pause();
@@ -250,7 +245,7 @@ class NodeHttpExchange implements Dispatcher.DispatchController {
       this.creq.destroy();
       if (this.body && !this.body.readableEnded) destroyBody(this.body);
     }
-    this.handler.onResponseEnd?.(this, res.rawTrailers.length > 0 ? headersOf(res.rawTrailers) : EMPTY_TRAILERS);
+    this.handler.onResponseEnd?.(this, res.rawTrailers.length > 0 ? res.trailers : EMPTY_TRAILERS);
   };
 
   private onError = (err: Error): void => this.fail(err);
