@@ -100,7 +100,7 @@ const LEAD_GROUPS: i32 = 8;
  */
 @inline function looksEncoded(start: i32, end: i32): i32 {
   if (start < 0) return 1;
-  return hexLooks(start, end) | base64Looks(start, end);
+  return hexLooks(start, end) || base64Looks(start, end);
 }
 
 function hexLooks(start: i32, end: i32): i32 {
