@@ -19,8 +19,11 @@ function gate(onMatch: RouteDlp['onMatch']): BodyGate {
   return new BodyGate(policy, dlp, policy.streamScanner(dlp.outbound, true), ask);
 }
 
-/** Feeds `body` in `size`-byte writes through gatedBody; resolves with what came out, or the block. */
-async function run(g: BodyGate, body: string, size: number): Promise<{ out: string; block?: Block }> {
+/**
+ * Feeds `body` in `size`-byte writes through gatedBody; resolves with what came out, or the block.
+ * `burst`: write everything at once (the gate then reads it in full batches) instead of one write per turn.
+ */
+async function run(g: BodyGate, body: string, size: number, burst = false): Promise<{ out: string; block?: Block }> {
   const req = new PassThrough();
   let blocked: Block | undefined;
   const outStream = gatedBody(req as unknown as IncomingMessage, g, (b) => (blocked = b));
@@ -32,7 +35,7 @@ async function run(g: BodyGate, body: string, size: number): Promise<{ out: stri
   });
   for (let i = 0; i < body.length; i += size) {
     req.write(Buffer.from(body.slice(i, i + size), 'latin1'));
-    await new Promise((r) => setImmediate(r));
+    if (!burst) await new Promise((r) => setImmediate(r));
   }
   req.end();
   await done;
@@ -45,6 +48,16 @@ describe('request body gate', () => {
   it('forwards a clean body byte for byte, in order, across many batch sizes', async () => {
     const body = filler(3 * HOLDBACK_CHARS + 123);
     for (const size of [1, 100, 4096, 20_000]) expect((await run(gate('block'), body, size)).out).toBe(body);
+  });
+
+  it('scans a burst in full batches and still forwards every byte, or blocks a secret on a batch edge', async () => {
+    const body = filler(300 * 1024);
+    expect((await run(gate('block'), body, 16 * 1024, true)).out).toBe(body);
+    // The secret straddles the 64 KiB batch boundary.
+    const split = `${filler(64 * 1024 - 10)}${secret}${filler(100 * 1024)}`;
+    const r = await run(gate('block'), split, 16 * 1024, true);
+    expect(r.block?.reason).toContain('known_secrets/known-secret');
+    expect(r.out).not.toContain(secret.slice(0, 12));
   });
 
   it('blocks a known secret split across writes before any part of it is forwarded', async () => {

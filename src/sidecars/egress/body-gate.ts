@@ -125,10 +125,13 @@ export class BodyGate {
 
 /**
  * The request body as the upstream client reads it: `req` through `gate`.
- * Reads take everything buffered at once, so a fast upload is scanned in
- * batches and the scanner's carried window is re-read less often. A block
+ * What has arrived is scanned as one batch (up to BATCH_BYTES), so a fast
+ * upload pays the per-scan overhead once per batch, not once per TLS record. A block
  * (or any error) destroys the stream; `onBlock` learns the verdict first.
  */
+/** Bytes scanned at once when a body arrives faster than it is scanned. */
+const BATCH_BYTES = 64 * 1024;
+
 export function gatedBody(req: IncomingMessage, gate: BodyGate, onBlock: (b: Block) => void): Readable {
   /** A gate decision is pending (the operator is being asked). */
   let waiting = false;
@@ -173,19 +176,53 @@ export function gatedBody(req: IncomingMessage, gate: BodyGate, onBlock: (b: Blo
     if (last) out.push(null);
     return more;
   };
+  /** Read but not yet scanned: one scan per batch, not per TLS record. */
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let flushQueued = false;
+  /** Scans the pending batch; false when pumping must stop (backpressure or a pending decision). */
+  const scanPending = (): boolean => {
+    const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    return deliver(gate.push(batch), false);
+  };
   function pump(): void {
     try {
       while (!waiting && !ending && !destroyed) {
-        const batch = req.read() as Buffer | null;
-        if (batch === null) {
-          if (req.readableEnded) {
-            ending = true;
-            deliver(gate.end(), true);
+        const chunk = req.read() as Buffer | null;
+        if (chunk !== null) {
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes >= BATCH_BYTES && !scanPending()) return;
+          continue;
+        }
+        if (req.readableEnded) {
+          if (pendingBytes > 0) {
+            if (!scanPending()) return;
+            continue;
           }
+          ending = true;
+          deliver(gate.end(), true);
           return;
         }
-        if (!deliver(gate.push(batch), false)) return;
+        // Nothing more buffered now: scan what there is after this turn of the event
+        // loop, unless more arrives first (a fast upload then costs one scan per batch).
+        if (pendingBytes > 0 && !flushQueued) {
+          flushQueued = true;
+          setImmediate(flushSoon);
+        }
+        return;
       }
+    } catch (err) {
+      fail(err);
+    }
+  }
+  function flushSoon(): void {
+    flushQueued = false;
+    if (waiting || ending || destroyed || pendingBytes === 0) return;
+    try {
+      if (scanPending()) pump();
     } catch (err) {
       fail(err);
     }
