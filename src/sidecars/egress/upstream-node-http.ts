@@ -1,4 +1,4 @@
-import { Agent, request as httpRequest, IncomingMessage, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent, request as httpRequest, IncomingMessage, type ClientRequest, type IncomingHttpHeaders, type RequestOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { SecureContext } from 'node:tls';
@@ -156,14 +156,17 @@ class NodeHttpExchange implements Dispatcher.DispatchController {
     const body = opts.body;
     let creq: ClientRequest;
     try {
-      creq = httpRequest({
+      const options: RequestOptions & { servername: string } = {
         agent,
         host: origin.host,
         port: origin.port,
+        // openSocket sets the TLS name: this only spares node's agent working one out from the Host header.
+        servername: '',
         method: opts.method,
         path: opts.path,
         headers: requestHead(opts.headers, origin, this.body !== null),
-      });
+      };
+      creq = httpRequest(options);
     } catch (err) {
       // Invalid header names or values throw here.
       this.fail(err as Error);
