@@ -79,7 +79,7 @@ export interface PassCarry {
   h: number;
   st: number;
   run: number;
-  /** Word-run starts (offsets into the scanned text) to dispatch again once more text follows. */
+  /** Word-run starts (offsets into the scanned text); the stream dispatches those it still carries again once more text follows. */
   starts: number[];
   /** The pass saw a char that can disguise a token near the end: the next scan looks again. */
   suspect: boolean;
@@ -253,18 +253,15 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   }
   if (matcher) dispatchRuns(text, matcher, starts, tokens, deadline);
   const { suspect, overflow } = seen > 127 ? suspects(text) : { suspect: [], overflow: false };
-  // A token or a disguised char this close to the end may continue in the next part of a stream.
-  const near = n - CARRY_REDISPATCH;
-  const carry: PassCarry = { h, st, run, starts: starts.filter((p) => p >= near), suspect: overflow || suspect.some((p) => p >= near), lastKnown: knownHits[knownHits.length - 1] };
+  // For a stream's next part: the stream keeps only the starts inside the window it carries
+  // (stream.ts), and a disguising char this close to the end may have its view cut short.
+  const lastSuspect = suspect[suspect.length - 1];
+  const carry: PassCarry = { h, st, run, starts, suspect: overflow || (lastSuspect !== undefined && lastSuspect >= n - SUSPECT_CARRY), lastKnown: knownHits[knownHits.length - 1] };
   return { tokens, known: knownHits, encoded, suspect, suspectOverflow: overflow, carry };
 }
 
-/**
- * How far from the end a word start or a disguising char is carried into the
- * next scan of a stream: the stream keeps (and re-reads in JavaScript) at
- * least this much text, so a token that starts here is matched again whole.
- */
-export const CARRY_REDISPATCH = 4096;
+/** How close to the end of a stream's part a disguising char makes the next part look for them again. */
+const SUSPECT_CARRY = 4096;
 
 /** Handles the events one pass() call wrote; positions are relative to the segment at `seg`. */
 function flush(text: string, seg: number, events: Int32Array, state: Int32Array, known: KnownSecretIndex | null, knownHits: KnownHit[], starts: number[], encoded: number[], allRuns: boolean): void {

@@ -36,6 +36,11 @@ export function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
+function allAlnum(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!isAlnum(text.charCodeAt(i))) return false;
+  return true;
+}
+
 function project(s: string): string {
   let out = '';
   for (let i = 0; i < s.length; i++) if (isAlnum(s.charCodeAt(i))) out += s[i];
@@ -112,10 +117,9 @@ export class KnownSecretIndex {
   /** Called on a bitset hit at alnum char `end - 1`: confirm with the exact last 12 alnum chars. */
   verify(text: string, end: number, out: KnownHit[]): void {
     let w: string;
-    let i = end - WINDOW;
+    let i: number;
     // Usually the window has no separators in it: one slice instead of a char-by-char walk.
-    while (i >= 0 && i < end && isAlnum(text.charCodeAt(i))) i++;
-    if (end >= WINDOW && i === end) {
+    if (end >= WINDOW && allAlnum(text, end - WINDOW, end)) {
       w = text.slice(end - WINDOW, end);
       i = end - WINDOW - 1;
     } else {
