@@ -14,11 +14,11 @@ const UNROLL = 4;
 /**
  * The source with its marked loop unrolled: `for (; i < stop; i++) { // unroll-begin
  * BODY // unroll-end }` becomes UNROLL copies of BODY per iteration, then the
- * same loop for the rest.
+ * same loop for the rest. A source without the markers is compiled as it is.
  */
 export function unrolled(source) {
   const m = /( *)for \(; i < stop; i\+\+\) \{\n\s*\/\/ unroll-begin\n([\s\S]*?)\s*\/\/ unroll-end\n\1\}\n/.exec(source);
-  if (!m) throw new Error(`${SOURCE}: no loop marked unroll-begin/unroll-end`);
+  if (!m) return source;
   const [loop, indent, body] = m;
   const copies = Array.from({ length: UNROLL }, () => `${indent}  {\n${body}\n${indent}  }\n${indent}  i++;\n`).join('');
   const fast = `${indent}for (; i + ${UNROLL - 1} < stop; ) {\n${copies}${indent}}\n`;
@@ -30,7 +30,7 @@ export function unrolled(source) {
 export async function compile() {
   let wasm;
   const input = 'pass.unrolled.ts';
-  const { error, stderr } = await asc.main([input, '-O3', '--runtime', 'stub', '--importMemory', '--noAssert', '--outFile', 'pass.wasm'], {
+  const { error, stderr } = await asc.main([input, '-O3', '--runtime', 'stub', '--importMemory', '--noAssert', '--enable', 'simd', '--outFile', 'pass.wasm'], {
     readFile(name) {
       return name === input ? unrolled(readFileSync(SOURCE, 'utf8')) : null;
     },

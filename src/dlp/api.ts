@@ -44,6 +44,8 @@ export interface Scanner {
 export interface StreamScanner {
   /** Scan a chunk; returns findings whose span ends inside this chunk or the carry window. */
   push(chunk: string): Finding[];
+  /** push(chunk.toString('latin1')), one char per byte, without building the string when the chunk holds nothing to look at. */
+  pushBytes(chunk: Buffer): Finding[];
   end(): Finding[];
 }
 

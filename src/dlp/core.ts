@@ -1,41 +1,34 @@
-// The single pass over the text. Per char: one load from a packed class table,
-// shifts and masks, and three rarely-taken branches; no per-char-class
-// branching (word/non-word flips every few chars, and mispredicting that was
-// most of the old loop's cost):
-//  - known_secrets: a gear hash of the alphanumeric projection (non-alnum chars
-//    leave it unchanged: zero shift, zero gear value) and one bitset probe;
-//  - token_patterns: the last three chars as 6-bit word-char codes; a table says
-//    whether "non-word, c0, c1" starts a word run some anchor can begin;
-//  - decoded views: a branch-free length counter of the current base64/hex run;
-//  - an OR of all char codes: only texts with non-ASCII chars get the second
-//    pass that looks for chars that can hide or disguise a token (NFKC view).
+// The single pass over the text, sixteen chars at a time (WebAssembly SIMD,
+// wasm/pass.ts). Each block becomes bit masks (alnum, word, base64) from a few
+// vector compares; scalar work happens only where a mask says so:
+//  - known_secrets: the alnum chars are gathered into a projection (non-alnum
+//    chars dropped) and every fourth one probes a bitset with a hash of the
+//    last eight (known.ts);
+//  - token_patterns: each word start looks up its first three chars (6-bit
+//    word codes); a table says whether they can begin a token;
+//  - decoded views: a base64/hex run of 16+ chars can only end at a block's
+//    first non-run char, so runs cost one step per block;
+//  - non-ASCII chars and triggers (%, backslash, token infixes) set flags:
+//    only texts with non-ASCII chars get the second pass that looks for chars
+//    that can hide or disguise a token (NFKC view), and a stream's byte chunks
+//    with no event and no flag skip the JavaScript side entirely (quietBytes).
 // Candidate word runs are gated (length, third char) and dispatched after the pass.
-// The loop itself is WebAssembly (wasm/pass.ts): the same loop in JavaScript
-// paid a string-shape and a bounds check per char and per table load and ran at
-// about half the speed. Text is copied into its memory a segment at a time, so
-// the module's memory stays at about 1.2 MB whatever the text's size.
-// Measured and rejected: letting V8's regex engine scan (a char-class or
-// alternation regex is tried at every position, 3-4 ns/char for ONE of the
-// three jobs; the loop does all three in about that).
+// Text enters the module one byte per char (strings narrowed, bytes copied), a
+// segment at a time, so the module's memory stays at about 1.5 MB whatever the
+// text's size. Measured and rejected: letting V8's regex engine scan (3-4 ns
+// per char for ONE of the three jobs); the scalar per-char loop this replaced
+// (one table load and a hash step per char) ran at about a quarter of the speed.
 import { DlpBudgetError } from './api.js';
-import { GEAR, type KnownHit, type KnownSecretIndex, SLOT_SHIFT } from './known.js';
+import { GRAM, type KnownHit, type KnownSecretIndex, PROBE_STRIDE } from './known.js';
 import { PASS_WASM_BASE64 } from './pass-wasm.js';
 import { B64_VALUE } from './views.js';
 import type { TokenHit, TokenMatcher } from './tokens.js';
 
 const isWordChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-const isAlnumChar = (c: number): boolean => isWordChar(c) && c !== 95;
-const isB64Char = (c: number): boolean => isWordChar(c) || c === 43 || c === 47 || c === 45;
 
-// Tables cover every UTF-16 unit so the loop needs no `c < 128` test; non-ASCII
-// units are non-word, non-alnum, non-base64 (all zero).
-/** 6-bit code of a word char (1..63), 0 for everything else. */
-const CODE = new Uint8Array(65536);
+/** 6-bit code of a word char (1..63), 0 for everything else (every byte ≥ 128 included). */
+const CODE = new Uint8Array(256);
 const CHAR_OF_CODE = new Uint8Array(64);
-const ALNUM_BIT = 64;
-const B64_BIT = 128;
-/** One load per char in the loop: word code (bits 0-5) | ALNUM_BIT | B64_BIT. */
-const PROPS = new Uint8Array(65536);
 {
   let code = 0;
   for (let c = 0; c < 128; c++) {
@@ -43,9 +36,9 @@ const PROPS = new Uint8Array(65536);
       CODE[c] = ++code;
       CHAR_OF_CODE[code] = c;
     }
-    PROPS[c] = CODE[c]! | (isAlnumChar(c) ? ALNUM_BIT : 0) | (isB64Char(c) ? B64_BIT : 0);
   }
 }
+const codeAt = (text: string, p: number): number => (p >= 0 && p < text.length ? (CODE[text.charCodeAt(p)] ?? 0) : 0);
 /** Three 6-bit word codes: the start table's index. */
 const STATE_MASK = 0x3ffff;
 
@@ -73,14 +66,19 @@ const MAX_SUSPECT = 4096;
 
 /**
  * Where a stream left the pass: its state after the last char, and the word
- * starts near the end whose match may have been cut short by the end.
+ * starts and known-secret probes near the end that more text may complete.
  */
 export interface PassCarry {
-  h: number;
-  st: number;
+  /** The last 8 projected (alnum) chars, as the two halves of a little-endian u64. */
+  tail: [number, number];
+  /** Projected chars to go until the next known-secret probe (1..PROBE_STRIDE). */
+  due: number;
+  /** Length of the base64/hex run the text ended in. */
   run: number;
   /** Word-run starts (offsets into the scanned text); the stream dispatches those it still carries again once more text follows. */
   starts: number[];
+  /** Probe hits (offsets) whose windows ran past the end: verified again once more text follows. */
+  probes: number[];
   /** The pass saw a char that can disguise a token near the end: the next scan looks again. */
   suspect: boolean;
   /** The last known-secret hit, so windows in the next part extend it rather than start a new one. */
@@ -138,13 +136,48 @@ function startTable(matcher: TokenMatcher): Uint8Array {
   return t;
 }
 
+/**
+ * The start table as the module reads it: one bit per first three chars'
+ * low 7 bits (its bytes are ASCII, or 255 for any non-ASCII char: 127, a
+ * non-word char like the rest).
+ */
+const startBitsCache = new WeakMap<TokenMatcher, Uint32Array>();
+function startBits(matcher: TokenMatcher, table: Uint8Array): Uint32Array {
+  let bits = startBitsCache.get(matcher);
+  if (bits) return bits;
+  bits = new Uint32Array(1 << 16);
+  for (let b0 = 0; b0 < 128; b0++) {
+    const k0 = CODE[b0]! << 12;
+    if (k0 === 0) continue;
+    for (let b1 = 0; b1 < 128; b1++) {
+      const k1 = k0 | (CODE[b1]! << 6);
+      for (let b2 = 0; b2 < 128; b2++) {
+        if (table[k1 | CODE[b2]!] === 0) continue;
+        const idx = (b0 << 14) | (b1 << 7) | b2;
+        bits[idx >>> 5]! |= 1 << (idx & 31);
+      }
+    }
+  }
+  startBitsCache.set(matcher, bits);
+  return bits;
+}
+const NO_START_BITS = new Uint32Array(1 << 16);
+
 interface PassModule {
   pass: (from: number, to: number) => number;
+  narrow: (n: number) => void;
+  looksEncoded: (start: number, end: number) => number;
+  /** TEXT, one byte per char. */
   text: Buffer;
+  /** The 16 bytes before TEXT: the chars before the segment. */
+  hist: Buffer;
+  /** WIDE: a string segment as UTF-16, narrowed into TEXT. */
+  wide: Buffer;
   state: Int32Array;
+  pairs: Uint16Array;
   events: Int32Array;
   bits: Int32Array;
-  starting: Uint8Array;
+  starting: Uint32Array;
   textUnits: number;
   /** Which tables are in memory now: scans switch rarely (one matcher; known-secret sets per bottle). */
   loadedMatcher: TokenMatcher | null | undefined;
@@ -172,26 +205,68 @@ function loadPass(): PassModule {
   const at = (name: string): number => (ex[name] as { value: number }).value;
   memory.grow(Math.ceil(at('MEMORY_END') / 65536));
   const buf = memory.buffer;
-  if (at('STRIDE') * 4 > at('EVENT_CAP')) throw new Error('core.ts: the event buffer cannot hold a full stride');
-  const chars = new DataView(buf, at('CHARS'), 65536 * 8);
-  for (let c = 0; c < 65536; c++) {
-    chars.setUint32(8 * c, PROPS[c]!, true);
-    chars.setInt32(8 * c + 4, (PROPS[c]! & ALNUM_BIT) !== 0 ? GEAR[c]! : 0, true);
-  }
+  if (at('STRIDE') * 2 > at('EVENT_CAP')) throw new Error('core.ts: the event buffer cannot hold a full stride');
   new Int8Array(buf, at('B64'), 128).set(B64_VALUE);
+  // Swizzle masks: for each byte mask, the indices of its set bits (in the low or the high half of a block), then 0xff (selects 0).
+  const shuf = new Uint8Array(buf, at('SHUF'), 512 * 8);
+  for (let half = 0; half < 2; half++) {
+    for (let mask = 0; mask < 256; mask++) {
+      const row = shuf.subarray((half * 256 + mask) * 8, (half * 256 + mask) * 8 + 8);
+      row.fill(0xff);
+      for (let bit = 0, k = 0; bit < 8; bit++) if ((mask >> bit) & 1) row[k++] = half * 8 + bit;
+    }
+  }
   const textUnits = at('TEXT_UNITS');
   passModule = {
     pass: ex['pass'] as PassModule['pass'],
-    text: Buffer.from(buf, at('TEXT'), textUnits * 2),
+    narrow: ex['narrow'] as PassModule['narrow'],
+    looksEncoded: ex['looksEncoded'] as PassModule['looksEncoded'],
+    text: Buffer.from(buf, at('TEXT'), textUnits),
+    hist: Buffer.from(buf, at('HIST'), at('HIST_BYTES')),
+    wide: Buffer.from(buf, at('WIDE'), textUnits * 2),
     state: new Int32Array(buf, at('STATE'), STATE_WORDS),
+    pairs: new Uint16Array(buf, at('PAIRS'), at('MAX_PAIRS')),
     events: new Int32Array(buf, at('EVENTS'), at('EVENT_CAP')),
-    bits: new Int32Array(buf, at('BITS'), 1 << (32 - SLOT_SHIFT - 5)),
-    starting: new Uint8Array(buf, at('STARTING'), STATE_MASK + 1),
+    bits: new Int32Array(buf, at('BITS'), 32768),
+    starting: new Uint32Array(buf, at('STARTING'), at('STARTING_WORDS')),
     textUnits,
     loadedMatcher: undefined,
     loadedKnown: undefined,
   };
   return passModule;
+}
+
+/** Puts the scan's tables in the module (when they differ from the last scan's) and its state from `carry`. */
+function prepare(matcher: TokenMatcher | null, known: KnownSecretIndex | null, carry: PassCarry | undefined): { m: PassModule; starting: Uint8Array } {
+  const m = loadPass();
+  const starting = matcher ? startTable(matcher) : NO_STARTS;
+  if (m.loadedMatcher !== matcher) {
+    m.starting.set(matcher ? startBits(matcher, starting) : NO_START_BITS);
+    const pairs = matcher ? matcher.infixPairs() : [];
+    if (pairs.length > m.pairs.length) throw new Error('core.ts: more token infixes than the module has trigger slots');
+    pairs.forEach((p, k) => (m.pairs[k] = p));
+    m.state[STATE_PAIRS] = pairs.length;
+    m.loadedMatcher = matcher;
+  }
+  if (m.loadedKnown !== known) {
+    if (known) m.bits.set(known.bits);
+    else m.bits.fill(0);
+    m.loadedKnown = known;
+  }
+  const st = m.state;
+  st[0] = carry ? carry.tail[0] : 0;
+  st[1] = carry ? carry.tail[1] : 0;
+  st[STATE_DUE] = carry ? carry.due : PROBE_STRIDE;
+  st[STATE_RUN] = carry ? carry.run : 0;
+  st[STATE_FLAGS] = carry?.suspect ? FLAG_NON_ASCII : 0;
+  st[STATE_COUNT] = 0;
+  return { m, starting };
+}
+
+/** The chars before `at` that fit in the module's history (one byte each; spaces before the text's start). */
+function writeHistory(m: PassModule, text: string, at: number): void {
+  const h = m.hist.length;
+  for (let k = 1; k <= h; k++) m.hist[h - k] = at - k >= 0 ? Math.min(text.charCodeAt(at - k), 255) : 32;
 }
 
 /**
@@ -207,90 +282,153 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   const encoded: number[] = [];
   /** Word-run starts whose first two chars begin an anchor; gated and dispatched after the pass. */
   const starts: number[] = [];
-  const starting = matcher ? startTable(matcher) : NO_STARTS;
-  const m = loadPass();
-  if (m.loadedMatcher !== matcher) {
-    m.starting.set(starting);
-    m.loadedMatcher = matcher;
-  }
-  if (m.loadedKnown !== known) {
-    if (known) m.bits.set(known.bits);
-    else m.bits.fill(0);
-    m.loadedKnown = known;
-  }
+  const probes: number[] = [];
+  const { m, starting } = prepare(matcher, known, resume?.carry);
   const n = text.length;
-  const state = m.state;
-  state.fill(0);
   const first = resume ? Math.min(resume.kept, n) : 0;
   if (resume) {
-    state[0] = resume.carry.h;
-    state[1] = resume.carry.st;
-    state[2] = resume.carry.run;
-    state[3] = resume.carry.suspect ? 128 : 0;
     for (const p of resume.carry.starts) starts.push(p);
     if (resume.carry.lastKnown) knownHits.push({ ...resume.carry.lastKnown });
+    for (const p of resume.carry.probes) if (known!.verify(text, p, knownHits)) probes.push(p);
   }
   for (let seg = first; seg < n; seg += m.textUnits) {
     const len = Math.min(n - seg, m.textUnits);
-    m.text.write(text.substring(seg, seg + len), 0, 'utf16le');
+    m.wide.write(text.substring(seg, seg + len), 0, 'utf16le');
+    m.narrow(len);
+    writeHistory(m, text, seg);
     for (let from = 0; from < len; ) {
       from = m.pass(from, len);
-      flush(text, seg, m.events, state, known, knownHits, starts, encoded, allRuns);
+      flush(text, seg, m.events, m.state, known, knownHits, starts, encoded, probes, allRuns);
     }
     if (performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
   }
-  const h = state[0]!;
-  const st = state[1]!;
-  const run = state[2]!;
-  const seen = state[3]!;
+  const st = m.state;
+  const tail: [number, number] = [st[0]!, st[1]!];
+  const due = st[STATE_DUE]!;
+  const run = st[STATE_RUN]!;
+  const nonAscii = (st[STATE_FLAGS]! & FLAG_NON_ASCII) !== 0;
   // A run longer than a resumed text began before it: it is reported from the text's start.
   for (let i = 0; i < encoded.length; i += 2) if (encoded[i]! < 0) encoded[i] = 0;
   if (run >= MIN_ENCODED_RUN) encoded.push(Math.max(0, n - run), n);
-  // Word runs of one or two chars at the very end: the end reads as non-word chars.
-  for (let k = 1, s4 = st; k <= 2; k++) {
-    s4 = (s4 << 6) & 0xffffff;
-    if (s4 >>> 18 === 0 && starting[s4] !== 0) starts.push(n + k - 3);
-  }
+  endStarts(text, starting, starts);
   if (matcher) dispatchRuns(text, matcher, starts, tokens, deadline);
-  const { suspect, overflow } = seen > 127 ? suspects(text) : { suspect: [], overflow: false };
+  const { suspect, overflow } = nonAscii ? suspects(text) : { suspect: [], overflow: false };
   // For a stream's next part: the stream keeps only the starts inside the window it carries
   // (stream.ts), and a disguising char this close to the end may have its view cut short.
   const lastSuspect = suspect[suspect.length - 1];
-  const carry: PassCarry = { h, st, run, starts, suspect: overflow || (lastSuspect !== undefined && lastSuspect >= n - SUSPECT_CARRY), lastKnown: knownHits[knownHits.length - 1] };
+  const carry: PassCarry = { tail, due, run, starts, probes, suspect: overflow || (lastSuspect !== undefined && lastSuspect >= n - SUSPECT_CARRY), lastKnown: knownHits[knownHits.length - 1] };
   return { tokens, known: knownHits, encoded, suspect, suspectOverflow: overflow, carry };
 }
+
+/** Word runs of one or two chars at the very end (the pass reports a start once its third char is in): the end reads as non-word chars. */
+function endStarts(text: string, starting: Uint8Array, starts: number[]): void {
+  const n = text.length;
+  let s4 = (codeAt(text, n - 4) << 18) | (codeAt(text, n - 3) << 12) | (codeAt(text, n - 2) << 6) | codeAt(text, n - 1);
+  for (let k = 1; k <= 2; k++) {
+    s4 = (s4 << 6) & 0xffffff;
+    if (s4 >>> 18 === 0 && starting[s4] !== 0) starts.push(n + k - 3);
+  }
+}
+
+/**
+ * A stream's next chunk of bytes (latin1), when nothing in it needs the
+ * JavaScript side: runs the pass over `chunk` alone and returns the carry for
+ * the next part, or undefined when the chunk has any event (a word start that
+ * can begin a token, a decodable run, a known-secret window), a non-ASCII
+ * byte or a trigger (%, backslash, a token infix): the caller then scans
+ * `before + chunk` as text, exactly as if this had not been called. `before`
+ * is the text the stream carries (it ends where `chunk` begins).
+ */
+export function quietBytes(chunk: Buffer, before: string, matcher: TokenMatcher | null, known: KnownSecretIndex | null, carry: PassCarry | undefined): PassCarry | undefined {
+  if (carry && (carry.starts.length > 0 || carry.probes.length > 0 || carry.suspect)) return undefined;
+  if (known && known.whole.length > 0) return undefined;
+  const { m, starting } = prepare(matcher, known, carry);
+  const n = chunk.length;
+  // A trigger pair split between the carried text and the chunk.
+  if (before.length > 0 && n > 0) {
+    const pair = Math.min(before.charCodeAt(before.length - 1), 255) | (chunk[0]! << 8);
+    for (let k = 0; k < m.state[STATE_PAIRS]!; k++) if (m.pairs[k] === pair) return undefined;
+  }
+  const probes: number[] = [];
+  for (let seg = 0; seg < n; seg += m.textUnits) {
+    const len = Math.min(n - seg, m.textUnits);
+    chunk.copy(m.text, 0, seg, seg + len);
+    if (seg === 0) writeHistory(m, before, before.length);
+    else chunk.copy(m.hist, 0, seg - m.hist.length, seg);
+    for (let from = 0; from < len; ) {
+      from = m.pass(from, len);
+      const ev = m.events;
+      const count = m.state[STATE_COUNT]!;
+      for (let e = 0; e < count; e++) {
+        const kind = ev[e]! & 3;
+        if (kind === EV_PROBE) probes.push((ev[e]! >> 2) + seg);
+        else if (kind === EV_WORD || (ev[++e]! & LOOKS_ENCODED) !== 0) return undefined;
+      }
+      m.state[STATE_COUNT] = 0;
+    }
+  }
+  const st = m.state;
+  if ((st[STATE_FLAGS]! & (FLAG_NON_ASCII | FLAG_TRIGGER)) !== 0) return undefined;
+  // A long run at the end is decoded as it stands (coreScan reports it): only when it could be.
+  const run = st[STATE_RUN]!;
+  const segStart = Math.floor((n - 1) / m.textUnits) * m.textUnits;
+  if (run >= MIN_ENCODED_RUN && m.looksEncoded(n - run - segStart, n - segStart) !== 0) return undefined;
+  // Bitset hits are mostly hash collisions: verify each on the text around it.
+  for (const p of probes) {
+    const a = Math.max(0, p - PROBE_CONTEXT);
+    const local = (a === 0 ? before.slice(Math.max(0, before.length - PROBE_CONTEXT)) : '') + chunk.toString('latin1', a, Math.min(n, p + PROBE_CONTEXT));
+    const end = local.length - (Math.min(n, p + PROBE_CONTEXT) - p);
+    const hits: KnownHit[] = [];
+    if (known!.verify(local, end, hits) || hits.length > 0) return undefined;
+  }
+  const ends: number[] = [];
+  endStarts(n >= 4 ? chunk.toString('latin1', n - 4, n) : before.slice(-4) + chunk.toString('latin1', 0, n), starting, ends);
+  if (ends.length > 0) return undefined;
+  return { tail: [st[0]!, st[1]!], due: st[STATE_DUE]!, run, starts: [], probes: [], suspect: false, lastKnown: carry?.lastKnown };
+}
+
+/** Chars around a probe hit that verify may read (its walks are bounded by 96 back and 32 forward). */
+const PROBE_CONTEXT = 128;
 
 /** How close to the end of a stream's part a disguising char makes the next part look for them again. */
 const SUSPECT_CARRY = 4096;
 
 /** Handles the events one pass() call wrote; positions are relative to the segment at `seg`. */
-function flush(text: string, seg: number, events: Int32Array, state: Int32Array, known: KnownSecretIndex | null, knownHits: KnownHit[], starts: number[], encoded: number[], allRuns: boolean): void {
-  const count = state[4]!;
+function flush(text: string, seg: number, events: Int32Array, state: Int32Array, known: KnownSecretIndex | null, knownHits: KnownHit[], starts: number[], encoded: number[], probes: number[], allRuns: boolean): void {
+  const count = state[STATE_COUNT]!;
   for (let e = 0; e < count; e++) {
     const ev = events[e]!;
     // Arithmetic shift: a word start one char before the segment is position -1.
     const at = (ev >> 2) + seg;
     const kind = ev & 3;
-    if (kind === EV_PROBE) known!.verify(text, at, knownHits);
-    else if (kind === EV_WORD) starts.push(at);
+    if (kind === EV_PROBE) {
+      if (known!.verify(text, at, knownHits)) probes.push(at);
+    } else if (kind === EV_WORD) starts.push(at);
     else {
       const word = events[++e]!;
       if (allRuns || (word & LOOKS_ENCODED) !== 0) encoded.push(at - (word & ~LOOKS_ENCODED), at);
     }
   }
-  state[4] = 0;
+  state[STATE_COUNT] = 0;
 }
 
-/** [gear hash, word-code state, base64 run length, OR of char codes, event count]. */
-const STATE_WORDS = 5;
+/** [tail lo, tail hi, chars to the next probe, base64 run length, flags, event count, trigger pairs, -]. */
+const STATE_WORDS = 8;
+const STATE_DUE = 2;
+const STATE_RUN = 3;
+const STATE_FLAGS = 4;
+const STATE_COUNT = 5;
+const STATE_PAIRS = 6;
+const FLAG_NON_ASCII = 1;
+const FLAG_TRIGGER = 2;
 const EV_PROBE = 1;
 const EV_WORD = 2;
 /** Event kind 3 (a base64/hex run ended at the position) is followed by one more word: the run's length, | LOOKS_ENCODED. */
 const LOOKS_ENCODED = 1 << 30;
 
 const NO_STARTS = new Uint8Array(STATE_MASK + 1);
-// wasm/pass.ts inlines the slot computation as `h >>> 12` and the run threshold as 16.
-if (SLOT_SHIFT !== 12 || MIN_ENCODED_RUN !== 16) throw new Error('core.ts: wasm/pass.ts assumes SLOT_SHIFT 12 and MIN_ENCODED_RUN 16');
+// wasm/pass.ts inlines the run threshold as 16 and the probe as 6 chars every 7.
+if (MIN_ENCODED_RUN !== 16 || GRAM !== 6 || PROBE_STRIDE !== 7) throw new Error('core.ts: wasm/pass.ts assumes MIN_ENCODED_RUN 16, GRAM 6, PROBE_STRIDE 7');
 
 function dispatchRuns(text: string, matcher: TokenMatcher, starts: readonly number[], out: TokenHit[], deadline: number): void {
   const n = text.length;

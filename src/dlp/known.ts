@@ -2,34 +2,27 @@
 // compared on the "alphanumeric projection" (all other chars dropped). The
 // projection makes separators, zero-width chars, quotes, `+` concatenation and
 // line breaks inserted into a secret invisible, and base64's +/= and url-safe
-// -_ variants coincide. core.ts feeds each ASCII alnum char of the text into a
-// gear hash; a bitset lookup rejects almost every position in a few ns.
+// -_ variants coincide. The pass (core.ts) gathers the text's ASCII alnum chars
+// and, at every seventh one, looks up a hash of the last six in a bitset of
+// all 6-char grams of the forms' projections: a 12-char window holds seven
+// consecutive 6-char grams, so one of them ends on a probe. A hit costs a
+// verify of the windows that gram can belong to.
 
 export const WINDOW = 12;
+/** Projected chars hashed per probe, and the probe stride (WINDOW - GRAM + 1). */
+export const GRAM = 6;
+export const PROBE_STRIDE = WINDOW - GRAM + 1;
 const BITS_LOG2 = 20;
 const WALK_BACK_LIMIT = WINDOW * 8;
+const WALK_FORWARD_LIMIT = PROBE_STRIDE * 8;
+/** The pass's multiplier (wasm/pass.ts K): slot = top 20 bits of (GRAM projected chars as a little-endian u64) × K. */
+const K = 0x9e3779b97f4a7c15n;
 
-/** Deterministic per-char gear values; only ASCII alnum codes are used. */
-export const GEAR = (() => {
-  const g = new Int32Array(128);
-  let x = 0x2545f491;
-  for (let i = 0; i < 128; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    g[i] = x;
-  }
-  return g;
-})();
-
-/**
- * Bitset slot of a gear hash: its top bits, which every one of the last 11
- * alnum chars reaches (char k back is shifted left by 3k; low bits only see
- * the newest chars).
- */
-export const SLOT_SHIFT = 32 - BITS_LOG2;
-export function slot(h: number): number {
-  return h >>> SLOT_SHIFT;
+/** Bitset slot of the GRAM chars of `p` ending at `end`. */
+export function gramSlot(p: string, end: number): number {
+  let g = 0n;
+  for (let k = 0; k < GRAM; k++) g |= BigInt(p.charCodeAt(end - GRAM + k)) << BigInt(8 * k);
+  return Number(BigInt.asUintN(64, g * K) >> BigInt(64 - BITS_LOG2));
 }
 
 export function isAlnum(c: number): boolean {
@@ -101,44 +94,53 @@ export class KnownSecretIndex {
         if (f.form !== 'base64' || f.text.length >= 8) this.whole.push(f);
         continue;
       }
-      let h = 0;
-      for (let j = 0; j < p.length; j++) {
-        h = ((h << 3) ^ (GEAR[p.charCodeAt(j)] ?? 0)) | 0;
-        if (j >= WINDOW - 1) {
-          const s = slot(h);
-          this.bits[s >>> 5] = (this.bits[s >>> 5] ?? 0) | (1 << (s & 31));
-          const w = p.slice(j - WINDOW + 1, j + 1);
-          if (!this.windows.has(w)) this.windows.set(w, f);
-        }
+      for (let j = GRAM; j <= p.length; j++) {
+        const s = gramSlot(p, j);
+        this.bits[s >>> 5] = (this.bits[s >>> 5] ?? 0) | (1 << (s & 31));
+      }
+      for (let j = WINDOW; j <= p.length; j++) {
+        const w = p.slice(j - WINDOW, j);
+        if (!this.windows.has(w)) this.windows.set(w, f);
       }
     }
   }
 
-  /** Called on a bitset hit at alnum char `end - 1`: confirm with the exact last 12 alnum chars. */
-  verify(text: string, end: number, out: KnownHit[]): void {
-    let w: string;
-    let i: number;
-    // Usually the window has no separators in it: one slice instead of a char-by-char walk.
-    if (end >= WINDOW && allAlnum(text, end - WINDOW, end)) {
-      w = text.slice(end - WINDOW, end);
-      i = end - WINDOW - 1;
+  /**
+   * Called on a bitset hit whose gram ends with the alnum char at `end - 1`:
+   * confirms the exact 12-char windows that gram can belong to, those ending
+   * at that char and at the next PROBE_STRIDE - 1 alnum chars. Returns true when
+   * the text ended before those chars did (a stream verifies again once more
+   * text has arrived).
+   */
+  verify(text: string, end: number, out: KnownHit[]): boolean {
+    let proj: string;
+    let at: number[] | undefined;
+    let complete: boolean;
+    // Usually there is no separator around: one slice instead of a char-by-char walk.
+    if (end >= WINDOW && end + PROBE_STRIDE - 1 <= text.length && allAlnum(text, end - WINDOW, end + PROBE_STRIDE - 1)) {
+      proj = text.slice(end - WINDOW, end + PROBE_STRIDE - 1);
+      complete = true;
     } else {
-      w = '';
-      i = end - 1;
-      const floor = Math.max(0, end - WALK_BACK_LIMIT);
-      for (; i >= floor && w.length < WINDOW; i--) {
-        const c = text.charCodeAt(i);
-        if (isAlnum(c)) w = text[i] + w;
-      }
-      if (w.length < WINDOW) return;
+      const back: number[] = [];
+      for (let i = end - 1, floor = Math.max(0, end - WALK_BACK_LIMIT); i >= floor && back.length < WINDOW; i--) if (isAlnum(text.charCodeAt(i))) back.push(i);
+      // Fewer than WINDOW chars before (the text's start): the windows after the gram may still fit.
+      at = back.reverse();
+      let i = end;
+      for (const ceil = Math.min(text.length, end + WALK_FORWARD_LIMIT); i < ceil && at.length < WINDOW + PROBE_STRIDE - 1; i++) if (isAlnum(text.charCodeAt(i))) at.push(i);
+      complete = at.length === WINDOW + PROBE_STRIDE - 1 || i < text.length;
+      proj = at.map((p) => text[p]).join('');
     }
-    const f = this.windows.get(w);
-    if (!f) return;
-    const start = i + 1;
-    const last = out[out.length - 1];
-    // Consecutive windows of one secret form one finding.
-    if (last && last.secret === f.secret && start <= last.end) last.end = Math.max(last.end, end);
-    else out.push({ secret: f.secret, form: f.form, start, end });
+    for (let j = 0; j + WINDOW <= proj.length; j++) {
+      const f = this.windows.get(proj.slice(j, j + WINDOW));
+      if (!f) continue;
+      const start = at ? at[j]! : end - WINDOW + j;
+      const stop = at ? at[j + WINDOW - 1]! + 1 : end + j;
+      const last = out[out.length - 1];
+      // Consecutive windows of one secret form one finding.
+      if (last && last.secret === f.secret && start <= last.end) last.end = Math.max(last.end, stop);
+      else out.push({ secret: f.secret, form: f.form, start, end: stop });
+    }
+    return !complete;
   }
 
   findWhole(text: string, out: KnownHit[], from = 0, to = text.length): void {

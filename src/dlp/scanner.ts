@@ -3,7 +3,7 @@
 // checks the wall-clock deadline; exceeding it throws DlpBudgetError so the
 // caller blocks instead of waiting.
 import { DlpBudgetError, type DetectorName, type Finding, type Scanner, type ScannerOptions } from './api.js';
-import { coreScan, type PassCarry, type Resume } from './core.js';
+import { coreScan, type PassCarry, quietBytes, type Resume } from './core.js';
 import { highEntropySpans } from './entropy.js';
 import { detectInjection } from './injection.js';
 import { KnownSecretIndex } from './known.js';
@@ -77,6 +77,22 @@ export class Engine {
       check(deadline);
     }
     return { hits: dedupe(out), carry };
+  }
+
+  /**
+   * A stream's next chunk (latin1 bytes) when nothing in it needs a full scan
+   * (core.ts quietBytes): the carry for the next part, or undefined, and the
+   * caller scans `before + chunk` as text. Detectors that read every char
+   * (entropy, injection) always take the full scan.
+   */
+  quiet(chunk: Buffer, before: string, carry: PassCarry | undefined): PassCarry | undefined {
+    if (this.entropy || this.injection || (!this.matcher && !this.known)) return undefined;
+    return quietBytes(chunk, before, this.matcher, this.known, carry);
+  }
+
+  /** The token infixes (e.g. "://"): a stream whose carry holds one scans its next chunk in full. */
+  infixes(): readonly string[] {
+    return this.matcher ? this.matcher.infixStrings() : [];
   }
 
   private scanLayer(text: string, depth: number, deadline: number, out: Hit[], toSource: (s: number, e: number) => [number, number], resume?: Resume): PassCarry | undefined {

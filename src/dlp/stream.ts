@@ -12,6 +12,8 @@ import type { PassCarry } from './core.js';
 import { Engine, toFindings } from './scanner.js';
 
 export const DEFAULT_WINDOW_CHARS = 8192;
+/** What views.ts decodes from (URL escapes, backslash escapes). */
+const TRIGGERS = ['%', '\\'];
 
 export function createStreamScanner(opts: ScannerOptions & { windowChars?: number; settle?: boolean }): StreamScanner {
   const engine = new Engine(opts);
@@ -25,27 +27,45 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
   let pass: PassCarry | undefined;
   /** With settle: findings that reached the end of the last push and may still grow. */
   let open: Finding[] = [];
+  /** The carry holds no char a decoded view or token infix starts from: a quiet chunk after it needs no full scan. */
+  let carryQuiet = true;
   const overlaps = (a: { rule: string; start: number; end: number }, b: { rule: string; start: number; end: number }): boolean =>
     a.rule === b.rule && a.start < b.end && b.start < a.end;
 
-  const advance = (text: string, keep: number): void => {
-    const dropped = text.length - keep;
-    // One forward indexOf walk (memchr) finds both the count and the last newline; lastIndexOf is far slower.
+  /** Newlines among the first `dropped` chars of carry + chunk: their count and the offset of the last (-1: none). */
+  const newlines = (chunk: string | Buffer, dropped: number): { lines: number; nl: number } => {
+    // Forward indexOf walks (memchr) find both the count and the last newline; lastIndexOf is far slower.
     let lines = 0;
     let nl = -1;
-    for (let i = text.indexOf('\n'); i !== -1 && i < dropped; i = text.indexOf('\n', i + 1)) {
+    for (let i = carry.indexOf('\n'); i !== -1 && i < dropped; i = carry.indexOf('\n', i + 1)) {
       lines++;
       nl = i;
     }
+    const inChunk = dropped - carry.length;
+    const next = typeof chunk === 'string' ? (from: number): number => chunk.indexOf('\n', from) : (from: number): number => chunk.indexOf(10, from);
+    for (let i = inChunk > 0 ? next(0) : -1; i !== -1 && i < inChunk; i = next(i + 1)) {
+      lines++;
+      nl = carry.length + i;
+    }
+    return { lines, nl };
+  };
+
+  /** Drops all but the last `keep` chars of carry + chunk, which become the new carry. */
+  const advance = (chunk: string | Buffer, keep: number): void => {
+    const dropped = carry.length + chunk.length - keep;
+    const { lines, nl } = newlines(chunk, dropped);
+    const tail = (k: number): string => (typeof chunk === 'string' ? chunk.slice(chunk.length - k) : chunk.toString('latin1', chunk.length - k));
+    const next = chunk.length >= keep ? tail(keep) : carry.slice(carry.length - (keep - chunk.length)) + tail(chunk.length);
     base = {
       offset: base.offset + dropped,
       line: base.line + lines,
       column: nl === -1 ? base.column + dropped : dropped - nl,
     };
-    carry = text.slice(dropped);
+    carry = next;
     seen = seen.filter((f) => f.end > base.offset);
     if (pass) {
       pass.starts = pass.starts.map((p) => p - dropped).filter((p) => p >= 0);
+      pass.probes = pass.probes.map((p) => p - dropped).filter((p) => p >= 0);
       const k = pass.lastKnown;
       pass.lastKnown = k && k.end - dropped > 0 ? { ...k, start: Math.max(0, k.start - dropped), end: k.end - dropped } : undefined;
     }
@@ -78,13 +98,28 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
     return fresh;
   };
 
+  const push = (chunk: string): Finding[] => {
+    if (chunk.length === 0) return [];
+    const found = report(carry + chunk, carry.length);
+    advance(chunk, Math.min(windowChars, carry.length + chunk.length));
+    carryQuiet = !TRIGGERS.some((t) => carry.includes(t)) && !engine.infixes().some((t) => carry.includes(t));
+    return found;
+  };
+
   return {
-    push(chunk) {
+    push,
+    pushBytes(chunk) {
       if (chunk.length === 0) return [];
-      const text = carry + chunk;
-      const found = report(text, carry.length);
-      advance(text, Math.min(windowChars, text.length));
-      return found;
+      // Most chunks of a body hold nothing any detector reacts to: the pass alone says so, without a string.
+      if (carryQuiet && open.length === 0 && (pass !== undefined || carry.length === 0)) {
+        const next = engine.quiet(chunk, carry, pass);
+        if (next) {
+          pass = next;
+          advance(chunk, Math.min(windowChars, carry.length + chunk.length));
+          return [];
+        }
+      }
+      return push(chunk.toString('latin1'));
     },
     end() {
       // Everything was scanned on push; only findings held back to settle are pending.
@@ -92,6 +127,7 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
       open = [];
       carry = '';
       pass = undefined;
+      carryQuiet = true;
       return rest;
     },
   };

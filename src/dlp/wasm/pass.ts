@@ -1,112 +1,283 @@
 // AssemblyScript, compiled to WebAssembly by scripts/build-wasm.mjs (the output
 // is committed as src/dlp/pass-wasm.ts; a test checks it matches this source).
-// The DLP's per-char loop, the one place where V8's JavaScript could not go
-// faster: a JS loop pays a string-shape check and a bounds check per char and
-// per table load, this one pays neither. See core.ts for what each step means;
-// the JavaScript side owns every table and reads the events this writes.
+// The DLP's per-char loop, sixteen bytes at a time with 128-bit SIMD: each
+// block is classified by a handful of vector compares into bit masks (alnum,
+// word, base64), and scalar work is spent only where a mask says so: once per
+// word start, once per four alphanumeric chars (the known-secret probe), once
+// per block for base64 runs. See core.ts for what each step means; the
+// JavaScript side owns every table and reads the events this writes.
 //
-// Memory (imported, laid out by core.ts from the constants exported here):
-//   CHARS    65536 i64  per UTF-16 unit: word code (bits 0-5) | alnum (bit 6) |
-//                       base64/hex (bit 7), and its gear value in bits 32-63
-//                       (0 unless alnum); one load per char for both
-//   STATE    5 i32      gear hash, last four word codes, base64 run length, OR of chars, event count
-//   EVENTS   EVENT_CAP i32
-//   BITS     32768 i32  known-secret bitset, indexed by the top 20 bits of the gear hash
-//   STARTING 262144 u8  word-run start table of the token matcher
+// Text is one byte per char: strings are narrowed by narrow() (every unit
+// above 255 becomes 255, non-ASCII like the rest), request bodies are copied
+// in as they are (latin1). Memory (imported, laid out by core.ts from the
+// constants exported here):
 //   B64      128 i8     base64 value per ASCII char (-1: not base64), url-safe chars included
-//   TEXT     TEXT_UNITS u16  the segment of text being scanned
+//   SHUF     512 x 8 u8 swizzle masks that gather the bytes a mask byte selects (low half, high half)
+//   STATE    8 i32      projection tail (i64), chars to the next probe, base64 run, flags, event count, trigger pair count
+//   PAIRS    8 u16      two-char triggers (token infixes such as "://")
+//   EVENTS   EVENT_CAP i32
+//   BITS     32768 i32  known-secret bitset, indexed by a hash of GRAM projected chars
+//   STARTING 65536 i32  word-start bitset of the token matcher, indexed by the first three chars' low 7 bits
+//   PROJ     STRIDE+32  the alnum projection of the current call
+//   HIST     64 u8      the bytes before the segment (spaces at a text's start)
+//   TEXT     TEXT_UNITS u8 (+64 slack) the segment being scanned
+//   WIDE     TEXT_UNITS u16  a string's UTF-16 units, before narrow()
 
-export const CHARS: usize = 0;
-export const STATE: usize = CHARS + 65536 * 8;
-export const EVENTS: usize = STATE + 64;
+export const B64: usize = 0;
+export const SHUF: usize = 128;
+export const STATE: usize = SHUF + 512 * 8;
+export const PAIRS: usize = STATE + 32;
+export const MAX_PAIRS: i32 = 8;
+export const EVENTS: usize = PAIRS + 16;
 export const EVENT_CAP: i32 = 16384;
 export const BITS: usize = EVENTS + <usize>EVENT_CAP * 4;
 export const STARTING: usize = BITS + 32768 * 4;
-export const B64: usize = STARTING + 262144;
-export const TEXT: usize = B64 + 128;
-export const TEXT_UNITS: i32 = 131072;
-export const MEMORY_END: usize = TEXT + <usize>TEXT_UNITS * 2;
-/** A char raises at most 4 event words, so a call stops after STRIDE chars and the buffer never overflows. */
+export const STARTING_WORDS: i32 = 65536;
+/** A char raises at most 2 event words on average, so a call stops after STRIDE chars and the buffer never overflows. */
 export const STRIDE: i32 = 4096;
+export const PROJ: usize = STARTING + <usize>STARTING_WORDS * 4;
+export const HIST_BYTES: i32 = 64;
+export const HIST: usize = PROJ + <usize>STRIDE + 32;
+export const TEXT: usize = HIST + <usize>HIST_BYTES;
+export const TEXT_UNITS: i32 = 131072;
+export const WIDE: usize = TEXT + <usize>TEXT_UNITS + 64;
+export const MEMORY_END: usize = WIDE + <usize>TEXT_UNITS * 2;
+
+/** Odd 64-bit multiplier of the projection hash (known.ts uses the same). */
+const K: u64 = 0x9e3779b97f4a7c15;
+/** Projected chars per probe (known.ts GRAM) and chars between probes (known.ts PROBE_STRIDE): 12 - 6 + 1. */
+const GRAM: u64 = 6;
+const PROBE_STRIDE: i32 = 7;
+const FLAG_NON_ASCII: i32 = 1;
+const FLAG_TRIGGER: i32 = 2;
+
+/** WIDE[0, n) to TEXT[0, n): units above 255 saturate to 255. */
+export function narrow(n: i32): void {
+  const top = i16x8.splat(255);
+  for (let k = 0; k < n; k += 16) {
+    const a = i16x8.min_u(v128.load(WIDE + (<usize>k << 1)), top);
+    const b = i16x8.min_u(v128.load(WIDE + (<usize>k << 1), 16), top);
+    v128.store(TEXT + <usize>k, i8x16.narrow_i16x8_u(a, b));
+  }
+}
+
+@inline function isWord(p: i32): i32 {
+  const c = <i32>load<u8>(TEXT + <usize>p);
+  const l = c | 32;
+  return <i32>(<u32>(l - 97) < 26) | <i32>(<u32>(c - 48) < 10) | <i32>(c == 95);
+}
+
+/**
+ * Emits the word start at p when its first three chars can begin a token (the
+ * chars after it are in the text). Bytes index the table by their low 7 bits:
+ * a non-ASCII byte is 255 in a narrowed string (127, a non-word char, like
+ * every non-ASCII char), and any other one sets the non-ASCII flag, which
+ * makes quietBytes ignore these events.
+ */
+@inline function startAt(p: i32, count: i32): i32 {
+  const x = load<u32>(TEXT + <usize>p);
+  const idx = ((x & 0x7f) << 14) | ((x >>> 1) & 0x3f80) | ((x >>> 16) & 0x7f);
+  if (((load<u32>(STARTING + (<usize>(idx >>> 5) << 2)) >>> (idx & 31)) & 1) != 0) {
+    store<i32>(EVENTS + (<usize>count << 2), (p << 2) | 2);
+    return count + 1;
+  }
+  return count;
+}
 
 /**
  * Scans TEXT[from, to) (positions relative to the segment), stopping early
  * after STRIDE chars; returns where it stopped. Events are
- * (position << 2 | kind): 1 = bitset hit ending before position, 2 = a word
- * run that can begin a token starts at position, 3 = a base64/hex run of
- * 16+ chars ended at position (the next word is its length, with bit 30 set
- * when it passes looksEncoded). Positions may be
- * negative at a segment start; the reader shifts them arithmetically.
+ * (position << 2 | kind): 1 = the GRAM projected (alnum) chars ending just
+ * before position hit the known-secret bitset (probed at every
+ * PROBE_STRIDE-th projected char), 2 = a word run that can begin a token starts at position
+ * (reported once its third char is in range), 3 = a base64/hex run of 16+
+ * chars ended at position (the next word is its length, with bit 30 set when
+ * it passes looksEncoded). Positions may be negative at a segment start; the
+ * reader shifts them arithmetically. The flags record a non-ASCII byte and a
+ * trigger (%, backslash, a token infix): the callers that skip the JavaScript
+ * side when nothing was found need to know.
  */
 export function pass(from: i32, to: i32): i32 {
-  let h = load<i32>(STATE);
-  let st = load<i32>(STATE, 4);
-  let run = load<i32>(STATE, 8);
-  let seen = load<i32>(STATE, 12);
-  let count = load<i32>(STATE, 16);
-  let i = from;
   const stop = min(to, from + STRIDE);
-  // scripts/build-wasm.mjs unrolls this loop 4 times (V8 does not unroll a body
-  // this large; unrolled it measured 5-10 % faster). Keep the markers.
-  for (; i < stop; i++) {
-    // unroll-begin
-    const c = <i32>load<u16>(TEXT + (<usize>i << 1));
-    const e = load<i64>(CHARS + (<usize>c << 3));
-    const p = <i32>e & 255;
-    seen |= c;
-    const alnum = (p >>> 6) & 1;
-    // Non-alnum chars leave the hash unchanged: shift 0, gear value 0.
-    h = (h << (alnum * 3)) ^ <i32>(e >>> 32);
-    const slot = <u32>h >>> 12;
-    if (((load<i32>(BITS + (<usize>(slot >>> 5) << 2)) >>> (slot & 31)) & alnum) != 0) {
-      store<i32>(EVENTS + (<usize>count << 2), ((i + 1) << 2) | 1);
-      count++;
-    }
-    // Four word codes: a non-word char, then the run's first three chars (or non-word codes 0).
-    st = ((st << 6) | (p & 63)) & 0xffffff;
-    // Branch-free test: whether a word started three chars ago flips every few chars.
-    if ((<i32>load<u8>(STARTING + <usize>(st & 0x3ffff)) & <i32>(st < 0x40000)) != 0) {
-      store<i32>(EVENTS + (<usize>count << 2), ((i - 2) << 2) | 2);
-      count++;
-    }
-    const next = (run + 1) & -(p >>> 7);
-    if ((<i32>(run >= 16) & <i32>(next == 0)) != 0) {
-      store<i32>(EVENTS + (<usize>count << 2), (i << 2) | 3);
-      store<i32>(EVENTS + (<usize>count << 2), run | (looksEncoded(i - run, i) << 30), 4);
-      count += 2;
-    }
-    run = next;
-    // unroll-end
+  let due = load<i32>(STATE, 8);
+  let run = load<i32>(STATE, 12);
+  let flags = load<i32>(STATE, 16);
+  let count = load<i32>(STATE, 20);
+  const pairs = load<i32>(STATE, 24);
+  // The projection of this call follows the last 8 projected chars of the text before it.
+  store<u64>(PROJ, load<u64>(STATE));
+  let pp: usize = PROJ + 8;
+  // Word starts whose third char is the first or second in range (their block was before `from`).
+  for (let p = from - 2; p < from; p++) {
+    if (p + 2 < stop && isWord(p) && !isWord(p - 1)) count = startAt(p, count);
   }
-  store<i32>(STATE, h);
-  store<i32>(STATE, st, 4);
-  store<i32>(STATE, run, 8);
-  store<i32>(STATE, seen, 12);
-  store<i32>(STATE, count, 16);
-  return i;
+  let prevWord = isWord(from - 1);
+  // Unsigned range tests as one signed compare each: c - lo <u n  ⇔  (c + 128 - lo) as i8 <s n - 128.
+  const toLetter = i8x16.splat(31);
+  const letterTop = i8x16.splat(-102);
+  const toDigit = i8x16.splat(80);
+  const digitTop = i8x16.splat(-118);
+  const lowerBit = i8x16.splat(32);
+  const under = i8x16.splat(95);
+  const plus = i8x16.splat(43);
+  const slash = i8x16.splat(47);
+  const dash = i8x16.splat(45);
+  const pct = i8x16.splat(37);
+  const bslash = i8x16.splat(92);
+  const pair0 = <i32>load<u16>(PAIRS);
+  const pair1 = <i32>load<u16>(PAIRS, 2);
+  const first0 = i8x16.splat(<i8>(pair0 & 255));
+  const second0 = i8x16.splat(<i8>(pair0 >>> 8));
+  const first1 = i8x16.splat(<i8>(pair1 & 255));
+  const second1 = i8x16.splat(<i8>(pair1 >>> 8));
+  // 64 chars per step: four vectors make 64-bit masks, and each scalar loop
+  // below (probes, word starts) runs once per 64 chars; its exit branch is the
+  // one a CPU mispredicts, so fewer, longer loops are faster.
+  for (let i = from; i < stop; i += 64) {
+    const n = min(64, stop - i);
+    const valid: u64 = n == 64 ? <u64>-1 : (<u64>1 << <u64>n) - 1;
+    let A: u64 = 0;
+    let W: u64 = 0;
+    let B: u64 = 0;
+    let odd: u64 = 0;
+    const base = pp;
+    for (let k = 0; k < 64; k += 16) {
+      const v = v128.load(TEXT + <usize>(i + k));
+      const letter = i8x16.lt_s(i8x16.add(v128.or(v, lowerBit), toLetter), letterTop);
+      const digit = i8x16.lt_s(i8x16.add(v, toDigit), digitTop);
+      const alnumV = v128.or(letter, digit);
+      const wordV = v128.or(alnumV, i8x16.eq(v, under));
+      const b64V = v128.or(wordV, v128.or(i8x16.eq(v, plus), v128.or(i8x16.eq(v, slash), i8x16.eq(v, dash))));
+      // Non-ASCII bytes and triggers, as one mask (the flags say which below).
+      let trig = v128.or(i8x16.eq(v, pct), i8x16.eq(v, bslash));
+      if (pairs != 0) {
+        const next = v128.load(TEXT + <usize>(i + k), 1);
+        trig = v128.or(trig, v128.and(i8x16.eq(v, first0), i8x16.eq(next, second0)));
+        if (pairs > 1) trig = v128.or(trig, v128.and(i8x16.eq(v, first1), i8x16.eq(next, second1)));
+        for (let q = 2; q < pairs; q++) {
+          const pr = <i32>load<u16>(PAIRS + (<usize>q << 1));
+          trig = v128.or(trig, v128.and(i8x16.eq(v, i8x16.splat(<i8>(pr & 255))), i8x16.eq(next, i8x16.splat(<i8>(pr >>> 8)))));
+        }
+      }
+      const a = <u64>i8x16.bitmask(alnumV) & (valid >> <u64>k);
+      A |= a << <u64>k;
+      W |= <u64>i8x16.bitmask(wordV) << <u64>k;
+      B |= <u64>i8x16.bitmask(b64V) << <u64>k;
+      odd |= (<u64>i8x16.bitmask(trig) << <u64>(k + 16)) | <u64>i8x16.bitmask(v);
+      // Gather the alnum bytes into the projection, eight mask bits at a time.
+      const lo = <i32>a & 255;
+      const hi = (<i32>a >>> 8) & 255;
+      store<u64>(pp, i64x2.extract_lane(i8x16.swizzle(v, v128.load64_zero(SHUF + (<usize>lo << 3))), 0));
+      pp += <usize>popcnt(lo);
+      store<u64>(pp, i64x2.extract_lane(i8x16.swizzle(v, v128.load64_zero(SHUF + 2048 + (<usize>hi << 3))), 0));
+      pp += <usize>popcnt(hi);
+    }
+    W &= valid;
+    B &= valid;
+    if (odd != 0) {
+      // Recompute per kind, masked to the chars in range (the loads read past the end).
+      for (let k = 0; k < 64; k += 16) {
+        const m = <i32>(valid >> <u64>k) & 0xffff;
+        const v = v128.load(TEXT + <usize>(i + k));
+        flags |= select<i32>(FLAG_NON_ASCII, 0, (i8x16.bitmask(v) & m) != 0);
+        let trig = v128.or(i8x16.eq(v, pct), i8x16.eq(v, bslash));
+        if (pairs != 0) {
+          const next = v128.load(TEXT + <usize>(i + k), 1);
+          for (let q = 0; q < pairs; q++) {
+            const pr = <i32>load<u16>(PAIRS + (<usize>q << 1));
+            trig = v128.or(trig, v128.and(i8x16.eq(v, i8x16.splat(<i8>(pr & 255))), i8x16.eq(next, i8x16.splat(<i8>(pr >>> 8)))));
+          }
+        }
+        flags |= select<i32>(FLAG_TRIGGER, 0, (i8x16.bitmask(trig) & m) != 0);
+      }
+    }
+
+    // Probe the GRAM projected chars ending at each probe point reached in this step.
+    const added = <i32>(pp - base);
+    let o = due;
+    for (; o <= added; o += PROBE_STRIDE) {
+      const g = load<u64>(base + <usize>o - 8) >>> (64 - GRAM * 8);
+      const slot = <u32>((g * K) >>> 44);
+      if (((load<i32>(BITS + (<usize>(slot >>> 5) << 2)) >>> (slot & 31)) & 1) != 0) {
+        // The char ending the probe is the o-th alnum char of this step.
+        let bits = A;
+        for (let q = o - 1; q > 0; q--) bits &= bits - 1;
+        store<i32>(EVENTS + (<usize>count << 2), ((i + <i32>ctz(bits) + 1) << 2) | 1);
+        count++;
+      }
+    }
+    due = o - added;
+
+    // Word starts: a word char after a non-word char, reported when its third char is in range.
+    let S = W & ~((W << 1) | <u64>prevWord);
+    prevWord = <i32>(W >> <u64>(n - 1)) & 1;
+    const lim = stop - i - 2;
+    if (lim < 64) S &= lim > 0 ? (<u64>1 << <u64>lim) - 1 : 0;
+    while (S != 0) {
+      count = startAt(i + <i32>ctz(S), count);
+      S &= S - 1;
+    }
+
+    // Base64/hex runs of 16 or more: the one the step's first non-run char ends
+    // (it may have begun steps ago), then any wholly inside the step.
+    const z = ~B & valid;
+    if (z == 0) {
+      run += n;
+    } else {
+      const j0 = <i32>ctz(z);
+      if (run + j0 >= 16) count = runEnd(i + j0, run + j0, count);
+      // Bit j of X: chars j-15..j are all run chars.
+      let X = B;
+      X &= X << 1;
+      X &= X << 2;
+      X &= X << 4;
+      X &= X << 8;
+      let E = z & (X << 1) & (z - 1);
+      while (E != 0) {
+        const j = <i32>ctz(E);
+        const prev = 63 - <i32>clz(z & ((<u64>1 << <u64>j) - 1));
+        count = runEnd(i + j, j - prev - 1, count);
+        E &= E - 1;
+      }
+      run = n - 1 - (63 - <i32>clz(z));
+    }
+  }
+  store<u64>(STATE, load<u64>(pp - 8));
+  store<i32>(STATE, due, 8);
+  store<i32>(STATE, run, 12);
+  store<i32>(STATE, flags, 16);
+  store<i32>(STATE, count, 20);
+  return stop;
+}
+
+/** Emits "a base64/hex run of `len` chars ended at `at`" and whether it looks encoded. */
+function runEnd(at: i32, len: i32, count: i32): i32 {
+  store<i32>(EVENTS + (<usize>count << 2), (at << 2) | 3);
+  store<i32>(EVENTS + (<usize>count << 2), len | (looksEncoded(at - len, at) << 30), 4);
+  return count + 2;
 }
 
 /** Groups whose lead char is checked; the same bound as views.ts (LEAD_GROUPS). */
 const LEAD_GROUPS: i32 = 8;
 
 /**
- * 1 when the run TEXT[start, end) (start may be before the segment: then only
- * its part in the segment is checked, which can only say yes more often)
+ * 1 when the run TEXT[start, end) (start may be up to HIST_BYTES before the
+ * segment; a run that began even earlier is not checked: 1)
  * passes the cheap tests views.ts applies before decoding: hex whose first
  * bytes are printable ASCII (lead nibble 2-7), or base64 at one of four
  * alignments whose first groups lead with a value 8..31 (a printable byte).
  * Most runs (identifiers, UUIDs, hashes, random blobs) fail here, in the
  * module, instead of costing a view attempt in JavaScript.
  */
-@inline function looksEncoded(start: i32, end: i32): i32 {
-  if (start < 0) return 1;
+export function looksEncoded(start: i32, end: i32): i32 {
+  if (start < -HIST_BYTES) return 1;
   return hexLooks(start, end) || base64Looks(start, end);
 }
 
-function hexLooks(start: i32, end: i32): i32 {
+@inline function hexLooks(start: i32, end: i32): i32 {
   if (((end - start) & 1) != 0) return 0;
   for (let p = start; p < end; p++) {
-    const c = <i32>load<u16>(TEXT + (<usize>p << 1));
+    const c = <i32>load<u8>(TEXT + <usize>p);
     const lower = c | 32;
     const hex = <i32>(c >= 48 && c <= 57) | <i32>(lower >= 97 && lower <= 102);
     if (!hex) return 0;
@@ -115,13 +286,13 @@ function hexLooks(start: i32, end: i32): i32 {
   return 1;
 }
 
-function base64Looks(start: i32, end: i32): i32 {
+@inline function base64Looks(start: i32, end: i32): i32 {
   // views.ts tries four alignments only for runs up to 4096 chars.
   const shifts = end - start <= 4096 ? 4 : 1;
   for (let s = 0; s < shifts; s++) {
     let ok = 1;
     for (let g = 0, p = start + s; g < LEAD_GROUPS && p < end; g++, p += 4) {
-      const v = <i32>load<i8>(B64 + <usize>(load<u16>(TEXT + (<usize>p << 1)) & 127));
+      const v = <i32>load<i8>(B64 + <usize>(load<u8>(TEXT + <usize>p) & 127));
       if (v < 8 || v > 31) {
         ok = 0;
         break;

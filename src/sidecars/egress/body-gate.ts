@@ -41,7 +41,7 @@ export class BodyGate {
   push(chunk: Buffer): Buffer[] | Promise<Buffer[]> {
     this.held.push(chunk);
     this.heldBytes += chunk.length;
-    const found = this.scanner.push(chunk.toString('latin1'));
+    const found = this.scanner.pushBytes(chunk);
     const next = (): Buffer[] => this.release(Math.max(0, this.heldBytes - HOLDBACK_CHARS));
     if (found.length === 0) return next();
     const handled = this.handle(found);
