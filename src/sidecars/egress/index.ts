@@ -102,6 +102,8 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const addr = server.address();
   const address = typeof addr === 'string' ? addr : `${(addr as AddressInfo).address}:${(addr as AddressInfo).port}`;
   ctx.log({ event: 'egress-listening', address, caCertOut: cfg.caCertOut, routes: table.routes.length });
+  // Next turn, after the ready line: load the upstream client before the first request needs it.
+  setImmediate(() => agent.warm?.());
 
   return {
     address,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Agent, buildConnector, Dispatcher } from 'undici';
 import type { Resolver } from './resolve.js';
@@ -99,6 +100,8 @@ export interface Upstream {
    * (the proxy's hot path). A failure to load undici reaches `onResponseError`.
    */
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void;
+  /** Starts loading the client in the background (once the proxy listens), so the first request does not wait for it. */
+  warm?(): void;
   close(): Promise<void>;
 }
 
@@ -115,16 +118,20 @@ const NO_CONTROLLER: Dispatcher.DispatchController = {
 /**
  * undici is loaded on the first upstream request, not at start-up: it is the
  * largest module the proxy needs (~150 ms to load here), and the bundle must
- * report ready quickly.
+ * report ready quickly. Only its Agent module is loaded: undici's index also
+ * evaluates fetch, WebSocket, caches, mocks and their node built-ins (zlib,
+ * web streams...), ~7 MB of RSS the proxy never uses (docs/performance.md,
+ * "Egress RSS: session 3"). undici has no `exports` map, so the file is
+ * reachable; tests/egress/upstream-agent-module.test.ts pins that it is the Agent.
  */
 export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext): Upstream {
   let agent: Promise<Agent> | undefined;
   let loaded: Agent | undefined;
   const sessions = new TlsSessionCache();
   const load = (): Promise<Agent> =>
-    (agent ??= import('undici').then((mod) => {
-      // undici is CommonJS: bundled, only `default` (module.exports) carries its exports.
-      const { Agent } = mod.default;
+    (agent ??= import('undici/lib/dispatcher/agent.js').then((mod) => {
+      // undici is CommonJS: `default` is module.exports, here the Agent class itself.
+      const Agent = mod.default;
       const connect: buildConnector.connector = (opts, cb) => {
         const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
         openSocket(
@@ -148,13 +155,32 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext)
     }));
   return {
     request: async (opts) => (await load()).request(opts),
+    // A failure is kept in `agent` and reaches the first request.
+    warm: () => void load().catch(() => undefined),
     dispatch: (opts, handler) => {
       if (loaded) {
         loaded.dispatch(opts, handler);
         return;
       }
+      // Until undici takes the body (its Request listens for errors), a body that fails
+      // (a DLP block, a client gone) must not be an unhandled 'error' event: hold it here.
+      const body = opts.body instanceof Readable ? opts.body : undefined;
+      let bodyError: Error | undefined;
+      const onBodyError = (err: Error): void => {
+        bodyError = err;
+      };
+      body?.on('error', onBodyError);
       load().then(
-        (a) => a.dispatch(opts, handler),
+        (a) => {
+          // The client went (or the gate blocked) while undici loaded: no upstream request at all.
+          // Our listener stays: the destroyed body may still emit its 'error' on a later tick.
+          if (body?.destroyed) {
+            handler.onResponseError?.(NO_CONTROLLER, bodyError ?? body.errored ?? new Error('the request body ended before the upstream request started'));
+            return;
+          }
+          body?.off('error', onBodyError);
+          a.dispatch(opts, handler);
+        },
         (err: Error) => handler.onResponseError?.(NO_CONTROLLER, err),
       );
     },
