@@ -14,10 +14,13 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const CONNECTIONS = 8;
 // BENCH_MODES=rps,upload,sse (default all): run a subset, e.g. while profiling.
+// BENCH_DLP=off: no outbound DLP on the route (to measure what scanning costs).
 // Default: the flags the backends pass to the bundle, so the bench measures what a bottle runs.
 const NODE_FLAGS = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : [...BUNDLE_NODE_FLAGS];
 const MODES = new Set((process.env.BENCH_MODES ?? 'rps,upload,sse').split(','));
 const UPLOAD_BYTES = 10 * 1024 * 1024;
+/** Timed uploads per target (the load tool sends one more first, as a warm-up). */
+const UPLOADS = 5;
 // Random like a real token. (It was 'bench-token-value-0123456789', which shares the run
 // 0123456789 with the upload payload, so the known-secret filter woke on every line of it.)
 const BENCH_TOKEN = randomBytes(24).toString('base64url');
@@ -105,12 +108,14 @@ interface Result {
   p99: number;
   errors: number;
   mbps: number;
+  /** Proxy user+sys CPU per uploaded MB over the upload run. */
+  cpuMsPerMb: number;
   sse: number;
   rss?: number;
 }
 
 const nan = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, firstEventMs: NaN };
-const baseArgs = (t: Target): Record<string, unknown> => ({ ca: t.ca, connections: CONNECTIONS, durationMs: DURATION_MS, count: 5, uploadBytes: UPLOAD_BYTES, ...(t.proxy ? { proxy: t.proxy } : {}) });
+const baseArgs = (t: Target): Record<string, unknown> => ({ ca: t.ca, connections: CONNECTIONS, durationMs: DURATION_MS, count: UPLOADS, uploadBytes: UPLOAD_BYTES, ...(t.proxy ? { proxy: t.proxy } : {}) });
 
 try {
   const pki = await makeUpstreamPki(['routed.test', 'localhost']);
@@ -121,7 +126,9 @@ try {
   const upPort = (await firstJsonLine(upstream, (o) => typeof o.port === 'number')).port as number;
 
   // bot-bottle egress, as the backends run it, DLP on (token_patterns + known_secrets), token injection, audit file.
-  const routes = f('routes.json', JSON.stringify([route('routed.test', upPort, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'BENCH' } })]));
+  // BENCH_DLP=off: the route without outbound DLP (what the proxy costs without scanning).
+  const dlpOff = process.env.BENCH_DLP === 'off' ? { dlp: { outbound: [], inbound: [], onMatch: 'block' as const } } : {};
+  const routes = f('routes.json', JSON.stringify([route('routed.test', upPort, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'BENCH' }, ...dlpOff })]));
   const egressPort = await freePort();
   const cfg = f('sidecars.json', JSON.stringify({ bottle: 'bench', egress: { listen: { host: '127.0.0.1', port: egressPort }, routesFile: routes, caCertOut: join(dir, 'egress-ca.pem'), auditLog: join(dir, 'audit.jsonl') } }));
   // The bundle (npm run build first); BENCH_NODE_FLAGS are passed to its node, BENCH_BUNDLE picks another build.
@@ -174,7 +181,10 @@ try {
   const results: Record<string, Result> = {};
   for (const t of targets) {
     const runs = rpsRuns[t.name]!;
+    const [uu0, us0] = userSysMsOf(t.pid ?? NaN);
     const upload = MODES.has('upload') ? await load({ ...baseArgs(t), mode: 'upload', url: `https://${t.host}:${upPort}/upload` }) : nan;
+    const [uu1, us1] = userSysMsOf(t.pid ?? NaN);
+    const cpuMsPerMb = (uu1 + us1 - uu0 - us0) / (((UPLOADS + 1) * UPLOAD_BYTES) / 1e6);
     const sse = MODES.has('sse') ? await load({ ...baseArgs(t), mode: 'sse', count: 20, url: `https://${t.host}:${upPort}/sse` }) : nan;
     results[t.name] = {
       rps: median(runs.map((r) => r.rps!)),
@@ -182,6 +192,7 @@ try {
       p99: median(runs.map((r) => r.p99!)),
       errors: runs.reduce((n, r) => n + r.errors!, 0),
       mbps: upload.mbps,
+      cpuMsPerMb,
       sse: sse.firstEventMs,
       ...(t.pid !== undefined ? { rss: rssOf(t.pid).peakMb } : {}),
     };
@@ -192,7 +203,7 @@ try {
 
   const d = results.direct!;
   const e = results.egress!;
-  const none: Result = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, sse: NaN };
+  const none: Result = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, cpuMsPerMb: NaN, sse: NaN };
   const m = results.mitmdump ?? none;
   const ms = results['mitmdump-stream'] ?? none;
   const fx = (n: number, p = 1): string => (Number.isFinite(n) ? n.toFixed(p) : 'n/a');
@@ -205,6 +216,7 @@ try {
     `| of which system (syscalls) µs | | ${fx(median(rpsRuns.egress!.map((r) => r.sysUsPerReq!)), 0)} | ${fx(median((rpsRuns.mitmdump ?? []).map((r) => r.sysUsPerReq!)), 0)} | ${fx(median((rpsRuns['mitmdump-stream'] ?? []).map((r) => r.sysUsPerReq!)), 0)} | |`,
     `| p99 latency ms | ${fx(d.p99, 2)} | ${fx(e.p99, 2)} | ${fx(m.p99, 2)} | ${fx(ms.p99, 2)} | |`,
     `| 10 MB upload MB/s (DLP on in egress; median of 5) | ${fx(d.mbps)} | ${fx(e.mbps)} | ${fx(m.mbps)} | ${fx(ms.mbps)} | ${fx((100 * e.mbps) / d.mbps, 0)} % of direct (≥ 50 %) |`,
+    `| proxy CPU ms per uploaded MB | | ${fx(e.cpuMsPerMb, 2)} | ${fx(m.cpuMsPerMb, 2)} | ${fx(ms.cpuMsPerMb, 2)} | |`,
     `| SSE first event ms (median of 20) | ${fx(d.sse, 2)} | ${fx(e.sse, 2)} | ${fx(m.sse, 2)} | ${fx(ms.sse, 2)} | +${fx(e.sse - d.sse, 2)} ms (< 5 ms) |`,
     `| proxy peak RSS MB${NODE_FLAGS.length > 0 ? ` (egress node flags: ${NODE_FLAGS.join(' ')})` : ''} | | ${fx(e.rss ?? NaN)} | ${fx(m.rss ?? NaN)} | ${fx(ms.rss ?? NaN)} | < 80 MB |`,
   ];

@@ -44,8 +44,12 @@ export interface Scanner {
 export interface StreamScanner {
   /** Scan a chunk; returns findings whose span ends inside this chunk or the carry window. */
   push(chunk: string): Finding[];
-  /** push(chunk.toString('latin1')), one char per byte, without building the string when the chunk holds nothing to look at. */
-  pushBytes(chunk: Buffer): Finding[];
+  /**
+   * push() of the bytes as latin1 (one char per byte; the chunks in order, as one),
+   * without building a string when they hold nothing to look at. The stream may
+   * keep a reference to the last chunk's tail: do not modify it afterwards.
+   */
+  pushBytes(chunks: Buffer | readonly Buffer[]): Finding[];
   end(): Finding[];
 }
 

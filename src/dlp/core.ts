@@ -330,65 +330,123 @@ function endStarts(text: string, starting: Uint8Array, starts: number[]): void {
   }
 }
 
+/** Text a stream carries: a string, or the tail of the last chunk while no string was needed. */
+export type Carried = string | Buffer;
+const latin1 = (t: Carried, from = 0, to = t.length): string => (typeof t === 'string' ? t.slice(from, to) : t.toString('latin1', from, to));
+
 /**
- * A stream's next chunk of bytes (latin1), when nothing in it needs the
- * JavaScript side: runs the pass over `chunk` alone and returns the carry for
- * the next part, or undefined when the chunk has any event (a word start that
- * can begin a token, a decodable run, a known-secret window), a non-ASCII
- * byte or a trigger (%, backslash, a token infix): the caller then scans
- * `before + chunk` as text, exactly as if this had not been called. `before`
- * is the text the stream carries (it ends where `chunk` begins).
+ * A stream's next bytes (latin1; `chunks` in order), when they hold nothing
+ * that needs the rest of the scan: runs the pass over them alone and returns
+ * the carry for the next part, or undefined when they have a decodable run, a
+ * non-ASCII byte, a trigger (%, backslash, a token infix), a token or a
+ * known-secret window: the caller then scans `before + chunks` as text,
+ * exactly as if this had not been called. Word starts and bitset hits (mostly
+ * hash collisions) are looked at here, on a string built only when some pass
+ * the cheap tests. `before` is the text the stream carries (it ends where the
+ * chunks begin).
  */
-export function quietBytes(chunk: Buffer, before: string, matcher: TokenMatcher | null, known: KnownSecretIndex | null, carry: PassCarry | undefined): PassCarry | undefined {
-  if (carry && (carry.starts.length > 0 || carry.probes.length > 0 || carry.suspect)) return undefined;
-  if (known && known.whole.length > 0) return undefined;
+export function quietBytes(chunks: readonly Buffer[], before: Carried, matcher: TokenMatcher | null, known: KnownSecretIndex | null, carry: PassCarry | undefined, deadline: number): PassCarry | undefined {
+  if (carry?.suspect || (known && known.whole.length > 0)) return undefined;
   const { m, starting } = prepare(matcher, known, carry);
-  const n = chunk.length;
-  // A trigger pair split between the carried text and the chunk.
-  if (before.length > 0 && n > 0) {
-    const pair = Math.min(before.charCodeAt(before.length - 1), 255) | (chunk[0]! << 8);
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const off = before.length;
+  // A trigger pair split between the carried text and the chunks.
+  if (off > 0 && n > 0) {
+    const first = chunks.find((c) => c.length > 0)!;
+    const pair = Math.min(latin1(before, off - 1).charCodeAt(0), 255) | (first[0]! << 8);
     for (let k = 0; k < m.state[STATE_PAIRS]!; k++) if (m.pairs[k] === pair) return undefined;
   }
   const probes: number[] = [];
-  for (let seg = 0; seg < n; seg += m.textUnits) {
-    const len = Math.min(n - seg, m.textUnits);
-    chunk.copy(m.text, 0, seg, seg + len);
-    if (seg === 0) writeHistory(m, before, before.length);
-    else chunk.copy(m.hist, 0, seg - m.hist.length, seg);
+  const starts = carry ? [...carry.starts] : [];
+  if (off > 0) {
+    if (typeof before === 'string') writeHistory(m, before, off);
+    else {
+      const h = Math.min(off, m.hist.length);
+      m.hist.fill(32, 0, m.hist.length - h);
+      before.copy(m.hist, m.hist.length - h, off - h, off);
+    }
+  } else m.hist.fill(32);
+  let ci = 0;
+  let cOff = 0;
+  let len = 0;
+  for (let seg = 0; seg < n; seg += len) {
+    if (seg > 0) m.text.copy(m.hist, 0, len - m.hist.length, len);
+    // Fill the segment from the chunks.
+    len = 0;
+    while (len < m.textUnits && ci < chunks.length) {
+      const c = chunks[ci]!;
+      const k = c.copy(m.text, len, cOff, Math.min(c.length, cOff + m.textUnits - len));
+      len += k;
+      cOff += k;
+      if (cOff === c.length) {
+        ci++;
+        cOff = 0;
+      }
+    }
     for (let from = 0; from < len; ) {
       from = m.pass(from, len);
       const ev = m.events;
       const count = m.state[STATE_COUNT]!;
       for (let e = 0; e < count; e++) {
         const kind = ev[e]! & 3;
-        if (kind === EV_PROBE) probes.push((ev[e]! >> 2) + seg);
-        else if (kind === EV_WORD || (ev[++e]! & LOOKS_ENCODED) !== 0) return undefined;
+        const at = ev[e]! >> 2;
+        if (kind === EV_PROBE) probes.push(at + seg + off);
+        else if (kind === EV_WORD) {
+          if (at < 0 || passesGate(matcher!, m.text, len, at)) starts.push(at + seg + off);
+        } else if ((ev[++e]! & LOOKS_ENCODED) !== 0) return undefined;
       }
       m.state[STATE_COUNT] = 0;
     }
+    if (performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
   }
   const st = m.state;
   if ((st[STATE_FLAGS]! & (FLAG_NON_ASCII | FLAG_TRIGGER)) !== 0) return undefined;
   // A long run at the end is decoded as it stands (coreScan reports it): only when it could be.
   const run = st[STATE_RUN]!;
-  const segStart = Math.floor((n - 1) / m.textUnits) * m.textUnits;
-  if (run >= MIN_ENCODED_RUN && m.looksEncoded(n - run - segStart, n - segStart) !== 0) return undefined;
-  // Bitset hits are mostly hash collisions: verify each on the text around it.
-  for (const p of probes) {
-    const a = Math.max(0, p - PROBE_CONTEXT);
-    const local = (a === 0 ? before.slice(Math.max(0, before.length - PROBE_CONTEXT)) : '') + chunk.toString('latin1', a, Math.min(n, p + PROBE_CONTEXT));
-    const end = local.length - (Math.min(n, p + PROBE_CONTEXT) - p);
-    const hits: KnownHit[] = [];
-    if (known!.verify(local, end, hits) || hits.length > 0) return undefined;
-  }
+  if (run >= MIN_ENCODED_RUN && m.looksEncoded(len - run, len) !== 0) return undefined;
+  const tail: [number, number] = [st[0]!, st[1]!];
+  const due = st[STATE_DUE]!;
+  // endStarts reads the last four chars (fewer at the stream's start): the segment's end, after its history.
+  const k4 = Math.min(4, off + n);
+  const fromText = Math.min(k4, len);
+  const last4 = m.hist.toString('latin1', m.hist.length - (k4 - fromText)) + m.text.toString('latin1', len - fromText, len);
   const ends: number[] = [];
-  endStarts(n >= 4 ? chunk.toString('latin1', n - 4, n) : before.slice(-4) + chunk.toString('latin1', 0, n), starting, ends);
-  if (ends.length > 0) return undefined;
-  return { tail: [st[0]!, st[1]!], due: st[STATE_DUE]!, run, starts: [], probes: [], suspect: false, lastKnown: carry?.lastKnown };
+  endStarts(last4, starting, ends);
+  for (const e of ends) starts.push(off + n - last4.length + e);
+  const pending: number[] = [];
+  if (starts.length > 0 || probes.length > 0 || (carry && carry.probes.length > 0)) {
+    const text = latin1(before) + chunks.map((c) => c.toString('latin1')).join('');
+    const hits: KnownHit[] = [];
+    for (const p of carry ? carry.probes : []) if (known!.verify(text, p, hits)) pending.push(p);
+    for (const p of probes) if (known!.verify(text, p, hits)) pending.push(p);
+    if (hits.length > 0) return undefined;
+    if (matcher && starts.length > 0) {
+      const tokens: TokenHit[] = [];
+      dispatchRuns(text, matcher, starts, tokens, deadline);
+      if (tokens.length > 0) return undefined;
+    }
+  }
+  return { tail, due, run, starts, probes: pending, suspect: false, lastKnown: carry?.lastKnown };
 }
 
-/** Chars around a probe hit that verify may read (its walks are bounded by 96 back and 32 forward). */
-const PROBE_CONTEXT = 128;
+/**
+ * dispatchRuns' cheap rejects (bucket, third char, word-run length against the
+ * key's gate) on bytes[0, n): false only when dispatchRuns would skip the start
+ * whatever follows.
+ */
+function passesGate(matcher: TokenMatcher, bytes: Uint8Array, n: number, p: number): boolean {
+  if (p + 2 >= n) return true;
+  const c1 = bytes[p + 1]!;
+  const w1 = CODE[c1] !== 0;
+  const key = (bytes[p]! << 7) | (w1 ? c1 : 0);
+  const bucket = matcher.dispatch[key] ?? 0;
+  if (bucket === 0 || (w1 && !matcher.thirdAllowed(bucket, bytes[p + 2]!))) return false;
+  const gate = matcher.keyGate[key]!;
+  let e = w1 ? p + 2 : p + 1;
+  while (e < n && e - p < gate && CODE[bytes[e]!] !== 0) e++;
+  return e >= n || e - p >= gate;
+}
 
 /** How close to the end of a stream's part a disguising char makes the next part look for them again. */
 const SUSPECT_CARRY = 4096;

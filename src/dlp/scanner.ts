@@ -3,7 +3,7 @@
 // checks the wall-clock deadline; exceeding it throws DlpBudgetError so the
 // caller blocks instead of waiting.
 import { DlpBudgetError, type DetectorName, type Finding, type Scanner, type ScannerOptions } from './api.js';
-import { coreScan, type PassCarry, quietBytes, type Resume } from './core.js';
+import { type Carried, coreScan, type PassCarry, quietBytes, type Resume } from './core.js';
 import { highEntropySpans } from './entropy.js';
 import { detectInjection } from './injection.js';
 import { KnownSecretIndex } from './known.js';
@@ -80,14 +80,14 @@ export class Engine {
   }
 
   /**
-   * A stream's next chunk (latin1 bytes) when nothing in it needs a full scan
-   * (core.ts quietBytes): the carry for the next part, or undefined, and the
-   * caller scans `before + chunk` as text. Detectors that read every char
-   * (entropy, injection) always take the full scan.
+   * A stream's next bytes when nothing in them needs a full scan (core.ts
+   * quietBytes): the carry for the next part, or undefined, and the caller
+   * scans `before + chunks` as text. Detectors that read every char (entropy,
+   * injection) always take the full scan.
    */
-  quiet(chunk: Buffer, before: string, carry: PassCarry | undefined): PassCarry | undefined {
+  quiet(chunks: readonly Buffer[], before: Carried, carry: PassCarry | undefined): PassCarry | undefined {
     if (this.entropy || this.injection || (!this.matcher && !this.known)) return undefined;
-    return quietBytes(chunk, before, this.matcher, this.known, carry);
+    return quietBytes(chunks, before, this.matcher, this.known, carry, performance.now() + this.budgetMs);
   }
 
   /** The token infixes (e.g. "://"): a stream whose carry holds one scans its next chunk in full. */

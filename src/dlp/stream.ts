@@ -7,18 +7,38 @@
 // carried part. With `settle`, a finding that touches the end of what has
 // arrived is held back until it stops growing (or the stream ends), so it is
 // reported whole: a caller that redacts or holds data must see the full span.
+// Bytes (pushBytes) usually hold nothing to look at: the pass alone says so
+// (core.ts quietBytes), and no string is built, not even for the carry, which
+// then stays the tail of the last chunk until a full scan needs it as text.
 import type { Finding, ScannerOptions, StreamScanner } from './api.js';
-import type { PassCarry } from './core.js';
+import type { Carried, PassCarry } from './core.js';
 import { Engine, toFindings } from './scanner.js';
 
 export const DEFAULT_WINDOW_CHARS = 8192;
 /** What views.ts decodes from (URL escapes, backslash escapes). */
 const TRIGGERS = ['%', '\\'];
 
+type Part = string | Buffer;
+const NEWLINE = 10;
+
+/** Newlines in part[0, to): how many, and the offset of the last (-1: none). Forward indexOf walks (memchr); lastIndexOf is far slower. */
+function newlinesIn(part: Part, to: number): { lines: number; last: number } {
+  let lines = 0;
+  let last = -1;
+  const next = typeof part === 'string' ? (from: number): number => part.indexOf('\n', from) : (from: number): number => part.indexOf(NEWLINE, from);
+  for (let i = to > 0 ? next(0) : -1; i !== -1 && i < to; i = next(i + 1)) {
+    lines++;
+    last = i;
+  }
+  return { lines, last };
+}
+
+const text = (p: Part): string => (typeof p === 'string' ? p : p.toString('latin1'));
+
 export function createStreamScanner(opts: ScannerOptions & { windowChars?: number; settle?: boolean }): StreamScanner {
   const engine = new Engine(opts);
   const windowChars = Math.max(256, opts.windowChars ?? DEFAULT_WINDOW_CHARS);
-  let carry = '';
+  let carry: Carried = '';
   /** Absolute offset, line and column of carry[0]. */
   let base = { offset: 0, line: 1, column: 1 };
   /** Findings already reported whose span may still show up in a later scan of the carry. */
@@ -27,35 +47,35 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
   let pass: PassCarry | undefined;
   /** With settle: findings that reached the end of the last push and may still grow. */
   let open: Finding[] = [];
-  /** The carry holds no char a decoded view or token infix starts from: a quiet chunk after it needs no full scan. */
+  /** The carry holds no char a decoded view or token infix starts from: quiet bytes after it need no full scan. */
   let carryQuiet = true;
   const overlaps = (a: { rule: string; start: number; end: number }, b: { rule: string; start: number; end: number }): boolean =>
     a.rule === b.rule && a.start < b.end && b.start < a.end;
 
-  /** Newlines among the first `dropped` chars of carry + chunk: their count and the offset of the last (-1: none). */
-  const newlines = (chunk: string | Buffer, dropped: number): { lines: number; nl: number } => {
-    // Forward indexOf walks (memchr) find both the count and the last newline; lastIndexOf is far slower.
+  /** Drops all but the last `keep` chars of carry + parts, which become the new carry. */
+  const advance = (parts: readonly Part[], keep: number): void => {
+    let total = carry.length;
+    for (const p of parts) total += p.length;
+    const dropped = total - keep;
+    // Lines and the last newline among the dropped chars.
     let lines = 0;
     let nl = -1;
-    for (let i = carry.indexOf('\n'); i !== -1 && i < dropped; i = carry.indexOf('\n', i + 1)) {
-      lines++;
-      nl = i;
+    let at = 0;
+    for (const p of [carry, ...parts]) {
+      if (at >= dropped) break;
+      const r = newlinesIn(p, dropped - at);
+      lines += r.lines;
+      if (r.last !== -1) nl = at + r.last;
+      at += p.length;
     }
-    const inChunk = dropped - carry.length;
-    const next = typeof chunk === 'string' ? (from: number): number => chunk.indexOf('\n', from) : (from: number): number => chunk.indexOf(10, from);
-    for (let i = inChunk > 0 ? next(0) : -1; i !== -1 && i < inChunk; i = next(i + 1)) {
-      lines++;
-      nl = carry.length + i;
+    // The new carry: the last chunk's own tail when it is long enough (no copy, no string).
+    const last = parts[parts.length - 1]!;
+    let next: Carried;
+    if (last.length >= keep) next = typeof last === 'string' ? last.slice(last.length - keep) : last.subarray(last.length - keep);
+    else {
+      const all = text(carry) + parts.map(text).join('');
+      next = all.slice(all.length - keep);
     }
-    return { lines, nl };
-  };
-
-  /** Drops all but the last `keep` chars of carry + chunk, which become the new carry. */
-  const advance = (chunk: string | Buffer, keep: number): void => {
-    const dropped = carry.length + chunk.length - keep;
-    const { lines, nl } = newlines(chunk, dropped);
-    const tail = (k: number): string => (typeof chunk === 'string' ? chunk.slice(chunk.length - k) : chunk.toString('latin1', chunk.length - k));
-    const next = chunk.length >= keep ? tail(keep) : carry.slice(carry.length - (keep - chunk.length)) + tail(chunk.length);
     base = {
       offset: base.offset + dropped,
       line: base.line + lines,
@@ -71,14 +91,14 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
     }
   };
 
-  const report = (text: string, carried: number): Finding[] => {
-    const r = engine.streamHits(text, pass && carried > 0 ? { kept: carried, carry: pass } : undefined);
+  const report = (scanned: string, carried: number): Finding[] => {
+    const r = engine.streamHits(scanned, pass && carried > 0 ? { kept: carried, carry: pass } : undefined);
     pass = r.carry;
     const hits = r.hits.filter((h) => h.end > carried);
-    const end = base.offset + text.length;
+    const end = base.offset + scanned.length;
     const fresh: Finding[] = [];
     const growing: Finding[] = [];
-    for (const f of toFindings(text, hits, base)) {
+    for (const f of toFindings(scanned, hits, base)) {
       // A longer view of a match reported earlier (it grew into this chunk) is the same finding.
       if (seen.some((o) => overlaps(o, f))) continue;
       if (opts.settle && f.end === end) {
@@ -100,26 +120,31 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
 
   const push = (chunk: string): Finding[] => {
     if (chunk.length === 0) return [];
-    const found = report(carry + chunk, carry.length);
-    advance(chunk, Math.min(windowChars, carry.length + chunk.length));
-    carryQuiet = !TRIGGERS.some((t) => carry.includes(t)) && !engine.infixes().some((t) => carry.includes(t));
+    const before = text(carry);
+    carry = before;
+    const found = report(before + chunk, before.length);
+    advance([chunk], Math.min(windowChars, before.length + chunk.length));
+    const kept = text(carry);
+    carryQuiet = !TRIGGERS.some((t) => kept.includes(t)) && !engine.infixes().some((t) => kept.includes(t));
     return found;
   };
 
   return {
     push,
-    pushBytes(chunk) {
-      if (chunk.length === 0) return [];
-      // Most chunks of a body hold nothing any detector reacts to: the pass alone says so, without a string.
+    pushBytes(chunks) {
+      const list = Buffer.isBuffer(chunks) ? [chunks] : chunks.filter((c) => c.length > 0);
+      let n = 0;
+      for (const c of list) n += c.length;
+      if (n === 0) return [];
       if (carryQuiet && open.length === 0 && (pass !== undefined || carry.length === 0)) {
-        const next = engine.quiet(chunk, carry, pass);
+        const next = engine.quiet(list, carry, pass);
         if (next) {
           pass = next;
-          advance(chunk, Math.min(windowChars, carry.length + chunk.length));
+          advance(list, Math.min(windowChars, carry.length + n));
           return [];
         }
       }
-      return push(chunk.toString('latin1'));
+      return push(list.map(text).join(''));
     },
     end() {
       // Everything was scanned on push; only findings held back to settle are pending.

@@ -31,7 +31,7 @@ export const saasRules: TokenRule[] = [
   { id: 'twilio-api-key', anchors: ['SK'], re: new RegExp(`SK[0-9a-fA-F]{32}${END}`, 'y'), minRun: 34 },
   { id: 'sendgrid-api-key', anchors: ['SG.'], re: /SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/y },
   { id: 'mailgun-api-key', anchors: ['key-', 'pubkey-'], re: new RegExp(`(?:pub)?key-[a-f0-9]{32}${END}`, 'y') },
-  { id: 'mailchimp-api-key', anchors: ['us'], quick: (text, at) => text.charCodeAt(at - 1) === 45 && /[0-9]/.test(text.charAt(at + 2)), before: /(?<![A-Za-z0-9])[a-f0-9]{32}-$/, re: new RegExp(`[a-f0-9]{32}-us[0-9]{1,2}${END}`, 'y') },
+  { id: 'mailchimp-api-key', anchors: ['us0', 'us1', 'us2', 'us3', 'us4', 'us5', 'us6', 'us7', 'us8', 'us9'], quick: (text, at) => text.charCodeAt(at - 1) === 45, before: /(?<![A-Za-z0-9])[a-f0-9]{32}-$/, re: new RegExp(`[a-f0-9]{32}-us[0-9]{1,2}${END}`, 'y') },
   { id: 'linear-api-key', anchors: ['lin_api_', 'lin_oauth_'], re: new RegExp(`(?:lin_api_[A-Za-z0-9]{40}|lin_oauth_[a-f0-9]{64})${END}`, 'y') },
   { id: 'shopify-token', anchors: ['shpat_', 'shpca_', 'shppa_', 'shpss_'], re: new RegExp(`shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}${END}`, 'y'), minRun: 38 },
   { id: 'stripe-key', anchors: ['sk_', 'rk_'], re: new RegExp(`[sr]k_(?:live|test|prod)_[A-Za-z0-9]{10,247}${END}`, 'y'), minRun: 18 },

@@ -37,11 +37,13 @@ export class BodyGate {
     private readonly ask: SuperviseAsk,
   ) {}
 
-  /** Scans a batch; returns what may be forwarded now (a promise only when a finding needs the operator). */
-  push(chunk: Buffer): Buffer[] | Promise<Buffer[]> {
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    const found = this.scanner.pushBytes(chunk);
+  /** Scans a batch (buffers in order); returns what may be forwarded now (a promise only when a finding needs the operator). */
+  push(chunks: Buffer[]): Buffer[] | Promise<Buffer[]> {
+    for (const c of chunks) {
+      this.held.push(c);
+      this.heldBytes += c.length;
+    }
+    const found = this.scanner.pushBytes(chunks);
     const next = (): Buffer[] => this.release(Math.max(0, this.heldBytes - HOLDBACK_CHARS));
     if (found.length === 0) return next();
     const handled = this.handle(found);
@@ -182,7 +184,7 @@ export function gatedBody(req: IncomingMessage, gate: BodyGate, onBlock: (b: Blo
   let flushQueued = false;
   /** Scans the pending batch; false when pumping must stop (backpressure or a pending decision). */
   const scanPending = (): boolean => {
-    const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    const batch = pending;
     pending = [];
     pendingBytes = 0;
     return deliver(gate.push(batch), false);
