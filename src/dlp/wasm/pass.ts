@@ -271,34 +271,44 @@ const LEAD_GROUPS: i32 = 8;
  */
 export function looksEncoded(start: i32, end: i32): i32 {
   if (start < -HIST_BYTES) return 1;
-  return hexLooks(start, end) || base64Looks(start, end);
+  return hexLooks(start, end) | base64Looks(start, end);
 }
 
+/** Bits of the chars in [lo, lo + n) of v (as bytes) for each of the 16 lanes. */
+@inline function inRange(v: v128, lo: i32, n: i32): i32 {
+  return i8x16.bitmask(i8x16.lt_s(i8x16.add(v, i8x16.splat(<i8>(128 - lo))), i8x16.splat(<i8>(n - 128))));
+}
+
+/** Every char hex, and the first bytes' lead nibbles 2-7 (printable ASCII). */
 @inline function hexLooks(start: i32, end: i32): i32 {
-  if (((end - start) & 1) != 0) return 0;
-  for (let p = start; p < end; p++) {
-    const c = <i32>load<u8>(TEXT + <usize>p);
-    const lower = c | 32;
-    const hex = <i32>(c >= 48 && c <= 57) | <i32>(lower >= 97 && lower <= 102);
-    if (!hex) return 0;
-    if (((p - start) & 1) == 0 && p - start < 2 * LEAD_GROUPS && (c < 50 || c > 55)) return 0;
+  const len = end - start;
+  if ((len & 1) != 0) return 0;
+  for (let p = start; p < end; p += 16) {
+    const v = v128.load(TEXT + <usize>p);
+    const hex = inRange(v, 48, 10) | inRange(v128.or(v, i8x16.splat(32)), 97, 6);
+    const want = end - p >= 16 ? 0xffff : (1 << (end - p)) - 1;
+    if ((hex & want) != want) return 0;
   }
-  return 1;
+  // Lead chars of the first LEAD_GROUPS bytes (even offsets below 16): '2'..'7'.
+  const lead = inRange(v128.load(TEXT + <usize>start), 50, 6);
+  const even = 0x5555 & (len >= 16 ? 0xffff : (1 << len) - 1);
+  return <i32>((lead & even) == even);
 }
 
+/** The first chars of LEAD_GROUPS 4-char groups, at one of four alignments (one for runs over 4096 chars), have base64 values 8..31 (I-Z, a-f). */
 @inline function base64Looks(start: i32, end: i32): i32 {
-  // views.ts tries four alignments only for runs up to 4096 chars.
-  const shifts = end - start <= 4096 ? 4 : 1;
+  const len = end - start;
+  let lead: u64 = 0;
+  for (let k = 0; k < 48; k += 16) {
+    const v = v128.load(TEXT + <usize>(start + k));
+    lead |= <u64>(inRange(v, 73, 18) | inRange(v, 97, 6)) << <u64>k;
+  }
+  const shifts = len <= 4096 ? 4 : 1;
   for (let s = 0; s < shifts; s++) {
-    let ok = 1;
-    for (let g = 0, p = start + s; g < LEAD_GROUPS && p < end; g++, p += 4) {
-      const v = <i32>load<i8>(B64 + <usize>(load<u8>(TEXT + <usize>p) & 127));
-      if (v < 8 || v > 31) {
-        ok = 0;
-        break;
-      }
-    }
-    if (ok) return 1;
+    // Group leads at s, s+4, ... (LEAD_GROUPS of them, or fewer when the run ends first).
+    const span = min(len - s, LEAD_GROUPS * 4);
+    const need: u64 = 0x11111111 & ((<u64>1 << <u64>span) - 1);
+    if (((lead >> <u64>s) & need) == need) return 1;
   }
   return 0;
 }
