@@ -1,0 +1,107 @@
+// Request bodies are scanned as bytes (pushBytes): chunks the pass alone can
+// clear skip the JavaScript side and are never turned into strings. These
+// tests hold that path to the string path's results, and check which chunks
+// it may clear (core.ts quietBytes).
+import { describe, expect, it } from 'vitest';
+import { createStreamScanner, type Finding } from '../../src/dlp/index.js';
+import { quietBytes } from '../../src/dlp/core.js';
+import { KnownSecretIndex } from '../../src/dlp/known.js';
+import { TokenMatcher } from '../../src/dlp/tokens.js';
+import { checksummed, positives, rnd } from './fixtures.js';
+
+const DET = ['token_patterns', 'known_secrets'] as const;
+const key = (fs: Finding[]): string[] => fs.map((f) => `${f.rule}@${f.start}-${f.end}:${f.line}:${f.column}`);
+
+/** Findings of the whole text streamed in pieces, as strings or as bytes (split into `parts` buffers per push). */
+function stream(text: string, sizes: () => number, bytes: boolean, settle: boolean, secrets: string[], parts = 1): Finding[] {
+  const s = createStreamScanner({ detectors: DET, knownSecrets: secrets, windowChars: 512, settle });
+  const buf = Buffer.from(text, 'latin1');
+  const out: Finding[] = [];
+  for (let p = 0; p < buf.length; ) {
+    const c = buf.subarray(p, p + sizes());
+    p += c.length;
+    if (!bytes) out.push(...s.push(c.toString('latin1')));
+    else if (parts === 1) out.push(...s.pushBytes(c));
+    else out.push(...s.pushBytes([c.subarray(0, c.length >> 1), c.subarray(c.length >> 1)]));
+  }
+  return [...out, ...s.end()];
+}
+
+describe('pushBytes', () => {
+  const secret = rnd(32);
+  const forms = [secret, Buffer.from(secret).toString('base64'), Buffer.from(`k=${secret}`).toString('base64url'), Buffer.from(secret).toString('hex'), secret.split('').join('-'), secret.slice(5, 19)];
+  const samples = Object.values(positives());
+  const fillers = ['lorem ipsum dolor sit amet ', '{"role":"user","content":"refactor this"}\n', 'abcdefghij0123456789 ', 'const x = f(y); // note\n', 'Monday New Once user used '];
+
+  it('reports exactly what push reports, for every detector family, encoding and chunking', () => {
+    let total = 0;
+    for (let round = 0; round < 60; round++) {
+      let text = '';
+      for (let k = 0; k < 30; k++) {
+        const r = (round * 31 + k * 7) % 10;
+        text += r === 0 ? `${samples[(round + k) % samples.length]} ` : r === 1 ? `${forms[(round + k) % forms.length]} ` : fillers[(round + k) % fillers.length]!.repeat(1 + (k % 4));
+      }
+      // The same chunking for each run: a fresh size sequence per stream.
+      const sizes = (): (() => number) => {
+        let n = 0;
+        return () => [1, 3, 17, 64, 200, 700, 4000][(n++ * 5 + round) % 7]!;
+      };
+      for (const settle of [false, true]) {
+        const expected = key(stream(text, sizes(), false, settle, [secret]));
+        expect(key(stream(text, sizes(), true, settle, [secret])), `round ${round} settle ${settle}`).toEqual(expected);
+        expect(key(stream(text, sizes(), true, settle, [secret], 2)), `round ${round} settle ${settle}, two buffers`).toEqual(expected);
+        total += expected.length;
+      }
+    }
+    // Not vacuous: the texts are full of findings.
+    expect(total).toBeGreaterThan(300);
+  });
+
+  it('finds a 12-char piece of a known secret at every offset and split point, however the probes fall', () => {
+    const lead = 'lorem ipsum dolor sit amet abcdefghij0123456789 '.repeat(3);
+    for (let shift = 0; shift < 9; shift++) {
+      const piece = secret.slice(shift, shift + 12);
+      const text = `${lead.slice(0, 40 + shift)} ${piece} ${lead}`;
+      for (const cut of [41 + shift, 45 + shift, 53 + shift, 60]) {
+        const s = createStreamScanner({ detectors: DET, knownSecrets: [secret] });
+        const buf = Buffer.from(text, 'latin1');
+        const found = [...s.pushBytes(buf.subarray(0, cut)), ...s.pushBytes(buf.subarray(cut)), ...s.end()];
+        expect(found.map((f) => text.slice(f.start, f.end)), `shift ${shift} cut ${cut}`).toEqual([piece]);
+      }
+    }
+  });
+});
+
+describe('quietBytes (the pass alone clears a chunk)', () => {
+  const matcher = new TokenMatcher();
+  const known = new KnownSecretIndex([rnd(32)]);
+  const chunk = (s: string): Buffer => Buffer.alloc(20_000, s);
+  const quiet = (b: Buffer, before = ''): boolean => quietBytes([b], before, matcher, known, undefined, Infinity) !== undefined;
+
+  it('clears prose, code and JSON whose word starts and bitset hits fail the cheap tests', () => {
+    expect(quiet(chunk('lorem ipsum dolor sit amet abcdefghij0123456789 '))).toBe(true);
+    expect(quiet(chunk('{"role":"user","content":"Please refactor the function below","id":1234}\n'))).toBe(true);
+    expect(quiet(chunk('Monday: New Orleans, Once upon a time; users used it. '))).toBe(true);
+  });
+
+  it('never clears a chunk with a token, a known-secret window, a decodable run, an escape, an infix or a non-ASCII byte', () => {
+    const filler = 'lorem ipsum dolor sit amet ';
+    for (const inner of [
+      checksummed('gh' + 'p_'),
+      known.secrets[0]!.slice(3, 15),
+      Buffer.from('a secret hidden in base64 text').toString('base64'),
+      'a%41b',
+      'x\\x41y',
+      'https://example.com/',
+      'caf\u00e9',
+    ]) {
+      const b = Buffer.from(`${filler.repeat(50)}${inner} ${filler.repeat(50)}`, 'latin1');
+      expect(quiet(b), inner).toBe(false);
+    }
+  });
+
+  it('does not clear a chunk whose infix is split from the carried text', () => {
+    expect(quiet(Buffer.from('//example.com/ lorem ipsum', 'latin1'), 'see https:')).toBe(false);
+    expect(quiet(Buffer.from('//example.com/ lorem ipsum', 'latin1'), 'see https')).toBe(true);
+  });
+});
