@@ -15,14 +15,22 @@ export const PROBE_STRIDE = WINDOW - GRAM + 1;
 const BITS_LOG2 = 20;
 const WALK_BACK_LIMIT = WINDOW * 8;
 const WALK_FORWARD_LIMIT = PROBE_STRIDE * 8;
-/** The pass's multiplier (wasm/pass.ts K): slot = top 20 bits of (GRAM projected chars as a little-endian u64) × K. */
+/** The pass's multiplier (wasm/pass.ts K). */
 const K = 0x9e3779b97f4a7c15n;
 
-/** Bitset slot of the GRAM chars of `p` ending at `end`. */
-export function gramSlot(p: string, end: number): number {
+/**
+ * The two bitset slots of the GRAM chars of `p` ending at `end`: bits 44-63
+ * and 24-43 of (the chars as a little-endian u64) × K. A gram is in the set
+ * when both bits are: a lone hash collision then costs nothing (rate ~1e-7
+ * per probe instead of ~2e-4), which matters because a hit makes the stream
+ * build a string to verify it.
+ */
+export function gramSlots(p: string, end: number): [number, number] {
   let g = 0n;
   for (let k = 0; k < GRAM; k++) g |= BigInt(p.charCodeAt(end - GRAM + k)) << BigInt(8 * k);
-  return Number(BigInt.asUintN(64, g * K) >> BigInt(64 - BITS_LOG2));
+  const h = BigInt.asUintN(64, g * K);
+  const mask = (1n << BigInt(BITS_LOG2)) - 1n;
+  return [Number(h >> BigInt(64 - BITS_LOG2)), Number((h >> BigInt(64 - 2 * BITS_LOG2)) & mask)];
 }
 
 export function isAlnum(c: number): boolean {
@@ -95,8 +103,7 @@ export class KnownSecretIndex {
         continue;
       }
       for (let j = GRAM; j <= p.length; j++) {
-        const s = gramSlot(p, j);
-        this.bits[s >>> 5] = (this.bits[s >>> 5] ?? 0) | (1 << (s & 31));
+        for (const s of gramSlots(p, j)) this.bits[s >>> 5] = (this.bits[s >>> 5] ?? 0) | (1 << (s & 31));
       }
       for (let j = WINDOW; j <= p.length; j++) {
         const w = p.slice(j - WINDOW, j);

@@ -16,7 +16,7 @@
 //   STATE    8 i32      projection tail (i64), chars to the next probe, base64 run, flags, event count, trigger pair count
 //   PAIRS    8 u16      two-char triggers (token infixes such as "://")
 //   EVENTS   EVENT_CAP i32
-//   BITS     32768 i32  known-secret bitset, indexed by a hash of GRAM projected chars
+//   BITS     32768 i32  known-secret bitset: two bits per gram of GRAM projected chars (known.ts gramSlots)
 //   STARTING 65536 i32  word-start bitset of the token matcher, indexed by the first three chars' low 7 bits
 //   PROJ     STRIDE+32  the alnum projection of the current call
 //   HIST     64 u8      the bytes before the segment (spaces at a text's start)
@@ -197,8 +197,9 @@ export function pass(from: i32, to: i32): i32 {
     let o = due;
     for (; o <= added; o += PROBE_STRIDE) {
       const g = load<u64>(base + <usize>o - 8) >>> (64 - GRAM * 8);
-      const slot = <u32>((g * K) >>> 44);
-      if (((load<i32>(BITS + (<usize>(slot >>> 5) << 2)) >>> (slot & 31)) & 1) != 0) {
+      const h = g * K;
+      const slot = <u32>(h >>> 44);
+      if (((load<i32>(BITS + (<usize>(slot >>> 5) << 2)) >>> (slot & 31)) & 1) != 0 && bit(<u32>(h >>> 24) & 0xfffff)) {
         // The char ending the probe is the o-th alnum char of this step.
         let bits = A;
         for (let q = o - 1; q > 0; q--) bits &= bits - 1;
@@ -248,6 +249,11 @@ export function pass(from: i32, to: i32): i32 {
   store<i32>(STATE, flags, 16);
   store<i32>(STATE, count, 20);
   return stop;
+}
+
+/** Whether the known-secret bitset has `slot` (the second of a gram's two bits; known.ts gramSlots). */
+@inline function bit(slot: u32): bool {
+  return ((load<i32>(BITS + (<usize>(slot >>> 5) << 2)) >>> (slot & 31)) & 1) != 0;
 }
 
 /** Emits "a base64/hex run of `len` chars ended at `at`" and whether it looks encoded. */
