@@ -57,6 +57,23 @@ describe('pushBytes', () => {
     expect(total).toBeGreaterThan(300);
   });
 
+  it('handles chunks larger than the text segment of the module (128 KiB), with findings on and around its seams', () => {
+    const SEG = 1 << 17;
+    const filler = 'lorem ipsum dolor sit amet abcdefghij0123456789 ';
+    const token = checksummed('gh' + 'p_');
+    let text = filler.repeat(Math.ceil((3 * SEG) / filler.length));
+    // A token across the first seam, the secret across the second, a base64 form just after it.
+    const put = (at: number, v: string): void => void (text = text.slice(0, at) + v + text.slice(at + v.length));
+    put(SEG - 10, ` ${token} `);
+    put(2 * SEG - 7, ` ${secret} `);
+    put(2 * SEG + 200, ` ${Buffer.from(secret).toString('base64')} `);
+    const strings = createStreamScanner({ detectors: DET, knownSecrets: [secret] });
+    const expected = key([...strings.push(text), ...strings.end()]);
+    expect(expected).toHaveLength(3);
+    const bytes = createStreamScanner({ detectors: DET, knownSecrets: [secret] });
+    expect(key([...bytes.pushBytes(Buffer.from(text, 'latin1')), ...bytes.end()])).toEqual(expected);
+  });
+
   it('finds a 12-char piece of a known secret at every offset and split point, however the probes fall', () => {
     const lead = 'lorem ipsum dolor sit amet abcdefghij0123456789 '.repeat(3);
     for (let shift = 0; shift < 9; shift++) {
