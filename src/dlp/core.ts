@@ -330,6 +330,9 @@ function endStarts(text: string, starting: Uint8Array, starts: number[]): void {
   }
 }
 
+/** Backslash-x and backslash-u (as c0 | c1 << 8): the escapes views.ts decodes, triggers like the infixes. */
+const ESCAPE_PAIRS = [92 | (120 << 8), 92 | (117 << 8)];
+
 /** Text a stream carries: a string, or the tail of the last chunk while no string was needed. */
 export type Carried = string | Buffer;
 const latin1 = (t: Carried, from = 0, to = t.length): string => (typeof t === 'string' ? t.slice(from, to) : t.toString('latin1', from, to));
@@ -338,7 +341,7 @@ const latin1 = (t: Carried, from = 0, to = t.length): string => (typeof t === 's
  * A stream's next bytes (latin1; `chunks` in order), when they hold nothing
  * that needs the rest of the scan: runs the pass over them alone and returns
  * the carry for the next part, or undefined when they have a decodable run, a
- * non-ASCII byte, a trigger (%, backslash, a token infix), a token or a
+ * non-ASCII byte, a trigger (%, a \\x or \\u escape, a token infix), a token or a
  * known-secret window: the caller then scans `before + chunks` as text,
  * exactly as if this had not been called. Word starts and bitset hits (mostly
  * hash collisions) are looked at here, on a string built only when some pass
@@ -355,6 +358,7 @@ export function quietBytes(chunks: readonly Buffer[], before: Carried, matcher: 
   if (off > 0 && n > 0) {
     const first = chunks.find((c) => c.length > 0)!;
     const pair = Math.min(latin1(before, off - 1).charCodeAt(0), 255) | (first[0]! << 8);
+    if (ESCAPE_PAIRS.includes(pair)) return undefined;
     for (let k = 0; k < m.state[STATE_PAIRS]!; k++) if (m.pairs[k] === pair) return undefined;
   }
   const probes: number[] = [];

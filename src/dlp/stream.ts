@@ -15,8 +15,8 @@ import type { Carried, PassCarry } from './core.js';
 import { Engine, toFindings } from './scanner.js';
 
 export const DEFAULT_WINDOW_CHARS = 8192;
-/** What views.ts decodes from (URL escapes, backslash escapes). */
-const TRIGGERS = ['%', '\\'];
+/** What views.ts decodes from (URL escapes, \\x and \\u escapes). */
+const TRIGGERS = ['%', '\\x', '\\u'];
 
 type Part = string | Buffer;
 const NEWLINE = 10;

@@ -99,6 +99,8 @@ describe('quietBytes (the pass alone clears a chunk)', () => {
     expect(quiet(chunk('lorem ipsum dolor sit amet abcdefghij0123456789 '))).toBe(true);
     expect(quiet(chunk('{"role":"user","content":"Please refactor the function below","id":1234}\n'))).toBe(true);
     expect(quiet(chunk('Monday: New Orleans, Once upon a time; users used it. '))).toBe(true);
+    // JSON escapes that no view decodes (\n, \", \\) are not triggers; \x and \u are (below).
+    expect(quiet(chunk('{"content":"line one\\nline \\"two\\" C:\\\\dir"}\n'))).toBe(true);
   });
 
   it('never clears a chunk with a token, a known-secret window, a decodable run, an escape, an infix or a non-ASCII byte', () => {
@@ -109,6 +111,7 @@ describe('quietBytes (the pass alone clears a chunk)', () => {
       Buffer.from('a secret hidden in base64 text').toString('base64'),
       'a%41b',
       'x\\x41y',
+      'x\\u0041y',
       'https://example.com/',
       'caf\u00e9',
     ]) {
@@ -120,5 +123,7 @@ describe('quietBytes (the pass alone clears a chunk)', () => {
   it('does not clear a chunk whose infix is split from the carried text', () => {
     expect(quiet(Buffer.from('//example.com/ lorem ipsum', 'latin1'), 'see https:')).toBe(false);
     expect(quiet(Buffer.from('//example.com/ lorem ipsum', 'latin1'), 'see https')).toBe(true);
+    expect(quiet(Buffer.from('x41 lorem ipsum', 'latin1'), 'see \\')).toBe(false);
+    expect(quiet(Buffer.from('n lorem ipsum', 'latin1'), 'see \\')).toBe(true);
   });
 });

@@ -94,7 +94,7 @@ export function narrow(n: i32): void {
  * chars ended at position (the next word is its length, with bit 30 set when
  * it passes looksEncoded). Positions may be negative at a segment start; the
  * reader shifts them arithmetically. The flags record a non-ASCII byte and a
- * trigger (%, backslash, a token infix): the callers that skip the JavaScript
+ * trigger (see triggers()): the callers that skip the JavaScript
  * side when nothing was found need to know.
  */
 export function pass(from: i32, to: i32): i32 {
@@ -122,8 +122,6 @@ export function pass(from: i32, to: i32): i32 {
   const plus = i8x16.splat(43);
   const slash = i8x16.splat(47);
   const dash = i8x16.splat(45);
-  const pct = i8x16.splat(37);
-  const bslash = i8x16.splat(92);
   const pair0 = <i32>load<u16>(PAIRS);
   const pair1 = <i32>load<u16>(PAIRS, 2);
   const first0 = i8x16.splat(<i8>(pair0 & 255));
@@ -149,16 +147,7 @@ export function pass(from: i32, to: i32): i32 {
       const wordV = v128.or(alnumV, i8x16.eq(v, under));
       const b64V = v128.or(wordV, v128.or(i8x16.eq(v, plus), v128.or(i8x16.eq(v, slash), i8x16.eq(v, dash))));
       // Non-ASCII bytes and triggers, as one mask (the flags say which below).
-      let trig = v128.or(i8x16.eq(v, pct), i8x16.eq(v, bslash));
-      if (pairs != 0) {
-        const next = v128.load(TEXT + <usize>(i + k), 1);
-        trig = v128.or(trig, v128.and(i8x16.eq(v, first0), i8x16.eq(next, second0)));
-        if (pairs > 1) trig = v128.or(trig, v128.and(i8x16.eq(v, first1), i8x16.eq(next, second1)));
-        for (let q = 2; q < pairs; q++) {
-          const pr = <i32>load<u16>(PAIRS + (<usize>q << 1));
-          trig = v128.or(trig, v128.and(i8x16.eq(v, i8x16.splat(<i8>(pr & 255))), i8x16.eq(next, i8x16.splat(<i8>(pr >>> 8)))));
-        }
-      }
+      const trig = triggers(v, v128.load(TEXT + <usize>(i + k), 1), pairs, first0, second0, first1, second1);
       const a = <u64>i8x16.bitmask(alnumV) & (valid >> <u64>k);
       A |= a << <u64>k;
       W |= <u64>i8x16.bitmask(wordV) << <u64>k;
@@ -180,14 +169,7 @@ export function pass(from: i32, to: i32): i32 {
         const m = <i32>(valid >> <u64>k) & 0xffff;
         const v = v128.load(TEXT + <usize>(i + k));
         flags |= select<i32>(FLAG_NON_ASCII, 0, (i8x16.bitmask(v) & m) != 0);
-        let trig = v128.or(i8x16.eq(v, pct), i8x16.eq(v, bslash));
-        if (pairs != 0) {
-          const next = v128.load(TEXT + <usize>(i + k), 1);
-          for (let q = 0; q < pairs; q++) {
-            const pr = <i32>load<u16>(PAIRS + (<usize>q << 1));
-            trig = v128.or(trig, v128.and(i8x16.eq(v, i8x16.splat(<i8>(pr & 255))), i8x16.eq(next, i8x16.splat(<i8>(pr >>> 8)))));
-          }
-        }
+        const trig = triggers(v, v128.load(TEXT + <usize>(i + k), 1), pairs, first0, second0, first1, second1);
         flags |= select<i32>(FLAG_TRIGGER, 0, (i8x16.bitmask(trig) & m) != 0);
       }
     }
@@ -249,6 +231,25 @@ export function pass(from: i32, to: i32): i32 {
   store<i32>(STATE, flags, 16);
   store<i32>(STATE, count, 20);
   return stop;
+}
+
+/**
+ * Chars a decoded view or a token infix starts from: `%` (URL escapes),
+ * a backslash before x or u (the escapes views.ts decodes; JSON's \n and \"
+ * are not), and the first two chars of each infix (PAIRS).
+ */
+@inline function triggers(v: v128, next: v128, pairs: i32, first0: v128, second0: v128, first1: v128, second1: v128): v128 {
+  const escape = v128.and(i8x16.eq(v, i8x16.splat(92)), v128.or(i8x16.eq(next, i8x16.splat(120)), i8x16.eq(next, i8x16.splat(117))));
+  let trig = v128.or(i8x16.eq(v, i8x16.splat(37)), escape);
+  if (pairs != 0) {
+    trig = v128.or(trig, v128.and(i8x16.eq(v, first0), i8x16.eq(next, second0)));
+    if (pairs > 1) trig = v128.or(trig, v128.and(i8x16.eq(v, first1), i8x16.eq(next, second1)));
+    for (let q = 2; q < pairs; q++) {
+      const pr = <i32>load<u16>(PAIRS + (<usize>q << 1));
+      trig = v128.or(trig, v128.and(i8x16.eq(v, i8x16.splat(<i8>(pr & 255))), i8x16.eq(next, i8x16.splat(<i8>(pr >>> 8)))));
+    }
+  }
+  return trig;
 }
 
 /** Whether the known-secret bitset has `slot` (the second of a gram's two bits; known.ts gramSlots). */
