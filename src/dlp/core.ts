@@ -167,7 +167,9 @@ interface PassModule {
   pass: (from: number, to: number) => number;
   narrow: (n: number) => void;
   looksEncoded: (start: number, end: number) => number;
-  /** TEXT, one byte per char. */
+  /** Rewrites the module's vector constants (after PAIRS changes). */
+  setup: () => void;
+  /** TEXT, one byte per char, and the TEXT_SLACK bytes after it (spaces after a segment: the pass reads whole vectors). */
   text: Buffer;
   /** The 16 bytes before TEXT: the chars before the segment. */
   hist: Buffer;
@@ -221,7 +223,8 @@ function loadPass(): PassModule {
     pass: ex['pass'] as PassModule['pass'],
     narrow: ex['narrow'] as PassModule['narrow'],
     looksEncoded: ex['looksEncoded'] as PassModule['looksEncoded'],
-    text: Buffer.from(buf, at('TEXT'), textUnits),
+    setup: ex['setup'] as PassModule['setup'],
+    text: Buffer.from(buf, at('TEXT'), textUnits + TEXT_SLACK),
     hist: Buffer.from(buf, at('HIST'), at('HIST_BYTES')),
     wide: Buffer.from(buf, at('WIDE'), textUnits * 2),
     state: new Int32Array(buf, at('STATE'), STATE_WORDS),
@@ -233,6 +236,7 @@ function loadPass(): PassModule {
     loadedMatcher: undefined,
     loadedKnown: undefined,
   };
+  passModule.setup();
   return passModule;
 }
 
@@ -246,6 +250,7 @@ function prepare(matcher: TokenMatcher | null, known: KnownSecretIndex | null, c
     if (pairs.length > m.pairs.length) throw new Error('core.ts: more token infixes than the module has trigger slots');
     pairs.forEach((p, k) => (m.pairs[k] = p));
     m.state[STATE_PAIRS] = pairs.length;
+    m.setup();
     m.loadedMatcher = matcher;
   }
   if (m.loadedKnown !== known) {
@@ -295,6 +300,7 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
     const len = Math.min(n - seg, m.textUnits);
     m.wide.write(text.substring(seg, seg + len), 0, 'utf16le');
     m.narrow(len);
+    m.text.fill(32, len, len + TEXT_SLACK);
     writeHistory(m, text, seg);
     for (let from = 0; from < len; ) {
       from = m.pass(from, len);
@@ -388,6 +394,7 @@ export function quietBytes(chunks: readonly Buffer[], before: Carried, matcher: 
         cOff = 0;
       }
     }
+    m.text.fill(32, len, len + TEXT_SLACK);
     for (let from = 0; from < len; ) {
       from = m.pass(from, len);
       const ev = m.events;
@@ -474,6 +481,8 @@ function flush(text: string, seg: number, events: Int32Array, state: Int32Array,
   state[STATE_COUNT] = 0;
 }
 
+/** Bytes after TEXT_UNITS the module reserves (wasm/pass.ts WIDE). */
+const TEXT_SLACK = 64;
 /** [tail lo, tail hi, chars to the next probe, base64 run length, flags, event count, trigger pairs, -]. */
 const STATE_WORDS = 8;
 const STATE_DUE = 2;

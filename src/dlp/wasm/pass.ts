@@ -22,6 +22,9 @@
 //   HIST     64 u8      the bytes before the segment (spaces at a text's start)
 //   TEXT     TEXT_UNITS u8 (+64 slack) the segment being scanned
 //   WIDE     TEXT_UNITS u16  a string's UTF-16 units, before narrow()
+//   SPLATS   32 v128    the loop's vector constants, written by setup(): V8 rebuilds an
+//                       immediate v128 constant with three instructions at every use,
+//                       and a load from here is one
 
 export const B64: usize = 0;
 export const SHUF: usize = 128;
@@ -41,7 +44,8 @@ export const HIST: usize = PROJ + <usize>STRIDE + 32;
 export const TEXT: usize = HIST + <usize>HIST_BYTES;
 export const TEXT_UNITS: i32 = 131072;
 export const WIDE: usize = TEXT + <usize>TEXT_UNITS + 64;
-export const MEMORY_END: usize = WIDE + <usize>TEXT_UNITS * 2;
+export const SPLATS: usize = WIDE + <usize>TEXT_UNITS * 2;
+export const MEMORY_END: usize = SPLATS + 32 * 16;
 
 /** Odd 64-bit multiplier of the projection hash (known.ts uses the same). */
 const K: u64 = 0x9e3779b97f4a7c15;
@@ -59,6 +63,68 @@ export function narrow(n: i32): void {
     const b = i16x8.min_u(v128.load(WIDE + (<usize>k << 1), 16), top);
     v128.store(TEXT + <usize>k, i8x16.narrow_i16x8_u(a, b));
   }
+}
+
+// SPLATS slots. A range test takes two: c - lo <u n  ⇔  (c + 128 - lo) as i8 <s n - 128.
+const S_LOWER = 0;
+const S_LETTER_ADD = 1;
+const S_LETTER_TOP = 2;
+const S_DIGIT_ADD = 3;
+const S_DIGIT_TOP = 4;
+const S_HEXLETTER_ADD = 5;
+const S_HEXLETTER_TOP = 6;
+const S_HEXLEAD_ADD = 7;
+const S_HEXLEAD_TOP = 8;
+const S_B64LEAD1_ADD = 9;
+const S_B64LEAD1_TOP = 10;
+const S_UNDER = 11;
+const S_PLUS = 12;
+const S_SLASH = 13;
+const S_DASH = 14;
+const S_PERCENT = 15;
+const S_BACKSLASH = 16;
+const S_X = 17;
+const S_U = 18;
+const S_FIRST0 = 19;
+const S_SECOND0 = 20;
+const S_FIRST1 = 21;
+const S_SECOND1 = 22;
+
+@inline function cst(slot: i32): v128 {
+  return v128.load(SPLATS + (<usize>slot << 4));
+}
+
+function splat(slot: i32, byte: i32): void {
+  v128.store(SPLATS + (<usize>slot << 4), i8x16.splat(<i8>byte));
+}
+
+function range(slot: i32, lo: i32, n: i32): void {
+  splat(slot, 128 - lo);
+  splat(slot + 1, n - 128);
+}
+
+/** Writes SPLATS; core.ts calls it once and whenever PAIRS changes. */
+export function setup(): void {
+  splat(S_LOWER, 32);
+  range(S_LETTER_ADD, 97, 26);
+  range(S_DIGIT_ADD, 48, 10);
+  range(S_HEXLETTER_ADD, 97, 6);
+  range(S_HEXLEAD_ADD, 50, 6);
+  range(S_B64LEAD1_ADD, 73, 18);
+  splat(S_UNDER, 95);
+  splat(S_PLUS, 43);
+  splat(S_SLASH, 47);
+  splat(S_DASH, 45);
+  splat(S_PERCENT, 37);
+  splat(S_BACKSLASH, 92);
+  splat(S_X, 120);
+  splat(S_U, 117);
+  const pair0 = <i32>load<u16>(PAIRS);
+  const pair1 = <i32>load<u16>(PAIRS, 2);
+  splat(S_FIRST0, pair0 & 255);
+  splat(S_SECOND0, pair0 >>> 8);
+  splat(S_FIRST1, pair1 & 255);
+  splat(S_SECOND1, pair1 >>> 8);
 }
 
 @inline function isWord(p: i32): i32 {
@@ -86,7 +152,8 @@ export function narrow(n: i32): void {
 
 /**
  * Scans TEXT[from, to) (positions relative to the segment), stopping early
- * after STRIDE chars; returns where it stopped. Events are
+ * after STRIDE chars; returns where it stopped. `from` is 0 or where the last
+ * call stopped, and the 64 bytes after `to` are spaces. Events are
  * (position << 2 | kind): 1 = the GRAM projected (alnum) chars ending just
  * before position hit the known-secret bitset (probed at every
  * PROBE_STRIDE-th projected char), 2 = a word run that can begin a token starts at position
@@ -112,22 +179,6 @@ export function pass(from: i32, to: i32): i32 {
     if (p + 2 < stop && isWord(p) && !isWord(p - 1)) count = startAt(p, count);
   }
   let prevWord = isWord(from - 1);
-  // Unsigned range tests as one signed compare each: c - lo <u n  ⇔  (c + 128 - lo) as i8 <s n - 128.
-  const toLetter = i8x16.splat(31);
-  const letterTop = i8x16.splat(-102);
-  const toDigit = i8x16.splat(80);
-  const digitTop = i8x16.splat(-118);
-  const lowerBit = i8x16.splat(32);
-  const under = i8x16.splat(95);
-  const plus = i8x16.splat(43);
-  const slash = i8x16.splat(47);
-  const dash = i8x16.splat(45);
-  const pair0 = <i32>load<u16>(PAIRS);
-  const pair1 = <i32>load<u16>(PAIRS, 2);
-  const first0 = i8x16.splat(<i8>(pair0 & 255));
-  const second0 = i8x16.splat(<i8>(pair0 >>> 8));
-  const first1 = i8x16.splat(<i8>(pair1 & 255));
-  const second1 = i8x16.splat(<i8>(pair1 >>> 8));
   // 64 chars per step: four vectors make 64-bit masks, and each scalar loop
   // below (probes, word starts) runs once per 64 chars; its exit branch is the
   // one a CPU mispredicts, so fewer, longer loops are faster.
@@ -137,25 +188,25 @@ export function pass(from: i32, to: i32): i32 {
     let A: u64 = 0;
     let W: u64 = 0;
     let B: u64 = 0;
-    let odd: u64 = 0;
+    // Non-ASCII bytes (high bit) and triggers (all bits), as one vector; the flags say which below.
+    let odd = i8x16.splat(0);
     const base = pp;
     for (let k = 0; k < 64; k += 16) {
       const v = v128.load(TEXT + <usize>(i + k));
-      const letter = i8x16.lt_s(i8x16.add(v128.or(v, lowerBit), toLetter), letterTop);
-      const digit = i8x16.lt_s(i8x16.add(v, toDigit), digitTop);
+      const letter = i8x16.lt_s(i8x16.add(v128.or(v, cst(S_LOWER)), cst(S_LETTER_ADD)), cst(S_LETTER_TOP));
+      const digit = i8x16.lt_s(i8x16.add(v, cst(S_DIGIT_ADD)), cst(S_DIGIT_TOP));
       const alnumV = v128.or(letter, digit);
-      const wordV = v128.or(alnumV, i8x16.eq(v, under));
-      const b64V = v128.or(wordV, v128.or(i8x16.eq(v, plus), v128.or(i8x16.eq(v, slash), i8x16.eq(v, dash))));
-      // Non-ASCII bytes and triggers, as one mask (the flags say which below).
-      const trig = triggers(v, v128.load(TEXT + <usize>(i + k), 1), pairs, first0, second0, first1, second1);
-      const a = <u64>i8x16.bitmask(alnumV) & (valid >> <u64>k);
-      A |= a << <u64>k;
-      W |= <u64>i8x16.bitmask(wordV) << <u64>k;
-      B |= <u64>i8x16.bitmask(b64V) << <u64>k;
-      odd |= (<u64>i8x16.bitmask(trig) << <u64>(k + 16)) | <u64>i8x16.bitmask(v);
+      const wordV = v128.or(alnumV, i8x16.eq(v, cst(S_UNDER)));
+      const b64V = v128.or(wordV, v128.or(i8x16.eq(v, cst(S_PLUS)), v128.or(i8x16.eq(v, cst(S_SLASH)), i8x16.eq(v, cst(S_DASH)))));
+      odd = v128.or(odd, v128.or(v, triggers(v, v128.load(TEXT + <usize>(i + k), 1), pairs)));
+      // The chars after `to` are spaces (the callers write them), so no mask bit is set past the end.
+      const a = <u32>i8x16.bitmask(alnumV);
+      A |= <u64>a << <u64>k;
+      W |= <u64><u32>i8x16.bitmask(wordV) << <u64>k;
+      B |= <u64><u32>i8x16.bitmask(b64V) << <u64>k;
       // Gather the alnum bytes into the projection, eight mask bits at a time.
-      const lo = <i32>a & 255;
-      const hi = (<i32>a >>> 8) & 255;
+      const lo = a & 255;
+      const hi = a >>> 8;
       store<u64>(pp, i64x2.extract_lane(i8x16.swizzle(v, v128.load64_zero(SHUF + (<usize>lo << 3))), 0));
       pp += <usize>popcnt(lo);
       store<u64>(pp, i64x2.extract_lane(i8x16.swizzle(v, v128.load64_zero(SHUF + 2048 + (<usize>hi << 3))), 0));
@@ -163,13 +214,13 @@ export function pass(from: i32, to: i32): i32 {
     }
     W &= valid;
     B &= valid;
-    if (odd != 0) {
-      // Recompute per kind, masked to the chars in range (the loads read past the end).
+    if (i8x16.bitmask(odd) != 0) {
+      // Recompute per kind, masked to the chars in range.
       for (let k = 0; k < 64; k += 16) {
         const m = <i32>(valid >> <u64>k) & 0xffff;
         const v = v128.load(TEXT + <usize>(i + k));
         flags |= select<i32>(FLAG_NON_ASCII, 0, (i8x16.bitmask(v) & m) != 0);
-        const trig = triggers(v, v128.load(TEXT + <usize>(i + k), 1), pairs, first0, second0, first1, second1);
+        const trig = triggers(v, v128.load(TEXT + <usize>(i + k), 1), pairs);
         flags |= select<i32>(FLAG_TRIGGER, 0, (i8x16.bitmask(trig) & m) != 0);
       }
     }
@@ -238,12 +289,12 @@ export function pass(from: i32, to: i32): i32 {
  * a backslash before x or u (the escapes views.ts decodes; JSON's \n and \"
  * are not), and the first two chars of each infix (PAIRS).
  */
-@inline function triggers(v: v128, next: v128, pairs: i32, first0: v128, second0: v128, first1: v128, second1: v128): v128 {
-  const escape = v128.and(i8x16.eq(v, i8x16.splat(92)), v128.or(i8x16.eq(next, i8x16.splat(120)), i8x16.eq(next, i8x16.splat(117))));
-  let trig = v128.or(i8x16.eq(v, i8x16.splat(37)), escape);
+@inline function triggers(v: v128, next: v128, pairs: i32): v128 {
+  const escape = v128.and(i8x16.eq(v, cst(S_BACKSLASH)), v128.or(i8x16.eq(next, cst(S_X)), i8x16.eq(next, cst(S_U))));
+  let trig = v128.or(i8x16.eq(v, cst(S_PERCENT)), escape);
   if (pairs != 0) {
-    trig = v128.or(trig, v128.and(i8x16.eq(v, first0), i8x16.eq(next, second0)));
-    if (pairs > 1) trig = v128.or(trig, v128.and(i8x16.eq(v, first1), i8x16.eq(next, second1)));
+    trig = v128.or(trig, v128.and(i8x16.eq(v, cst(S_FIRST0)), i8x16.eq(next, cst(S_SECOND0))));
+    if (pairs > 1) trig = v128.or(trig, v128.and(i8x16.eq(v, cst(S_FIRST1)), i8x16.eq(next, cst(S_SECOND1))));
     for (let q = 2; q < pairs; q++) {
       const pr = <i32>load<u16>(PAIRS + (<usize>q << 1));
       trig = v128.or(trig, v128.and(i8x16.eq(v, i8x16.splat(<i8>(pr & 255))), i8x16.eq(next, i8x16.splat(<i8>(pr >>> 8)))));
@@ -282,22 +333,23 @@ export function looksEncoded(start: i32, end: i32): i32 {
 }
 
 /** Bits of the chars in [lo, lo + n) of v (as bytes) for each of the 16 lanes. */
-@inline function inRange(v: v128, lo: i32, n: i32): i32 {
-  return i8x16.bitmask(i8x16.lt_s(i8x16.add(v, i8x16.splat(<i8>(128 - lo))), i8x16.splat(<i8>(n - 128))));
+@inline function inRange(v: v128, slot: i32): i32 {
+  return i8x16.bitmask(i8x16.lt_s(i8x16.add(v, cst(slot)), cst(slot + 1)));
 }
 
 /** Every char hex, and the first bytes' lead nibbles 2-7 (printable ASCII). */
 @inline function hexLooks(start: i32, end: i32): i32 {
   const len = end - start;
-  if ((len & 1) != 0) return 0;
+  const first = <i32>load<u8>(TEXT + <usize>start);
+  if ((len & 1) != 0 || first < 50 || first > 55) return 0;
   for (let p = start; p < end; p += 16) {
     const v = v128.load(TEXT + <usize>p);
-    const hex = inRange(v, 48, 10) | inRange(v128.or(v, i8x16.splat(32)), 97, 6);
+    const hex = inRange(v, S_DIGIT_ADD) | inRange(v128.or(v, cst(S_LOWER)), S_HEXLETTER_ADD);
     const want = end - p >= 16 ? 0xffff : (1 << (end - p)) - 1;
     if ((hex & want) != want) return 0;
   }
   // Lead chars of the first LEAD_GROUPS bytes (even offsets below 16): '2'..'7'.
-  const lead = inRange(v128.load(TEXT + <usize>start), 50, 6);
+  const lead = inRange(v128.load(TEXT + <usize>start), S_HEXLEAD_ADD);
   const even = 0x5555 & (len >= 16 ? 0xffff : (1 << len) - 1);
   return <i32>((lead & even) == even);
 }
@@ -305,10 +357,14 @@ export function looksEncoded(start: i32, end: i32): i32 {
 /** The first chars of LEAD_GROUPS 4-char groups, at one of four alignments (one for runs over 4096 chars), have base64 values 8..31 (I-Z, a-f). */
 @inline function base64Looks(start: i32, end: i32): i32 {
   const len = end - start;
+  // Runs are 16+ chars, so every alignment has four groups in the first vector: most runs fail there.
+  const v0 = v128.load(TEXT + <usize>start);
+  const l0 = inRange(v0, S_B64LEAD1_ADD) | inRange(v0, S_HEXLETTER_ADD);
+  if ((l0 & (l0 >>> 4) & (l0 >>> 8) & (l0 >>> 12) & 15) == 0) return 0;
   let lead: u64 = 0;
-  for (let k = 0; k < 48; k += 16) {
-    const v = v128.load(TEXT + <usize>(start + k));
-    lead |= <u64>(inRange(v, 73, 18) | inRange(v, 97, 6)) << <u64>k;
+  for (let q = 0; q < 48; q += 16) {
+    const v = v128.load(TEXT + <usize>(start + q));
+    lead |= <u64>(inRange(v, S_B64LEAD1_ADD) | inRange(v, S_HEXLETTER_ADD)) << <u64>q;
   }
   const shifts = len <= 4096 ? 4 : 1;
   for (let s = 0; s < shifts; s++) {
