@@ -146,13 +146,13 @@ function startBits(matcher: TokenMatcher, table: Uint8Array): Uint32Array {
   let bits = startBitsCache.get(matcher);
   if (bits) return bits;
   bits = new Uint32Array(1 << 16);
-  for (let b0 = 0; b0 < 128; b0++) {
-    const k0 = CODE[b0]! << 12;
-    if (k0 === 0) continue;
-    for (let b1 = 0; b1 < 128; b1++) {
-      const k1 = k0 | (CODE[b1]! << 6);
-      for (let b2 = 0; b2 < 128; b2++) {
-        if (table[k1 | CODE[b2]!] === 0) continue;
+  // Each (code, code, code) entry stands for its chars; code 0 for every non-word char.
+  const charsOf = (code: number): readonly number[] => (code === 0 ? NON_WORD_CHARS : [CHAR_OF_CODE[code]!]);
+  for (let t = 0; t <= STATE_MASK; t++) {
+    if (table[t] === 0) continue;
+    const b0 = CHAR_OF_CODE[t >>> 12]!;
+    for (const b1 of charsOf((t >>> 6) & 63)) {
+      for (const b2 of charsOf(t & 63)) {
         const idx = (b0 << 14) | (b1 << 7) | b2;
         bits[idx >>> 5]! |= 1 << (idx & 31);
       }
