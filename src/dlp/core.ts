@@ -147,11 +147,11 @@ function startBits(matcher: TokenMatcher, table: Uint8Array): Uint32Array {
   if (bits) return bits;
   bits = new Uint32Array(1 << 16);
   // Each (code, code, code) entry stands for its chars; code 0 for every non-word char.
-  const charsOf = (code: number): readonly number[] => (code === 0 ? NON_WORD_CHARS : [CHAR_OF_CODE[code]!]);
-  for (let t = 0; t <= STATE_MASK; t++) {
-    if (table[t] === 0) continue;
+  const one = [0];
+  const charsOf = (code: number): readonly number[] => (code === 0 ? NON_WORD_CHARS : ((one[0] = CHAR_OF_CODE[code]!), one));
+  for (let t = table.indexOf(1); t !== -1; t = table.indexOf(1, t + 1)) {
     const b0 = CHAR_OF_CODE[t >>> 12]!;
-    for (const b1 of charsOf((t >>> 6) & 63)) {
+    for (const b1 of [...charsOf((t >>> 6) & 63)]) {
       for (const b2 of charsOf(t & 63)) {
         const idx = (b0 << 14) | (b1 << 7) | b2;
         bits[idx >>> 5]! |= 1 << (idx & 31);
