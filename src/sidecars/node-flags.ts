@@ -3,10 +3,10 @@
  * V8 fixes heap sizes at start-up, so they cannot be set from inside the bundle.
  * Empty on purpose (docs/performance.md, "Egress RSS: session 3"): the best set
  * measured, `--max-semi-space-size=1 --max-old-space-size=96
- * --turbo-force-mid-tier-regalloc`, keeps the rps phase at ~81 MB (the
+ * --turbo-force-mid-tier-regalloc`, keeps the rps phase at 81–84 MB (the
  * mid-tier register allocator shrinks the TurboFan compile of undici's wasm
- * llhttp from ~43 to ~13 MB of zone) but costs +13 % proxy CPU per request,
- * which takes the rate below the 35 %-of-direct target's margin, and uploads
+ * llhttp from ~43 to ~13 MB of zone) but costs +13–19 % proxy CPU per
+ * request (41 → 37 % of direct: no margin left over the 35 % target), and uploads
  * still peak at ~100 MB: request-body chunks held in the gated body's Readable
  * buffer survive until a full GC. V8 also marks that allocator flag "for
  * testing". Re-measure once the body path no longer queues chunks in a Readable.
