@@ -116,13 +116,13 @@ const NO_CONTROLLER: Dispatcher.DispatchController = {
 };
 
 /**
- * undici is loaded on the first upstream request, not at start-up: it is the
- * largest module the proxy needs (~150 ms to load here), and the bundle must
- * report ready quickly. Only its Agent module is loaded: undici's index also
- * evaluates fetch, WebSocket, caches, mocks and their node built-ins (zlib,
- * web streams...), ~7 MB of RSS the proxy never uses (docs/performance.md,
+ * undici is loaded after ready (`warm()`) or by the first upstream request,
+ * not before ready: it is the largest module the proxy needs (~150 ms to load
+ * here), and the bundle must report ready quickly. Only its Agent module is
+ * loaded: undici's index also evaluates fetch, WebSocket, caches, mocks and
+ * their node built-ins, 4–9 MB of RSS the proxy never uses (docs/performance.md,
  * "Egress RSS: session 3"). undici has no `exports` map, so the file is
- * reachable; tests/egress/upstream-agent-module.test.ts pins that it is the Agent.
+ * reachable; tests/egress/upstream-agent-load.test.ts pins that it is the Agent.
  */
 export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext): Upstream {
   let agent: Promise<Agent> | undefined;
