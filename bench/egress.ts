@@ -14,13 +14,13 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const CONNECTIONS = 8;
 // BENCH_MODES=rps,upload,sse (default all): run a subset, e.g. while profiling.
-// BENCH_DLP=off: no outbound DLP on the route (to measure what scanning costs).
+// BENCH_DLP=off: no outbound DLP on the route (to measure what scanning costs). BENCH_UPLOADS: timed uploads per target (5).
 // Default: the flags the backends pass to the bundle, so the bench measures what a bottle runs.
 const NODE_FLAGS = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : [...BUNDLE_NODE_FLAGS];
 const MODES = new Set((process.env.BENCH_MODES ?? 'rps,upload,sse').split(','));
 const UPLOAD_BYTES = 10 * 1024 * 1024;
 /** Timed uploads per target (the load tool sends one more first, as a warm-up). */
-const UPLOADS = 5;
+const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 5);
 // Random like a real token. (It was 'bench-token-value-0123456789', which shares the run
 // 0123456789 with the upload payload, so the known-secret filter woke on every line of it.)
 const BENCH_TOKEN = randomBytes(24).toString('base64url');

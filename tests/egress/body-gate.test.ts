@@ -26,13 +26,15 @@ function gate(onMatch: RouteDlp['onMatch']): BodyGate {
 async function run(g: BodyGate, body: string, size: number, burst = false): Promise<{ out: string; block?: Block }> {
   const req = new PassThrough();
   let blocked: Block | undefined;
-  const outStream = gatedBody(req as unknown as IncomingMessage, g, (b) => (blocked = b));
   const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve) => {
-    outStream.on('data', (c: Buffer) => chunks.push(c));
-    outStream.on('end', resolve);
-    outStream.on('error', () => resolve());
-  });
+  // The upstream client's side: pull until the body ends or fails.
+  const done = (async (): Promise<void> => {
+    try {
+      for await (const c of gatedBody(req as unknown as IncomingMessage, g, (b) => (blocked = b))) chunks.push(c);
+    } catch {
+      /* the block (or error) is the result */
+    }
+  })();
   for (let i = 0; i < body.length; i += size) {
     req.write(Buffer.from(body.slice(i, i + size), 'latin1'));
     if (!burst) await new Promise((r) => setImmediate(r));

@@ -4,7 +4,6 @@
 // batches have arrived (not chunk by chunk), the common case (no finding) runs
 // without a promise, and the bytes forwarded are the client's own buffers.
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import type { Finding, StreamScanner } from '../../dlp/index.js';
 import type { RouteDlp } from '../../plan/egress-route.js';
 import type { AuditFinding } from './audit.js';
@@ -126,111 +125,105 @@ export class BodyGate {
 }
 
 /**
- * The request body as the upstream client reads it: `req` through `gate`.
- * What has arrived is scanned as one batch (up to BATCH_BYTES), so a fast
- * upload pays the per-scan overhead once per batch, not once per TLS record. A block
- * (or any error) destroys the stream; `onBlock` learns the verdict first.
+ * The request body as the upstream client reads it: `req` through `gate`, as
+ * an async iterable (undici takes one), so nothing is read from `req` until the
+ * upstream is ready for more: the client's bytes wait in its socket, not in a
+ * stream buffer (chunks that waited in an intermediate Readable outlived young
+ * GCs and were freed only by full ones; docs/performance.md, "Egress RSS:
+ * session 3"). What has arrived is scanned as one batch (up to BATCH_BYTES,
+ * the client's own buffers, no copy), so a fast upload pays the per-scan
+ * overhead once per batch, not once per TLS record. A block (or any error)
+ * ends the iteration with that error; `onBlock` learns the verdict first.
  */
+export async function* gatedBody(req: IncomingMessage, gate: BodyGate, onBlock: (b: Block) => void): AsyncGenerator<Buffer, void, undefined> {
+  const source = new Arrivals(req);
+  try {
+    for (;;) {
+      const batch = source.take() ?? (await source.next());
+      const released = batch === null ? gate.end() : gate.push(batch);
+      for (const b of released instanceof Promise ? await released : released) yield b;
+      if (batch === null) return;
+    }
+  } catch (err) {
+    if (err instanceof BlockError) onBlock(err.verdict);
+    throw err;
+  } finally {
+    source.close();
+  }
+}
+
 /** Bytes scanned at once when a body arrives faster than it is scanned. */
 const BATCH_BYTES = 64 * 1024;
 
-export function gatedBody(req: IncomingMessage, gate: BodyGate, onBlock: (b: Block) => void): Readable {
-  /** A gate decision is pending (the operator is being asked). */
-  let waiting = false;
-  /** gate.end() was called. */
-  let ending = false;
-  let destroyed = false;
-  const out = new Readable({
-    highWaterMark: 256 * 1024,
-    read() {
-      pump();
-    },
-    destroy(err, cb) {
-      destroyed = true;
-      req.off('readable', pump);
-      req.off('end', pump);
-      cb(err);
-    },
-  });
-  const fail = (err: unknown): void => {
-    if (err instanceof BlockError) onBlock(err.verdict);
-    out.destroy(err as Error);
-  };
-  /** Forwards a gate result; false when the caller must stop pumping (backpressure or a pending decision). */
-  const forward = (bufs: Buffer[]): boolean => {
-    let more = true;
-    for (const b of bufs) more = out.push(b);
-    return more;
-  };
-  const deliver = (r: Buffer[] | Promise<Buffer[]>, last: boolean): boolean => {
-    if (r instanceof Promise) {
-      waiting = true;
-      r.then((bufs) => {
-        waiting = false;
-        if (destroyed) return;
-        forward(bufs);
-        if (last) out.push(null);
-        else pump();
-      }, fail);
-      return false;
+/**
+ * `req`'s chunks as they arrive, as read batches. It flows only while fewer
+ * than BATCH_BYTES wait, so a slow upstream pauses the client's socket.
+ */
+class Arrivals {
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  private ended = false;
+  private failed: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly req: IncomingMessage) {
+    req.on('data', this.onData);
+    req.on('end', this.onEnd);
+    req.on('error', this.onError);
+    req.on('close', this.onClose);
+  }
+
+  /** What has arrived (in order), null at the end, undefined when nothing has yet. Throws the stream's error. */
+  take(): Buffer[] | null | undefined {
+    if (this.failed) throw this.failed;
+    if (this.chunks.length > 0) {
+      const batch = this.chunks;
+      this.chunks = [];
+      this.bytes = 0;
+      if (!this.ended) this.req.resume();
+      return batch;
     }
-    const more = forward(r);
-    if (last) out.push(null);
-    return more;
-  };
-  /** Read but not yet scanned: one scan per batch, not per TLS record. */
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let flushQueued = false;
-  /** Scans the pending batch; false when pumping must stop (backpressure or a pending decision). */
-  const scanPending = (): boolean => {
-    const batch = pending;
-    pending = [];
-    pendingBytes = 0;
-    return deliver(gate.push(batch), false);
-  };
-  function pump(): void {
-    try {
-      while (!waiting && !ending && !destroyed) {
-        const chunk = req.read() as Buffer | null;
-        if (chunk !== null) {
-          pending.push(chunk);
-          pendingBytes += chunk.length;
-          if (pendingBytes >= BATCH_BYTES && !scanPending()) return;
-          continue;
-        }
-        if (req.readableEnded) {
-          if (pendingBytes > 0) {
-            if (!scanPending()) return;
-            continue;
-          }
-          ending = true;
-          deliver(gate.end(), true);
-          return;
-        }
-        // Nothing more buffered now: scan what there is after this turn of the event
-        // loop, unless more arrives first (a fast upload then costs one scan per batch).
-        if (pendingBytes > 0 && !flushQueued) {
-          flushQueued = true;
-          setImmediate(flushSoon);
-        }
-        return;
-      }
-    } catch (err) {
-      fail(err);
+    return this.ended ? null : undefined;
+  }
+
+  /** take(), once something has arrived. */
+  async next(): Promise<Buffer[] | null> {
+    for (;;) {
+      const batch = this.take();
+      if (batch !== undefined) return batch;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
     }
   }
-  function flushSoon(): void {
-    flushQueued = false;
-    if (waiting || ending || destroyed || pendingBytes === 0) return;
-    try {
-      if (scanPending()) pump();
-    } catch (err) {
-      fail(err);
-    }
+
+  close(): void {
+    this.req.off('data', this.onData);
+    this.req.off('end', this.onEnd);
+    this.req.off('error', this.onError);
+    this.req.off('close', this.onClose);
+    // Whatever the upstream did not take stays unread: the exchange answers the client.
+    if (!this.ended) this.req.pause();
   }
-  req.on('readable', pump);
-  req.on('end', pump);
-  req.on('error', fail);
-  return out;
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    if (this.bytes >= BATCH_BYTES) this.req.pause();
+    this.wake?.();
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    this.wake?.();
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.failed ??= err;
+    this.wake?.();
+  };
+
+  private readonly onClose = (): void => {
+    if (!this.ended) this.failed ??= new Error('the client closed the connection before the request body ended');
+    this.wake?.();
+  };
 }

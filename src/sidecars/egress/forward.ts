@@ -126,7 +126,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const dlpCfg = ctx.route!.plan.dlp;
     const h = req.headers;
     const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
-    let body: Readable | Buffer | null = h['content-length'] === '0' ? EMPTY : null;
+    let body: Readable | Buffer | AsyncIterable<Buffer> | null = h['content-length'] === '0' ? EMPTY : null;
     if (hasBody) {
       const enc = (h['content-encoding'] ?? 'identity').toLowerCase();
       if (dlpCfg.outbound.length === 0) {
@@ -146,7 +146,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     );
   }
 
-  private gatedBody(dlpCfg: RouteDlp): Readable {
+  private gatedBody(dlpCfg: RouteDlp): AsyncIterable<Buffer> {
     const g = new BodyGate(this.core.dlp, dlpCfg, this.core.dlp.streamScanner(dlpCfg.outbound, true), {
       host: this.ctx.host,
       method: this.ctx.method,

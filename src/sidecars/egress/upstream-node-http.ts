@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import type { Resolver } from './resolve.js';
-import { createUpstreamAgent, openSocket, TlsSessionCache, type Upstream } from './upstream.js';
+import { createUpstreamAgent, openSocket, TlsSessionCache, type Upstream, type UpstreamDispatch } from './upstream.js';
 
 /**
  * The upstream client on node:http instead of undici. node's HTTP parser is
@@ -43,7 +43,10 @@ export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureConte
     request: (opts) => (fallback ??= createUpstreamAgent(resolver, ca)).request(opts),
     dispatch: (opts, handler) => {
       const origin = parseOrigin(opts.origin);
-      const x = new NodeHttpExchange(handler, opts.body instanceof Readable ? opts.body : null);
+      const body = opts.body;
+      // An async iterable body (the request-body gate) is read as a stream here.
+      const stream = body instanceof Readable ? body : isAsyncIterable(body) ? Readable.from(body, { objectMode: false }) : null;
+      const x = new NodeHttpExchange(handler, stream);
       if (!origin) {
         x.fail(new Error(`invalid upstream origin ${String(opts.origin)}`));
         return;
@@ -122,6 +125,10 @@ function requestHead(h: Dispatcher.DispatchOptions['headers'], origin: Origin, c
   return out;
 }
 
+function isAsyncIterable(v: unknown): v is AsyncIterable<Buffer> {
+  return typeof v === 'object' && v !== null && Symbol.asyncIterator in v && !(v instanceof Readable);
+}
+
 /** As undici does: detach the client's socket first, so ending the body stream does not cut the client's connection. */
 function destroyBody(body: Readable, err?: Error): void {
   if (body.destroyed) return;
@@ -150,7 +157,7 @@ class NodeHttpExchange implements Dispatcher.DispatchController {
     private readonly body: Readable | null,
   ) {}
 
-  start(agent: Agent, origin: Origin, opts: Dispatcher.DispatchOptions): void {
+  start(agent: Agent, origin: Origin, opts: UpstreamDispatch): void {
     this.handler.onRequestStart?.(this, undefined);
     if (this.done) return;
     const body = opts.body;

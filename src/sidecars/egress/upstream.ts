@@ -93,13 +93,19 @@ export class TlsSessionCache {
 }
 
 /** The part of undici's Agent the proxy uses. */
+/**
+ * undici's dispatch options, whose body may also be an async iterable of
+ * buffers (undici reads one when it is ready for more; its types omit it).
+ */
+export type UpstreamDispatch = Omit<Dispatcher.DispatchOptions, 'body'> & { body?: Dispatcher.DispatchOptions['body'] | AsyncIterable<Buffer> };
+
 export interface Upstream {
   request(opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
   /**
    * undici's callback API: no promise, body stream or async iterator per request
    * (the proxy's hot path). A failure to load undici reaches `onResponseError`.
    */
-  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void;
+  dispatch(opts: UpstreamDispatch, handler: Dispatcher.DispatchHandler): void;
   /** Starts loading the client in the background (once the proxy listens), so the first request does not wait for it. */
   warm?(): void;
   close(): Promise<void>;
@@ -159,7 +165,7 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext)
     warm: () => void load().catch(() => undefined),
     dispatch: (opts, handler) => {
       if (loaded) {
-        loaded.dispatch(opts, handler);
+        loaded.dispatch(opts as Dispatcher.DispatchOptions, handler);
         return;
       }
       // Until undici takes the body (its Request listens for errors), a body that fails
@@ -179,7 +185,7 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext)
             return;
           }
           body?.off('error', onBodyError);
-          a.dispatch(opts, handler);
+          a.dispatch(opts as Dispatcher.DispatchOptions, handler);
         },
         (err: Error) => handler.onResponseError?.(NO_CONTROLLER, err),
       );
