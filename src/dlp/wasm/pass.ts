@@ -32,12 +32,12 @@ export const STATE: usize = SHUF + 512 * 8;
 export const PAIRS: usize = STATE + 32;
 export const MAX_PAIRS: i32 = 8;
 export const EVENTS: usize = PAIRS + 16;
-export const EVENT_CAP: i32 = 16384;
+export const EVENT_CAP: i32 = 32768;
 export const BITS: usize = EVENTS + <usize>EVENT_CAP * 4;
 export const STARTING: usize = BITS + 32768 * 4;
 export const STARTING_WORDS: i32 = 65536;
-/** A char raises at most 2 event words on average, so a call stops after STRIDE chars and the buffer never overflows. */
-export const STRIDE: i32 = 4096;
+/** A char raises under one event word (a word start needs a non-word char before it), so a call stops after STRIDE chars and EVENT_CAP = 2 × STRIDE never overflows. */
+export const STRIDE: i32 = 16384;
 export const PROJ: usize = STARTING + <usize>STARTING_WORDS * 4;
 export const HIST_BYTES: i32 = 64;
 export const HIST: usize = PROJ + <usize>STRIDE + 32;
