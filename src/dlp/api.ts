@@ -29,6 +29,12 @@ export interface ScannerOptions {
   knownSecrets?: readonly string[];
   /** Wall-clock budget for one scan call; exceeding it throws DlpBudgetError (fail closed). */
   timeBudgetMs?: number;
+  /**
+   * The text is UTF-8 bytes read as latin1, one char per byte (a request body): findings keep byte
+   * offsets, and the NFKC view decodes the bytes around non-ASCII ones, so zero-width and
+   * compatibility chars hidden in a token are seen as the characters they are.
+   */
+  utf8Bytes?: boolean;
 }
 
 export interface Scanner {

@@ -22,6 +22,7 @@ import { DlpBudgetError } from './api.js';
 import { GRAM, type KnownHit, type KnownSecretIndex, PROBE_STRIDE } from './known.js';
 import { PASS_WASM_BASE64 } from './pass-wasm.js';
 import { B64_VALUE } from './views.js';
+import { decodeUtf8 } from './utf8.js';
 import type { TokenHit, TokenMatcher } from './tokens.js';
 
 const isWordChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -281,7 +282,7 @@ function writeHistory(m: PassModule, text: string, at: number): void {
  * text continues a stream, and its first `kept` chars were passed by the
  * previous scan; the pass picks up where it stopped instead of re-reading them.
  */
-export function coreScan(text: string, matcher: TokenMatcher | null, known: KnownSecretIndex | null, deadline: number, allRuns = false, resume?: Resume): CoreResult {
+export function coreScan(text: string, matcher: TokenMatcher | null, known: KnownSecretIndex | null, deadline: number, allRuns = false, resume?: Resume, utf8 = false): CoreResult {
   const tokens: TokenHit[] = [];
   const knownHits: KnownHit[] = [];
   const encoded: number[] = [];
@@ -318,7 +319,7 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   if (run >= MIN_ENCODED_RUN) encoded.push(Math.max(0, n - run), n);
   endStarts(text, starting, starts);
   if (matcher) dispatchRuns(text, matcher, starts, tokens, deadline);
-  const { suspect, overflow } = nonAscii ? suspects(text) : { suspect: [], overflow: false };
+  const { suspect, overflow } = nonAscii ? (utf8 ? suspectsUtf8(text) : suspects(text)) : { suspect: [], overflow: false };
   // For a stream's next part: the stream keeps only the starts inside the window it carries
   // (stream.ts), and a disguising char this close to the end may have its view cut short.
   const lastSuspect = suspect[suspect.length - 1];
@@ -520,6 +521,28 @@ function dispatchRuns(text: string, matcher: TokenMatcher, starts: readonly numb
     while (e < n && CODE[text.charCodeAt(e)] !== 0) e++;
     matcher.matchRun(text, bucket, s, e, out);
   }
+}
+
+/**
+ * suspects() for UTF-8 bytes read as latin1: each run of non-ASCII bytes is
+ * decoded, and the run's first byte is reported when it holds a char that
+ * can hide or disguise a token (a zero-width space is E2 80 8B, no byte of
+ * which means anything as latin1).
+ */
+function suspectsUtf8(text: string): { suspect: number[]; overflow: boolean } {
+  const suspect: number[] = [];
+  const runs = /[\x80-\xff]+/g;
+  for (let m = runs.exec(text); m !== null; m = runs.exec(text)) {
+    const chars = decodeUtf8(m[0]).text;
+    for (let k = 0; k < chars.length; k++) {
+      if (SUSPECT[chars.charCodeAt(k)] === 1) {
+        if (suspect.length === MAX_SUSPECT) return { suspect, overflow: true };
+        suspect.push(m.index);
+        break;
+      }
+    }
+  }
+  return { suspect, overflow: false };
 }
 
 function suspects(text: string): { suspect: number[]; overflow: boolean } {

@@ -48,6 +48,7 @@ export class Engine {
   private readonly known: KnownSecretIndex | null;
   private readonly entropy: boolean;
   private readonly injection: boolean;
+  private readonly utf8Bytes: boolean;
   readonly budgetMs: number;
 
   constructor(opts: ScannerOptions) {
@@ -60,6 +61,7 @@ export class Engine {
     this.known = on.has('known_secrets') && secrets.length > 0 ? knownIndex(secrets) : null;
     this.entropy = on.has('entropy');
     this.injection = on.has('naive_injection_detection');
+    this.utf8Bytes = opts.utf8Bytes === true;
     this.budgetMs = opts.timeBudgetMs ?? DEFAULT_BUDGET_MS;
   }
 
@@ -98,7 +100,9 @@ export class Engine {
   private scanLayer(text: string, depth: number, deadline: number, out: Hit[], toSource: (s: number, e: number) => [number, number], resume?: Resume): PassCarry | undefined {
     const wantViews = depth < MAX_DEPTH;
     if (!this.matcher && !this.known && !this.entropy) return undefined;
-    const core = coreScan(text, this.matcher, this.known, deadline, this.entropy && depth === 0, resume);
+    // Only the scanned text itself is bytes; views are decoded strings.
+    const utf8 = this.utf8Bytes && depth === 0;
+    const core = coreScan(text, this.matcher, this.known, deadline, this.entropy && depth === 0, resume, utf8);
     const push = (h: Omit<Hit, 'start' | 'end'>, s: number, e: number): void => {
       const [a, b] = toSource(s, e);
       out.push({ ...h, start: a, end: b });
@@ -127,7 +131,7 @@ export class Engine {
     }
     check(deadline);
     if (!wantViews || (!this.matcher && !this.known)) return core.carry;
-    for (const v of buildViews(text, core)) {
+    for (const v of buildViews(text, core, 0, text.length, utf8)) {
       check(deadline);
       const span = v.end - v.start;
       const len = Math.max(1, v.text.length);

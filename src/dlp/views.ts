@@ -3,6 +3,7 @@
 // non-ASCII chars), never for the whole text, and each view remembers the
 // source span it came from so findings point at the encoded text.
 import type { CoreResult } from './core.js';
+import { decodeUtf8 } from './utf8.js';
 
 export interface View {
   name: 'base64' | 'hex' | 'url' | 'escape' | 'nfkc';
@@ -152,7 +153,19 @@ export function normalizeWithMap(s: string): { text: string; map: number[] } {
   return { text, map };
 }
 
-export function buildViews(text: string, core: CoreResult, from = 0, to = text.length): View[] {
+/**
+ * `utf8`: the text is UTF-8 bytes read as latin1 (ScannerOptions.utf8Bytes); the
+ * NFKC view then decodes its span first (widened to whole characters).
+ */
+/** [a, b) widened so it neither starts nor ends inside a UTF-8 sequence (continuation bytes are 0x80-0xbf). */
+function wholeChars(text: string, a: number, b: number, from: number, to: number): [number, number] {
+  const cont = (p: number): boolean => p < text.length && (text.charCodeAt(p) & 0xc0) === 0x80;
+  while (a > from && cont(a)) a--;
+  while (b < to && cont(b)) b++;
+  return [a, b];
+}
+
+export function buildViews(text: string, core: CoreResult, from = 0, to = text.length, utf8 = false): View[] {
   const views: View[] = [];
   const enc = core.encoded;
   for (let i = 0; i + 1 < enc.length; i += 2) {
@@ -189,10 +202,17 @@ export function buildViews(text: string, core: CoreResult, from = 0, to = text.l
         else spans.push([a, b]);
       }
     }
-    for (const [a, b] of spans) {
+    for (const span of spans) {
+      const [a, b] = utf8 ? wholeChars(text, span[0], span[1], from, to) : span;
       const src = text.slice(a, b);
-      const norm = normalizeWithMap(src);
-      if (norm.text !== src) views.push({ name: 'nfkc', text: norm.text, start: a, end: b, map: norm.map });
+      if (!utf8) {
+        const norm = normalizeWithMap(src);
+        if (norm.text !== src) views.push({ name: 'nfkc', text: norm.text, start: a, end: b, map: norm.map });
+        continue;
+      }
+      const dec = decodeUtf8(src);
+      const norm = normalizeWithMap(dec.text);
+      if (norm.text !== dec.text) views.push({ name: 'nfkc', text: norm.text, start: a, end: b, map: norm.map.map((k) => dec.at[k]!) });
     }
   }
   return views;

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createStreamScanner, type Finding } from '../../src/dlp/index.js';
 import { quietBytes } from '../../src/dlp/core.js';
+import { decodeUtf8 } from '../../src/dlp/utf8.js';
 import { KnownSecretIndex } from '../../src/dlp/known.js';
 import { TokenMatcher } from '../../src/dlp/tokens.js';
 import { checksummed, positives, rnd } from './fixtures.js';
@@ -86,6 +87,33 @@ describe('pushBytes', () => {
         expect(found.map((f) => text.slice(f.start, f.end)), `shift ${shift} cut ${cut}`).toEqual([piece]);
       }
     }
+  });
+});
+
+describe('utf8Bytes (request bodies: UTF-8 read as latin1)', () => {
+  const token = checksummed('gh' + 'p_');
+  const disguised = [`${token.slice(0, 6)}\u200b${token.slice(6)}`, `gh\uff50${token.slice(3)}`, `${token.slice(0, 10)}\u2060${token.slice(10)}`];
+  const scanBody = (text: string, utf8Bytes: boolean): Finding[] => {
+    const s = createStreamScanner({ detectors: DET, knownSecrets: [], settle: true, utf8Bytes });
+    return [...s.pushBytes(Buffer.from(text, 'utf8')), ...s.end()];
+  };
+
+  it('finds a token with a zero-width, word-joiner or fullwidth char inside, spanning exactly its bytes', () => {
+    for (const v of disguised) {
+      const text = `caf\u00e9 \u2014 ${v} \u00fcber`;
+      const found = scanBody(text, true);
+      expect(found.map((f) => f.rule), v).toEqual(['github-pat']);
+      expect(Buffer.from(text, 'utf8').subarray(found[0]!.start, found[0]!.end).toString('utf8')).toBe(v);
+      // As plain latin1 the disguise works: the bytes of U+200B or U+FF50 mean nothing there.
+      expect(scanBody(text, false)).toEqual([]);
+    }
+  });
+
+  it('decodes invalid and cut-short UTF-8 as one U+FFFD per byte, keeping every offset', () => {
+    const bytes = Buffer.concat([Buffer.from('a\u00e9'), Buffer.from([0xff, 0xe2, 0x80]), Buffer.from('\u{1f600}z')]).toString('latin1');
+    const { text, at } = decodeUtf8(bytes);
+    expect(text).toBe('a\u00e9\ufffd\ufffd\ufffd\u{1f600}z');
+    expect(at).toEqual([0, 1, 3, 4, 5, 6, 6, 10, 11]);
   });
 });
 

@@ -16,7 +16,7 @@ const ask = { host: 'h.test', method: 'POST', path: '/', signal: new AbortContro
 
 function gate(onMatch: RouteDlp['onMatch']): BodyGate {
   const dlp: RouteDlp = { outbound: ['token_patterns', 'known_secrets'], inbound: [], onMatch };
-  return new BodyGate(policy, dlp, policy.streamScanner(dlp.outbound, true), ask);
+  return new BodyGate(policy, dlp, policy.bodyStreamScanner(dlp.outbound), ask);
 }
 
 /**
@@ -81,6 +81,22 @@ describe('request body gate', () => {
       // No 12-char window of the secret or the token survives.
       for (const v of [secret, token]) for (let i = 0; i + 12 <= v.length; i++) expect(r.out, `size ${size}`).not.toContain(v.slice(i, i + 12));
       expect(r.out).toContain('[REDACTED]');
+    }
+  });
+
+  it('decodes UTF-8 bodies for the NFKC view: a token with a zero-width or fullwidth char inside is blocked, or redacted bytes and all', async () => {
+    const token = fakeGithubToken();
+    for (const disguised of [`${token.slice(0, 6)}\u200b${token.slice(6)}`, `gh\uff50${token.slice(3)}`]) {
+      // The body as the gate receives it: UTF-8 bytes, one latin1 char each.
+      const body = Buffer.from(`{"content":"d\u00e9j\u00e0 vu ${filler(5000)} ${disguised} ${filler(5000)}"}`, 'utf8').toString('latin1');
+      for (const size of [7, 4096]) {
+        const blocked = await run(gate('block'), body, size);
+        expect(blocked.block?.reason, `${JSON.stringify(disguised)} size ${size}`).toContain('github-pat');
+        const redacted = await run(gate('redact'), body, size);
+        expect(redacted.block).toBeUndefined();
+        expect(redacted.out.length).toBe(body.length);
+        expect(Buffer.from(redacted.out, 'latin1').toString('utf8')).not.toContain(token.slice(8, 20));
+      }
     }
   });
 });

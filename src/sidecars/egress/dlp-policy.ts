@@ -34,11 +34,28 @@ export interface SuperviseAsk {
  */
 export class DlpPolicy {
   private readonly scanners = new Map<string, Scanner>();
+  private readonly bodyScanners = new Map<string, Scanner>();
   private readonly byList = new WeakMap<readonly DetectorName[], Scanner>();
   /** Values approved through `egress-token-allow`: in memory only, never logged. */
   private readonly approved = new Set<string>();
 
   constructor(private readonly deps: DlpDeps) {}
+
+  /** A request body's scanner for a re-scan of held bytes (latin1 of UTF-8, see utf8Bytes). */
+  bodyScanner(detectors: readonly DetectorName[]): Scanner {
+    const key = [...detectors].sort().join(',');
+    let s = this.bodyScanners.get(key);
+    if (!s) {
+      s = createScanner({ detectors, knownSecrets: this.deps.knownSecrets, utf8Bytes: true });
+      this.bodyScanners.set(key, s);
+    }
+    return s;
+  }
+
+  /** A request body's stream scanner: bytes, reported once whole (the gate holds data until it is scanned). */
+  bodyStreamScanner(detectors: readonly DetectorName[]): StreamScanner {
+    return createStreamScanner({ detectors, knownSecrets: this.deps.knownSecrets, windowChars: HOLDBACK_CHARS, settle: true, utf8Bytes: true });
+  }
 
   scanner(detectors: readonly DetectorName[]): Scanner {
     // Routes keep their detector list for the table's life: look it up by identity

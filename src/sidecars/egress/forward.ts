@@ -147,7 +147,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private gatedBody(dlpCfg: RouteDlp): AsyncIterable<Buffer> {
-    const g = new BodyGate(this.core.dlp, dlpCfg, this.core.dlp.streamScanner(dlpCfg.outbound, true), {
+    const g = new BodyGate(this.core.dlp, dlpCfg, this.core.dlp.bodyStreamScanner(dlpCfg.outbound), {
       host: this.ctx.host,
       method: this.ctx.method,
       path: this.what.path,
