@@ -102,16 +102,8 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const addr = server.address();
   const address = typeof addr === 'string' ? addr : `${(addr as AddressInfo).address}:${(addr as AddressInfo).port}`;
   ctx.log({ event: 'egress-listening', address, caCertOut: cfg.caCertOut, routes: table.routes.length });
-  // Next turn, after the ready line: load the upstream client, and build the DLP tables and module
-  // (~15-25 ms the first time), before the first request needs them.
-  setImmediate(() => {
-    agent.warm?.();
-    try {
-      for (const r of table.routes) if (r.plan.dlp.outbound.length > 0) dlp.scanner(r.plan.dlp.outbound).scan('warm-up');
-    } catch (err) {
-      ctx.log({ event: 'egress-dlp-warm-up-failed', error: (err as Error).message, note: 'requests will build the tables themselves' });
-    }
-  });
+  // Next turn, after the ready line: load the upstream client before the first request needs it.
+  setImmediate(() => agent.warm?.());
 
   return {
     address,
