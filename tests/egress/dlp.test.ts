@@ -64,6 +64,17 @@ describe('egress outbound DLP modes', () => {
     expect(up.seen.some((s) => s.body.includes(secret))).toBe(false);
   });
 
+  it('block: a token with a zero-width char inside, in a header or the body (UTF-8 on the wire), is caught', async () => {
+    const secret = fakeGithubToken('z');
+    const disguised = `${secret.slice(0, 6)}\u200b${secret.slice(6)}`;
+    const inHeader = await curl(h, `https://block.test:${up.port}/h`, ['-H', `X-Note: see ${disguised}`]);
+    expect(inHeader.status).toBe(403);
+    expect(inHeader.body).toMatch(/token_patterns\/github/);
+    const inBody = await curl(h, `https://block.test:${up.port}/b`, ['--data-binary', `{"content":"caf\u00e9 ${disguised}"}`]);
+    expect(inBody.status).toBe(403);
+    expect(up.seen.some((s) => s.url === '/h' || s.body.includes(secret.slice(6)))).toBe(false);
+  });
+
   it('block: catches a known secret split across body chunks before any of it leaves', async () => {
     const c = undiciClient(h, readFileSync(h.caFile, 'utf8'));
     const half = Math.floor(known.length / 2);

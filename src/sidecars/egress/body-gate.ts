@@ -115,7 +115,7 @@ export class BodyGate {
           this.overwrite(f.start - this.released, sameLengthMask(f.end - f.start));
         }
         // Re-scan what we still hold: redaction must leave nothing that blocks.
-        const again = this.policy.blocking(this.policy.bodyScanner(this.dlp.outbound).scan(this.heldText()), () => undefined);
+        const again = this.policy.blocking(this.policy.bytesScanner(this.dlp.outbound).scan(this.heldText()), () => undefined);
         if (again.length > 0) throw new BlockError(block('outbound-dlp', `${describe(again)} remains after redaction`));
         this.redacted = true;
         return;

@@ -34,20 +34,24 @@ export interface SuperviseAsk {
  */
 export class DlpPolicy {
   private readonly scanners = new Map<string, Scanner>();
-  private readonly bodyScanners = new Map<string, Scanner>();
+  private readonly bytesScanners = new Map<string, Scanner>();
   private readonly byList = new WeakMap<readonly DetectorName[], Scanner>();
   /** Values approved through `egress-token-allow`: in memory only, never logged. */
   private readonly approved = new Set<string>();
 
   constructor(private readonly deps: DlpDeps) {}
 
-  /** A request body's scanner for a re-scan of held bytes (latin1 of UTF-8, see utf8Bytes). */
-  bodyScanner(detectors: readonly DetectorName[]): Scanner {
+  /**
+   * A scanner for what the agent sends as bytes: node hands header values and the
+   * request target over one char per byte, and the body gate reads bodies the
+   * same way (UTF-8 read as latin1, see ScannerOptions.utf8Bytes).
+   */
+  bytesScanner(detectors: readonly DetectorName[]): Scanner {
     const key = [...detectors].sort().join(',');
-    let s = this.bodyScanners.get(key);
+    let s = this.bytesScanners.get(key);
     if (!s) {
       s = createScanner({ detectors, knownSecrets: this.deps.knownSecrets, utf8Bytes: true });
-      this.bodyScanners.set(key, s);
+      this.bytesScanners.set(key, s);
     }
     return s;
   }

@@ -238,7 +238,8 @@ export function runStagesFast(stages: readonly Stage[], ctx: RequestContext, fro
 function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise<Verdict> {
   const cfg = ctx.route?.plan.dlp;
   if (!cfg || cfg.outbound.length === 0) return ALLOW;
-  const scanner = dlp.scanner(cfg.outbound);
+  // Header values and the path are the request's bytes, one char each: decoded views see their UTF-8.
+  const scanner = dlp.bytesScanner(cfg.outbound);
   const auth = ctx.route?.plan.auth;
   // Objects are built only for parts with findings: most requests have none.
   let hits: HeadHit[] | undefined;
