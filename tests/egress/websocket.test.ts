@@ -143,6 +143,19 @@ describe('egress WebSocket relay (wss via CONNECT and plain ws)', () => {
     expect(JSON.stringify(h.logs)).not.toContain(secret);
   });
 
+  it('reads binary messages and ping data as UTF-8: a token with a zero-width char inside is caught there too', async () => {
+    const secret = fakeGithubToken('ws3');
+    const disguised = `${secret.slice(0, 6)}\u200b${secret.slice(6)}`;
+    for (const [op, label] of [[BINARY, 'binary'], [PING, 'ping']] as const) {
+      const ws = await open('plain.test');
+      ws.send(op, Buffer.from(`{"note":"caf\u00e9 ${disguised}"}`, 'utf8'));
+      const close = await ws.next();
+      expect(closeCode(close!), label).toBe(1008);
+      expect(closeReason(close!), label).toMatch(/token_patterns\/github/);
+      expect(seenText(), label).not.toContain(secret.slice(6, 20));
+    }
+  });
+
   it('catches a secret split across two fragments before either leaves', async () => {
     const secret = fakeGithubToken('ws2');
     const half = Math.floor(secret.length / 2);

@@ -108,7 +108,8 @@ export class ClientFrameFilter {
     const payload = unmask(frame.subarray(h.headerLength), h.mask!);
     if (h.opcode >= 0x8) {
       // A close payload starts with a 2-byte code; the rest (and ping/pong data) is text the client chose.
-      const text = (h.opcode === OP_CLOSE ? payload.subarray(2) : payload).toString('latin1');
+      // As UTF-8, like messages: ASCII (every token) reads the same, and disguising chars read as chars.
+      const text = (h.opcode === OP_CLOSE ? payload.subarray(2) : payload).toString('utf8');
       this.check(text.length > 0 ? this.opts.oneShot.scan(text) : []);
       if (h.opcode === OP_CLOSE) {
         // Fragments held so far were scanned; let them go before the close.
@@ -118,10 +119,12 @@ export class ClientFrameFilter {
       }
       return [frame];
     }
-    // Text as UTF-8 (the decoder keeps code points split across fragments); binary byte-for-char.
+    // Text and binary messages as UTF-8 (the decoder keeps code points split across fragments): findings
+    // here only block, so offsets need not be bytes, and binary messages often carry text. Invalid bytes
+    // become U+FFFD; ASCII, and so every token, reads the same either way.
     let sep = '';
     if (!this.message) {
-      this.message = { decoder: new StringDecoder(h.opcode === OP_TEXT ? 'utf8' : 'latin1'), bytes: 0 };
+      this.message = { decoder: new StringDecoder('utf8'), bytes: 0 };
       // A message boundary is a token boundary (token rules anchor on it).
       sep = this.started ? '\n' : '';
       this.started = true;
