@@ -247,7 +247,7 @@ function prepare(matcher: TokenMatcher | null, known: KnownSecretIndex | null, c
   const starting = matcher ? startTable(matcher) : NO_STARTS;
   if (m.loadedMatcher !== matcher) {
     m.starting.set(matcher ? startBits(matcher, starting) : NO_START_BITS);
-    const pairs = matcher ? matcher.infixPairs() : [];
+    const pairs = (matcher ? matcher.infixStrings() : []).map(triggerPair);
     if (pairs.length > m.pairs.length) throw new Error('core.ts: more token infixes than the module has trigger slots');
     pairs.forEach((p, k) => (m.pairs[k] = p));
     m.state[STATE_PAIRS] = pairs.length;
@@ -337,12 +337,30 @@ function endStarts(text: string, starting: Uint8Array, starts: number[]): void {
   }
 }
 
-/** Backslash-x and backslash-u (as c0 | c1 << 8): the escapes views.ts decodes, triggers like the infixes. */
-const ESCAPE_PAIRS = [92 | (120 << 8), 92 | (117 << 8)];
+/**
+ * What a decoded view or a token infix starts from (wasm/pass.ts triggers()):
+ * `%`, the escapes views.ts decodes (backslash-x, backslash-u), and each
+ * infix's first two chars. quietBytes leaves chunks holding one to the full
+ * scan, and a stream whose carried text holds one scans its next chunk in full.
+ */
+const ESCAPES = ['\\x', '\\u'];
+const ESCAPE_PAIRS = ESCAPES.map(triggerPair);
+
+/** The first two chars of a trigger as (c0 | c1 << 8). */
+function triggerPair(t: string): number {
+  if (t.length < 2 || t.charCodeAt(0) > 255 || t.charCodeAt(1) > 255) throw new Error(`trigger "${t}" must be at least two latin1 chars`);
+  return t.charCodeAt(0) | (t.charCodeAt(1) << 8);
+}
+
+/** Whether `text` holds a trigger (the infixes of `matcher` included). */
+export function holdsTrigger(text: string, matcher: TokenMatcher | null): boolean {
+  return text.includes('%') || ESCAPES.some((t) => text.includes(t)) || (matcher !== null && matcher.infixStrings().some((t) => text.includes(t)));
+}
 
 /** Text a stream carries: a string, or the tail of the last chunk while no string was needed. */
 export type Carried = string | Buffer;
-const latin1 = (t: Carried, from = 0, to = t.length): string => (typeof t === 'string' ? t.slice(from, to) : t.toString('latin1', from, to));
+/** A carried text, or a part of it, as a string (bytes one char each). */
+export const latin1 = (t: Carried, from = 0, to = t.length): string => (typeof t === 'string' ? t.slice(from, to) : t.toString('latin1', from, to));
 
 /**
  * A stream's next bytes (latin1; `chunks` in order), when they hold nothing

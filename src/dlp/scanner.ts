@@ -3,7 +3,7 @@
 // checks the wall-clock deadline; exceeding it throws DlpBudgetError so the
 // caller blocks instead of waiting.
 import { DlpBudgetError, type DetectorName, type Finding, type Scanner, type ScannerOptions } from './api.js';
-import { type Carried, coreScan, type PassCarry, quietBytes, type Resume } from './core.js';
+import { type Carried, coreScan, holdsTrigger, type PassCarry, quietBytes, type Resume } from './core.js';
 import { highEntropySpans } from './entropy.js';
 import { detectInjection } from './injection.js';
 import { KnownSecretIndex } from './known.js';
@@ -92,9 +92,9 @@ export class Engine {
     return quietBytes(chunks, before, this.matcher, this.known, carry, performance.now() + this.budgetMs);
   }
 
-  /** The token infixes (e.g. "://"): a stream whose carry holds one scans its next chunk in full. */
-  infixes(): readonly string[] {
-    return this.matcher ? this.matcher.infixStrings() : [];
+  /** Whether `text` (a stream's carried text) holds a trigger: its next chunk is then scanned in full. */
+  holdsTrigger(text: string): boolean {
+    return holdsTrigger(text, this.matcher);
   }
 
   private scanLayer(text: string, depth: number, deadline: number, out: Hit[], toSource: (s: number, e: number) => [number, number], resume?: Resume): PassCarry | undefined {

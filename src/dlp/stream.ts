@@ -11,14 +11,12 @@
 // (core.ts quietBytes), and no string is built, not even for the carry, which
 // then stays the tail of the last chunk until a full scan needs it as text.
 import type { Finding, ScannerOptions, StreamScanner } from './api.js';
-import type { Carried, PassCarry } from './core.js';
+import { type Carried, latin1, type PassCarry } from './core.js';
 import { Engine, toFindings } from './scanner.js';
 
 export const DEFAULT_WINDOW_CHARS = 8192;
-/** What views.ts decodes from (URL escapes, \\x and \\u escapes). */
-const TRIGGERS = ['%', '\\x', '\\u'];
 
-type Part = string | Buffer;
+type Part = Carried;
 const NEWLINE = 10;
 
 /** Newlines in part[0, to): how many, and the offset of the last (-1: none). Forward indexOf walks (memchr); lastIndexOf is far slower. */
@@ -33,8 +31,6 @@ function newlinesIn(part: Part, to: number): { lines: number; last: number } {
   return { lines, last };
 }
 
-const text = (p: Part): string => (typeof p === 'string' ? p : p.toString('latin1'));
-
 export function createStreamScanner(opts: ScannerOptions & { windowChars?: number; settle?: boolean }): StreamScanner {
   const engine = new Engine(opts);
   const windowChars = Math.max(256, opts.windowChars ?? DEFAULT_WINDOW_CHARS);
@@ -47,8 +43,11 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
   let pass: PassCarry | undefined;
   /** With settle: findings that reached the end of the last push and may still grow. */
   let open: Finding[] = [];
-  /** The carry holds no char a decoded view or token infix starts from: quiet bytes after it need no full scan. */
-  let carryQuiet = true;
+  /**
+   * The carry holds no trigger (core.ts holdsTrigger), so quiet bytes after it need no full scan;
+   * undefined after a string push until pushBytes asks (string-only streams never pay for it).
+   */
+  let carryQuiet: boolean | undefined = true;
   const overlaps = (a: { rule: string; start: number; end: number }, b: { rule: string; start: number; end: number }): boolean =>
     a.rule === b.rule && a.start < b.end && b.start < a.end;
 
@@ -73,7 +72,7 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
     let next: Carried;
     if (last.length >= keep) next = typeof last === 'string' ? last.slice(last.length - keep) : last.subarray(last.length - keep);
     else {
-      const all = text(carry) + parts.map(text).join('');
+      const all = latin1(carry) + parts.map((p) => latin1(p)).join('');
       next = all.slice(all.length - keep);
     }
     base = {
@@ -120,12 +119,11 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
 
   const push = (chunk: string): Finding[] => {
     if (chunk.length === 0) return [];
-    const before = text(carry);
+    const before = latin1(carry);
     carry = before;
     const found = report(before + chunk, before.length);
     advance([chunk], Math.min(windowChars, before.length + chunk.length));
-    const kept = text(carry);
-    carryQuiet = !TRIGGERS.some((t) => kept.includes(t)) && !engine.infixes().some((t) => kept.includes(t));
+    carryQuiet = undefined;
     return found;
   };
 
@@ -136,6 +134,7 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
       let n = 0;
       for (const c of list) n += c.length;
       if (n === 0) return [];
+      carryQuiet ??= !engine.holdsTrigger(latin1(carry));
       if (carryQuiet && open.length === 0 && (pass !== undefined || carry.length === 0)) {
         const next = engine.quiet(list, carry, pass);
         if (next) {
@@ -144,7 +143,7 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
           return [];
         }
       }
-      return push(list.map(text).join(''));
+      return push(list.map((p) => latin1(p)).join(''));
     },
     end() {
       // Everything was scanned on push; only findings held back to settle are pending.

@@ -168,14 +168,6 @@ export class TokenMatcher {
     return this.infixes.map((x) => x.infix);
   }
 
-  /** The first two chars of each infix as (c0 | c1 << 8): the pass flags a text holding any (core.ts quietBytes). */
-  infixPairs(): number[] {
-    return this.infixes.map(({ infix }) => {
-      if (infix.length < 2 || infix.charCodeAt(0) > 255 || infix.charCodeAt(1) > 255) throw new Error(`token infix "${infix}" must be at least two latin1 chars`);
-      return infix.charCodeAt(0) | (infix.charCodeAt(1) << 8);
-    });
-  }
-
   scanInfixes(text: string, out: TokenHit[], from = 0, to = text.length): void {
     for (const { infix, rules } of this.infixes) {
       for (let p = text.indexOf(infix, from); p !== -1 && p < to; p = text.indexOf(infix, p + 1)) {

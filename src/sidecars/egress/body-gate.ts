@@ -42,19 +42,18 @@ export class BodyGate {
       this.held.push(c);
       this.heldBytes += c.length;
     }
-    const found = this.scanner.pushBytes(chunks);
-    const next = (): Buffer[] => this.release(Math.max(0, this.heldBytes - HOLDBACK_CHARS));
-    if (found.length === 0) return next();
-    const handled = this.handle(found);
-    return handled instanceof Promise ? handled.then(next) : next();
+    return this.settle(this.scanner.pushBytes(chunks), () => this.release(Math.max(0, this.heldBytes - HOLDBACK_CHARS)));
   }
 
   end(): Buffer[] | Promise<Buffer[]> {
-    const found = this.scanner.end();
-    const rest = (): Buffer[] => this.release(this.heldBytes);
-    if (found.length === 0) return rest();
+    return this.settle(this.scanner.end(), () => this.release(this.heldBytes));
+  }
+
+  /** Handles the findings (the operator may be asked), then releases what `release` says. */
+  private settle(found: Finding[], release: () => Buffer[]): Buffer[] | Promise<Buffer[]> {
+    if (found.length === 0) return release();
     const handled = this.handle(found);
-    return handled instanceof Promise ? handled.then(rest) : rest();
+    return handled instanceof Promise ? handled.then(release) : release();
   }
 
   private release(n: number): Buffer[] {

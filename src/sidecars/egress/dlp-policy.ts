@@ -33,9 +33,10 @@ export interface SuperviseAsk {
  * `onMatch` policy, and the values operators approved (kept for the proxy's life).
  */
 export class DlpPolicy {
+  /** Scanners by detector set ("bytes:" marks utf8Bytes ones), and by a route's own list (no sort on the hot path). */
   private readonly scanners = new Map<string, Scanner>();
-  private readonly bytesScanners = new Map<string, Scanner>();
   private readonly byList = new WeakMap<readonly DetectorName[], Scanner>();
+  private readonly bytesByList = new WeakMap<readonly DetectorName[], Scanner>();
   /** Values approved through `egress-token-allow`: in memory only, never logged. */
   private readonly approved = new Set<string>();
 
@@ -47,13 +48,7 @@ export class DlpPolicy {
    * same way (UTF-8 read as latin1, see ScannerOptions.utf8Bytes).
    */
   bytesScanner(detectors: readonly DetectorName[]): Scanner {
-    const key = [...detectors].sort().join(',');
-    let s = this.bytesScanners.get(key);
-    if (!s) {
-      s = createScanner({ detectors, knownSecrets: this.deps.knownSecrets, utf8Bytes: true });
-      this.bytesScanners.set(key, s);
-    }
-    return s;
+    return this.cached(detectors, true);
   }
 
   /** A request body's stream scanner: bytes, reported once whole (the gate holds data until it is scanned). */
@@ -62,23 +57,27 @@ export class DlpPolicy {
   }
 
   scanner(detectors: readonly DetectorName[]): Scanner {
+    return this.cached(detectors, false);
+  }
+
+  private cached(detectors: readonly DetectorName[], utf8Bytes: boolean): Scanner {
     // Routes keep their detector list for the table's life: look it up by identity
     // first, so a request does not sort and join it.
-    const known = this.byList.get(detectors);
+    const byList = utf8Bytes ? this.bytesByList : this.byList;
+    const known = byList.get(detectors);
     if (known) return known;
-    const key = [...detectors].sort().join(',');
+    const key = `${utf8Bytes ? 'bytes:' : ''}${[...detectors].sort().join(',')}`;
     let s = this.scanners.get(key);
     if (!s) {
-      s = createScanner({ detectors, knownSecrets: this.deps.knownSecrets });
+      s = createScanner({ detectors, knownSecrets: this.deps.knownSecrets, utf8Bytes });
       this.scanners.set(key, s);
     }
-    this.byList.set(detectors, s);
+    byList.set(detectors, s);
     return s;
   }
 
-  /** `settle`: report a match only once it is whole (for callers that hold the data until it is scanned). */
-  streamScanner(detectors: readonly DetectorName[], settle = false): StreamScanner {
-    return createStreamScanner({ detectors, knownSecrets: this.deps.knownSecrets, windowChars: HOLDBACK_CHARS, settle });
+  streamScanner(detectors: readonly DetectorName[]): StreamScanner {
+    return createStreamScanner({ detectors, knownSecrets: this.deps.knownSecrets, windowChars: HOLDBACK_CHARS });
   }
 
   /** Blocking findings not already approved by the operator. */
