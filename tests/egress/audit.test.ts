@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAudit } from '../../src/sidecars/egress/audit.js';
 
@@ -28,6 +29,21 @@ describe('egress audit file (batched writes)', () => {
     expect(all.map((l) => l.path)).toEqual([...Array.from({ length: 50 }, (_, i) => `/p${i}`), '/last']);
     expect(all[0]).toMatchObject({ bottle: 'b1', event: 'egress-request', decision: 'allow' });
     expect(logged).toEqual([]);
+  });
+
+  it('leaves undefined fields out of the line, and writes what is pending when the process exits without close()', async () => {
+    const file = join(dir, 'exit.jsonl');
+    // A child that writes two records and exits at once: no timer, no close().
+    const src = `import { createAudit } from ${JSON.stringify(join(process.cwd(), 'src/sidecars/egress/audit.ts'))};
+      const a = createAudit('b4', ${JSON.stringify(file)}, () => undefined);
+      a.write({ method: 'GET', host: 'h.test', path: '/1', route: null, decision: 'block', status: 403, reason: undefined });
+      a.write({ method: 'GET', host: 'h.test', path: '/2', route: 'h.test', decision: 'allow' });
+      process.exit(0);`;
+    await execa('node', ['--import', 'tsx', '--input-type=module', '-e', src]);
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(2);
+    expect(Object.keys(lines[0]!)).toEqual(['time', 'bottle', 'event', 'method', 'host', 'path', 'route', 'decision', 'status']);
+    expect(lines[1]).toMatchObject({ bottle: 'b4', event: 'egress-request', path: '/2', route: 'h.test', decision: 'allow' });
   });
 
   it('without a file, records go to the sidecar log at once', () => {
