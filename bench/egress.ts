@@ -1,9 +1,9 @@
 // `npm run bench:egress`: direct vs bot-bottle egress vs mitmdump on loopback.
 // Every server binds 127.0.0.1; every child is killed by PID at the end.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -110,11 +110,14 @@ interface Result {
   mbps: number;
   /** Proxy user+sys CPU per uploaded MB over the upload run. */
   cpuMsPerMb: number;
+  /** Every process's CPU per uploaded MB (the load tool reads /proc/stat around its timed uploads), and the cores busy on average. */
+  machineCpuMsPerMb: number;
+  busyCores: number;
   sse: number;
   rss?: number;
 }
 
-const nan = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, firstEventMs: NaN };
+const nan = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, machineCpuMsPerMb: NaN, busyCores: NaN, firstEventMs: NaN };
 const baseArgs = (t: Target): Record<string, unknown> => ({ ca: t.ca, connections: CONNECTIONS, durationMs: DURATION_MS, count: UPLOADS, uploadBytes: UPLOAD_BYTES, ...(t.proxy ? { proxy: t.proxy } : {}) });
 
 try {
@@ -137,6 +140,8 @@ try {
     env: { BOT_BOTTLE_UPSTREAM_CA: upCa, BOT_BOTTLE_RESOLVE: `routed.test:${upPort}:127.0.0.1`, EGRESS_TOKEN_0: BENCH_TOKEN },
   });
   children.push(egress);
+  // BENCH_EGRESS_STDOUT=FILE: a copy of the proxy's stdout (its log, and e.g. --trace-gc output when profiling).
+  if (process.env.BENCH_EGRESS_STDOUT) egress.stdout!.pipe(createWriteStream(process.env.BENCH_EGRESS_STDOUT));
   await firstJsonLine(egress, (o) => o.event === 'ready');
 
   const targets: (Target & { pid?: number })[] = [
@@ -193,6 +198,8 @@ try {
       errors: runs.reduce((n, r) => n + r.errors!, 0),
       mbps: upload.mbps,
       cpuMsPerMb,
+      machineCpuMsPerMb: upload.machineCpuMsPerMb!,
+      busyCores: upload.busyCores!,
       sse: sse.firstEventMs,
       ...(t.pid !== undefined ? { rss: rssOf(t.pid).peakMb } : {}),
     };
@@ -203,7 +210,7 @@ try {
 
   const d = results.direct!;
   const e = results.egress!;
-  const none: Result = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, cpuMsPerMb: NaN, sse: NaN };
+  const none: Result = { rps: NaN, p50: NaN, p99: NaN, errors: 0, mbps: NaN, cpuMsPerMb: NaN, machineCpuMsPerMb: NaN, busyCores: NaN, sse: NaN };
   const m = results.mitmdump ?? none;
   const ms = results['mitmdump-stream'] ?? none;
   const fx = (n: number, p = 1): string => (Number.isFinite(n) ? n.toFixed(p) : 'n/a');
@@ -217,6 +224,7 @@ try {
     `| p99 latency ms | ${fx(d.p99, 2)} | ${fx(e.p99, 2)} | ${fx(m.p99, 2)} | ${fx(ms.p99, 2)} | |`,
     `| 10 MB upload MB/s (DLP on in egress; median of ${UPLOADS}) | ${fx(d.mbps)} | ${fx(e.mbps)} | ${fx(m.mbps)} | ${fx(ms.mbps)} | ${fx((100 * e.mbps) / d.mbps, 0)} % of direct (≥ 50 %) |`,
     `| proxy CPU ms per uploaded MB | | ${fx(e.cpuMsPerMb, 2)} | ${fx(m.cpuMsPerMb, 2)} | ${fx(ms.cpuMsPerMb, 2)} | |`,
+    `| machine CPU ms per uploaded MB (all processes; cores busy, of ${cpus().length}) | ${fx(d.machineCpuMsPerMb, 2)} (${fx(d.busyCores, 2)}) | ${fx(e.machineCpuMsPerMb, 2)} (${fx(e.busyCores, 2)}) | ${fx(m.machineCpuMsPerMb, 2)} (${fx(m.busyCores, 2)}) | ${fx(ms.machineCpuMsPerMb, 2)} (${fx(ms.busyCores, 2)}) | |`,
     `| SSE first event ms (median of 20) | ${fx(d.sse, 2)} | ${fx(e.sse, 2)} | ${fx(m.sse, 2)} | ${fx(ms.sse, 2)} | +${fx(e.sse - d.sse, 2)} ms (< 5 ms) |`,
     `| proxy peak RSS MB${NODE_FLAGS.length > 0 ? ` (egress node flags: ${NODE_FLAGS.join(' ')})` : ''} | | ${fx(e.rss ?? NaN)} | ${fx(m.rss ?? NaN)} | ${fx(ms.rss ?? NaN)} | < 80 MB |`,
   ];
