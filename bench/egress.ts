@@ -141,7 +141,7 @@ try {
   });
   children.push(egress);
   // BENCH_EGRESS_STDOUT=FILE: a copy of the proxy's stdout (its log, and e.g. --trace-gc output when profiling).
-  if (process.env.BENCH_EGRESS_STDOUT) egress.stdout!.pipe(createWriteStream(process.env.BENCH_EGRESS_STDOUT));
+  if (process.env.BENCH_EGRESS_STDOUT) egress.stdout.pipe(createWriteStream(process.env.BENCH_EGRESS_STDOUT));
   await firstJsonLine(egress, (o) => o.event === 'ready');
 
   const targets: (Target & { pid?: number })[] = [
@@ -198,8 +198,8 @@ try {
       errors: runs.reduce((n, r) => n + r.errors!, 0),
       mbps: upload.mbps,
       cpuMsPerMb,
-      machineCpuMsPerMb: upload.machineCpuMsPerMb!,
-      busyCores: upload.busyCores!,
+      machineCpuMsPerMb: upload.machineCpuMsPerMb,
+      busyCores: upload.busyCores,
       sse: sse.firstEventMs,
       ...(t.pid !== undefined ? { rss: rssOf(t.pid).peakMb } : {}),
     };
