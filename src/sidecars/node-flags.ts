@@ -7,7 +7,7 @@
  * live), so V8 starts a full mark-compact after nearly every scavenge during
  * an upload: about one per 10 MB. With 2 MB: −14 % proxy CPU per uploaded MB
  * and −30 MB peak RSS, for ~+5 % CPU per small request (more scavenges);
- * docs/performance.md, "Egress: session 4". Not set: `--max-old-space-size`
+ * docs/performance.md, Egress, "Session 4". Not set: `--max-old-space-size`
  * (a heap cap turns load into a crash) and `--turbo-force-mid-tier-regalloc`,
  * which removes the ~30 MB TurboFan compile spike of undici's wasm llhttp but
  * which V8 marks "for testing".
