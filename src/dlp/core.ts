@@ -22,6 +22,7 @@ import { DlpBudgetError } from './api.js';
 import { GRAM, type KnownHit, type KnownSecretIndex, PROBE_STRIDE } from './known.js';
 import { PASS_WASM_BASE64 } from './pass-wasm.js';
 import { B64_VALUE } from './views.js';
+import { suspectTable } from './disguise.js';
 import { decodeUtf8 } from './utf8.js';
 import type { TokenHit, TokenMatcher } from './tokens.js';
 
@@ -42,24 +43,6 @@ const CHAR_OF_CODE = new Uint8Array(64);
 const codeAt = (text: string, p: number): number => (p >= 0 && p < text.length ? (CODE[text.charCodeAt(p)] ?? 0) : 0);
 /** Three 6-bit word codes: the start table's index. */
 const STATE_MASK = 0x3ffff;
-
-/**
- * Non-ASCII chars that can hide or disguise a token: invisible/zero-width and
- * format chars, and compatibility forms NFKC folds to ASCII (fullwidth,
- * mathematical alphanumerics, super/subscripts, circled letters). Ordinary
- * letters of other scripts are not suspicious and cost nothing.
- */
-const SUSPECT = (() => {
-  const t = new Uint8Array(65536);
-  const ranges: [number, number][] = [
-    [0xa0, 0xbf], [0x2b0, 0x2ff], [0x34f, 0x34f], [0x61c, 0x61c], [0x115f, 0x1160], [0x17b4, 0x17b5], [0x180b, 0x180f],
-    [0x1d2c, 0x1dbf], [0x2000, 0x24ff], [0x3000, 0x3000], [0x3164, 0x3164], [0xfe00, 0xfe0f], [0xfe30, 0xfe6f], [0xfeff, 0xfeff],
-    [0xff00, 0xffef], [0xd835, 0xd835], [0xdb40, 0xdb40], [0x1f100, 0x1f1ff],
-  ];
-  for (const [a, b] of ranges) for (let c = a; c <= Math.min(b, 0xffff); c++) t[c] = 1;
-  t[0xd83c] = 1; // surrogate lead of enclosed alphanumerics (U+1F1xx)
-  return t;
-})();
 
 /** Shortest run worth decoding: 16 base64 chars = 12 bytes, the known-secret window. */
 export const MIN_ENCODED_RUN = 16;
@@ -548,6 +531,7 @@ function dispatchRuns(text: string, matcher: TokenMatcher, starts: readonly numb
  * which means anything as latin1).
  */
 function suspectsUtf8(text: string): { suspect: number[]; overflow: boolean } {
+  const SUSPECT = suspectTable();
   const suspect: number[] = [];
   const runs = /[\x80-\xff]+/g;
   for (let m = runs.exec(text); m !== null; m = runs.exec(text)) {
@@ -564,6 +548,7 @@ function suspectsUtf8(text: string): { suspect: number[]; overflow: boolean } {
 }
 
 function suspects(text: string): { suspect: number[]; overflow: boolean } {
+  const SUSPECT = suspectTable();
   const suspect: number[] = [];
   for (let i = 0; i < text.length; i++) {
     if (SUSPECT[text.charCodeAt(i)] === 1) {

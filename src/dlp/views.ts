@@ -3,6 +3,7 @@
 // non-ASCII chars), never for the whole text, and each view remembers the
 // source span it came from so findings point at the encoded text.
 import type { CoreResult } from './core.js';
+import { INVISIBLE } from './disguise.js';
 import { decodeUtf8 } from './utf8.js';
 
 export interface View {
@@ -124,11 +125,6 @@ function safeCodePoint(hex: string): string {
   const cp = parseInt(hex, 16);
   return cp <= 0x10ffff ? String.fromCodePoint(cp) : '';
 }
-
-/** Zero-width and other invisible chars an agent can sprinkle into a token. */
-// The class deliberately lists combining marks (variation selectors, CGJ) one by one.
-// eslint-disable-next-line no-misleading-character-class
-export const INVISIBLE = /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\u{e0000}-\u{e0fff}]/gu;
 
 export function normalizeVisible(s: string): string {
   return s.normalize('NFKC').replace(INVISIBLE, '');

@@ -1,0 +1,52 @@
+// Which chars make the scanner build its NFKC view (src/dlp/disguise.ts):
+// exactly those the view would change. Too few and a token disguised with
+// them passes; too many and ordinary prose pays for views that show nothing.
+import { describe, expect, it } from 'vitest';
+import { coreScan } from '../../src/dlp/core.js';
+import { createScanner } from '../../src/dlp/index.js';
+import { INVISIBLE, SUSPECT_LEADS, suspectTable } from '../../src/dlp/disguise.js';
+
+const changedByView = (ch: string): boolean => new RegExp(INVISIBLE.source, 'u').test(ch) || ch.normalize('NFKC') !== ch;
+
+describe('suspect chars', () => {
+  it('lists exactly the lead surrogates of supplementary chars the view changes (node Unicode data)', () => {
+    const leads = new Set<number>();
+    for (let c = 0x10000; c <= 0x10ffff; c++) {
+      const ch = String.fromCodePoint(c);
+      if (changedByView(ch)) leads.add(ch.charCodeAt(0));
+    }
+    expect([...leads].sort((a, b) => a - b)).toEqual(SUSPECT_LEADS);
+  });
+
+  it('marks invisible and NFKC-folded chars, and not punctuation or letters NFKC keeps', () => {
+    const t = suspectTable();
+    for (const c of [0xa0, 0xad, 0x17f, 0x200b, 0x2060, 0x2026, 0xfb01, 0xff21, 0xfeff, 0x2460]) expect(t[c], c.toString(16)).toBe(1);
+    for (const c of [0xe9, 0xa9, 0x416, 0x4e2d, 0x2014, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2192, 0xd83d]) expect(t[c], c.toString(16)).toBe(0);
+  });
+
+  it('builds no view for prose with dashes, quotes and accented letters', () => {
+    const text = '\u201cCaf\u00e9\u201d \u2014 it\u2019s the r\u00e9sum\u00e9 \u2022 \u2192 next \u{1f600}';
+    expect(coreScan(text, null, null, Infinity).suspect).toEqual([]);
+  });
+});
+
+describe('tokens disguised with chars NFKC folds to ASCII', () => {
+  // Every fifth char disguised: no 12-char window of the secret is left as it is.
+  const groups = ['kQ7x', 'Lm2P', 'Zt9R', 'Hw4Y', 'Vb8N'];
+  const cases: [string, string, string][] = [
+    ['long s (U+017F)', 's', '\u017f'],
+    ['fi ligature (U+FB01)', 'fi', '\ufb01'],
+    ['segmented digit (U+1FBF7)', '7', '\u{1fbf7}'],
+    ['fullwidth (U+FF33)', 'S', '\uff33'],
+  ];
+  for (const [name, plain, disguised] of cases) {
+    it(`finds a known secret written with ${name}, as text and as UTF-8 bytes`, () => {
+      const secret = groups.join(plain);
+      const text = `payload: ${groups.join(disguised)} end`;
+      const s = createScanner({ detectors: ['known_secrets'], knownSecrets: [secret] });
+      expect(s.scan(text).map((f) => f.rule)).toEqual(['known-secret']);
+      const bytes = createScanner({ detectors: ['known_secrets'], knownSecrets: [secret], utf8Bytes: true });
+      expect(bytes.scan(Buffer.from(text, 'utf8').toString('latin1')).map((f) => f.rule)).toEqual(['known-secret']);
+    });
+  }
+});
