@@ -23,7 +23,6 @@ import { GRAM, type KnownHit, type KnownSecretIndex, PROBE_STRIDE } from './know
 import { PASS_WASM_BASE64 } from './pass-wasm.js';
 import { B64_VALUE } from './views.js';
 import { suspectTable } from './disguise.js';
-import { decodeUtf8 } from './utf8.js';
 import type { TokenHit, TokenMatcher } from './tokens.js';
 
 const isWordChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -349,14 +348,14 @@ export const latin1 = (t: Carried, from = 0, to = t.length): string => (typeof t
  * A stream's next bytes (latin1; `chunks` in order), when they hold nothing
  * that needs the rest of the scan: runs the pass over them alone and returns
  * the carry for the next part, or undefined when they have a decodable run, a
- * non-ASCII byte, a trigger (%, a \\x or \\u escape, a token infix), a token or a
+ * char the NFKC view would change (read as UTF-8 when `utf8`), a trigger (%, a \\x or \\u escape, a token infix), a token or a
  * known-secret window: the caller then scans `before + chunks` as text,
  * exactly as if this had not been called. Word starts and bitset hits (mostly
  * hash collisions) are looked at here, on a string built only when some pass
  * the cheap tests. `before` is the text the stream carries (it ends where the
  * chunks begin).
  */
-export function quietBytes(chunks: readonly Buffer[], before: Carried, matcher: TokenMatcher | null, known: KnownSecretIndex | null, carry: PassCarry | undefined, deadline: number): PassCarry | undefined {
+export function quietBytes(chunks: readonly Buffer[], before: Carried, matcher: TokenMatcher | null, known: KnownSecretIndex | null, carry: PassCarry | undefined, deadline: number, utf8 = false): PassCarry | undefined {
   if (carry?.suspect || (known && known.whole.length > 0)) return undefined;
   const { m, starting } = prepare(matcher, known, carry);
   let n = 0;
@@ -414,7 +413,9 @@ export function quietBytes(chunks: readonly Buffer[], before: Carried, matcher: 
     if (performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
   }
   const st = m.state;
-  if ((st[STATE_FLAGS]! & (FLAG_NON_ASCII | FLAG_TRIGGER)) !== 0) return undefined;
+  if ((st[STATE_FLAGS]! & FLAG_TRIGGER) !== 0) return undefined;
+  // Non-ASCII bytes need the full scan only when they hold a char the NFKC view would change.
+  if ((st[STATE_FLAGS]! & FLAG_NON_ASCII) !== 0 && holdsSuspect(chunks, before, utf8)) return undefined;
   // A long run at the end is decoded as it stands (coreScan reports it): only when it could be.
   const run = st[STATE_RUN]!;
   if (run >= MIN_ENCODED_RUN && m.looksEncoded(len - run, len) !== 0) return undefined;
@@ -535,16 +536,55 @@ function suspectsUtf8(text: string): { suspect: number[]; overflow: boolean } {
   const suspect: number[] = [];
   const runs = /[\x80-\xff]+/g;
   for (let m = runs.exec(text); m !== null; m = runs.exec(text)) {
-    const chars = decodeUtf8(m[0]).text;
-    for (let k = 0; k < chars.length; k++) {
-      if (SUSPECT[chars.charCodeAt(k)] === 1) {
-        if (suspect.length === MAX_SUSPECT) return { suspect, overflow: true };
-        suspect.push(m.index);
-        break;
-      }
-    }
+    if (!utf8RunSuspect(text, m.index, m.index + m[0].length, SUSPECT)) continue;
+    if (suspect.length === MAX_SUSPECT) return { suspect, overflow: true };
+    suspect.push(m.index);
   }
   return { suspect, overflow: false };
+}
+
+/**
+ * Whether the UTF-8 bytes text[s, e) (latin1) decode, as decodeUtf8 would, to
+ * a suspect char. Decoded in place: most runs are one accented letter or
+ * dash, and building strings for them was most of the cost. An invalid or
+ * cut-short sequence decodes to U+FFFD, which is not suspect; a
+ * supplementary char is suspect by its lead surrogate.
+ */
+function utf8RunSuspect(text: string, s: number, e: number, SUSPECT: Uint8Array): boolean {
+  for (let i = s; i < e; ) {
+    const b0 = text.charCodeAt(i);
+    const len = b0 >= 0xc2 && b0 < 0xe0 ? 2 : b0 >= 0xe0 && b0 < 0xf0 ? 3 : b0 >= 0xf0 && b0 < 0xf5 ? 4 : 0;
+    let cp = len === 2 ? b0 & 0x1f : len === 3 ? b0 & 0x0f : b0 & 0x07;
+    let ok = len > 0 && i + len <= e;
+    for (let k = 1; ok && k < len; k++) {
+      const b = text.charCodeAt(i + k);
+      if ((b & 0xc0) !== 0x80) ok = false;
+      else cp = (cp << 6) | (b & 0x3f);
+    }
+    if (ok && ((len === 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len === 4 && (cp < 0x10000 || cp > 0x10ffff)))) ok = false;
+    if (!ok) {
+      i++;
+      continue;
+    }
+    if (SUSPECT[cp < 0x10000 ? cp : 0xd800 + ((cp - 0x10000) >> 10)] === 1) return true;
+    i += len;
+  }
+  return false;
+}
+
+/**
+ * Whether `chunks` (the bytes after `before`) hold a suspect char, as coreScan
+ * would find it over `before + chunks`: as UTF-8 (a sequence may begin in the
+ * carried text, so the run of non-ASCII bytes that ends it is decoded with
+ * them) or one char per byte. `before` holds none: a stream whose carried text
+ * has one takes the full scan.
+ */
+function holdsSuspect(chunks: readonly Buffer[], before: Carried, utf8: boolean): boolean {
+  const text = chunks.length === 1 ? chunks[0]!.toString('latin1') : chunks.map((c) => c.toString('latin1')).join('');
+  if (!utf8) return suspects(text).suspect.length > 0;
+  let k = before.length;
+  while (k > 0 && (typeof before === 'string' ? before.charCodeAt(k - 1) : before[k - 1]!) >= 0x80) k--;
+  return suspectsUtf8(latin1(before, k) + text).suspect.length > 0;
 }
 
 function suspects(text: string): { suspect: number[]; overflow: boolean } {

@@ -89,7 +89,7 @@ export class Engine {
    */
   quiet(chunks: readonly Buffer[], before: Carried, carry: PassCarry | undefined): PassCarry | undefined {
     if (this.entropy || this.injection || (!this.matcher && !this.known)) return undefined;
-    return quietBytes(chunks, before, this.matcher, this.known, carry, performance.now() + this.budgetMs);
+    return quietBytes(chunks, before, this.matcher, this.known, carry, performance.now() + this.budgetMs, this.utf8Bytes);
   }
 
   /** Whether `text` (a stream's carried text) holds a trigger: its next chunk is then scanned in full. */

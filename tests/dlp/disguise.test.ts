@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { coreScan } from '../../src/dlp/core.js';
 import { createScanner } from '../../src/dlp/index.js';
 import { INVISIBLE, SUSPECT_LEADS, suspectTable } from '../../src/dlp/disguise.js';
+import { decodeUtf8 } from '../../src/dlp/utf8.js';
 
 const changedByView = (ch: string): boolean => new RegExp(INVISIBLE.source, 'u').test(ch) || ch.normalize('NFKC') !== ch;
 
@@ -27,6 +28,35 @@ describe('suspect chars', () => {
   it('builds no view for prose with dashes, quotes and accented letters', () => {
     const text = '\u201cCaf\u00e9\u201d \u2014 it\u2019s the r\u00e9sum\u00e9 \u2022 \u2192 next \u{1f600}';
     expect(coreScan(text, null, null, Infinity).suspect).toEqual([]);
+  });
+});
+
+describe('suspects in UTF-8 bytes', () => {
+  it('reports the runs whose decodeUtf8 holds a suspect char, for valid, invalid and cut-short sequences', () => {
+    const t = suspectTable();
+    const pieces = ['\u00e9', '\u00a0', '\u2014', '\u200b', '\u{1f600}', '\u{1fbf7}', '\u{1d400}', '\uff21', '\u4e2d'].map((c) => Buffer.from(c, 'utf8'));
+    let seed = 7;
+    const next = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    for (let round = 0; round < 400; round++) {
+      const parts: Buffer[] = [];
+      for (let k = 0; k < 12; k++) {
+        // Mostly short runs (one char, a stray byte, a cut-short sequence) between ASCII.
+        const r = next(6);
+        if (r < 3) parts.push(Buffer.from(' a '));
+        else if (r === 3) parts.push(Buffer.from([0x80 + next(128)]));
+        else {
+          const p = pieces[next(pieces.length)]!;
+          parts.push(r === 4 ? p : p.subarray(0, 1 + next(p.length)));
+        }
+      }
+      const text = Buffer.concat(parts).toString('latin1');
+      const expected: number[] = [];
+      for (const m of text.matchAll(/[\x80-\xff]+/g)) {
+        const d = decodeUtf8(m[0]).text;
+        if ([...Array(d.length).keys()].some((k) => t[d.charCodeAt(k)] === 1)) expected.push(m.index);
+      }
+      expect(coreScan(text, null, null, Infinity, false, undefined, true).suspect, JSON.stringify(text)).toEqual(expected);
+    }
   });
 });
 

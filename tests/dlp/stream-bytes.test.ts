@@ -109,6 +109,34 @@ describe('utf8Bytes (request bodies: UTF-8 read as latin1)', () => {
     }
   });
 
+  it('reports exactly what push reports for UTF-8 prose, with disguised tokens and chars split at every byte', () => {
+    // Non-ASCII bytes stay on the byte path unless they hold a char the NFKC view changes.
+    const secret = rnd(32);
+    const prose = ['\u201cCaf\u00e9\u201d \u2014 it\u2019s fine \u2022 ', '\u0416\u0443\u0440\u043d\u0430\u043b \u4e2d\u6587 \u{1f600} ', 'lorem ipsum dolor sit amet '];
+    const hidden = [...disguised, `${secret.slice(0, 8)}\u200b${secret.slice(8, 20)}\u00a0${secret.slice(20)}`, `${secret.slice(0, 6)}\u017f${secret.slice(7)}`, token];
+    let total = 0;
+    for (let round = 0; round < 24; round++) {
+      let text = '';
+      for (let k = 0; k < 12; k++) text += (round + k) % 5 === 0 ? `${hidden[(round + k) % hidden.length]} ` : prose[(round + k) % prose.length]!.repeat(1 + ((round + k) % 3));
+      const buf = Buffer.from(text, 'utf8');
+      const run = (bytes: boolean): string[] => {
+        const s = createStreamScanner({ detectors: DET, knownSecrets: [secret], windowChars: 512, settle: true, utf8Bytes: true });
+        const out: Finding[] = [];
+        let n = 0;
+        for (let p = 0; p < buf.length; ) {
+          const c = buf.subarray(p, p + [1, 2, 3, 5, 17, 64, 333][(n++ + round) % 7]!);
+          p += c.length;
+          out.push(...(bytes ? s.pushBytes(c) : s.push(c.toString('latin1'))));
+        }
+        return key([...out, ...s.end()]);
+      };
+      const expected = run(false);
+      expect(run(true), `round ${round}`).toEqual(expected);
+      total += expected.length;
+    }
+    expect(total).toBeGreaterThan(20);
+  });
+
   it('decodes invalid and cut-short UTF-8 as one U+FFFD per byte, keeping every offset', () => {
     const bytes = Buffer.concat([Buffer.from('a\u00e9'), Buffer.from([0xff, 0xe2, 0x80]), Buffer.from('\u{1f600}z')]).toString('latin1');
     const { text, at } = decodeUtf8(bytes);
@@ -121,7 +149,7 @@ describe('quietBytes (the pass alone clears a chunk)', () => {
   const matcher = new TokenMatcher();
   const known = new KnownSecretIndex([rnd(32)]);
   const chunk = (s: string): Buffer => Buffer.alloc(20_000, s);
-  const quiet = (b: Buffer, before = ''): boolean => quietBytes([b], before, matcher, known, undefined, Infinity) !== undefined;
+  const quiet = (b: Buffer, before: string | Buffer = '', utf8 = false): boolean => quietBytes([b], before, matcher, known, undefined, Infinity, utf8) !== undefined;
 
   it('clears prose, code and JSON whose word starts and bitset hits fail the cheap tests', () => {
     expect(quiet(chunk('lorem ipsum dolor sit amet abcdefghij0123456789 '))).toBe(true);
@@ -131,7 +159,7 @@ describe('quietBytes (the pass alone clears a chunk)', () => {
     expect(quiet(chunk('{"content":"line one\\nline \\"two\\" C:\\\\dir"}\n'))).toBe(true);
   });
 
-  it('never clears a chunk with a token, a known-secret window, a decodable run, an escape, an infix or a non-ASCII byte', () => {
+  it('never clears a chunk with a token, a known-secret window, a decodable run, an escape, an infix or a disguising char', () => {
     const filler = 'lorem ipsum dolor sit amet ';
     for (const inner of [
       checksummed('gh' + 'p_'),
@@ -141,11 +169,28 @@ describe('quietBytes (the pass alone clears a chunk)', () => {
       'x\\x41y',
       'x\\u0041y',
       'https://example.com/',
-      'caf\u00e9',
+      'no\u00a0break',
     ]) {
       const b = Buffer.from(`${filler.repeat(50)}${inner} ${filler.repeat(50)}`, 'latin1');
       expect(quiet(b), inner).toBe(false);
     }
+  });
+
+  it('clears non-ASCII text unless it holds a char the NFKC view changes, also when a UTF-8 char spans the carried text', () => {
+    const filler = 'lorem ipsum dolor sit amet ';
+    const utf8 = (s: string): Buffer => Buffer.from(`${filler.repeat(20)}${s} ${filler.repeat(20)}`, 'utf8');
+    // One char per byte (latin1): an accented letter is not suspect, a no-break space is (above).
+    expect(quiet(Buffer.from(`${filler}caf\u00e9 ${filler}`, 'latin1'))).toBe(true);
+    for (const ok of ['caf\u00e9', '\u2014 \u201cquoted\u201d \u2019', '\u4e2d\u6587', '\u{1f600}']) expect(quiet(utf8(ok), '', true), ok).toBe(true);
+    for (const bad of ['zero\u200bwidth', 'no\u00a0break', 'long \u017f', '\ufb01', '\u{1fbf7}']) expect(quiet(utf8(bad), '', true), bad).toBe(false);
+    // U+200B is E2 80 8B: its first two bytes end the carried text, as a Buffer or a string.
+    const zw = Buffer.from('\u200b', 'utf8');
+    const rest = Buffer.concat([zw.subarray(2), Buffer.from(` ${filler}`)]);
+    expect(quiet(rest, Buffer.concat([Buffer.from(filler), zw.subarray(0, 2)]), true)).toBe(false);
+    expect(quiet(rest, `${filler}${zw.subarray(0, 2).toString('latin1')}`, true)).toBe(false);
+    // The same bytes after an em dash (E2 80 94) decode to no suspect char.
+    const dash = Buffer.from('\u2014', 'utf8');
+    expect(quiet(Buffer.concat([dash.subarray(2), Buffer.from(` ${filler}`)]), Buffer.concat([Buffer.from(filler), dash.subarray(0, 2)]), true)).toBe(true);
   });
 
   it('does not clear a chunk whose infix is split from the carried text', () => {
