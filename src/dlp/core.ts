@@ -23,6 +23,7 @@ import { GRAM, type KnownHit, type KnownSecretIndex, PROBE_STRIDE } from './know
 import { PASS_WASM_BASE64 } from './pass-wasm.js';
 import { B64_VALUE } from './views.js';
 import { suspectTable } from './disguise.js';
+import { utf8Char } from './utf8.js';
 import type { TokenHit, TokenMatcher } from './tokens.js';
 
 const isWordChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -552,22 +553,14 @@ function suspectsUtf8(text: string): { suspect: number[]; overflow: boolean } {
  */
 function utf8RunSuspect(text: string, s: number, e: number, SUSPECT: Uint8Array): boolean {
   for (let i = s; i < e; ) {
-    const b0 = text.charCodeAt(i);
-    const len = b0 >= 0xc2 && b0 < 0xe0 ? 2 : b0 >= 0xe0 && b0 < 0xf0 ? 3 : b0 >= 0xf0 && b0 < 0xf5 ? 4 : 0;
-    let cp = len === 2 ? b0 & 0x1f : len === 3 ? b0 & 0x0f : b0 & 0x07;
-    let ok = len > 0 && i + len <= e;
-    for (let k = 1; ok && k < len; k++) {
-      const b = text.charCodeAt(i + k);
-      if ((b & 0xc0) !== 0x80) ok = false;
-      else cp = (cp << 6) | (b & 0x3f);
-    }
-    if (ok && ((len === 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len === 4 && (cp < 0x10000 || cp > 0x10ffff)))) ok = false;
-    if (!ok) {
+    const c = utf8Char(text, i, e);
+    if (c < 0) {
       i++;
       continue;
     }
+    const cp = c >> 3;
     if (SUSPECT[cp < 0x10000 ? cp : 0xd800 + ((cp - 0x10000) >> 10)] === 1) return true;
-    i += len;
+    i += c & 7;
   }
   return false;
 }
