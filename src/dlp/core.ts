@@ -349,7 +349,8 @@ export const latin1 = (t: Carried, from = 0, to = t.length): string => (typeof t
  * A stream's next bytes (latin1; `chunks` in order), when they hold nothing
  * that needs the rest of the scan: runs the pass over them alone and returns
  * the carry for the next part, or undefined when they have a decodable run, a
- * char the NFKC view would change (read as UTF-8 when `utf8`), a trigger (%, a \\x or \\u escape, a token infix), a token or a
+ * char the NFKC view would change (the bytes read as UTF-8 when `utf8`), a
+ * trigger (%, a \\x or \\u escape, a token infix), a token or a
  * known-secret window: the caller then scans `before + chunks` as text,
  * exactly as if this had not been called. Word starts and bitset hits (mostly
  * hash collisions) are looked at here, on a string built only when some pass
