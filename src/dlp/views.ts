@@ -3,7 +3,7 @@
 // non-ASCII chars), never for the whole text, and each view remembers the
 // source span it came from so findings point at the encoded text.
 import type { CoreResult } from './core.js';
-import { INVISIBLE } from './disguise.js';
+import { INVISIBLE, suspectTable } from './disguise.js';
 import { decodeUtf8 } from './utf8.js';
 
 export interface View {
@@ -130,16 +130,33 @@ export function normalizeVisible(s: string): string {
   return s.normalize('NFKC').replace(INVISIBLE, '');
 }
 
-/** NFKC per code point with invisible chars dropped, plus each output char's source offset. */
+/**
+ * NFKC per code point with invisible chars dropped, plus each output char's
+ * source offset. Runs of chars that are not suspect (disguise.ts: the view
+ * keeps them as they are, which covers ASCII, most scripts and the
+ * supplementary blocks without compatibility forms) are copied whole; only
+ * suspect ones are normalised one by one. Text dense with them (Japanese
+ * fullwidth punctuation, no-break spaces) no longer costs a normalize call per char.
+ */
 export function normalizeWithMap(s: string): { text: string; map: number[] } {
+  const suspect = suspectTable();
   let text = '';
   const map: number[] = [];
   for (let i = 0; i < s.length; ) {
+    let j = i;
+    while (j < s.length && suspect[s.charCodeAt(j)] !== 1) j++;
+    if (j > i) {
+      text += s.slice(i, j);
+      // Both units of a surrogate pair map to where the char starts.
+      for (let k = i; k < j; k++) map.push(k > i && (s.charCodeAt(k) & 0xfc00) === 0xdc00 && (s.charCodeAt(k - 1) & 0xfc00) === 0xd800 ? k - 1 : k);
+      i = j;
+      if (i === s.length) break;
+    }
     const cp = s.codePointAt(i) ?? 0;
     const ch = String.fromCodePoint(cp);
     INVISIBLE.lastIndex = 0;
     if (!INVISIBLE.test(ch)) {
-      const n = cp < 128 ? ch : ch.normalize('NFKC');
+      const n = ch.normalize('NFKC');
       text += n;
       for (let k = 0; k < n.length; k++) map.push(i);
     }

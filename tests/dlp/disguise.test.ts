@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { coreScan } from '../../src/dlp/core.js';
 import { createScanner } from '../../src/dlp/index.js';
+import { normalizeWithMap } from '../../src/dlp/views.js';
 import { INVISIBLE, SUSPECT_LEADS, suspectTable } from '../../src/dlp/disguise.js';
 import { decodeUtf8 } from '../../src/dlp/utf8.js';
 import { checksummed } from './fixtures.js';
@@ -29,6 +30,34 @@ describe('suspect chars', () => {
   it('builds no view for prose with dashes, quotes and accented letters', () => {
     const text = '\u201cCaf\u00e9\u201d \u2014 it\u2019s the r\u00e9sum\u00e9 \u2022 \u2192 next \u{1f600}';
     expect(coreScan(text, null, null, Infinity).suspect).toEqual([]);
+  });
+});
+
+describe('the NFKC view', () => {
+  it('is NFKC per code point with invisible chars dropped, and maps each char back, whatever the mix of chars', () => {
+    // The per-code-point definition the fast path (runs of non-suspect chars copied whole) must match.
+    const reference = (s: string): { text: string; map: number[] } => {
+      let text = '';
+      const map: number[] = [];
+      for (let i = 0; i < s.length; ) {
+        const ch = String.fromCodePoint(s.codePointAt(i)!);
+        if (!new RegExp(INVISIBLE.source, 'u').test(ch)) {
+          const n = ch.normalize('NFKC');
+          text += n;
+          for (let k = 0; k < n.length; k++) map.push(i);
+        }
+        i += ch.length;
+      }
+      map.push(s.length);
+      return { text, map };
+    };
+    const alphabet = ['a', 'Z', '0', ' ', '\u00e9', '\u00a0', '\u2014', '\u200b', '\uff21', '\u3000', '\u65e5', '\ufb01', '\u{1f600}', '\u{1d400}', '\u{e0041}', '\ud800', '\udc00', '\u017f', '\u2460'];
+    let seed = 11;
+    const next = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    for (let round = 0; round < 300; round++) {
+      const s = Array.from({ length: 1 + next(40) }, () => alphabet[next(alphabet.length)]!).join('');
+      expect(normalizeWithMap(s), JSON.stringify(s)).toEqual(reference(s));
+    }
   });
 });
 
