@@ -10,7 +10,7 @@
  * bidi and format controls, variation selectors, fillers, tags), from the
  * engine's own Unicode data rather than a hand-kept list.
  */
-export const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
+export const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
 
 /**
  * Lead surrogates of the supplementary-plane code points that are invisible
@@ -33,12 +33,10 @@ let table: Uint8Array | undefined;
 export function suspectTable(): Uint8Array {
   if (table) return table;
   const t = new Uint8Array(65536);
-  // The same class as INVISIBLE, without its global state.
-  const invisible = new RegExp(INVISIBLE.source, 'u');
   for (let c = 0x80; c < 0x10000; c++) {
     if (c >= 0xd800 && c <= 0xdfff) continue;
     const ch = String.fromCharCode(c);
-    if (invisible.test(ch) || ch.normalize('NFKC') !== ch) t[c] = 1;
+    if (INVISIBLE.test(ch) || ch.normalize('NFKC') !== ch) t[c] = 1;
   }
   for (const lead of SUSPECT_LEADS) t[lead] = 1;
   return (table = t);

@@ -126,10 +126,6 @@ function safeCodePoint(hex: string): string {
   return cp <= 0x10ffff ? String.fromCodePoint(cp) : '';
 }
 
-export function normalizeVisible(s: string): string {
-  return s.normalize('NFKC').replace(INVISIBLE, '');
-}
-
 /**
  * NFKC per code point with invisible chars dropped, plus each output char's
  * source offset. Runs of chars that are not suspect (disguise.ts: the view
@@ -154,7 +150,6 @@ export function normalizeWithMap(s: string): { text: string; map: number[] } {
     }
     const cp = s.codePointAt(i) ?? 0;
     const ch = String.fromCodePoint(cp);
-    INVISIBLE.lastIndex = 0;
     if (!INVISIBLE.test(ch)) {
       const n = ch.normalize('NFKC');
       text += n;

@@ -9,7 +9,7 @@ import { INVISIBLE, SUSPECT_LEADS, suspectTable } from '../../src/dlp/disguise.j
 import { decodeUtf8 } from '../../src/dlp/utf8.js';
 import { checksummed } from './fixtures.js';
 
-const changedByView = (ch: string): boolean => new RegExp(INVISIBLE.source, 'u').test(ch) || ch.normalize('NFKC') !== ch;
+const changedByView = (ch: string): boolean => INVISIBLE.test(ch) || ch.normalize('NFKC') !== ch;
 
 describe('suspect chars', () => {
   it('lists exactly the lead surrogates of supplementary chars the view changes (node Unicode data)', () => {
@@ -41,7 +41,7 @@ describe('the NFKC view', () => {
       const map: number[] = [];
       for (let i = 0; i < s.length; ) {
         const ch = String.fromCodePoint(s.codePointAt(i)!);
-        if (!new RegExp(INVISIBLE.source, 'u').test(ch)) {
+        if (!INVISIBLE.test(ch)) {
           const n = ch.normalize('NFKC');
           text += n;
           for (let k = 0; k < n.length; k++) map.push(i);
