@@ -19,7 +19,7 @@ export function sidecarEnv(hostEnv: Readonly<Record<string, string | undefined>>
   const prefixes = (hostEnv.BOT_BOTTLE_SENSITIVE_PREFIXES ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0);
   for (const [name, value] of Object.entries(hostEnv)) {
     if (value === undefined) continue;
-    const knob = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS'].includes(name) || name.startsWith('BOT_BOTTLE_');
+    const knob = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS', 'EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS'].includes(name) || name.startsWith('BOT_BOTTLE_');
     if (knob || prefixes.some((p) => name.startsWith(p))) env[name] = value;
   }
   return { ...env, ...tokens };

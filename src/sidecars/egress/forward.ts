@@ -20,6 +20,8 @@ export interface ProxyCore {
   dlp: DlpPolicy;
   audit: AuditSink;
   table(): RouteTable;
+  /** UPSTREAM_HEADERS_TIMEOUT_MS unless set (tests use a short one). */
+  upstreamHeadersTimeoutMs?: number | undefined;
 }
 
 export interface Target {
@@ -29,6 +31,16 @@ export interface Target {
   path: string;
   tunnel: Tunnel | undefined;
 }
+
+/**
+ * How long the upstream may take to answer with headers once the request has
+ * been sent; EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS in the sidecar env.
+ * Long enough for a model that thinks before its first token.
+ */
+export const UPSTREAM_HEADERS_TIMEOUT_MS = 300_000;
+
+/** The upstream did not send response headers in time. */
+class HeadersTimeout extends Error {}
 
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'trailer', 'te']);
 const TEXTUAL = /^(text\/|application\/(json|[a-z0-9.+-]*\+json|xml|[a-z0-9.+-]*\+xml|javascript|x-ndjson|x-www-form-urlencoded))/i;
@@ -75,6 +87,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   private responding = false;
   /** The exchange was answered, cut or audited: later callbacks from undici are ignored. */
   private finished = false;
+  /**
+   * Ours, not undici's: undici arms a "fast timer" per request that stays
+   * referenced for up to a second after it is cleared, so under load every
+   * request left one in the old generation (~1 MB/s of garbage, the heap
+   * growing between full GCs; docs/performance.md). A native timer dies young.
+   */
+  private headersTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly core: ProxyCore,
@@ -119,6 +138,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private refuse(b: Block): void {
+    this.disarmHeadersTimer();
     this.finished = true;
     sendBlock(this.res, b, this.what);
     // Drain what the client still sends so keep-alive survives a refused upload.
@@ -146,6 +166,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Scanning needs plain text: ask for it rather than decoding compressed responses.
     if (dlpCfg.inbound.length > 0) ctx.outHeaders['accept-encoding'] = 'identity';
     if (this.closed) return this.audit({ decision: 'error', reason: 'client closed the connection' });
+    // The wait for headers starts once the client's request has arrived whole (an upload may take long).
+    if (req.complete) this.armHeadersTimer();
+    else req.once('end', this.armHeadersTimer);
     this.core.agent.dispatch(
       { origin: `${ctx.scheme}://${ctx.host}:${ctx.port}`, path: ctx.path, method: ctx.method, headers: ctx.outHeaders, body },
       this,
@@ -172,6 +195,25 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.gateFindingsTaken = true;
   }
 
+  private armHeadersTimer = (): void => {
+    if (this.finished || this.responding || this.headersTimer) return;
+    this.headersTimer = setTimeout(this.onHeadersTimeout, this.core.upstreamHeadersTimeoutMs ?? UPSTREAM_HEADERS_TIMEOUT_MS);
+    this.headersTimer.unref();
+  };
+
+  private onHeadersTimeout = (): void => {
+    const s = Math.round((this.core.upstreamHeadersTimeoutMs ?? UPSTREAM_HEADERS_TIMEOUT_MS) / 1000);
+    const err = new HeadersTimeout(`no response headers within ${s} s`);
+    if (this.controller) this.controller.abort(err);
+    else this.refuse(block('upstream', `upstream ${this.ctx.host}:${this.ctx.port} sent ${err.message}`, 504, false));
+  };
+
+  private disarmHeadersTimer(): void {
+    if (this.headersTimer) clearTimeout(this.headersTimer);
+    this.headersTimer = undefined;
+    this.req.off('end', this.armHeadersTimer);
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.closed) controller.abort(this.closed);
@@ -180,6 +222,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, upHeaders: IncomingHttpHeaders): void {
     // 1xx informational answers are not relayed (as undici's request() did).
     if (this.finished || statusCode < 200) return;
+    this.disarmHeadersTimer();
     this.takeGateFindings();
     const { res } = this;
     const dlpCfg = this.ctx.route!.plan.dlp;
@@ -233,6 +276,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.disarmHeadersTimer();
     if (this.finished) return;
     if (!this.responding) {
       const gateBlock = this.gateBlock;
@@ -242,6 +286,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         this.finished = true;
         return this.audit({ decision: 'error', reason: 'client closed the connection' });
       }
+      if (err instanceof HeadersTimeout) return this.refuse(block('upstream', `upstream ${this.ctx.host}:${this.ctx.port} sent ${err.message}`, 504, false));
       return this.refuse(block('upstream', `upstream ${this.ctx.host}:${this.ctx.port} failed: ${errText(err)}`, 502, false));
     }
     this.finished = true;

@@ -11,6 +11,7 @@ import { DlpPolicy } from './dlp-policy.js';
 import { buildStages } from './pipeline.js';
 import { parseResolveOverrides, Resolver } from './resolve.js';
 import { loadRouteTable, type RouteTable } from './routes.js';
+import { UPSTREAM_HEADERS_TIMEOUT_MS } from './forward.js';
 import { createProxyServer } from './server.js';
 import { upstreamCa } from './upstream.js';
 import { createUpstream } from './upstream-node-http.js';
@@ -31,6 +32,12 @@ export interface EgressHandle {
 
 const DEFAULT_SUPERVISE_TIMEOUT_S = 300;
 
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const s = Number(env[name] ?? fallback);
+  if (!Number.isFinite(s) || s <= 0) throw new Error(`${name}=${env[name]}: must be a positive number of seconds`);
+  return s;
+}
+
 export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: NodeJS.ProcessEnv = process.env): Promise<EgressHandle> {
   // Start-up is strict: a bad routes file, resolve map or CA file is fatal.
   let table: RouteTable = loadRouteTable(cfg.routesFile);
@@ -38,10 +45,8 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const trust = upstreamCa(env);
   const agent = createUpstream(resolver, trust, env);
   const ca = await MitmCa.create(ctx.bottle, cfg.caCertOut, table.hosts);
-  const timeoutS = Number(env.EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS ?? DEFAULT_SUPERVISE_TIMEOUT_S);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
-    throw new Error(`EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS=${env.EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS}: must be a positive number of seconds`);
-  }
+  const timeoutS = seconds(env, 'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS', DEFAULT_SUPERVISE_TIMEOUT_S);
+  const headersTimeoutS = seconds(env, 'EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS', UPSTREAM_HEADERS_TIMEOUT_MS / 1000);
   const dlp = new DlpPolicy({
     knownSecrets: knownSecretsFromEnv(env),
     queue: cfg.superviseQueueDir ? new ProposalQueue(cfg.superviseQueueDir, ctx.bottle) : undefined,
@@ -50,7 +55,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   });
   const audit = createAudit(ctx.bottle, cfg.auditLog, ctx.log);
   const { server, destroyTunnels } = createProxyServer(
-    { stages: buildStages({ dlp, resolver, env }), agent, dlp, audit: audit.write, table: () => table },
+    { stages: buildStages({ dlp, resolver, env }), agent, dlp, audit: audit.write, table: () => table, upstreamHeadersTimeoutMs: headersTimeoutS * 1000 },
     ca,
     { resolver, trust },
   );

@@ -155,7 +155,9 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext)
         keepAliveTimeout: 30_000,
         // LLM streams can pause for a long time between events; the agent decides when to give up.
         bodyTimeout: 0,
-        headersTimeout: 300_000,
+        // The headers timeout is the exchange's own (forward.ts): undici's per-request timer
+        // outlived the request and piled up in the old generation under load.
+        headersTimeout: 0,
         connections: 128,
       }));
     }));
