@@ -4,40 +4,39 @@
 // invisible or NFKC changes it. Exactly those are "suspect": the scan builds
 // the view around them and nowhere else.
 
+import { INVISIBLE_RUNS, SUSPECT_BMP_RUNS, SUSPECT_LEADS } from './unicode-data.js';
+
+export { SUSPECT_LEADS };
+
+const u = (c: number): string => `\\u{${c.toString(16)}}`;
+
 /**
  * Zero-width and other invisible chars an agent can sprinkle into a token:
  * Unicode's Default_Ignorable_Code_Point set (zero-width spaces and joiners,
- * bidi and format controls, variation selectors, fillers, tags), from the
- * engine's own Unicode data rather than a hand-kept list.
+ * bidi and format controls, variation selectors, fillers, tags), generated
+ * from node's Unicode data (scripts/build-unicode.mjs), not kept by hand. Not
+ * written as \p{Default_Ignorable_Code_Point}: compiling a property escape
+ * pages in ~5 MB of ICU data per process.
  */
-export const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
-
-/**
- * Lead surrogates of the supplementary-plane code points that are invisible
- * or that NFKC changes (modifier letters, musical symbols, mathematical and
- * Arabic mathematical alphanumerics, enclosed alphanumerics, segmented
- * digits, CJK compatibility ideographs, shorthand format controls, tags and
- * variation selectors).
- * tests/dlp/disguise.test.ts checks this list against node's Unicode data.
- */
-export const SUSPECT_LEADS: readonly number[] = [0xd801, 0xd82f, 0xd833, 0xd834, 0xd835, 0xd838, 0xd83b, 0xd83c, 0xd83e, 0xd87e, 0xdb40, 0xdb41, 0xdb42, 0xdb43];
+export const INVISIBLE = new RegExp(
+  `[${Array.from({ length: INVISIBLE_RUNS.length / 2 }, (_, i) => `${u(INVISIBLE_RUNS[2 * i]!)}-${u(INVISIBLE_RUNS[2 * i + 1]!)}`).join('')}]`,
+  'u',
+);
 
 let table: Uint8Array | undefined;
 
 /**
  * 1 for each UTF-16 unit that is suspect: a BMP char that is invisible or
- * that NFKC changes, or a lead surrogate from SUSPECT_LEADS. Em dashes, curly
- * quotes, arrows and the letters of other scripts are not: NFKC leaves them as
- * they are, so a view would show nothing new. Built on first use (~10 ms).
+ * that NFKC changes, or a lead surrogate of a supplementary char that is.
+ * Em dashes, curly quotes, arrows and the letters of other scripts are not:
+ * NFKC leaves them as they are, so a view would show nothing new.
+ * From the generated runs (tests/dlp/unicode-data.test.ts holds them to
+ * node's Unicode data).
  */
 export function suspectTable(): Uint8Array {
   if (table) return table;
   const t = new Uint8Array(65536);
-  for (let c = 0x80; c < 0x10000; c++) {
-    if (c >= 0xd800 && c <= 0xdfff) continue;
-    const ch = String.fromCharCode(c);
-    if (INVISIBLE.test(ch) || ch.normalize('NFKC') !== ch) t[c] = 1;
-  }
+  for (let i = 0; i < SUSPECT_BMP_RUNS.length; i += 2) t.fill(1, SUSPECT_BMP_RUNS[i], SUSPECT_BMP_RUNS[i + 1]! + 1);
   for (const lead of SUSPECT_LEADS) t[lead] = 1;
   return (table = t);
 }

@@ -9,7 +9,9 @@ import { INVISIBLE, SUSPECT_LEADS, suspectTable } from '../../src/dlp/disguise.j
 import { decodeUtf8 } from '../../src/dlp/utf8.js';
 import { checksummed } from './fixtures.js';
 
-const changedByView = (ch: string): boolean => INVISIBLE.test(ch) || ch.normalize('NFKC') !== ch;
+// The definition, from the engine's own Unicode data (disguise.ts uses generated tables).
+const DEFAULT_IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
+const changedByView = (ch: string): boolean => DEFAULT_IGNORABLE.test(ch) || ch.normalize('NFKC') !== ch;
 
 describe('suspect chars', () => {
   it('lists exactly the lead surrogates of supplementary chars the view changes (node Unicode data)', () => {
@@ -19,6 +21,17 @@ describe('suspect chars', () => {
       if (changedByView(ch)) leads.add(ch.charCodeAt(0));
     }
     expect([...leads].sort((a, b) => a - b)).toEqual(SUSPECT_LEADS);
+  });
+
+  it('marks exactly the BMP chars above ASCII the view changes (node Unicode data)', () => {
+    const t = suspectTable();
+    const wrong: string[] = [];
+    for (let c = 0x80; c < 0x10000; c++) {
+      if (c >= 0xd800 && c <= 0xdfff) continue;
+      if ((t[c] === 1) !== changedByView(String.fromCharCode(c))) wrong.push(c.toString(16));
+    }
+    for (let c = 0; c < 0x80; c++) if (t[c] !== 0) wrong.push(c.toString(16));
+    expect(wrong).toEqual([]);
   });
 
   it('marks invisible and NFKC-folded chars, and not punctuation or letters NFKC keeps', () => {
