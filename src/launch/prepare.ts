@@ -1,5 +1,6 @@
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
+import { array } from 'zod/mini';
 import { EgressRoutePlanSchema, type EgressRoutePlan } from '../plan/egress-route.js';
 import type { BottlePlan } from '../plan/types.js';
 import { writeMetadata } from '../state/metadata.js';
@@ -41,7 +42,7 @@ export async function prepareState(plan: BottlePlan, home: string, cwd: string):
 /** Routes the operator approved earlier through supervise; `resume` keeps them. */
 export function readApprovedRoutes(paths: BottleStatePaths): EgressRoutePlan[] {
   if (!existsSync(paths.approvedRoutes)) return [];
-  return readJsonFile(paths.approvedRoutes, EgressRoutePlanSchema.array(), 'approved routes (fix or delete it)');
+  return readJsonFile(paths.approvedRoutes, array(EgressRoutePlanSchema), 'approved routes (fix or delete it)');
 }
 
 async function writeRoutes(file: string, routes: EgressRoutePlan[]): Promise<void> {

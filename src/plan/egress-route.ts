@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * The egress route as the plan and the sidecar see it: already validated and
@@ -8,21 +8,21 @@ import { z } from 'zod';
  */
 export const PathMatchSchema = z.strictObject({
   type: z.enum(['prefix', 'exact', 'regex']),
-  value: z.string().min(1),
+  value: z.string().check(z.minLength(1)),
 });
 
 export const HeaderMatchSchema = z.strictObject({
-  name: z.string().min(1),
+  name: z.string().check(z.minLength(1)),
   value: z.string(),
-  type: z.enum(['exact', 'regex']).default('exact'),
+  type: z._default(z.enum(['exact', 'regex']), 'exact'),
 });
 
 export const RouteMatchSchema = z.strictObject({
-  paths: z.array(PathMatchSchema).default([]),
+  paths: z._default(z.array(PathMatchSchema), []),
   /** Upper-cased; empty = any method. */
-  methods: z.array(z.string()).default([]),
+  methods: z._default(z.array(z.string()), []),
   /** All listed headers must match (Gateway API semantics within one match). */
-  headers: z.array(HeaderMatchSchema).default([]),
+  headers: z._default(z.array(HeaderMatchSchema), []),
 });
 
 export const OUTBOUND_DETECTORS = ['token_patterns', 'known_secrets', 'entropy'] as const;
@@ -39,18 +39,18 @@ export const RouteDlpSchema = z.strictObject({
 
 export const EgressRoutePlanSchema = z.strictObject({
   /** Exact host name or `*.domain` (matches any subdomain depth, not the apex). Lower-case. */
-  host: z.string().min(1),
+  host: z.string().check(z.minLength(1)),
   /** The only port CONNECT / absolute-form requests may target for this host. */
-  port: z.number().int().min(1).max(65535),
-  auth: z
-    .strictObject({
-      scheme: z.string().min(1),
+  port: z.int().check(z.minimum(1), z.maximum(65535)),
+  auth: z.optional(
+    z.strictObject({
+      scheme: z.string().check(z.minLength(1)),
       /** Env var name inside the sidecar holding the token, e.g. EGRESS_TOKEN_0. */
-      tokenSlot: z.string().regex(/^EGRESS_TOKEN_[A-Z0-9_]+$/),
+      tokenSlot: z.string().check(z.regex(/^EGRESS_TOKEN_[A-Z0-9_]+$/)),
       /** Host env var the value came from; shown to humans, never the value. */
       tokenRef: z.string(),
-    })
-    .optional(),
+    }),
+  ),
   /** Empty = every request to the host is allowed. Otherwise one must match. */
   matches: z.array(RouteMatchSchema),
   dlp: RouteDlpSchema,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { readJsonFile } from '../util/json-file.js';
 import { EgressConfigSchema } from './egress/config.js';
 import { GitGateConfigSchema } from './git-gate/config.js';
@@ -9,10 +9,10 @@ import { SuperviseConfigSchema } from './supervise/config.js';
  * owns its section; a section that is absent means that daemon does not run.
  */
 export const SidecarConfigSchema = z.strictObject({
-  bottle: z.string().min(1),
-  egress: EgressConfigSchema.optional(),
-  gitGate: GitGateConfigSchema.optional(),
-  supervise: SuperviseConfigSchema.optional(),
+  bottle: z.string().check(z.minLength(1)),
+  egress: z.optional(EgressConfigSchema),
+  gitGate: z.optional(GitGateConfigSchema),
+  supervise: z.optional(SuperviseConfigSchema),
 });
 
 export type SidecarConfig = z.infer<typeof SidecarConfigSchema>;

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { z } from 'zod';
+import { z, type core } from 'zod';
 import {
   DEFAULT_OUTBOUND_DETECTORS,
   EgressRoutePlanSchema,
@@ -102,7 +102,7 @@ async function readRoutes(file: string): Promise<EgressRoutePlan[] | undefined> 
   return parsed.data;
 }
 
-async function readList<T>(file: string, schema: z.ZodType<T>): Promise<T[]> {
+async function readList<S extends core.$ZodType>(file: string, schema: S): Promise<core.output<S>[]> {
   try {
     const parsed = z.array(schema).safeParse(JSON.parse(await readFile(file, 'utf8')));
     if (!parsed.success) throw new Error(`${file} is invalid (${formatIssues(parsed.error)}); refusing to rewrite it`);

@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { link, mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { appendAudit } from './audit.js';
 
 /**
@@ -49,15 +49,15 @@ export const ProposalSchema = z.object({
   slug: z.string(),
   kind: z.enum(PROPOSAL_KINDS),
   created_at: z.string(),
-  timeout_at: z.string().optional(),
+  timeout_at: z.optional(z.string()),
   details: z.record(z.string(), z.unknown()),
 });
 
 export const AnswerSchema = z.object({
   id: z.string(),
   status: z.enum(ANSWER_STATUSES),
-  notes: z.string().optional(),
-  details: z.record(z.string(), z.unknown()).optional(),
+  notes: z.optional(z.string()),
+  details: z.optional(z.record(z.string(), z.unknown())),
   answered_at: z.string(),
   by: z.string(),
 });
@@ -415,7 +415,7 @@ async function readAnswerFile(path: string): Promise<Answer | undefined> {
   return (await readJson(path, AnswerSchema)) as Answer | undefined;
 }
 
-async function readJson(path: string, schema: z.ZodType): Promise<unknown> {
+async function readJson(path: string, schema: z.ZodMiniType): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

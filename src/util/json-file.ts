@@ -1,11 +1,17 @@
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import { config, safeParse } from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
+import type { core } from 'zod';
+
+// The sidecar bundle validates with zod/mini (tree-shaken: ~4 MB less RSS per egress process than
+// zod's classic API, docs/performance.md); mini ships no messages until a locale is configured.
+config(en());
 
 /**
  * Read a JSON file and validate it at the boundary. Errors name the file and
  * each bad field (`what` says what the file is, e.g. "sidecar config").
  */
-export function readJsonFile<T extends z.ZodType>(file: string, schema: T, what: string): z.infer<T> {
+export function readJsonFile<T extends core.$ZodType>(file: string, schema: T, what: string): core.output<T> {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -13,7 +19,7 @@ export function readJsonFile<T extends z.ZodType>(file: string, schema: T, what:
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new Error(`${what} ${file}: cannot read JSON: ${reason}`, { cause: err });
   }
-  const parsed = schema.safeParse(raw);
+  const parsed = safeParse(schema, raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new Error(`${what} ${file} is invalid:\n  ${issues.join('\n  ')}`);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * The egress section of the sidecar config file that the launch step writes.
@@ -6,23 +6,23 @@ import { z } from 'zod';
  * EGRESS_TOKEN_* variables named by each route's `auth.tokenSlot`.
  */
 export const ListenSchema = z.union([
-  z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }),
-  z.strictObject({ socket: z.string().min(1) }),
+  z.strictObject({ host: z.string().check(z.minLength(1)), port: z.int().check(z.minimum(0), z.maximum(65535)) }),
+  z.strictObject({ socket: z.string().check(z.minLength(1)) }),
 ]);
 
 export const EgressConfigSchema = z.strictObject({
   listen: ListenSchema,
   /** JSON array of EgressRoutePlan; reloaded on SIGHUP and on change. */
-  routesFile: z.string().min(1),
+  routesFile: z.string().check(z.minLength(1)),
   /** Where the sidecar writes the public half of the CA it mints at start-up. */
-  caCertOut: z.string().min(1),
+  caCertOut: z.string().check(z.minLength(1)),
   /** JSON-lines audit log; stdout when absent. */
-  auditLog: z.string().optional(),
+  auditLog: z.optional(z.string()),
   /**
    * The supervise queue directory (queueDir(slug)) for `egress-token-allow`
    * proposals. Absent: `dlp.onMatch: supervise` fails closed with a 403.
    */
-  superviseQueueDir: z.string().min(1).optional(),
+  superviseQueueDir: z.optional(z.string().check(z.minLength(1))),
 });
 
 export type Listen = z.infer<typeof ListenSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { readJsonFile } from '../../util/json-file.js';
 import { EgressRoutePlanSchema, type EgressRoutePlan, type RouteMatch } from '../../plan/egress-route.js';
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * The pre-receive hook is a tiny Node client that hands the push to the gate
@@ -20,9 +20,9 @@ export const HookRequestSchema = z.strictObject({
   repo: z.string(),
   /** Absolute GIT_QUARANTINE_PATH ('' when the push brought no objects). */
   quarantine: z.string(),
-  pushOptions: z.array(z.string()).max(100),
+  pushOptions: z.array(z.string()).check(z.maxLength(100)),
   /** pre-receive stdin, verbatim. */
-  updates: z.string().max(4 * 1024 * 1024),
+  updates: z.string().check(z.maxLength(4 * 1024 * 1024)),
 });
 
 export type HookRequest = z.infer<typeof HookRequestSchema>;

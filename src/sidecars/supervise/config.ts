@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** Loopback only: the server has no authentication, so nothing off-host may reach it. */
 const LOOPBACK = ['127.0.0.1', '::1', 'localhost'] as const;
@@ -6,23 +6,23 @@ const LOOPBACK = ['127.0.0.1', '::1', 'localhost'] as const;
 export const SuperviseListenSchema = z.union([
   z.strictObject({
     host: z.enum(LOOPBACK, { error: 'supervise.listen.host must be 127.0.0.1, ::1 or localhost (the server has no auth)' }),
-    port: z.number().int().min(0).max(65535),
+    port: z.int().check(z.minimum(0), z.maximum(65535)),
   }),
-  z.strictObject({ socket: z.string().min(1) }),
+  z.strictObject({ socket: z.string().check(z.minLength(1)) }),
 ]);
 
 export const SuperviseConfigSchema = z.strictObject({
   listen: SuperviseListenSchema,
   /** queueDir(slug): where proposals and answers are exchanged with the console. */
-  queueDir: z.string().min(1),
+  queueDir: z.string().check(z.minLength(1)),
   /** The bottle's live routes file (read for list-egress-routes; the console rewrites it). */
-  routesFile: z.string().min(1),
+  routesFile: z.string().check(z.minLength(1)),
   /** How long a proposal waits for the operator before it is answered `timeout`. */
-  proposalTimeoutMs: z.number().int().min(1000).max(24 * 3600_000).default(15 * 60_000),
+  proposalTimeoutMs: z._default(z.int().check(z.minimum(1000), z.maximum(24 * 3600_000)), 15 * 60_000),
   /** How often a waiting tool call sends a progress notification to keep the client alive. */
-  progressIntervalMs: z.number().int().min(100).max(600_000).default(10_000),
+  progressIntervalMs: z._default(z.int().check(z.minimum(100), z.maximum(600_000)), 10_000),
   /** Extra Host header names the agent uses to reach the server (e.g. a container alias). */
-  allowedHosts: z.array(z.string().min(1)).default([]),
+  allowedHosts: z._default(z.array(z.string().check(z.minLength(1))), []),
 });
 
 export type SuperviseConfig = z.infer<typeof SuperviseConfigSchema>;
