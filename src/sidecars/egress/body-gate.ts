@@ -8,6 +8,7 @@ import type { Finding, StreamScanner } from '../../dlp/index.js';
 import type { RouteDlp } from '../../plan/egress-route.js';
 import type { AuditFinding } from './audit.js';
 import { describe, HOLDBACK_CHARS, toAudit, type DlpPolicy, type SuperviseAsk } from './dlp-policy.js';
+import { relayedBytes } from './reclaim.js';
 import { block, BlockError, type Block } from './verdict.js';
 
 /** Same-length replacement keeps Content-Length valid while streaming. */
@@ -140,7 +141,10 @@ export async function* gatedBody(req: IncomingMessage, gate: BodyGate, onBlock: 
     for (;;) {
       const batch = source.take() ?? (await source.next());
       const released = batch === null ? gate.end() : gate.push(batch);
-      for (const b of released instanceof Promise ? await released : released) yield b;
+      for (const b of released instanceof Promise ? await released : released) {
+        relayedBytes(b.length);
+        yield b;
+      }
       if (batch === null) return;
     }
   } catch (err) {

@@ -10,6 +10,7 @@ import type { Finding, StreamScanner } from '../../dlp/index.js';
 import type { RouteDlp } from '../../plan/egress-route.js';
 import { runStagesFast, type RequestContext, type Stage, type Tunnel } from './pipeline.js';
 import { ExchangeContext } from './exchange-context.js';
+import { relayedBytes } from './reclaim.js';
 import type { RouteTable } from './routes.js';
 import type { Upstream } from './upstream.js';
 import { block, BlockError, sendBlock, type Block, type Verdict } from './verdict.js';
@@ -253,6 +254,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.finished) return;
+    relayedBytes(chunk.length);
     if (this.scanner && this.inboundBlocks(this.scanner.push(this.decoder!.write(chunk)))) {
       // Headers are gone: the only safe answer is to cut the stream.
       this.terminate(controller, 'inbound DLP found a high-confidence injection in the response');

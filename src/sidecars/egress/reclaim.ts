@@ -1,0 +1,25 @@
+/**
+ * Frees relayed body buffers soon after they die. Every TLS record the proxy
+ * reads arrives in a fresh 16 KB ArrayBuffer whose memory V8 returns only at
+ * the next scavenge, and relaying a body allocates so little JavaScript that
+ * scavenges are ~7 MB of upload apart: that much dead buffer memory was
+ * resident at once, the egress process's peak (docs/performance.md, "Egress:
+ * session 5"). A young-generation GC every RECLAIM_BYTES relayed costs ~0.2 ms
+ * per 2 MB and keeps the dead buffers under that.
+ *
+ * Needs `--expose-gc` (BUNDLE_NODE_FLAGS); without it this does nothing.
+ */
+const gc = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
+
+export const RECLAIM_BYTES = 2 * 1024 * 1024;
+
+let relayed = 0;
+
+/** Counts `n` bytes relayed (request or response body); collects young garbage every RECLAIM_BYTES. */
+export function relayedBytes(n: number): void {
+  if (gc === undefined) return;
+  relayed += n;
+  if (relayed < RECLAIM_BYTES) return;
+  relayed = 0;
+  gc({ type: 'minor' });
+}
