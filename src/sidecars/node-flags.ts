@@ -19,7 +19,7 @@ import { PASS_FUNCTION_INDEX } from '../dlp/pass-wasm.js';
  *   baseline tier; the DLP pass, where uploads spend a fifth of their CPU,
  *   does not. Session 5 in docs/performance.md.
  *
- * - `--expose-gc`, for egress/reclaim.ts: a young-generation GC every 2 MB of
+ * - `--expose-gc`, for egress/reclaim.ts: a young-generation GC every 4 MB of
  *   relayed body frees the dead TLS read buffers (−6 MB of peak RSS).
  *
  * Not set: `--max-old-space-size` (a heap cap turns load into a crash) and
