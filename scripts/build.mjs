@@ -41,8 +41,24 @@ if (only === undefined) await build({ ...common, entryPoints: { cli: 'src/cli/ma
 // sidecars: the bundle the backends start for every bottle, built on its own so it shares no
 // chunk with the CLI: it loads only the daemons its config names (each in its own chunk), and
 // minified code parses and compiles faster at start-up.
+// zod's core and mini namespaces re-export every locale (`export * as locales`). Nothing in the
+// bundle reads those namespaces (json-file.ts imports the English locale file itself), but the
+// re-export makes esbuild place ~40 locales in the chunk every daemon loads at start-up.
+const zodWithoutLocaleNamespaces = {
+  name: 'zod-without-locale-namespaces',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/](core[\\/]index|mini[\\/]external)\.js$/ }, async (args) => {
+      const { readFile } = await import('node:fs/promises');
+      const text = await readFile(args.path, 'utf8');
+      const out = text.replace('export * as locales from "../locales/index.js";\n', '');
+      if (out === text) throw new Error(`${args.path}: the locales re-export moved; update scripts/build.mjs`);
+      return { contents: out, loader: 'js' };
+    });
+  },
+};
 await build({
   ...common,
+  plugins: [zodWithoutLocaleNamespaces],
   entryPoints: { sidecars: 'src/sidecars/main.ts' },
   chunkNames: 'sidecars-chunks/[name]-[hash]',
   minify: process.env.BOT_BOTTLE_BUILD_MINIFY !== '0',
