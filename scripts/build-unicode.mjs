@@ -2,7 +2,7 @@
 // this node's Unicode data. Computing them at run time meant compiling a
 // \p{Default_Ignorable_Code_Point} regex and normalising every BMP char,
 // which pages in ~5 MB of ICU data and ~2.5 MB of heap in every egress
-// process (docs/performance.md, "Egress RSS: session 5"). The output is
+// process (docs/performance.md, Egress, "Session 5"). The output is
 // committed; tests/dlp/unicode-data.test.ts fails when it no longer matches the
 // running node's Unicode data. `node scripts/build-unicode.mjs` rewrites it.
 import { writeFileSync } from 'node:fs';
@@ -26,8 +26,12 @@ function runs(from, to, pred) {
 }
 
 const hex = (c) => `0x${c.toString(16)}`;
-const flat = (rs) => rs.map(([a, b]) => `${hex(a)}, ${hex(b)}`).join(', ');
-const wrap = (s, indent) => s.replace(/(.{1,100})(, |$)/g, `${indent}$1,\n`).replace(/,,\n/g, ',\n').replace(/,\n$/, ',\n');
+/** The runs as `first, last,` pairs, eight to a line. */
+function lines(rs) {
+  const out = [];
+  for (let i = 0; i < rs.length; i += 8) out.push(`  ${rs.slice(i, i + 8).map(([a, b]) => `${hex(a)}, ${hex(b)},`).join(' ')}`);
+  return out.join('\n');
+}
 
 /** The generated module's text. */
 export function generate() {
@@ -43,12 +47,12 @@ export function generate() {
     '',
     '/** [first, last] code point runs of Default_Ignorable_Code_Point. */',
     'export const INVISIBLE_RUNS: readonly number[] = [',
-    wrap(flat(invisible), '  ').trimEnd(),
+    lines(invisible),
     '];',
     '',
     '/** [first, last] runs of the BMP chars above ASCII that are invisible or that NFKC changes. */',
     'export const SUSPECT_BMP_RUNS: readonly number[] = [',
-    wrap(flat(bmp), '  ').trimEnd(),
+    lines(bmp),
     '];',
     '',
     '/** Lead surrogates of the supplementary-plane code points that are invisible or that NFKC changes. */',

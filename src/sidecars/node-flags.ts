@@ -18,7 +18,6 @@ import { PASS_FUNCTION_INDEX } from '../dlp/pass-wasm.js';
  *   (105–108 MB, against ~86 without it). llhttp stays in Liftoff, V8's
  *   baseline tier; the DLP pass, where uploads spend a fifth of their CPU,
  *   does not. Session 5 in docs/performance.md.
- *
  * - `--expose-gc`, for egress/reclaim.ts: a young-generation GC every 4 MB of
  *   relayed body frees the dead TLS read buffers (−6 MB of peak RSS).
  *

@@ -3,8 +3,8 @@ import { config, safeParse } from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import type { core } from 'zod';
 
-// The sidecar bundle validates with zod/mini (tree-shaken: ~4 MB less RSS per egress process than
-// zod's classic API, docs/performance.md); mini ships no messages until a locale is configured.
+// The sidecar bundle validates with zod/mini (tree-shaken; zod's classic API cost an egress process
+// ~3 MB at start-up, docs/performance.md); mini ships no messages until a locale is configured.
 config(en());
 
 /**

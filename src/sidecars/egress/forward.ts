@@ -21,8 +21,8 @@ export interface ProxyCore {
   dlp: DlpPolicy;
   audit: AuditSink;
   table(): RouteTable;
-  /** UPSTREAM_HEADERS_TIMEOUT_MS unless set (tests use a short one). */
-  upstreamHeadersTimeoutMs?: number | undefined;
+  /** How long an upstream may take to send response headers (UPSTREAM_HEADERS_TIMEOUT_MS by default). */
+  upstreamHeadersTimeoutMs: number;
 }
 
 export interface Target {
@@ -198,16 +198,19 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private armHeadersTimer = (): void => {
     if (this.finished || this.responding || this.headersTimer) return;
-    this.headersTimer = setTimeout(this.onHeadersTimeout, this.core.upstreamHeadersTimeoutMs ?? UPSTREAM_HEADERS_TIMEOUT_MS);
+    this.headersTimer = setTimeout(this.onHeadersTimeout, this.core.upstreamHeadersTimeoutMs);
     this.headersTimer.unref();
   };
 
   private onHeadersTimeout = (): void => {
-    const s = Math.round((this.core.upstreamHeadersTimeoutMs ?? UPSTREAM_HEADERS_TIMEOUT_MS) / 1000);
-    const err = new HeadersTimeout(`no response headers within ${s} s`);
+    const err = new HeadersTimeout(`no response headers within ${Math.round(this.core.upstreamHeadersTimeoutMs / 1000)} s`);
     if (this.controller) this.controller.abort(err);
-    else this.refuse(block('upstream', `upstream ${this.ctx.host}:${this.ctx.port} sent ${err.message}`, 504, false));
+    else this.refuse(this.headersTimeoutBlock(err));
   };
+
+  private headersTimeoutBlock(err: HeadersTimeout): Block {
+    return block('upstream', `upstream ${this.ctx.host}:${this.ctx.port} sent ${err.message}`, 504, false);
+  }
 
   private disarmHeadersTimer(): void {
     if (this.headersTimer) clearTimeout(this.headersTimer);
@@ -288,7 +291,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         this.finished = true;
         return this.audit({ decision: 'error', reason: 'client closed the connection' });
       }
-      if (err instanceof HeadersTimeout) return this.refuse(block('upstream', `upstream ${this.ctx.host}:${this.ctx.port} sent ${err.message}`, 504, false));
+      if (err instanceof HeadersTimeout) return this.refuse(this.headersTimeoutBlock(err));
       return this.refuse(block('upstream', `upstream ${this.ctx.host}:${this.ctx.port} failed: ${errText(err)}`, 502, false));
     }
     this.finished = true;

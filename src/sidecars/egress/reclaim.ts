@@ -3,8 +3,8 @@
  * reads arrives in a fresh 16 KB ArrayBuffer whose memory V8 returns only at
  * the next scavenge, and relaying a body allocates so little JavaScript that
  * scavenges are ~7 MB of upload apart: that much dead buffer memory was
- * resident at once, the egress process's peak (docs/performance.md, "Egress:
- * session 5"). A young-generation GC every RECLAIM_BYTES relayed keeps the
+ * resident at once, the egress process's peak (docs/performance.md, Egress,
+ * "Session 5"). A young-generation GC every RECLAIM_BYTES relayed keeps the
  * dead buffers under that. Every 2 MB cost ~15 % of upload throughput (the
  * pauses stall the relay); every 4 MB measured as fast as none, for the same
  * peak.
