@@ -14,6 +14,11 @@ interface Args {
   durationMs: number;
   count: number;
   uploadBytes: number;
+  /** Uploads timed in the warm window (0: none), and the untimed ones before it. */
+  warmCount: number;
+  warmAfter: number;
+  /** The proxy's PID, for its CPU per uploaded MB. */
+  cpuPid?: number;
 }
 
 const a = JSON.parse(process.argv[2]!) as Args;
@@ -57,17 +62,34 @@ function machineBusyMs(): number {
   return ((f.reduce((x, y) => x + y, 0) - f[3]! - f[4]!) * 1000) / 100;
 }
 
+/** A process's user+system CPU so far (ms), from /proc/PID/stat; NaN without a PID. */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
+interface Window {
+  /** Median MB/s of its uploads. */
+  mbps: number;
+  /** The proxy's CPU per uploaded MB (NaN for direct). */
+  cpuMsPerMb: number;
+  /** Every process's CPU per uploaded MB, and the cores busy on average. */
+  machineCpuMsPerMb: number;
+  busyCores: number;
+}
+
+/**
+ * Uploads on one keep-alive connection, measured in two windows: `first`, the
+ * `count` uploads after one warm-up (what an agent's occasional upload meets: fresh
+ * processes, code not yet optimised), and `warm`, `warmCount` uploads after
+ * `warmAfter` more (steady state: both the load tool and the proxy ramp up over
+ * the first few hundred MB, direct most).
+ */
 async function upload(): Promise<Record<string, number>> {
   const chunk = Buffer.alloc(64 * 1024, 'abcdefghij0123456789 lorem ipsum dolor sit amet ');
-  const rates: number[] = [];
-  let cpu0 = machineBusyMs();
-  let wall0 = 0;
-  for (let i = 0; i < a.count + 1; i++) {
+  const one = async (): Promise<number> => {
     const t0 = performance.now();
-    if (i === 1) {
-      cpu0 = machineBusyMs();
-      wall0 = t0;
-    }
     const r = await request(a.url, {
       dispatcher,
       method: 'POST',
@@ -78,14 +100,28 @@ async function upload(): Promise<Record<string, number>> {
     });
     const got = await r.body.text();
     if (r.statusCode !== 200 || Number(got) !== a.uploadBytes) throw new Error(`upload failed: ${r.statusCode} ${got.slice(0, 200)}`);
-    if (i > 0) rates.push(a.uploadBytes / 1e6 / ((performance.now() - t0) / 1000));
-  }
-  // Over the timed uploads: every process's CPU (client, proxy, upstream, anything else running) per MB,
-  // and how many cores were busy on average. Direct uploads that keep both cores busy leave no CPU for a proxy.
-  const cpu1 = machineBusyMs();
-  const mb = (a.count * a.uploadBytes) / 1e6;
-  return { mbps: pct(rates, 50), machineCpuMsPerMb: (cpu1 - cpu0) / mb, busyCores: (cpu1 - cpu0) / (performance.now() - wall0) };
+    return a.uploadBytes / 1e6 / ((performance.now() - t0) / 1000);
+  };
+  const measure = async (n: number): Promise<Window> => {
+    const rates: number[] = [];
+    const cpu0 = machineBusyMs();
+    const p0 = processCpuMs(a.cpuPid);
+    const wall0 = performance.now();
+    for (let i = 0; i < n; i++) rates.push(await one());
+    // Over the timed uploads: every process's CPU (client, proxy, upstream, anything else running) per MB,
+    // and how many cores were busy on average. Direct uploads that keep both cores busy leave no CPU for a proxy.
+    const cpu = machineBusyMs() - cpu0;
+    const mb = (n * a.uploadBytes) / 1e6;
+    return { mbps: pct(rates, 50), cpuMsPerMb: (processCpuMs(a.cpuPid) - p0) / mb, machineCpuMsPerMb: cpu / mb, busyCores: cpu / (performance.now() - wall0) };
+  };
+  await one();
+  const first = await measure(a.count);
+  if (a.warmCount === 0) return prefixed('', first);
+  for (let i = 0; i < a.warmAfter; i++) await one();
+  return { ...prefixed('', first), ...prefixed('warm_', await measure(a.warmCount)) };
 }
+
+const prefixed = (p: string, w: Window): Record<string, number> => Object.fromEntries(Object.entries(w).map(([k, v]) => [`${p}${k}`, v]));
 
 async function sse(): Promise<Record<string, number>> {
   const firsts: number[] = [];
