@@ -26,6 +26,17 @@ describe('bundle node flags', () => {
     }
   });
 
+  it('keep the young generation at 1 MB semi-spaces (what --optimize-for-size implies) and set no semi-space flag it would override', async () => {
+    expect(BUNDLE_NODE_FLAGS.some((f) => f.startsWith('--max-semi-space-size'))).toBe(false);
+    // Enough short-lived garbage that V8 would grow a default young generation well past 2 MB.
+    const script = `let a = []; for (let i = 0; i < 3e6; i++) { a.push({ i }); if (a.length > 5000) a = []; }
+      const s = require('v8').getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+      process.stdout.write(String(s.space_size))`;
+    const sizeWith = async (flags: readonly string[]): Promise<number> => Number((await execa('node', [...flags, '-e', script])).stdout);
+    expect(await sizeWith(BUNDLE_NODE_FLAGS)).toBeLessThanOrEqual(2 * 1024 * 1024);
+    expect(await sizeWith([])).toBeGreaterThan(2 * 1024 * 1024);
+  });
+
   it('are accepted by this node', async () => {
     const r = await execa('node', [...BUNDLE_NODE_FLAGS, '-e', 'process.stdout.write("ok")'], { reject: false });
     expect(r.stderr).toBe('');
