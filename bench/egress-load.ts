@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { machineBusyMs, userSysMsOf } from './proc-cpu.js';
 
 interface Args {
   mode: 'rps' | 'upload' | 'sse';
@@ -56,20 +57,8 @@ async function rps(): Promise<Record<string, number>> {
   return { requests: lat.length, rps: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), errors };
 }
 
-/** Busy CPU time of the whole machine (ms, all cores; idle and iowait are not busy), from /proc/stat. */
-function machineBusyMs(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return ((f.reduce((x, y) => x + y, 0) - f[3]! - f[4]!) * 1000) / 100;
-}
-
-/** A process's user+system CPU so far (ms), from /proc/PID/stat; NaN without a PID. */
-function processCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-}
-
-interface Window {
+/** One window of timed uploads; bench/egress.ts prints it. */
+export interface UploadWindow {
   /** Median MB/s of its uploads. */
   mbps: number;
   /** The proxy's CPU per uploaded MB (NaN for direct). */
@@ -86,7 +75,7 @@ interface Window {
  * `warmAfter` more (steady state: both the load tool and the proxy ramp up over
  * the first few hundred MB, direct most).
  */
-async function upload(): Promise<Record<string, number>> {
+async function upload(): Promise<{ first: UploadWindow; warm: UploadWindow | null }> {
   const chunk = Buffer.alloc(64 * 1024, 'abcdefghij0123456789 lorem ipsum dolor sit amet ');
   const one = async (): Promise<number> => {
     const t0 = performance.now();
@@ -102,26 +91,26 @@ async function upload(): Promise<Record<string, number>> {
     if (r.statusCode !== 200 || Number(got) !== a.uploadBytes) throw new Error(`upload failed: ${r.statusCode} ${got.slice(0, 200)}`);
     return a.uploadBytes / 1e6 / ((performance.now() - t0) / 1000);
   };
-  const measure = async (n: number): Promise<Window> => {
+  const measure = async (n: number): Promise<UploadWindow> => {
     const rates: number[] = [];
     const cpu0 = machineBusyMs();
-    const p0 = processCpuMs(a.cpuPid);
+    const p0 = sum(userSysMsOf(a.cpuPid));
     const wall0 = performance.now();
     for (let i = 0; i < n; i++) rates.push(await one());
     // Over the timed uploads: every process's CPU (client, proxy, upstream, anything else running) per MB,
     // and how many cores were busy on average. Direct uploads that keep both cores busy leave no CPU for a proxy.
     const cpu = machineBusyMs() - cpu0;
     const mb = (n * a.uploadBytes) / 1e6;
-    return { mbps: pct(rates, 50), cpuMsPerMb: (processCpuMs(a.cpuPid) - p0) / mb, machineCpuMsPerMb: cpu / mb, busyCores: cpu / (performance.now() - wall0) };
+    return { mbps: pct(rates, 50), cpuMsPerMb: (sum(userSysMsOf(a.cpuPid)) - p0) / mb, machineCpuMsPerMb: cpu / mb, busyCores: cpu / (performance.now() - wall0) };
   };
   await one();
   const first = await measure(a.count);
-  if (a.warmCount === 0) return prefixed('', first);
+  if (a.warmCount === 0) return { first, warm: null };
   for (let i = 0; i < a.warmAfter; i++) await one();
-  return { ...prefixed('', first), ...prefixed('warm_', await measure(a.warmCount)) };
+  return { first, warm: await measure(a.warmCount) };
 }
 
-const prefixed = (p: string, w: Window): Record<string, number> => Object.fromEntries(Object.entries(w).map(([k, v]) => [`${p}${k}`, v]));
+const sum = ([u, s]: [number, number]): number => u + s;
 
 async function sse(): Promise<Record<string, number>> {
   const firsts: number[] = [];

@@ -9,6 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { makeUpstreamPki, route } from '../tests/egress/support.js';
 import { BUNDLE_NODE_FLAGS } from '../src/sidecars/node-flags.js';
+import type { UploadWindow } from './egress-load.js';
+import { userSysMsOf } from './proc-cpu.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
@@ -79,9 +81,9 @@ async function waitListening(port: number): Promise<void> {
   throw new Error(`nothing listens on ${port}`);
 }
 
-async function load(args: Record<string, unknown>): Promise<Record<string, number>> {
+async function load<T = Record<string, number>>(args: Record<string, unknown>): Promise<T> {
   const r = await execa('node', ['--import', 'tsx', 'bench/egress-load.ts', JSON.stringify(args)], { timeout: 180_000 });
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as T;
 }
 
 function rssOf(pid: number): { rssMb: number; peakMb: number } {
@@ -90,14 +92,6 @@ function rssOf(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
 }
 
-/** [user, system] CPU of a process so far, in ms (system: syscalls, i.e. mostly the loopback TCP stack). */
-function userSysMsOf(pid: number): [number, number] {
-  if (!Number.isFinite(pid)) return [NaN, NaN];
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return [(Number(fields[11]) * 1000) / CLOCK_TICKS, (Number(fields[12]) * 1000) / CLOCK_TICKS];
-}
-const CLOCK_TICKS = 100;
-
 interface Target {
   name: string;
   host: string;
@@ -105,22 +99,7 @@ interface Target {
   ca: string[];
 }
 
-/** One window of timed uploads (bench/egress-load.ts measures it). */
-interface UploadWindow {
-  mbps: number;
-  /** Proxy user+sys CPU per uploaded MB. */
-  cpuMsPerMb: number;
-  /** Every process's CPU per uploaded MB (the load tool reads /proc/stat around its timed uploads), and the cores busy on average. */
-  machineCpuMsPerMb: number;
-  busyCores: number;
-}
 const noWindow: UploadWindow = { mbps: NaN, cpuMsPerMb: NaN, machineCpuMsPerMb: NaN, busyCores: NaN };
-const windowOf = (r: Record<string, number>, p: string): UploadWindow => ({
-  mbps: r[`${p}mbps`] ?? NaN,
-  cpuMsPerMb: r[`${p}cpuMsPerMb`] ?? NaN,
-  machineCpuMsPerMb: r[`${p}machineCpuMsPerMb`] ?? NaN,
-  busyCores: r[`${p}busyCores`] ?? NaN,
-});
 
 interface Result {
   rps: number;
@@ -190,10 +169,10 @@ try {
         rpsRuns[t.name]!.push(nan);
         continue;
       }
-      const [u0, s0] = userSysMsOf(t.pid ?? NaN);
+      const [u0, s0] = userSysMsOf(t.pid);
       const r = await load({ ...baseArgs(t), mode: 'rps', url: `https://${t.host}:${upPort}/small` });
       // The proxy's CPU per request: unlike requests/s, barely moved by other load on the machine.
-      const [u1, s1] = userSysMsOf(t.pid ?? NaN);
+      const [u1, s1] = userSysMsOf(t.pid);
       r.cpuUsPerReq = ((u1 + s1 - u0 - s0) * 1000) / r.requests!;
       r.sysUsPerReq = ((s1 - s0) * 1000) / r.requests!;
       rpsRuns[t.name]!.push(r);
@@ -202,15 +181,15 @@ try {
   const results: Record<string, Result> = {};
   for (const t of targets) {
     const runs = rpsRuns[t.name]!;
-    const upload = MODES.has('upload') ? await load({ ...baseArgs(t), mode: 'upload', url: `https://${t.host}:${upPort}/upload` }) : {};
+    const upload = MODES.has('upload') ? await load<{ first: UploadWindow; warm: UploadWindow | null }>({ ...baseArgs(t), mode: 'upload', url: `https://${t.host}:${upPort}/upload` }) : undefined;
     const sse = MODES.has('sse') ? await load({ ...baseArgs(t), mode: 'sse', count: 20, url: `https://${t.host}:${upPort}/sse` }) : nan;
     results[t.name] = {
       rps: median(runs.map((r) => r.rps!)),
       p50: median(runs.map((r) => r.p50!)),
       p99: median(runs.map((r) => r.p99!)),
       errors: runs.reduce((n, r) => n + r.errors!, 0),
-      upload: windowOf(upload, ''),
-      warm: windowOf(upload, 'warm_'),
+      upload: upload?.first ?? noWindow,
+      warm: upload?.warm ?? noWindow,
       sse: sse.firstEventMs,
       ...(t.pid !== undefined ? { rss: rssOf(t.pid).peakMb } : {}),
     };
