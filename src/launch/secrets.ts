@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { LaunchSecrets } from '../backends/types.js';
 import { CliError } from '../cli/context.js';
+import { controlProblem, type TextKind } from '../manifest/control-chars.js';
 import type { BottlePlan, TokenSource } from '../plan/types.js';
 
 export interface SecretSources {
@@ -20,17 +21,29 @@ export async function resolveSecrets(plan: BottlePlan, sources: SecretSources): 
     if (entry.kind === 'host') {
       const value = sources.hostEnv[entry.hostVar];
       if (value === undefined) throw new CliError(`env ${entry.name}: host variable ${entry.hostVar} is not set`);
-      agentEnv[entry.name] = value;
+      // Multi-line values (a PEM key) are fine in an environment; a NUL would split the sandbox's arguments.
+      agentEnv[entry.name] = checkedSecret(value, 'nul', `env ${entry.name}: the value of host variable ${entry.hostVar}`);
     } else if (entry.kind === 'prompt') {
       if (!sources.prompt) throw new CliError(`env ${entry.name} must be typed in at launch ("${entry.prompt}"), but there is no terminal`);
       const value = await sources.prompt(`${entry.prompt}: `);
       if (value.length === 0) throw new CliError(`env ${entry.name}: no value given`);
-      agentEnv[entry.name] = value;
+      agentEnv[entry.name] = checkedSecret(value, 'line', `env ${entry.name}: the value typed in`);
     }
   }
   const sidecarEnv: Record<string, string> = {};
-  for (const token of plan.sidecars.egress.tokens) sidecarEnv[token.slot] = tokenValue(token, sources);
+  for (const token of plan.sidecars.egress.tokens) {
+    // A token becomes one header value: a single line.
+    sidecarEnv[token.slot] = checkedSecret(tokenValue(token, sources), 'line', `the token egress injects as ${token.slot} (${token.from.kind === 'env' ? `host variable ${token.from.name}` : token.from.path})`);
+  }
   return { agentEnv, sidecarEnv };
+}
+
+/** Refuse control characters in a secret, naming where it came from and never the value. */
+function checkedSecret(value: string, kind: TextKind | 'nul', what: string): string {
+  const nul = value.indexOf('\0');
+  const problem = kind !== 'nul' ? controlProblem(value, kind) : nul >= 0 ? `contains the control character NUL (U+0000) at character ${nul + 1}` : undefined;
+  if (problem) throw new CliError(`${what} ${problem}; refusing to pass it on`);
+  return value;
 }
 
 function tokenValue(token: TokenSource, sources: SecretSources): string {

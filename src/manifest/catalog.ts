@@ -1,10 +1,12 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { homePaths } from '../state/paths.js';
 import { ManifestError } from './errors.js';
-import { manifestName, parseAgent, parseBottle, type AgentFile, type BottleFile } from './load.js';
+import { manifestName, parseAgent, parseBottle, readManifestText, type AgentFile, type BottleFile } from './load.js';
 import { mergeBottles, stripExtends, type MergedBottle } from './merge.js';
+import { nameProblem } from './names.js';
+import { containedPath, isInside } from './roots.js';
 
 export interface CatalogSources {
   /** $BOT_BOTTLE_HOME */
@@ -18,6 +20,8 @@ export interface CatalogSources {
 export interface AgentEntry {
   name: string;
   file: string;
+  /** `file` with symlinks resolved, checked to be inside its agents folder; this is what is read. */
+  real: string;
   origin: AgentFile['origin'];
 }
 
@@ -38,12 +42,12 @@ export class ManifestCatalog {
   private readonly bottleCache = new Map<string, BottleFile>();
   private readonly resolvedCache = new Map<string, ResolvedBottle>();
   private readonly paths;
-  private readonly repoAgentsDir: string;
+  private readonly repoAgentsDir: string | undefined;
   private readonly userHome: string;
 
   constructor(private readonly sources: CatalogSources) {
     this.paths = homePaths(sources.home);
-    this.repoAgentsDir = join(sources.cwd, '.bot-bottle', 'agents');
+    this.repoAgentsDir = this.repoAgentsFolder(join(sources.cwd, '.bot-bottle', 'agents'));
     this.userHome = sources.userHome ?? homedir();
     const repoBottles = join(sources.cwd, '.bot-bottle', 'bottles');
     if (resolve(repoBottles) !== resolve(this.paths.bottlesDir) && isDir(repoBottles)) {
@@ -55,28 +59,28 @@ export class ManifestCatalog {
 
   agents(): AgentEntry[] {
     const byName = new Map<string, AgentEntry>();
-    for (const file of mdFiles(this.paths.agentsDir)) {
-      byName.set(manifestName(file), { name: manifestName(file), file, origin: 'home' });
-    }
-    if (resolve(this.repoAgentsDir) !== resolve(this.paths.agentsDir)) {
-      for (const file of mdFiles(this.repoAgentsDir)) {
-        const name = manifestName(file);
-        const existing = byName.get(name);
+    for (const entry of this.usableFiles(this.paths.agentsDir, 'agent')) byName.set(entry.name, { ...entry, origin: 'home' });
+    if (this.repoAgentsDir !== undefined && resolve(this.repoAgentsDir) !== resolve(this.paths.agentsDir)) {
+      for (const entry of this.usableFiles(this.repoAgentsDir, 'agent')) {
+        const existing = byName.get(entry.name);
         if (existing) {
-          this.warnings.push(`agent "${name}" in ${file} is shadowed by ${existing.file} (home agents win over repo agents)`);
+          this.warnings.push(`agent "${entry.name}" in ${entry.file} is shadowed by ${existing.file} (home agents win over repo agents)`);
           continue;
         }
-        byName.set(name, { name, file, origin: 'repo' });
+        byName.set(entry.name, { ...entry, origin: 'repo' });
       }
     }
     return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
   bottleNames(): string[] {
-    return mdFiles(this.paths.bottlesDir).map(manifestName).sort();
+    return this.usableFiles(this.paths.bottlesDir, 'bottle')
+      .map((e) => e.name)
+      .sort();
   }
 
   loadAgent(name: string): AgentFile {
+    this.assertName(name, 'agent', this.paths.agentsDir);
     const entry = this.agents().find((a) => a.name === name);
     if (!entry) {
       const names = this.agents().map((a) => a.name);
@@ -86,14 +90,23 @@ export class ManifestCatalog {
         names.length > 0 ? `available agents: ${names.join(', ')}` : `create one with \`bot-bottle init ${name}\``,
       );
     }
-    return parseAgent(entry.file, entry.origin);
+    return parseAgent(entry.file, entry.origin, readManifestText(entry.real));
   }
 
   loadBottle(name: string): BottleFile {
     const cached = this.bottleCache.get(name);
     if (cached) return cached;
+    this.assertName(name, 'bottle', this.paths.bottlesDir);
     const file = join(this.paths.bottlesDir, `${name}.md`);
-    if (!existsSync(file)) {
+    const found = containedPath(file, this.paths.bottlesDir);
+    if (!found.ok && found.reason === 'outside') {
+      throw new ManifestError(
+        { file },
+        `resolves to ${found.real}, outside ${this.paths.bottlesDir}: bottles are read only from that folder`,
+        'move the bottle file into the folder (a symlinked bottles folder is fine; a symlinked file is not)',
+      );
+    }
+    if (!found.ok) {
       const names = this.bottleNames();
       throw new ManifestError(
         { file },
@@ -101,7 +114,7 @@ export class ManifestCatalog {
         names.length > 0 ? `available bottles: ${names.join(', ')}` : `bottles live in ${this.paths.bottlesDir}; \`bot-bottle init --examples\` installs the examples`,
       );
     }
-    const bottle = this.absolutizePaths(parseBottle(file));
+    const bottle = this.absolutizePaths(parseBottle(file, readManifestText(found.real)));
     this.bottleCache.set(name, bottle);
     return bottle;
   }
@@ -156,6 +169,56 @@ export class ManifestCatalog {
       acc = { chain: [...acc.chain, ...next.chain], files: [...acc.files, ...next.files], bottle: mergeBottles(acc.bottle, next.bottle) };
     }
     return acc;
+  }
+
+  /** Names arrive checked (schema, CLI flags); checked again here, where they become file names. */
+  private assertName(name: string, what: 'agent' | 'bottle', dir: string): void {
+    const problem = nameProblem(name, what);
+    if (problem) throw new ManifestError({ file: dir }, problem, `${what}s are chosen by the name of their file in ${dir}, without ".md"`);
+  }
+
+  /**
+   * A repository's agents folder counts only when it really is inside the
+   * repository: `.bot-bottle` linked to another folder would let a repository
+   * name host files as its agents.
+   */
+  private repoAgentsFolder(dir: string): string | undefined {
+    if (!isDir(dir)) return undefined;
+    let realCwd: string;
+    let realDir: string;
+    try {
+      realCwd = realpathSync(this.sources.cwd);
+      realDir = realpathSync(dir);
+    } catch {
+      return undefined;
+    }
+    if (!isInside(realDir, realCwd)) {
+      this.warnings.push(`ignoring ${dir}: it resolves to ${realDir}, outside the repository ${realCwd}`);
+      return undefined;
+    }
+    return dir;
+  }
+
+  /** `.md` files in `dir` whose name is a name and whose real path stays inside `dir`; the others are skipped with a warning. */
+  private usableFiles(dir: string, what: 'agent' | 'bottle'): { name: string; file: string; real: string }[] {
+    const out: { name: string; file: string; real: string }[] = [];
+    for (const file of mdFiles(dir)) {
+      const name = manifestName(file);
+      const problem = nameProblem(name, `${what} file name`);
+      if (problem) {
+        this.warnings.push(`ignoring a file in ${dir}: ${problem}`);
+        continue;
+      }
+      const found = containedPath(file, dir);
+      if (!found.ok) {
+        this.warnings.push(
+          found.reason === 'outside' ? `ignoring ${file}: it resolves to ${found.real}, outside ${found.realRoot}` : `ignoring ${file}: it cannot be read (dangling link?)`,
+        );
+        continue;
+      }
+      out.push({ name, file, real: found.real });
+    }
+    return out;
   }
 
   /** Identity and Dockerfile paths are relative to the bottle file; make them absolute once. */

@@ -1,4 +1,5 @@
 import { LineCounter, parseDocument, type Document } from 'yaml';
+import { describeControl, isControl } from './control-chars.js';
 import { ManifestError } from './errors.js';
 
 /**
@@ -16,6 +17,7 @@ export interface FrontmatterFile {
 const FENCE = /^---[ \t]*$/;
 
 export function splitFrontmatter(file: string, text: string): { yaml: string; body: string; lineOffset: number } {
+  rejectRawControls(file, text);
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   if (lines.length === 0 || !FENCE.test(lines[0] ?? '')) {
     throw new ManifestError({ file, line: 1 }, 'missing YAML frontmatter', 'start the file with a line `---`, the YAML keys, then another `---`');
@@ -29,6 +31,30 @@ export function splitFrontmatter(file: string, text: string): { yaml: string; bo
     body: lines.slice(end + 1).join('\n').trim(),
     lineOffset: 1,
   };
+}
+
+/**
+ * A manifest is text: tab and line ends are its only control characters.
+ * A raw NUL in an agent's body would reach the sandbox's command line; an
+ * escape or a lone carriage return would rewrite what `info` shows.
+ */
+function rejectRawControls(file: string, text: string): void {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x0a) {
+      line++;
+      lineStart = i + 1;
+      continue;
+    }
+    if (!isControl(code) || code === 0x09 || (code === 0x0d && text.charCodeAt(i + 1) === 0x0a)) continue;
+    throw new ManifestError(
+      { file, line, column: i - lineStart + 1 },
+      `contains the control character ${describeControl(code)}: manifests are text, with tab and newline as their only control characters`,
+      'remove the character (an editor showing invisible characters, or `cat -A`, reveals it)',
+    );
+  }
 }
 
 export function parseFrontmatter(file: string, text: string): FrontmatterFile {

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { INBOUND_DETECTORS, ON_MATCH, OUTBOUND_DETECTORS } from '../plan/egress-route.js';
+import { routeRegexProblem } from '../plan/route-regex.js';
+import { controlProblem } from './control-chars.js';
+import { nameProblem } from './names.js';
 
 /**
  * The frontmatter schemas exactly as a person writes them (snake_case keys,
@@ -10,27 +13,57 @@ import { INBOUND_DETECTORS, ON_MATCH, OUTBOUND_DETECTORS } from '../plan/egress-
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HOST = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'] as const;
+/** RFC 9110 field-name token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A single-line value (it becomes an argument, an env entry, a path or a header): no control characters at all. */
+const line = (base: z.ZodString = z.string()) =>
+  base.check((ctx) => {
+    const problem = controlProblem(ctx.value, 'line');
+    if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+  });
+
+/** A bottle, agent, skill or repo name: it is joined onto a folder, so it can never be a path. */
+const name = (what: string, fix: string) =>
+  z.string().check((ctx) => {
+    const problem = nameProblem(ctx.value, what);
+    if (problem) ctx.issues.push({ code: 'custom', message: `${problem}; ${fix}`, input: ctx.value });
+  });
+
+const BOTTLE_FIX = 'a bottle is named by its file in ~/.bot-bottle/bottles without ".md" (e.g. `dev`); repositories can never supply one';
+
+/** Regex matches are compiled at validation, on the same linear-time engine egress uses. */
+const regexChecked = <T extends { type?: string | undefined; value: string }>(schema: z.ZodType<T>) =>
+  schema.check((ctx) => {
+    if (ctx.value.type !== 'regex') return;
+    const problem = routeRegexProblem(ctx.value.value);
+    if (problem) ctx.issues.push({ code: 'custom', message: problem, path: ['value'], input: ctx.value });
+  });
 
 export const EnvSchema = z.record(
   z.string().regex(ENV_NAME, 'env names are letters, digits and _ and do not start with a digit'),
-  z.string({ error: 'env values must be strings; quote numbers and booleans (e.g. "8080")' }),
+  line(z.string({ error: 'env values must be strings; quote numbers and booleans (e.g. "8080")' })),
 );
 
 export const GitUserSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  email: z.string().min(1).optional(),
+  name: line(z.string().min(1)).optional(),
+  email: line(z.string().min(1)).optional(),
 });
 
-const PathMatchSchema = z.strictObject({
-  type: z.enum(['prefix', 'exact', 'regex']),
-  value: z.string().min(1),
-});
+const PathMatchSchema = regexChecked(
+  z.strictObject({
+    type: z.enum(['prefix', 'exact', 'regex']),
+    value: line(z.string().min(1)),
+  }),
+);
 
-const HeaderMatchSchema = z.strictObject({
-  name: z.string().min(1),
-  value: z.string(),
-  type: z.enum(['exact', 'regex']).optional(),
-});
+const HeaderMatchSchema = regexChecked(
+  z.strictObject({
+    name: z.string().regex(HEADER_NAME, 'header names are HTTP tokens (letters, digits and !#$%&\'*+.^_`|~-), e.g. X-Api-Version'),
+    value: line(),
+    type: z.enum(['exact', 'regex']).optional(),
+  }),
+);
 
 const RouteMatchSchema = z.strictObject({
   paths: z.array(PathMatchSchema).optional(),
@@ -70,10 +103,31 @@ export const RouteSchema = z.strictObject({
 });
 
 export const RepoSchema = z.strictObject({
-  url: z.string().min(1),
-  identity: z.string().min(1),
-  host_key: z.string().min(1),
-  branches: z.array(z.string().min(1)).optional(),
+  url: line(z.string().min(1)),
+  identity: line(z.string().min(1)),
+  host_key: line(z.string().min(1)),
+  branches: z.array(line(z.string().min(1))).optional(),
+});
+
+/**
+ * Egress matches a host to one route (first wins), so a second route for the
+ * same host would be silently ignored: merge them instead.
+ */
+const RoutesSchema = z.array(RouteSchema).check((ctx) => {
+  const first = new Map<string, number>();
+  for (const [i, route] of ctx.value.entries()) {
+    const seen = first.get(route.host);
+    if (seen === undefined) {
+      first.set(route.host, i);
+      continue;
+    }
+    ctx.issues.push({
+      code: 'custom',
+      message: `a second route for ${route.host} (the first is egress.routes[${seen}]): egress uses one route per host, so merge their \`matches\` into one route`,
+      path: [i, 'host'],
+      input: ctx.value,
+    });
+  }
 });
 
 export const PROVIDER_TEMPLATES = ['shell', 'claude', 'codex'] as const;
@@ -81,20 +135,25 @@ export type ProviderTemplate = (typeof PROVIDER_TEMPLATES)[number];
 
 export const AgentProviderSchema = z.strictObject({
   template: z.enum(PROVIDER_TEMPLATES).optional(),
-  dockerfile: z.string().min(1).optional(),
+  dockerfile: line(z.string().min(1)).optional(),
   auth_token: z.string().regex(ENV_NAME, 'auth_token is the NAME of a host environment variable holding the token').optional(),
   forward_host_credentials: z.boolean().optional(),
 });
 
 export const BottleSchema = z.strictObject({
-  extends: z.string().min(1).optional(),
+  extends: name('bottle', BOTTLE_FIX).optional(),
   env: EnvSchema.optional(),
   agent_provider: AgentProviderSchema.optional(),
-  egress: z.strictObject({ routes: z.array(RouteSchema).optional() }).optional(),
+  egress: z.strictObject({ routes: RoutesSchema.optional() }).optional(),
   'git-gate': z
     .strictObject({
       user: GitUserSchema.optional(),
-      repos: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'repo names are letters, digits, . _ -'), RepoSchema).optional(),
+      repos: z
+        .record(
+          name('repo', 'the repo name is the folder the gate serves it under, e.g. `app`').refine((n) => !n.endsWith('.git'), 'repo names must not end in ".git" (the gate adds it)'),
+          RepoSchema,
+        )
+        .optional(),
     })
     .optional(),
 });
@@ -103,8 +162,8 @@ export const BottleSchema = z.strictObject({
 export const CLAUDE_SUBAGENT_KEYS = ['name', 'description', 'model', 'color', 'memory', 'tools'] as const;
 
 export const AgentSchema = z.strictObject({
-  bottle: z.string().min(1).optional(),
-  skills: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, 'skill names are folder names under ~/.claude/skills')).optional(),
+  bottle: name('bottle', BOTTLE_FIX).optional(),
+  skills: z.array(name('skill', 'a skill is named by its folder in ~/.claude/skills (e.g. `pdf`)')).optional(),
   'git-gate': z.strictObject({ user: GitUserSchema.optional() }).optional(),
   name: z.unknown().optional(),
   description: z.unknown().optional(),

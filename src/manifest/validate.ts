@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { controlProblem } from './control-chars.js';
 import { ManifestError, formatKeyPath } from './errors.js';
 import { locate, type FrontmatterFile } from './frontmatter.js';
 
@@ -17,6 +18,7 @@ export function validateFrontmatter<T extends z.ZodType>(fm: FrontmatterFile, sc
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ManifestError({ file: fm.file, line: 2 }, `${what} frontmatter must be a mapping of keys to values`);
   }
+  rejectControlCharacters(fm, data, []);
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -34,6 +36,30 @@ export function validateFrontmatter<T extends z.ZodType>(fm: FrontmatterFile, sc
   }
   const pos = locate(fm, issue.path);
   throw new ManifestError({ file: fm.file, ...pos, key: formatKeyPath(issue.path) || '(top level)' }, issue.message);
+}
+
+/**
+ * YAML escapes ("\u0000", "\e") make control characters the raw-text check
+ * cannot see. No key may hold one, and no value a NUL or any control but tab
+ * and newline, whichever key it is under (even keys that are ignored);
+ * single-line fields are stricter in the schema.
+ */
+function rejectControlCharacters(fm: FrontmatterFile, value: unknown, path: PropertyKey[]): void {
+  const fail = (at: PropertyKey[], problem: string): never => {
+    throw new ManifestError({ file: fm.file, ...locate(fm, at), key: formatKeyPath(at) || '(top level)' }, problem, 'remove the character');
+  };
+  if (typeof value === 'string') {
+    const problem = controlProblem(value, 'text');
+    if (problem) fail(path, problem);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => rejectControlCharacters(fm, item, [...path, i]));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      const problem = controlProblem(key, 'line');
+      if (problem) fail(path, `a key ${problem}`);
+      rejectControlCharacters(fm, item, [...path, key]);
+    }
+  }
 }
 
 /** The keys a strict object accepts at `path`, for "did you mean" style hints. */

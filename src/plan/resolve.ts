@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { ManifestCatalog } from '../manifest/catalog.js';
 import { classifyEnv } from '../manifest/env.js';
 import { ManifestError } from '../manifest/errors.js';
 import { mergeGitUser } from '../manifest/merge.js';
+import { resolveSkill } from '../manifest/roots.js';
 import { bottleStatePaths } from '../state/paths.js';
 import { providerContribution, providerImage, providerTemplate } from './providers.js';
 import { draftFromManifest, finalizeRoutes } from './routes.js';
@@ -82,7 +82,8 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
 
   const skills = agent.frontmatter.skills ?? [];
   for (const skill of skills) {
-    if (!existsSync(join(userHome, '.claude', 'skills', skill))) warnings.push(`skill "${skill}" is not in ${join(userHome, '.claude', 'skills')}: launch will fail`);
+    const found = resolveSkill(userHome, skill);
+    if ('problem' in found) warnings.push(`${found.problem}: launch will fail`);
   }
 
   const repos = Object.entries(bottle['git-gate']?.repos ?? {}).map(([name, repo]) => {

@@ -7,6 +7,11 @@ export class SlugError extends Error {
   override name = 'SlugError';
 }
 
+/** Slugs name state folders: `resume`/`stop` arguments must be one, never a path. */
+export function isSlug(value: string): boolean {
+  return SLUG.test(value);
+}
+
 export function validateLabel(label: string): string {
   if (Buffer.byteLength(label) > 64) throw new SlugError(`--label is ${Buffer.byteLength(label)} bytes; the limit is 64`);
   if (!SLUG.test(label)) {

@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { LaunchSecrets } from '../backends/types.js';
 import { gitInsteadOfEntries, renderGitConfig } from '../sidecars/git-gate/insteadof.js';
 import { superviseRegistration } from '../supervise/registration.js';
 import type { BottlePlan } from '../plan/types.js';
 import { CliError } from '../cli/context.js';
+import { resolveSkill } from '../manifest/roots.js';
 import { codexPlaceholderAuth } from '../launch/secrets.js';
 import { PLACEHOLDER_TOKEN } from '../plan/providers.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_PATH, GUEST_USER } from './layout.js';
@@ -91,9 +90,10 @@ export function provisionGuest(
   }
 
   const copies = plan.agent.skills.map((skill) => {
-    const hostPath = join(userHome, '.claude', 'skills', skill);
-    if (!existsSync(hostPath)) throw new CliError(`skill "${skill}" not found at ${hostPath}; install it on the host or remove it from the agent`);
-    return { hostPath, guestPath: `${GUEST_HOME}/.claude/skills/${skill}` };
+    // Checked again here, where the name becomes a host path and a guest path.
+    const found = resolveSkill(userHome, skill);
+    if ('problem' in found) throw new CliError(`${found.problem}; install it on the host or remove it from the agent`);
+    return { hostPath: found.path, guestPath: `${GUEST_HOME}/.claude/skills/${skill}` };
   });
 
   return { env, files, copies, command: agentCommand(plan), workdir: plan.workspace.guestPath };

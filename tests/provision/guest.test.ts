@@ -72,7 +72,7 @@ describe('provisionGuest', () => {
     h = tempHome();
     const missing = planFor('agent_provider: {template: shell}', 'skills: [absent]');
     expect(missing.warnings.join('\n')).toContain('skill "absent" is not in');
-    expect(() => provisionGuest(missing, endpoints, { agentEnv: {}, sidecarEnv: {} }, { userHome: h.userHome })).toThrow(/skill "absent" not found/);
+    expect(() => provisionGuest(missing, endpoints, { agentEnv: {}, sidecarEnv: {} }, { userHome: h.userHome })).toThrow(/skill "absent" is not in/);
   });
 
   it('codex: the host token goes to egress only; the agent gets a same-shaped file of placeholders', async () => {

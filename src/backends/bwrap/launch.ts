@@ -14,7 +14,7 @@ import type { LaunchContext, RunningBottle } from '../types.js';
 import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
 import { seccompProgram } from './seccomp.js';
-import { sandboxArgs, sandboxCommand, type SandboxMounts } from './sandbox-args.js';
+import { assertNulFree, sandboxArgs, sandboxCommand, type SandboxMounts } from './sandbox-args.js';
 import { rootStaging, SANDBOX_HOST_UID } from './root-staging.js';
 import { trace } from '../../util/trace.js';
 
@@ -187,7 +187,7 @@ function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buf
   const seccompPipe = (child.stdio as unknown as NodeJS.WritableStream[])[5] as NodeJS.WritableStream;
   seccompPipe.on('error', () => undefined);
   seccompPipe.end(seccomp ?? Buffer.alloc(0));
-  argsPipe.end(Buffer.from(`${args.join('\0')}\0`));
+  argsPipe.end(Buffer.from(`${assertNulFree(args, 'sandbox option').join('\0')}\0`));
   const exited = new Promise<number>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));

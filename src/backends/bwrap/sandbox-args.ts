@@ -1,4 +1,5 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { CliError } from '../../cli/context.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_UID } from '../../provision/layout.js';
 
 /** Host paths the sandbox sees, each read-only unless noted. */
@@ -68,10 +69,26 @@ export function sandboxArgs(opts: {
   for (const extra of mounts.extra) args.push('--ro-bind', extra.src, extra.dest);
   args.push('--remount-ro', '/', '--chdir', opts.workdir, '--clearenv');
   for (const [name, value] of Object.entries(opts.env)) args.push('--setenv', name, value);
-  return args;
+  return assertNulFree(args, 'sandbox option');
 }
 
 /** What follows the options on bwrap's real command line (bwrap reads only options from --args). */
 export function sandboxCommand(command: readonly string[]): string[] {
-  return ['--', '/bin/sh', `${SANDBOX_RUN}/init.sh`, ...command];
+  return assertNulFree(['--', '/bin/sh', `${SANDBOX_RUN}/init.sh`, ...command], 'agent command argument');
+}
+
+/**
+ * bwrap reads `--args` as NUL-separated options: a NUL inside one value
+ * (`x\0--share-net`) would become options of its own. Values are checked
+ * where they enter (manifest schema, CLI flags, secrets); this is the last
+ * line, right before the list is joined. The message never shows the value
+ * (it may be a secret).
+ */
+export function assertNulFree<T extends readonly string[]>(args: T, what: string): T {
+  const at = args.findIndex((a) => a.includes('\0'));
+  if (at >= 0) {
+    const previous = at > 0 ? ` (after ${JSON.stringify(args[at - 1])})` : '';
+    throw new CliError(`refusing to start the sandbox: ${what} ${at + 1}${previous} contains a NUL character, which would split it into extra bwrap options`);
+  }
+  return args;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { ManifestCatalog } from '../../manifest/catalog.js';
 import { homePaths } from '../../state/paths.js';
+import { nameArg } from '../arg-checks.js';
 import { CliError, type CliContext } from '../context.js';
 
 export function registerEdit(program: Command, ctx: CliContext): void {
@@ -13,6 +14,7 @@ export function registerEdit(program: Command, ctx: CliContext): void {
     .argument('<name>')
     .option('--bottle', 'NAME is a bottle', false)
     .action((name, opts) => {
+      nameArg(name, 'NAME', opts.bottle ? 'bottle' : 'agent');
       const file = opts.bottle ? join(homePaths(ctx.home).bottlesDir, `${name}.md`) : new ManifestCatalog({ home: ctx.home, cwd: ctx.cwd }).agents().find((a) => a.name === name)?.file;
       if (!file || !existsSync(file)) throw new CliError(`no ${opts.bottle ? 'bottle' : 'agent'} named "${name}"`);
       const editor = ctx.env.VISUAL ?? ctx.env.EDITOR ?? 'vi';

@@ -2,6 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { ManifestCatalog } from '../../manifest/catalog.js';
 import { classifyEnv } from '../../manifest/env.js';
 import { mergeGitUser } from '../../manifest/merge.js';
+import { nameArg } from '../arg-checks.js';
 import type { CliContext } from '../context.js';
 
 export function registerInfo(program: Command, ctx: CliContext): void {
@@ -10,6 +11,7 @@ export function registerInfo(program: Command, ctx: CliContext): void {
     .description("show an agent's bottle, env names, skills, git identity and prompt")
     .argument('<agent>')
     .action((name) => {
+      nameArg(name, 'agent', 'agent');
       const catalog = new ManifestCatalog({ home: ctx.home, cwd: ctx.cwd });
       const agent = catalog.loadAgent(name);
       const out: string[] = [`agent ${agent.name} (${agent.origin}: ${agent.file})`];

@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { homePaths } from '../../state/paths.js';
 import { packageRoot } from '../../util/package-root.js';
+import { nameArg } from '../arg-checks.js';
 import { CliError, type CliContext } from '../context.js';
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export function registerInit(program: Command, ctx: CliContext): void {
   program
@@ -15,6 +14,9 @@ export function registerInit(program: Command, ctx: CliContext): void {
     .option('--bottle <name>', 'bottle the new agent uses')
     .option('--examples', 'copy the example bottles and agents into $BOT_BOTTLE_HOME (existing files are kept)', false)
     .action((name, opts) => {
+      if (name !== undefined) nameArg(name, 'NAME', 'agent');
+      // Written into the new agent's YAML: a name, so it can neither escape the bottles folder nor the YAML.
+      if (opts.bottle !== undefined) nameArg(opts.bottle, '--bottle', 'bottle');
       if (opts.examples) installExamples(ctx);
       if (name !== undefined) createAgent(ctx, name, opts.bottle);
       if (!opts.examples && name === undefined) throw new CliError('init needs an agent NAME or --examples');
@@ -39,7 +41,6 @@ function installExamples(ctx: CliContext): void {
 }
 
 function createAgent(ctx: CliContext, name: string, bottle: string | undefined): void {
-  if (!NAME.test(name)) throw new CliError(`agent name "${name}" must be letters, digits, '.', '_' or '-'`);
   const dir = homePaths(ctx.home).agentsDir;
   const file = join(dir, `${name}.md`);
   if (existsSync(file)) throw new CliError(`${file} already exists; edit it with \`bot-bottle edit ${name}\``);

@@ -7,6 +7,7 @@ import { resolvePlan } from '../../plan/resolve.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { readMetadata } from '../../state/metadata.js';
 import { bottleStatePaths } from '../../state/paths.js';
+import { slugArg, textArg } from '../arg-checks.js';
 import { CliError, type CliContext } from '../context.js';
 import { renderPlan } from '../render-plan.js';
 
@@ -21,6 +22,8 @@ export function registerResume(program: Command, ctx: CliContext): void {
     .action(async (slug, opts) => {
       if (opts.headless && opts.prompt === undefined) throw new CliError('--headless needs --prompt TEXT');
       if (opts.prompt !== undefined && !opts.headless) throw new CliError('--prompt is only used with --headless');
+      slugArg(slug);
+      if (opts.prompt !== undefined) textArg(opts.prompt, '--prompt');
       const meta = readMetadata(ctx.home, slug);
       const backends = allBackends();
       const running = (await backends[meta.backend as BottlePlan['backend']].list(ctx.home)).find((s) => s.slug === slug && s.running);

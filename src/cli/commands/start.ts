@@ -6,6 +6,7 @@ import { resolvePlan } from '../../plan/resolve.js';
 import { allocateSlug, parseColor } from '../../plan/slug.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { slugTaken } from '../../state/metadata.js';
+import { nameArg, textArg } from '../arg-checks.js';
 import { CliError, type CliContext } from '../context.js';
 import { renderPlan } from '../render-plan.js';
 import { trace } from '../../util/trace.js';
@@ -30,6 +31,9 @@ export function registerStart(program: Command, ctx: CliContext): void {
       if (opts.headless && opts.prompt === undefined) throw new CliError('--headless needs --prompt TEXT');
       if (opts.prompt !== undefined && !opts.headless) throw new CliError('--prompt is only used with --headless');
       if (opts.format === 'json' && !opts.dryRun) throw new CliError('--format json is only used with --dry-run');
+      if (agentArg !== undefined) nameArg(agentArg, 'agent', 'agent');
+      for (const bottle of opts.bottle) nameArg(bottle, '--bottle', 'bottle');
+      if (opts.prompt !== undefined) textArg(opts.prompt, '--prompt');
       trace('cli parsed');
       const catalog = new ManifestCatalog({ home: ctx.home, cwd: ctx.cwd });
       const agent = agentArg ?? pickAgentOrFail(catalog);
