@@ -35,7 +35,9 @@ export function validateFrontmatter<T extends z.ZodType>(fm: FrontmatterFile, sc
     );
   }
   const pos = locate(fm, issue.path);
-  throw new ManifestError({ file: fm.file, ...pos, key: formatKeyPath(issue.path) || '(top level)' }, issue.message);
+  // A bad record key (an env or repo name) carries its reason one level down.
+  const message = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
+  throw new ManifestError({ file: fm.file, ...pos, key: formatKeyPath(issue.path) || '(top level)' }, message);
 }
 
 /**

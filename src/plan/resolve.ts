@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { ManifestCatalog } from '../manifest/catalog.js';
 import { classifyEnv } from '../manifest/env.js';
@@ -88,6 +88,8 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
 
   const repos = Object.entries(bottle['git-gate']?.repos ?? {}).map(([name, repo]) => {
     if (!existsSync(repo.identity)) warnings.push(`git-gate repo ${name}: identity ${repo.identity} does not exist: launch will fail`);
+    // A key is a file: a folder, FIFO or device (a path like /dev/stdin) would hang or fail inside the gate.
+    else if (!statSync(repo.identity).isFile()) warnings.push(`git-gate repo ${name}: identity ${repo.identity} is not a regular file: launch will fail`);
     return { name, url: repo.url, identityFile: repo.identity, hostKey: repo.host_key, branches: repo.branches ?? [] };
   });
 

@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
  * behind `--enable-experimental-regexp-engine`, which we switch on here):
  * every accepted pattern runs in time linear in the input, whatever its
  * shape. What that engine cannot run in linear time (backreferences,
- * lookarounds, very large counted repetitions) is refused with a reason.
+ * lookarounds, counted repetitions above 16) is refused with a reason.
  *
  * Why not the alternatives: the vetted `re2` package needs a native build,
  * and a JS port would be a new dependency in the sidecar bundle; a static
@@ -54,7 +54,7 @@ export function compileRouteRegex(source: string): RegExp {
     const message = (err as Error).message;
     if (/linear time/i.test(message)) {
       throw new RouteRegexError(
-        'regex cannot be matched in linear time (backreferences, lookarounds and counted repetitions above ~100 are not allowed): rewrite it without them',
+        'regex cannot be matched in linear time: backreferences, lookarounds and counted repetitions above 16 (e.g. {1,255}) are not allowed; use + or * instead of large counts',
       );
     }
     if (/invalid flags/i.test(message)) {
