@@ -122,7 +122,10 @@ describe('control characters in secrets', () => {
     const prompted = secretsPlan('agent_provider: {template: shell}\nenv:\n  P: "?paste it"');
     await expect(resolveSecrets(prompted, { hostEnv: {}, prompt: () => Promise.resolve('abc\u0000def') })).rejects.toThrow(/env P: the value typed in contains the control character NUL/);
     const token = secretsPlan('agent_provider: {template: shell}\negress:\n  routes:\n    - host: a.example\n      auth: {scheme: Bearer, token_ref: TOK}');
-    const err = await resolveSecrets(token, { hostEnv: { TOK: 'tok-value\r\nX-Evil: 1' } }).catch((e: unknown) => e as Error);
+    const err = await resolveSecrets(token, { hostEnv: { TOK: 'tok-value\r\nX-Evil: 1' } }).then(
+      () => new Error('resolved'),
+      (e: unknown) => e as Error,
+    );
     expect(err.message).toContain('host variable TOK');
     expect(err.message).not.toContain('tok-value');
   });
