@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { readJsonFile } from '../../util/json-file.js';
 import { EgressRoutePlanSchema, type EgressRoutePlan, type RouteMatch } from '../../plan/egress-route.js';
-import { compileRouteRegex } from '../../plan/route-regex.js';
+import { compileRouteMatcher } from '../../plan/route-regex.js';
 
 /** A route with its regexes compiled once per load, not per request. */
 export interface CompiledRoute {
@@ -97,10 +97,10 @@ function compileMatch(m: RouteMatch, where: string): CompiledMatch {
   };
 }
 
-function compileRegex(source: string, where: string): RegExp {
+function compileRegex(source: string, where: string): { test(value: string): boolean } {
   try {
     // Anchored and linear-time (plan/route-regex.ts): the routes file is rewritten at run time, so it is checked again here.
-    return compileRouteRegex(source);
+    return compileRouteMatcher(source);
   } catch (err) {
     throw new Error(`routes file ${where}: regex ${JSON.stringify(source)}: ${(err as Error).message}`, { cause: err });
   }
