@@ -51,7 +51,7 @@ export class ManifestCatalog {
     this.userHome = sources.userHome ?? homedir();
     const repoBottles = join(sources.cwd, '.bot-bottle', 'bottles');
     if (resolve(repoBottles) !== resolve(this.paths.bottlesDir) && isDir(repoBottles)) {
-      this.warnings.push(
+      this.warn(
         `ignoring ${repoBottles}: repositories may ship agents, never bottles (bottles carry credentials and egress policy; keep them in ${this.paths.bottlesDir})`,
       );
     }
@@ -64,7 +64,7 @@ export class ManifestCatalog {
       for (const entry of this.usableFiles(this.repoAgentsDir, 'agent')) {
         const existing = byName.get(entry.name);
         if (existing) {
-          this.warnings.push(`agent "${entry.name}" in ${entry.file} is shadowed by ${existing.file} (home agents win over repo agents)`);
+          this.warn(`agent "${entry.name}" in ${entry.file} is shadowed by ${existing.file} (home agents win over repo agents)`);
           continue;
         }
         byName.set(entry.name, { ...entry, origin: 'repo' });
@@ -171,6 +171,11 @@ export class ManifestCatalog {
     return acc;
   }
 
+  /** The catalog is listed again by every lookup: say each thing once. */
+  private warn(message: string): void {
+    if (!this.warnings.includes(message)) this.warnings.push(message);
+  }
+
   /** Names arrive checked (schema, CLI flags); checked again here, where they become file names. */
   private assertName(name: string, what: 'agent' | 'bottle', dir: string): void {
     const problem = nameProblem(name, what);
@@ -193,7 +198,7 @@ export class ManifestCatalog {
       return undefined;
     }
     if (!isInside(realDir, realCwd)) {
-      this.warnings.push(`ignoring ${dir}: it resolves to ${realDir}, outside the repository ${realCwd}`);
+      this.warn(`ignoring ${dir}: it resolves to ${realDir}, outside the repository ${realCwd}`);
       return undefined;
     }
     return dir;
@@ -206,12 +211,12 @@ export class ManifestCatalog {
       const name = manifestName(file);
       const problem = nameProblem(name, `${what} file name`);
       if (problem) {
-        this.warnings.push(`ignoring a file in ${dir}: ${problem}`);
+        this.warn(`ignoring a file in ${dir}: ${problem}`);
         continue;
       }
       const found = containedPath(file, dir);
       if (!found.ok) {
-        this.warnings.push(
+        this.warn(
           found.reason === 'outside' ? `ignoring ${file}: it resolves to ${found.real}, outside ${found.realRoot}` : `ignoring ${file}: it cannot be read (dangling link?)`,
         );
         continue;
