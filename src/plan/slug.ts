@@ -7,6 +7,20 @@ export class SlugError extends Error {
   override name = 'SlugError';
 }
 
+/**
+ * A slug names a state folder, so anything that turns one into a path checks
+ * it first: a label (64 bytes) with a collision suffix, never a separator,
+ * never `.`/`..` (it starts with a letter or digit).
+ */
+export function isSlug(value: string): boolean {
+  return /^[a-z0-9][a-z0-9_.-]{0,79}$/.test(value);
+}
+
+export function assertSlug(value: string): string {
+  if (!isSlug(value)) throw new SlugError(`"${value.replace(/[^\x20-\x7e]/g, '?')}" is not a bottle name (lower-case letters, digits, '.', '_' and '-', starting with a letter or digit)`);
+  return value;
+}
+
 export function validateLabel(label: string): string {
   if (Buffer.byteLength(label) > 64) throw new SlugError(`--label is ${Buffer.byteLength(label)} bytes; the limit is 64`);
   if (!SLUG.test(label)) {
