@@ -38,7 +38,8 @@ for (const backend of BACKENDS) {
     let first: BottleRun;
     let second: BottleRun;
     const victims: Record<string, Owner> = {};
-    let victimPaths: Record<string, string>;
+    let victimPaths: { file: string; dir: string; planted: string; skillTarget: string };
+    let setIdMode = 0;
 
     beforeAll(async () => {
       h = tempHome();
@@ -55,14 +56,14 @@ for (const backend of BACKENDS) {
         victims[path] = owner(path);
       }
       // A repository that ships links to host files; --cwd copies it into the workspace.
-      symlinkSync(victimPaths.file!, join(h.cwd, 'link-to-file'));
-      symlinkSync(victimPaths.dir!, join(h.cwd, 'link-to-dir'));
+      symlinkSync(victimPaths.file, join(h.cwd, 'link-to-file'));
+      symlinkSync(victimPaths.dir, join(h.cwd, 'link-to-dir'));
       writeFileSync(join(h.cwd, 'README'), 'repo\n');
       // A skill folder with a link out of it.
       const skill = join(h.userHome, '.claude', 'skills', 'sk');
       mkdirSync(skill, { recursive: true });
       writeFileSync(join(skill, 'SKILL.md'), 'skill body\n');
-      symlinkSync(victimPaths.skillTarget!, join(skill, 'leak'));
+      symlinkSync(victimPaths.skillTarget, join(skill, 'leak'));
 
       h.writeBottle('b', 'agent_provider: {template: shell}');
       h.writeAgent('a', 'bottle: b\nskills: [sk]');
@@ -78,6 +79,8 @@ for (const backend of BACKENDS) {
       ].join('; ');
       first = await runBottleCli(['start', 'a', '--cwd', '--headless', '--label', 'links', '--prompt', agentScript], { cwd: h.cwd, env });
       slug = readdirSync(join(h.home, 'state'))[0] ?? 'links';
+      // Read before the resume: a later chown by root would clear set-id bits by itself.
+      setIdMode = lstatSync(join(h.home, 'state', slug, 'workspace', 'setid')).mode;
       second = await runBottleCli(['resume', slug, '--headless', '--prompt', 'ls /workspace >/dev/null; echo resumed'], { cwd: h.root, env });
     }, 120_000);
 
@@ -107,8 +110,8 @@ for (const backend of BACKENDS) {
     });
 
     it('never turns a file the agent wrote into a set-id program on the host', () => {
-      const mode = lstatSync(join(h.home, 'state', slug, 'workspace', 'setid')).mode;
-      expect(mode & 0o6000).toBe(0);
+      expect(setIdMode & 0o6000).toBe(0);
+      expect(setIdMode & 0o111).not.toBe(0);
     });
 
     it('copies a skill without following links out of it', () => {

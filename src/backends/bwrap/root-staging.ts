@@ -59,7 +59,8 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
     }
     return { src: stageDir(`extra${i}`, e.src, stats.isDirectory()), dest: e.dest };
   });
-  const script = binds.map((_, i) => `mount --bind "$${2 * i + 1}" "$${2 * i + 2}"`).join(' && ');
+  // Braces: past nine binds' worth of arguments, sh reads `$10` as `$1` followed by `0`.
+  const script = binds.map((_, i) => `mount --bind "\${${2 * i + 1}}" "\${${2 * i + 2}}"`).join(' && ');
   const prefix = [
     'unshare', '--mount', '--propagation', 'private', '--',
     // `env -i`: the shell exports PWD (the operator's cwd), and bwrap's pid-1 reaper inside the
