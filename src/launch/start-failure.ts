@@ -29,9 +29,10 @@ function fullCode(err: unknown, depth = 0): string | undefined {
   return fullCode((err as { cause?: unknown }).cause, depth + 1);
 }
 
+/** Where the write failed: a copy names its destination in `dest` (its `path` is the source). */
 function findPath(err: unknown, depth = 0): string | undefined {
   if (typeof err !== 'object' || err === null || depth > 5) return undefined;
-  const path = (err as NodeJS.ErrnoException).path;
+  const path = (err as { dest?: unknown }).dest ?? (err as NodeJS.ErrnoException).path;
   if (typeof path === 'string' && path.length > 0) return path;
   return findPath((err as { cause?: unknown }).cause, depth + 1);
 }
