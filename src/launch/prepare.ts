@@ -20,9 +20,9 @@ import type { TeardownStack } from './teardown.js';
 export async function prepareState(plan: BottlePlan, home: string, cwd: string, created?: TeardownStack): Promise<BottleStatePaths> {
   const paths = bottleStatePaths(plan.slug, home);
   const { stateRoot, queueRoot } = homePaths(home);
-  // The state folder is hostile input too: nothing below the state root may be a link.
-  assertNoLinks(stateRoot, paths.workspace);
-  assertNoLinks(stateRoot, paths.runDir);
+  // The state folder is hostile input too: nothing below the state root may be a link (the atomic
+  // writer would even write through one, to keep it a link).
+  for (const path of [paths.workspace, paths.runDir, paths.metadata, paths.egressRoutes]) assertNoLinks(stateRoot, path);
   const queue = queueDir(plan.slug, home);
   if (!existsSync(queue)) created?.defer('remove the new queue folder', () => removeTree(queueRoot, queue));
   if (!existsSync(paths.dir)) {
