@@ -46,7 +46,7 @@ function onTinyDisk(opts: { size: string; freeKib?: number; steps: string[] }): 
     ...opts.steps,
   ];
   writeFileSync(join(h.root, 'script.sh'), `${script.join('\n')}\n`);
-  let stdout = '';
+  let stdout: string;
   try {
     stdout = execFileSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', join(h.root, 'script.sh')], {
       cwd: h.cwd,
