@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import type { Backend } from '../backends/types.js';
+import type { Backend, RunningBottle } from '../backends/types.js';
 import { CliError, type CliContext } from '../cli/context.js';
 import type { BottlePlan } from '../plan/types.js';
 import { prepareState } from './prepare.js';
@@ -31,7 +31,7 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   const created = new TeardownStack(report);
   const resumed = slugTaken(ctx.home, plan.slug);
   const interactive = plan.mode.kind === 'interactive';
-  let running: Awaited<ReturnType<Backend['launch']>>;
+  let running: RunningBottle;
   try {
     await prepareState(plan, ctx.home, ctx.cwd, created);
     trace('state prepared');
@@ -39,7 +39,7 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
       backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
     );
   } catch (err) {
-    await teardown.unwind();
+    // guard() has unwound the backend's resources; now what the start created on disk.
     await created.unwind();
     throw startFailure(err, { slug: plan.slug, home: ctx.home, resumed });
   }
