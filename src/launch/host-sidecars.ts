@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { constants, createWriteStream, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../util/package-root.js';
@@ -47,7 +47,11 @@ export async function startHostSidecars(opts: {
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not start the sidecar bundle');
   opts.teardown.defer('stop sidecar bundle', () => stopChild(child));
-  const log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
+  // Never through a link planted in the state folder.
+  const logFd = openSync(opts.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  const log = createWriteStream(opts.logFile, { fd: logFd });
+  // A disk that fills up mid-run loses log lines; it must not crash the CLI with a stack trace.
+  log.on('error', () => undefined);
   opts.teardown.defer('close sidecar log', () => new Promise<void>((resolve) => log.end(resolve)));
   let stderrTail = '';
   child.stderr.on('data', (chunk: Buffer) => {

@@ -1,10 +1,12 @@
 import { createInterface } from 'node:readline/promises';
-import type { Backend } from '../backends/types.js';
+import type { Backend, RunningBottle } from '../backends/types.js';
 import { CliError, type CliContext } from '../cli/context.js';
 import type { BottlePlan } from '../plan/types.js';
 import { prepareState } from './prepare.js';
 import { resolveSecrets } from './secrets.js';
+import { startFailure } from './start-failure.js';
 import { TeardownStack } from './teardown.js';
+import { slugTaken } from '../state/metadata.js';
 import { trace } from '../util/trace.js';
 import { askSecret } from '../cli/ask-secret.js';
 
@@ -23,13 +25,24 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   }
   trace('plan ready');
   const secrets = await resolveSecrets(plan, { hostEnv: ctx.env, ...(ctx.isTTY ? { prompt: (q: string) => askSecret(q) } : {}) });
-  await prepareState(plan, ctx.home, ctx.cwd);
-  trace('state prepared');
-  const teardown = new TeardownStack((f) => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`));
+  const report = (f: { label: string; error: unknown }): void => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`);
+  const teardown = new TeardownStack(report);
+  // What this start creates on disk, undone only if the start fails (a bottle that ran keeps its state).
+  const created = new TeardownStack(report);
+  const resumed = slugTaken(ctx.home, plan.slug);
   const interactive = plan.mode.kind === 'interactive';
-  const running = await teardown.guard((stack) =>
-    backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
-  );
+  let running: RunningBottle;
+  try {
+    await prepareState(plan, ctx.home, ctx.cwd, created);
+    trace('state prepared');
+    running = await teardown.guard((stack) =>
+      backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
+    );
+  } catch (err) {
+    // guard() has unwound the backend's resources; now what the start created on disk.
+    await created.unwind();
+    throw startFailure(err, { slug: plan.slug, home: ctx.home, resumed });
+  }
   // While attached, Ctrl-C belongs to the agent; headless, it stops the bottle.
   let interrupted = false;
   const onSignal = (): void => {

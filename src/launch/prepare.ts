@@ -4,17 +4,31 @@ import { array } from 'zod/mini';
 import { EgressRoutePlanSchema, type EgressRoutePlan } from '../plan/egress-route.js';
 import type { BottlePlan } from '../plan/types.js';
 import { writeMetadata } from '../state/metadata.js';
-import { bottleStatePaths, type BottleStatePaths } from '../state/paths.js';
+import { bottleStatePaths, homePaths, queueDir, type BottleStatePaths } from '../state/paths.js';
 import { readJsonFile } from '../util/json-file.js';
+import { assertNoLinks, assertPlainFile, removeTree } from '../util/safe-fs.js';
+import type { TeardownStack } from './teardown.js';
 
 /**
  * Create the bottle's state on the host: metadata for `resume`, the
  * workspace (a copy of the cwd the first time, kept afterwards), and the
- * live routes file egress serves. State is kept after the bottle stops.
+ * live routes file egress serves. State is kept after the bottle stops;
+ * `created` gets the undo of what this call made, which the caller runs only
+ * when the start fails (a new bottle's state folder and queue go; a resumed
+ * bottle's workspace never does).
  */
-export async function prepareState(plan: BottlePlan, home: string, cwd: string): Promise<BottleStatePaths> {
+export async function prepareState(plan: BottlePlan, home: string, cwd: string, created?: TeardownStack): Promise<BottleStatePaths> {
   const paths = bottleStatePaths(plan.slug, home);
-  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  const { stateRoot, queueRoot } = homePaths(home);
+  // The state folder is hostile input too: nothing below the state root may be a link (the atomic
+  // writer would even write through one, to keep it a link).
+  for (const path of [paths.workspace, paths.runDir, paths.metadata, paths.egressRoutes]) assertNoLinks(stateRoot, path);
+  const queue = queueDir(plan.slug, home);
+  if (!existsSync(queue)) created?.defer('remove the new queue folder', () => removeTree(queueRoot, queue));
+  if (!existsSync(paths.dir)) {
+    mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+    created?.defer('remove the new state folder', () => removeTree(stateRoot, paths.dir));
+  }
   await writeMetadata(home, {
     slug: plan.slug,
     agent: plan.agent.name,
@@ -27,9 +41,12 @@ export async function prepareState(plan: BottlePlan, home: string, cwd: string):
     started_at: new Date().toISOString(),
   });
   if (!existsSync(paths.workspace)) {
+    created?.defer('remove the new workspace', () => removeTree(stateRoot, paths.workspace));
     if (plan.workspace.mode === 'copy' && plan.workspace.source) {
       // A copy, not a bind: the agent can wreck its workspace but never the operator's checkout.
-      cpSync(plan.workspace.source, paths.workspace, { recursive: true, verbatimSymlinks: true });
+      // Links are copied as links (never dereferenced): a repo's link to a host file stays a
+      // link, which resolves inside the bottle, where host files are not.
+      cpSync(plan.workspace.source, paths.workspace, { recursive: true, verbatimSymlinks: true, dereference: false });
     } else {
       mkdirSync(paths.workspace, { recursive: true });
     }
@@ -42,6 +59,7 @@ export async function prepareState(plan: BottlePlan, home: string, cwd: string):
 /** Routes the operator approved earlier through supervise; `resume` keeps them. */
 export function readApprovedRoutes(paths: BottleStatePaths): EgressRoutePlan[] {
   if (!existsSync(paths.approvedRoutes)) return [];
+  assertPlainFile(paths.dir, paths.approvedRoutes);
   return readJsonFile(paths.approvedRoutes, array(EgressRoutePlanSchema), 'approved routes (fix or delete it)');
 }
 

@@ -7,9 +7,18 @@ export class SlugError extends Error {
   override name = 'SlugError';
 }
 
-/** Slugs name state folders: `resume`/`stop` arguments must be one, never a path. */
+/**
+ * A slug names a state folder, so anything that turns one into a path checks
+ * it first: a label (64 bytes) with a collision suffix, never a separator,
+ * never `.`/`..` (it starts with a letter or digit).
+ */
 export function isSlug(value: string): boolean {
-  return SLUG.test(value);
+  return /^[a-z0-9][a-z0-9_.-]{0,79}$/.test(value);
+}
+
+export function assertSlug(value: string): string {
+  if (!isSlug(value)) throw new SlugError(`"${value.replace(/[^\x20-\x7e]/g, '?')}" is not a bottle name (lower-case letters, digits, '.', '_' and '-', starting with a letter or digit)`);
+  return value;
 }
 
 export function validateLabel(label: string): string {

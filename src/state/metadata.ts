@@ -1,19 +1,30 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
+import { isSlug } from '../plan/slug.js';
+import { assertNoLinks } from '../util/safe-fs.js';
 import { ANSI_COLORS, BACKEND_NAMES } from '../plan/types.js';
 import { bottleStatePaths, homePaths } from './paths.js';
 
+// The state folder is read back by `resume`, `list` and `cleanup`: every value that becomes a
+// path, a name or an argument is checked here, where it enters, and again where it is used.
+const slugField = z.string().refine(isSlug, 'not a bottle name');
+// eslint-disable-next-line no-control-regex
+const nameField = z.string().regex(/^(?!\.\.?$)[^/\\\u0000-\u001f\u007f]{1,128}$/, 'not a manifest name');
+// eslint-disable-next-line no-control-regex
+const pathField = z.string().regex(/^[^\u0000-\u001f\u007f]+$/, 'holds control characters').refine(isAbsolute, 'not an absolute path');
+
 /** What `resume` needs to relaunch a bottle; never any secret. */
 export const MetadataSchema = z.strictObject({
-  slug: z.string(),
-  agent: z.string(),
-  bottles: z.array(z.string()),
+  slug: slugField,
+  agent: nameField,
+  bottles: z.array(nameField),
   backend: z.enum(BACKEND_NAMES as [string, ...string[]]),
-  cwd: z.string(),
+  cwd: pathField,
   copy_cwd: z.boolean(),
-  label: z.string(),
+  label: slugField,
   color: z.enum(ANSI_COLORS),
   started_at: z.string(),
 });
@@ -31,12 +42,18 @@ export function readMetadata(home: string, slug: string): BottleMetadata {
   const file = bottleStatePaths(slug, home).metadata;
   let raw: unknown;
   try {
+    assertNoLinks(homePaths(home).stateRoot, file);
+    if (!lstatSync(file).isFile()) throw new Error('not a regular file');
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new Error(`no usable state for bottle "${slug}" (${file}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   const parsed = MetadataSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`${file} is damaged: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${file} is damaged: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`);
+  }
+  if (parsed.data.slug !== slug) throw new Error(`${file} is damaged: it names bottle "${parsed.data.slug}", not "${slug}"`);
   return parsed.data;
 }
 
@@ -45,7 +62,8 @@ export function knownSlugs(home: string): string[] {
   const root = homePaths(home).stateRoot;
   if (!existsSync(root)) return [];
   return readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
+    // A link or a stray name in the state root is not a bottle (and never followed).
+    .filter((d) => d.isDirectory() && isSlug(d.name))
     .map((d) => d.name)
     .sort();
 }

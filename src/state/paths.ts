@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { assertSlug } from '../plan/slug.js';
 
 /**
  * Every on-disk location bot-bottle uses, in one place so the CLI, the
@@ -43,8 +44,9 @@ export interface BottleStatePaths {
   runDir: string;
 }
 
+/** Throws a SlugError for anything that is not a slug (e.g. `../x` given to `resume`). */
 export function bottleStatePaths(slug: string, home: string = botBottleHome()): BottleStatePaths {
-  const dir = join(homePaths(home).stateRoot, slug);
+  const dir = join(homePaths(home).stateRoot, assertSlug(slug));
   return {
     dir,
     metadata: join(dir, 'metadata.json'),
@@ -57,5 +59,5 @@ export function bottleStatePaths(slug: string, home: string = botBottleHome()): 
 }
 
 export function queueDir(slug: string, home: string = botBottleHome()): string {
-  return join(homePaths(home).queueRoot, slug);
+  return join(homePaths(home).queueRoot, assertSlug(slug));
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { CliContext } from '../../cli/context.js';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { CliError, type CliContext } from '../../cli/context.js';
 import { startHostSidecars, sidecarEnv } from '../../launch/host-sidecars.js';
 import { sidecarConfig } from '../../launch/sidecar-config.js';
 import type { TeardownStack } from '../../launch/teardown.js';
@@ -9,12 +9,14 @@ import { caBundle } from '../../provision/ca-bundle.js';
 import { provisionGuest, type GuestSetup } from '../../provision/guest.js';
 import { GUEST_HOME, GUEST_PATH, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
 import type { BottlePlan } from '../../plan/types.js';
-import { bottleStatePaths } from '../../state/paths.js';
+import { bottleStatePaths, homePaths } from '../../state/paths.js';
+import { chownTree, copyTree, removeTree } from '../../util/safe-fs.js';
 import type { LaunchContext, RunningBottle } from '../types.js';
 import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
 import { seccompProgram } from './seccomp.js';
 import { assertNulFree, sandboxArgs, sandboxCommand, type SandboxMounts } from './sandbox-args.js';
+import { lendWorkspace } from './ownership.js';
 import { rootStaging, SANDBOX_HOST_UID } from './root-staging.js';
 import { trace } from '../../util/trace.js';
 
@@ -39,12 +41,13 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   const paths = bottleStatePaths(plan.slug, opts.home);
   const stack = ctx.teardown;
   const run = paths.runDir;
-  rmSync(run, { recursive: true, force: true });
+  const stateRoot = homePaths(opts.home).stateRoot;
+  removeTree(stateRoot, run);
   const sockDir = join(run, 'sock');
   const seedDir = join(run, 'seed');
   mkdirSync(sockDir, { recursive: true, mode: 0o711 });
   mkdirSync(seedDir, { recursive: true, mode: 0o755 });
-  stack.defer('remove run folder', () => rmSync(run, { recursive: true, force: true }));
+  stack.defer('remove run folder', () => removeTree(stateRoot, run));
 
   const caCertOut = join(run, 'ca.pem');
   const configFile = join(run, 'sidecars.json');
@@ -103,9 +106,10 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   let mounts: SandboxMounts = { workspace: paths.workspace, socketDir: sockDir, seedDir, ...files, extra: program.bind ? [program.bind] : [] };
   let prefix: string[] = [];
   if (asRoot) {
-    // bwrap started by root maps the sandbox to host root; run it as an unprivileged uid instead.
-    chownTree(paths.workspace, SANDBOX_HOST_UID);
-    chownTree(seedDir, SANDBOX_HOST_UID);
+    // bwrap started by root maps the sandbox to host root; run it as an unprivileged uid instead,
+    // lent the workspace for the run (ownership.ts). The seed is this launch's own fresh folder.
+    lendWorkspace(paths.workspace, stack);
+    chownTree(seedDir, SANDBOX_HOST_UID, SANDBOX_HOST_UID);
     const staged = rootStaging(plan.slug, mounts, stack);
     mounts = staged.mounts;
     prefix = staged.prefix;
@@ -125,26 +129,27 @@ function writeRunFile(run: string, name: string, content: string): string {
 }
 
 function writeSeed(seedDir: string, setup: GuestSetup): void {
+  const seedPath = (guestPath: string): string | undefined => {
+    if (!guestPath.startsWith(`${GUEST_HOME}/`)) return undefined;
+    const target = join(seedDir, guestPath.slice(GUEST_HOME.length + 1));
+    const rel = relative(seedDir, target);
+    return rel.length > 0 && !rel.startsWith('..') ? target : undefined;
+  };
   for (const file of setup.files) {
-    if (!file.path.startsWith(`${GUEST_HOME}/`)) continue;
-    const target = join(seedDir, file.path.slice(GUEST_HOME.length + 1));
+    const target = seedPath(file.path);
+    if (!target) continue;
     mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
     writeFileSync(target, file.content, { mode: file.mode });
   }
   for (const copy of setup.copies) {
-    cpSync(copy.hostPath, join(seedDir, copy.guestPath.slice(GUEST_HOME.length + 1)), { recursive: true, dereference: true });
-  }
-}
-
-function chownTree(path: string, uid: number): void {
-  chownSync(path, uid, uid);
-  for (const entry of readdirSync(path, { withFileTypes: true, recursive: true })) {
-    const full = join(entry.parentPath, entry.name);
-    try {
-      chownSync(full, uid, uid);
-    } catch {
-      // A dangling symlink cannot be chowned through; the agent cannot follow it either.
-    }
+    const target = seedPath(copy.guestPath);
+    if (!target) continue;
+    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    // The skill folder itself may be a link the operator made (skill managers do); inside it,
+    // links are copied as links and never followed, so a skill cannot carry host files in.
+    const source = realpathSync(copy.hostPath);
+    if (!statSync(source).isDirectory()) throw new CliError(`skill ${copy.hostPath} is not a folder`);
+    copyTree(source, target);
   }
 }
 

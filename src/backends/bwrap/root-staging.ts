@@ -1,11 +1,14 @@
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TeardownStack } from '../../launch/teardown.js';
+import { CliError } from '../../cli/context.js';
 import type { SandboxMounts } from './sandbox-args.js';
 
 /** The host uid a root-started sandbox runs as. */
 export const SANDBOX_HOST_UID = 65534;
 export const STAGE_ROOT = '/run/bot-bottle';
+/** The only variable bwrap (and so the sandbox's pid 1) gets: fixed, nothing of the operator's. */
+export const STAGE_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * As root, bwrap must run as an unprivileged uid, but that uid cannot reach
@@ -22,8 +25,9 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
   const binds: Array<[string, string]> = [];
   const stageDir = (name: string, src: string, isDir: boolean): string => {
     const target = join(stage, name);
+    // A bind needs a mount point of its own kind: a folder for a folder, an empty file for a file.
     if (isDir) mkdirSync(target, { mode: 0o711 });
-    else mkdirSync(stage, { recursive: true });
+    else closeSync(openSync(target, 'wx', 0o644));
     binds.push([src, target]);
     return target;
   };
@@ -44,18 +48,24 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
   for (const key of ['caFile', 'caBundle', 'etcPasswd', 'etcGroup', 'etcHosts', 'initScript'] as const) {
     staged[key] = join(runDir, baseOf(mounts[key]));
   }
-  // An agent program outside /usr (e.g. ~/.local/bin/claude, a single binary) may sit in a folder the
-  // sandbox uid cannot read: give the sandbox its own copy in the run folder instead.
+  // An agent program outside /usr (e.g. ~/.local/bin/claude, a 245 MB single binary) may sit in a
+  // folder the sandbox uid cannot traverse: it is bound onto the staging folder like the rest, never
+  // copied, so a launch writes nothing for it and an exit leaves nothing behind.
   staged.extra = mounts.extra.map((e, i) => {
-    const copy = join(dirOf(mounts.initScript), `extra${i}-${baseOf(e.src)}`);
-    copyFileSync(e.src, copy);
-    chmodSync(copy, 0o755);
-    return { src: join(runDir, baseOf(copy)), dest: e.dest };
+    const stats = statSync(e.src);
+    // The sandbox uid is "other" to the program (a bind cannot lend it ownership): it needs o+rx.
+    if ((stats.mode & 0o005) !== 0o005) {
+      throw new CliError(`${e.src} is not readable and executable by other users, so a bottle started by root (host uid ${SANDBOX_HOST_UID} inside) cannot run it: chmod o+rx it, or install it under /usr`);
+    }
+    return { src: stageDir(`extra${i}`, e.src, stats.isDirectory()), dest: e.dest };
   });
-  const script = binds.map((_, i) => `mount --bind "$${2 * i + 1}" "$${2 * i + 2}"`).join(' && ');
+  // Braces: past nine binds' worth of arguments, sh reads `$10` as `$1` followed by `0`.
+  const script = binds.map((_, i) => `mount --bind "\${${2 * i + 1}}" "\${${2 * i + 2}}"`).join(' && ');
   const prefix = [
     'unshare', '--mount', '--propagation', 'private', '--',
-    '/bin/sh', '-c', `${script} && shift ${binds.length * 2} && exec "$@"`, 'bot-bottle-stage',
+    // `env -i`: the shell exports PWD (the operator's cwd), and bwrap's pid-1 reaper inside the
+    // sandbox keeps bwrap's environment, readable there as /proc/1/environ.
+    '/bin/sh', '-c', `${script} && shift ${binds.length * 2} && exec env -i PATH=${STAGE_PATH} "$@"`, 'bot-bottle-stage',
     ...binds.flat(),
     'setpriv', `--reuid=${SANDBOX_HOST_UID}`, `--regid=${SANDBOX_HOST_UID}`, '--clear-groups', '--no-new-privs',
   ];

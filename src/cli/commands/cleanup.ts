@@ -1,12 +1,14 @@
 import type { Command } from '@commander-js/extra-typings';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { STAGE_ROOT } from '../../backends/bwrap/root-staging.js';
 import { readPids } from '../../backends/bwrap/status.js';
+import { returnWorkspace, workspaceLent } from '../../backends/bwrap/ownership.js';
+import { removeTree } from '../../util/safe-fs.js';
 import { processAlive } from '../../util/process.js';
 import { knownSlugs } from '../../state/metadata.js';
-import { bottleStatePaths, queueDir } from '../../state/paths.js';
+import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
 import { CliError, type CliContext } from '../context.js';
 
 interface Step {
@@ -35,6 +37,8 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
     .option('--yes', 'do not ask for confirmation', false)
     .action(async (opts) => {
       const steps: Step[] = [];
+      // Removals never follow a link out of the state (safe-fs.ts): the state folder is hostile input.
+      const { stateRoot, queueRoot } = homePaths(ctx.home);
       for (const slug of knownSlugs(ctx.home)) {
         const paths = bottleStatePaths(slug, ctx.home);
         const pids = readPids(slug, ctx.home);
@@ -47,15 +51,17 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
           }
         }
         if (running) continue;
-        if (existsSync(paths.runDir)) steps.push({ describe: `remove runtime files of ${slug} (${paths.runDir})`, run: () => rmSync(paths.runDir, { recursive: true, force: true }) });
+        if (existsSync(paths.runDir)) steps.push({ describe: `remove runtime files of ${slug} (${paths.runDir})`, run: () => removeTree(stateRoot, paths.runDir) });
         for (const stage of stagingFolders(slug)) {
-          steps.push({ describe: `remove staging folder ${stage}`, run: () => rmSync(stage, { recursive: true, force: true }) });
+          steps.push({ describe: `remove staging folder ${stage}`, run: () => removeTree(STAGE_ROOT, stage) });
         }
         if (opts.state) {
           steps.push({ describe: `delete state of stopped bottle ${slug} (workspace included) and its queue`, run: () => {
-            rmSync(paths.dir, { recursive: true, force: true });
-            rmSync(queueDir(slug, ctx.home), { recursive: true, force: true });
+            removeTree(stateRoot, paths.dir);
+            removeTree(queueRoot, queueDir(slug, ctx.home));
           } });
+        } else if (workspaceLent(paths.workspace)) {
+          steps.push({ describe: `give the workspace of ${slug} back to its owner (a root-run bottle that did not stop cleanly)`, run: () => returnWorkspace(paths.workspace) });
         }
       }
       if (steps.length === 0) {

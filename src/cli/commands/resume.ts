@@ -4,12 +4,24 @@ import { allBackends, selectBackend } from '../../backends/select.js';
 import { launchPlan } from '../../launch/launch.js';
 import { ManifestCatalog } from '../../manifest/catalog.js';
 import { resolvePlan } from '../../plan/resolve.js';
+import { SlugError } from '../../plan/slug.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { readMetadata } from '../../state/metadata.js';
-import { bottleStatePaths } from '../../state/paths.js';
+import { bottleStatePaths, homePaths } from '../../state/paths.js';
+import { assertPlainFile } from '../../util/safe-fs.js';
 import { slugArg, textArg } from '../arg-checks.js';
 import { CliError, type CliContext } from '../context.js';
 import { renderPlan } from '../render-plan.js';
+
+/** The slug and the state folder are hostile input: a bad one is a clear error, never a path. */
+function readState(home: string, slug: string): ReturnType<typeof readMetadata> {
+  try {
+    return readMetadata(home, slug);
+  } catch (err) {
+    if (err instanceof SlugError) throw err;
+    throw new CliError(`cannot resume ${slug}: ${(err as Error).message}`);
+  }
+}
 
 export function registerResume(program: Command, ctx: CliContext): void {
   program
@@ -24,7 +36,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
       if (opts.prompt !== undefined && !opts.headless) throw new CliError('--prompt is only used with --headless');
       slugArg(slug);
       if (opts.prompt !== undefined) textArg(opts.prompt, '--prompt');
-      const meta = readMetadata(ctx.home, slug);
+      const meta = readState(ctx.home, slug);
       const backends = allBackends();
       const running = (await backends[meta.backend as BottlePlan['backend']].list(ctx.home)).find((s) => s.slug === slug && s.running);
       if (running) throw new CliError(`bottle ${slug} is already running (${running.detail ?? meta.backend})`);
@@ -47,6 +59,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
       });
       const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
       if (existsSync(capabilities)) {
+        assertPlainFile(homePaths(ctx.home).stateRoot, capabilities);
         const pending = readFileSync(capabilities, 'utf8').trim();
         if (pending.length > 2) ctx.stderr(`note: approved capability changes are recorded in ${capabilities}; the ${plan.backend} backend applies them when it builds the agent's image\n`);
       }
