@@ -3,9 +3,14 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 export interface AuditFinding {
   detector: string;
   rule: string;
-  /** Masked by the DLP library; never the raw value. */
+  /** `****` or a vendor prefix and `****` (src/dlp/mask.ts); never a character of the value. */
   masked: string;
+  /** The part of the exchange (`path`, `header:NAME`, `header name`, `body`, `response`, `websocket`...). */
   where: string;
+  /** The form it was found in (`raw`, `hex`, `base64`, `url`...). */
+  view: string;
+  /** Chars of that part the match covers (in its encoded form). */
+  length: number;
   severity: string;
 }
 

@@ -126,8 +126,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Named fields, not spreads: this runs once per request (undefined ones are left out of the JSON line).
     this.core.audit({
       method: what.method,
-      host: what.host,
-      path: what.path,
+      host: ctx.scrubbed?.host ?? what.host,
+      path: ctx.scrubbed?.path ?? what.path,
       route: ctx.route?.plan.host ?? null,
       decision: r.decision,
       status: r.status,
@@ -178,9 +178,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private gatedBody(dlpCfg: RouteDlp): AsyncIterable<Buffer> {
     const g = new BodyGate(this.core.dlp, dlpCfg, this.core.dlp.bodyStreamScanner(dlpCfg.outbound), {
-      host: this.ctx.host,
+      host: this.ctx.scrubbed?.host ?? this.ctx.host,
       method: this.ctx.method,
-      path: this.what.path,
+      path: this.ctx.scrubbed?.path ?? this.what.path,
       signal: this.signal(),
     });
     this.gate = g;

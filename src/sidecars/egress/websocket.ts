@@ -40,6 +40,7 @@ export async function handleUpgrade(core: ProxyCore, deps: WebSocketDeps, req: I
   const audit = (r: Pick<AuditRecord, 'decision'> & Partial<AuditRecord>): void =>
     core.audit({
       ...what,
+      ...ctx.scrubbed,
       route: ctx.route?.plan.host ?? null,
       ...(ctx.findings.length > 0 ? { findings: ctx.findings } : {}),
       ms: Math.round((performance.now() - started) * 100) / 100,
