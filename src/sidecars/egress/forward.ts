@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { AuditRecord, AuditSink } from './audit.js';
-import { stripQuery } from './audit.js';
+import { AUDIT_STAGE, stripQuery } from './audit.js';
 import { BodyGate, gatedBody } from './body-gate.js';
 import { toAudit, type DlpPolicy } from './dlp-policy.js';
 import type { Dispatcher } from 'undici';
@@ -20,6 +20,8 @@ export interface ProxyCore {
   agent: Upstream;
   dlp: DlpPolicy;
   audit: AuditSink;
+  /** Set while audit lines cannot be written: every request is then refused (503) with this reason. */
+  auditDown(): string | undefined;
   table(): RouteTable;
   /** How long an upstream may take to send response headers (UPSTREAM_HEADERS_TIMEOUT_MS by default). */
   upstreamHeadersTimeoutMs: number;
@@ -49,6 +51,11 @@ const TEXTUAL = /^(text\/|application\/(json|[a-z0-9.+-]*\+json|xml|[a-z0-9.+-]*
 /** One request through the pipeline: stages → (streamed, scanned) upstream → (streamed, scanned) response. */
 export function handleRequest(core: ProxyCore, req: IncomingMessage, res: ServerResponse, t: Target): Promise<void> {
   const x = new Exchange(core, req, res, t);
+  const auditDown = core.auditDown();
+  if (auditDown !== undefined) {
+    x.proceed(block(AUDIT_STAGE, auditDown, 503, false));
+    return DONE;
+  }
   let v;
   try {
     v = runStagesFast(core.stages, x.ctx);
