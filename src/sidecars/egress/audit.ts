@@ -41,7 +41,7 @@ export interface Audit {
   close: () => Promise<void>;
 }
 
-/** The stage of refusals made because the audit is down; counted, not written one by one (see `createAudit`). */
+/** The stage of refusals made because the audit is down (see `createAudit`). */
 export const AUDIT_STAGE = 'audit';
 
 /**
@@ -66,7 +66,6 @@ export function createAudit(
   bottle: string,
   file: string | undefined,
   log: (event: Record<string, unknown>) => void,
-  opts: { reserveBytes?: number } = {},
 ): Audit {
   let fd: number | undefined;
   try {
@@ -76,15 +75,16 @@ export function createAudit(
   }
   let reserve: AuditReserve | undefined;
   if (fd !== undefined) {
-    const bytes = opts.reserveBytes ?? AUDIT_RESERVE_BYTES;
     try {
-      reserve = new AuditReserve(`${file}.reserve`, bytes);
+      reserve = new AuditReserve(`${file}.reserve`, AUDIT_RESERVE_BYTES);
     } catch (err) {
       closeSync(fd);
-      throw new Error(`egress.auditLog ${file}: cannot reserve ${bytes} bytes beside it for the audit (${(err as Error).message}); free space on that disk`, { cause: err });
+      throw new Error(`egress.auditLog ${file}: cannot reserve ${AUDIT_RESERVE_BYTES} bytes beside it for the audit (${(err as Error).message}); free space on that disk`, { cause: err });
     }
   }
   let down: string | undefined;
+  /** performance.now() when the audit went down. */
+  let downSince = 0;
   let refusedWhileDown = 0;
   let recovering: NodeJS.Timeout | undefined;
   let pending = '';
@@ -133,6 +133,7 @@ export function createAudit(
     if (down === undefined) {
       // The reason goes to the agent too: no host path in it.
       down = `egress cannot write its audit log (${e.message.split(',')[0]}), and no request leaves without an audit line: requests are refused until the operator frees space on the host`;
+      downSince = performance.now();
       log({ event: 'egress-audit-down', file, error: e.message, note: 'refusing requests (503) until the audit log can be written' });
       recovering = setInterval(recover, RECOVER_MS);
       recovering.unref();
@@ -180,7 +181,9 @@ export function createAudit(
     write: (record) => {
       const time = now();
       if (fd === undefined) return log({ time, bottle, event: 'egress-request', ...record });
-      if (down !== undefined && record.stage === AUDIT_STAGE) {
+      // While down nothing new is forwarded: records of requests that began since
+      // (or of refusals without a duration: CONNECT, parse errors) are only counted.
+      if (down !== undefined && (record.stage === AUDIT_STAGE || record.ms === undefined || performance.now() - record.ms >= downSince)) {
         refusedWhileDown++;
         return;
       }
