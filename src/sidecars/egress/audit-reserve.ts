@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 
 /** Room kept beside the audit log: thousands of lines, the requests in flight when the disk fills and hours of one-per-second refusal summaries. */
 export const AUDIT_RESERVE_BYTES = 2 * 1024 * 1024;
@@ -28,7 +28,9 @@ export class AuditReserve {
     readonly path: string,
     readonly bytes: number,
   ) {
-    this.fd = openSync(path, 'w', 0o600);
+    // A new file, never one found there: the state folder is not trusted (a planted symlink would be truncated).
+    rmQuiet(path);
+    this.fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     if (!this.fill()) {
       closeSync(this.fd);
       rmQuiet(path);

@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { AUDIT_RESERVE_BYTES, AuditReserve, isNoSpace } from './audit-reserve.js';
 
 export interface AuditFinding {
@@ -69,7 +69,8 @@ export function createAudit(
 ): Audit {
   let fd: number | undefined;
   try {
-    fd = file === undefined ? undefined : openSync(file, 'a', 0o600);
+    // O_NOFOLLOW: a symlink planted in the state folder must not redirect the audit.
+    fd = file === undefined ? undefined : openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   } catch (err) {
     throw new Error(`egress.auditLog ${file}: cannot open for appending: ${(err as Error).message}`, { cause: err });
   }
