@@ -17,7 +17,7 @@ export interface Finding {
   /** 1-based line and column of `start`. */
   line: number;
   column: number;
-  /** The matched value with most characters masked; safe to log and show. Never the raw value. */
+  /** `****`, after the rule's fixed vendor prefix when it has one (`ghp_****`); never a character of the value. */
   masked: string;
   /** Which view found it: `raw`, `base64`, `url`, `hex`, `escape`, `nfkc`, `joined`... */
   view: string;

@@ -1,12 +1,37 @@
+import { TOKEN_RULES } from './rules/index.js';
+
 /**
- * A loggable stand-in for a matched value: at most the first 4 characters
- * (fewer for short values) and `****`, so logs never carry the secret.
+ * A loggable stand-in for a matched value: `****`, after the rule's fixed
+ * vendor prefix when there is one (`ghp_****`, `glpat-****`). Never a character
+ * of the value itself: a known secret, an entropy run or an unknown token's
+ * body all become `****` (the finding's rule, view and offsets say what and
+ * where; consumers show the length from the offsets).
  */
-export function mask(value: string): string {
-  // Only printable ASCII survives, so zero-width or control chars never reach a log line.
-  const visible = value.replace(/[^\x21-\x7e]/g, '');
-  const keep = visible.length >= 16 ? 4 : visible.length >= 8 ? 2 : 0;
-  return visible.slice(0, keep) + '****';
+export function mask(value: string, prefixes: readonly string[] | undefined): string {
+  if (prefixes) for (const p of prefixes) if (value.startsWith(p)) return `${p}****`;
+  return '****';
+}
+
+let vendorPrefixes: Map<string, readonly string[]> | undefined;
+
+/**
+ * The fixed prefixes a token rule's values start with, longest first: anchors
+ * that end in `_`, `-` or `.` (`ghp_`, `sk-ant-`, `SG.`), which the vendor puts
+ * on every token of that kind, so they tell nothing about one token. Anchors
+ * without such an end (`AKIA`, a discord token's `M`) may be the token's own
+ * first chars, and rules with a capture group match a value after a keyword:
+ * neither keeps a prefix.
+ */
+export function vendorPrefixesOf(rule: string): readonly string[] | undefined {
+  if (!vendorPrefixes) {
+    vendorPrefixes = new Map();
+    for (const r of TOKEN_RULES) {
+      if (r.group !== undefined || r.ignoreCase) continue;
+      const fixed = (r.anchors ?? []).filter((a) => a.length >= 3 && /[_.-]$/.test(a)).sort((a, b) => b.length - a.length);
+      if (fixed.length > 0) vendorPrefixes.set(r.id, fixed);
+    }
+  }
+  return vendorPrefixes.get(rule);
 }
 
 /**

@@ -7,7 +7,7 @@ import { type Carried, coreScan, holdsTrigger, type PassCarry, quietBytes, type 
 import { highEntropySpans } from './entropy.js';
 import { detectInjection } from './injection.js';
 import { KnownSecretIndex } from './known.js';
-import { LineIndex, mask } from './mask.js';
+import { LineIndex, mask, vendorPrefixesOf } from './mask.js';
 import { TokenMatcher } from './tokens.js';
 import { buildViews } from './views.js';
 
@@ -180,7 +180,9 @@ export function toFindings(text: string, hits: readonly Hit[], base?: { offset: 
       line += base.line - 1;
     }
     const off = base?.offset ?? 0;
-    return { rule: h.rule, detector: h.detector, severity: h.severity, start: h.start + off, end: h.end + off, line, column, masked: mask(h.value), view: h.view };
+    // A vendor prefix is shown only on a token that is not also a known secret.
+    const prefixes = h.detector === 'token_patterns' && !hits.some((k) => k.detector === 'known_secrets' && k.start < h.end && h.start < k.end) ? vendorPrefixesOf(h.rule) : undefined;
+    return { rule: h.rule, detector: h.detector, severity: h.severity, start: h.start + off, end: h.end + off, line, column, masked: mask(h.value, prefixes), view: h.view };
   });
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -58,5 +58,25 @@ describe('egress audit file (batched writes)', () => {
 describe('egress audit file errors', () => {
   it('fails at start-up, naming the field, when the audit file cannot be opened', () => {
     expect(() => createAudit('b3', join(tmpdir(), 'no-such-dir-egress-audit', 'a.jsonl'), () => undefined)).toThrow(/egress\.auditLog .*cannot open/);
+  });
+});
+
+describe('egress audit files in an untrusted state folder', () => {
+  it('refuses an audit log that is a symlink, and replaces a planted reserve symlink without touching its target', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'egress-audit-links-'));
+    try {
+      const victim = join(dir, 'victim');
+      writeFileSync(victim, 'precious');
+      symlinkSync(victim, join(dir, 'linked.jsonl'));
+      expect(() => createAudit('b5', join(dir, 'linked.jsonl'), () => undefined)).toThrow(/egress\.auditLog .*cannot open/);
+      symlinkSync(victim, join(dir, 'a.jsonl.reserve'));
+      const audit = createAudit('b5', join(dir, 'a.jsonl'), () => undefined);
+      expect(lstatSync(join(dir, 'a.jsonl.reserve')).isSymbolicLink()).toBe(false);
+      expect(readFileSync(victim, 'utf8')).toBe('precious');
+      await audit.close();
+      expect(existsSync(join(dir, 'a.jsonl.reserve'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,7 +9,7 @@ describe('ExchangeContext', () => {
   it('carries the request fields and builds the signal only when asked', () => {
     let made = 0;
     const ac = new AbortController();
-    const ctx = new ExchangeContext({ method: 'POST', headers: { host: 'api.test' } }, target, table, {
+    const ctx = new ExchangeContext({ method: 'POST', headers: { host: 'api.test' }, rawHeaders: ['Host', 'api.test'] }, target, table, {
       signal: () => {
         made++;
         return ac.signal;
@@ -24,8 +24,8 @@ describe('ExchangeContext', () => {
   });
 
   it('keeps the signal getter on the prototype (a per-object getter closure kept whole exchanges alive across young GCs)', () => {
-    const a = new ExchangeContext({ headers: {} }, target, table, { signal: () => new AbortController().signal });
-    const b = new ExchangeContext({ headers: {} }, target, table, { signal: () => new AbortController().signal });
+    const a = new ExchangeContext({ headers: {}, rawHeaders: [] }, target, table, { signal: () => new AbortController().signal });
+    const b = new ExchangeContext({ headers: {}, rawHeaders: [] }, target, table, { signal: () => new AbortController().signal });
     expect(a.method).toBe('GET');
     expect(Object.getOwnPropertyDescriptor(a, 'signal')).toBeUndefined();
     expect(Object.getPrototypeOf(a)).toBe(Object.getPrototypeOf(b));

@@ -16,6 +16,7 @@ const ctx = (): RequestContext => ({
   port: 443,
   path: '/',
   inHeaders: {},
+  rawHeaders: [],
   outHeaders: {},
   tunnel: undefined,
   table: buildRouteTable([]),

@@ -107,7 +107,7 @@ export class DlpPolicy {
           host: ask.host,
           method: ask.method,
           path: ask.path,
-          findings: findings.map((f) => ({ detector: f.detector, rule: f.rule, masked: f.masked })),
+          findings: findings.map((f) => ({ detector: f.detector, rule: f.rule, masked: f.masked, view: f.view, length: f.end - f.start })),
         },
         { timeoutMs: this.deps.superviseTimeoutMs },
       );
@@ -129,6 +129,7 @@ export function describe(findings: Finding[]): string {
   return `outbound DLP matched ${rules.join(', ')}`;
 }
 
+/** What the audit keeps of a finding: detector, rule, where and how long, never a character of a secret (see mask.ts). */
 export function toAudit(findings: Finding[], where: string): AuditFinding[] {
-  return findings.map((f) => ({ detector: f.detector, rule: f.rule, masked: f.masked, where, severity: f.severity }));
+  return findings.map((f) => ({ detector: f.detector, rule: f.rule, masked: f.masked, where, view: f.view, length: f.end - f.start, severity: f.severity }));
 }

@@ -21,16 +21,18 @@ export class ExchangeContext implements RequestContext {
   port: number;
   path: string;
   inHeaders: IncomingHttpHeaders;
+  rawHeaders: readonly string[];
   outHeaders: Record<string, string | string[]> = {};
   tunnel: Tunnel | undefined;
   table: RouteTable;
   declare route?: CompiledRoute;
   declare resolved?: Resolved;
   findings: AuditFinding[] = [];
+  declare scrubbed?: { host?: string; path?: string };
   redacted = false;
 
   constructor(
-    req: { method?: string | undefined; headers: IncomingHttpHeaders },
+    req: { method?: string | undefined; headers: IncomingHttpHeaders; rawHeaders: readonly string[] },
     t: { scheme: 'http' | 'https'; host: string; port: number; path: string; tunnel: Tunnel | undefined },
     table: RouteTable,
     private readonly makeSignal: { signal(): AbortSignal },
@@ -41,6 +43,7 @@ export class ExchangeContext implements RequestContext {
     this.port = t.port;
     this.path = t.path;
     this.inHeaders = req.headers;
+    this.rawHeaders = req.rawHeaders;
     this.tunnel = t.tunnel;
     this.table = table;
   }

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { AuditRecord, AuditSink } from './audit.js';
-import { stripQuery } from './audit.js';
+import { AUDIT_STAGE, stripQuery } from './audit.js';
 import { BodyGate, gatedBody } from './body-gate.js';
 import { toAudit, type DlpPolicy } from './dlp-policy.js';
 import type { Dispatcher } from 'undici';
@@ -20,6 +20,8 @@ export interface ProxyCore {
   agent: Upstream;
   dlp: DlpPolicy;
   audit: AuditSink;
+  /** Set while audit lines cannot be written: every request is then refused (503) with this reason. */
+  auditDown(): string | undefined;
   table(): RouteTable;
   /** How long an upstream may take to send response headers (UPSTREAM_HEADERS_TIMEOUT_MS by default). */
   upstreamHeadersTimeoutMs: number;
@@ -49,6 +51,11 @@ const TEXTUAL = /^(text\/|application\/(json|[a-z0-9.+-]*\+json|xml|[a-z0-9.+-]*
 /** One request through the pipeline: stages → (streamed, scanned) upstream → (streamed, scanned) response. */
 export function handleRequest(core: ProxyCore, req: IncomingMessage, res: ServerResponse, t: Target): Promise<void> {
   const x = new Exchange(core, req, res, t);
+  const auditDown = core.auditDown();
+  if (auditDown !== undefined) {
+    x.proceed(block(AUDIT_STAGE, auditDown, 503, false));
+    return DONE;
+  }
   let v;
   try {
     v = runStagesFast(core.stages, x.ctx);
@@ -126,8 +133,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Named fields, not spreads: this runs once per request (undefined ones are left out of the JSON line).
     this.core.audit({
       method: what.method,
-      host: what.host,
-      path: what.path,
+      host: ctx.scrubbed?.host ?? what.host,
+      path: ctx.scrubbed?.path ?? what.path,
       route: ctx.route?.plan.host ?? null,
       decision: r.decision,
       status: r.status,
@@ -178,9 +185,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private gatedBody(dlpCfg: RouteDlp): AsyncIterable<Buffer> {
     const g = new BodyGate(this.core.dlp, dlpCfg, this.core.dlp.bodyStreamScanner(dlpCfg.outbound), {
-      host: this.ctx.host,
+      host: this.ctx.scrubbed?.host ?? this.ctx.host,
       method: this.ctx.method,
-      path: this.what.path,
+      path: this.ctx.scrubbed?.path ?? this.what.path,
       signal: this.signal(),
     });
     this.gate = g;

@@ -55,7 +55,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   });
   const audit = createAudit(ctx.bottle, cfg.auditLog, ctx.log);
   const { server, destroyTunnels } = createProxyServer(
-    { stages: buildStages({ dlp, resolver, env }), agent, dlp, audit: audit.write, table: () => table, upstreamHeadersTimeoutMs: headersTimeoutS * 1000 },
+    { stages: buildStages({ dlp, resolver, env }), agent, dlp, audit: audit.write, auditDown: audit.down, table: () => table, upstreamHeadersTimeoutMs: headersTimeoutS * 1000 },
     ca,
     { resolver, trust },
   );

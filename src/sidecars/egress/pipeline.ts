@@ -3,6 +3,9 @@ import { isIP } from 'node:net';
 import type { Finding } from '../../dlp/index.js';
 import type { AuditFinding } from './audit.js';
 import { describe, toAudit, type DlpPolicy } from './dlp-policy.js';
+import { stripQuery } from './audit.js';
+import { overrideRefusal } from './method-override.js';
+import { decodedReading, dotSegmentReading } from './path-normal.js';
 import { ResolveError, type Resolved, type Resolver } from './resolve.js';
 import { findRoute, routeAllows, type CompiledRoute, type RouteTable } from './routes.js';
 import { ALLOW, block, type Verdict } from './verdict.js';
@@ -24,12 +27,16 @@ export interface RequestContext {
   path: string;
   /** Incoming headers; stages read them and build `outHeaders`. */
   inHeaders: IncomingHttpHeaders;
+  /** Names and values as the client sent them (node lower-cases `inHeaders`' names). */
+  rawHeaders: readonly string[];
   outHeaders: Record<string, string | string[]>;
   tunnel: Tunnel | undefined;
   table: RouteTable;
   route?: CompiledRoute;
   resolved?: Resolved;
   findings: AuditFinding[];
+  /** Host and path for the audit line and supervise proposals when DLP found something in them (secrets replaced). */
+  scrubbed?: { host?: string; path?: string };
   redacted: boolean;
   signal: AbortSignal;
 }
@@ -143,9 +150,25 @@ export function buildStages(deps: PipelineDeps): Stage[] {
       },
     },
     {
+      name: 'path',
+      run(ctx) {
+        if (!ctx.route?.matches.some((m) => m.paths.length > 0)) return ALLOW;
+        const pathOnly = ctx.path.split('?', 1)[0]!;
+        const normal = dotSegmentReading(pathOnly);
+        if (normal === undefined) return ALLOW;
+        return block(
+          'path',
+          `path ${JSON.stringify(pathOnly)} has dot segments (read as a server does, it is ${JSON.stringify(normal)}); ${ctx.host} has path rules, so only paths already in normal form are sent: send ${JSON.stringify(normal)} itself`,
+          403,
+          false,
+        );
+      },
+    },
+    {
       name: 'git',
       run(ctx) {
-        const p = ctx.path.toLowerCase();
+        // Decoded: a server routes `git-receive%2Dpack` to receive-pack.
+        const p = decodedReading(ctx.path).toLowerCase();
         if (p.includes('git-receive-pack')) {
           return block('git', 'git push over HTTP(S) is never allowed through egress; push through git-gate', 403, false);
         }
@@ -161,6 +184,8 @@ export function buildStages(deps: PipelineDeps): Stage[] {
         if (ctx.route && !routeAllows(ctx.route, ctx.method, ctx.path, ctx.inHeaders)) {
           return block('matches', `${ctx.method} ${ctx.path.split('?')[0]} does not match any of the route's matches for ${ctx.host}`);
         }
+        const override = ctx.route && overrideRefusal(ctx.route, ctx.path, ctx.inHeaders);
+        if (override) return block('matches', `${override} (${ctx.host})`, 403, false);
         return ALLOW;
       },
     },
@@ -234,7 +259,7 @@ export function runStagesFast(stages: readonly Stage[], ctx: RequestContext, fro
   return ALLOW;
 }
 
-/** DLP on the host, the path+query and header values (before any credential is injected). */
+/** DLP on the host, header names, the path+query and header values (before any credential is injected). */
 function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise<Verdict> {
   const cfg = ctx.route?.plan.dlp;
   if (!cfg || cfg.outbound.length === 0) return ALLOW;
@@ -243,15 +268,29 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
   const auth = ctx.route?.plan.auth;
   // Objects are built only for parts with findings: most requests have none.
   let hits: HeadHit[] | undefined;
+  let namesSeen: Finding[] | undefined;
+  // A name with a finding is not repeated in the `where` of its value's findings (audit, block reasons).
+  let withheld: Set<string> | undefined;
+  const partName = (part: HeadPart): string => (part === PATH ? 'path' : withheld?.has(part as string) ? 'header:(name withheld)' : `header:${part as string}`);
   const check = (part: HeadPart, text: string): void => {
     const all = scanner.scan(text);
     if (all.length === 0) return;
-    const where = partName(part);
-    ctx.findings.push(...toAudit(all, where));
+    if (part === NAMES) {
+      namesSeen = all;
+      for (const f of all) ctx.findings.push(...toAudit([f], f.start < ctx.host.length ? 'host' : 'header name'));
+    } else ctx.findings.push(...toAudit(all, partName(part)));
     const findings = dlp.blocking(all, (f) => text.slice(f.start, f.end));
-    if (findings.length > 0) (hits ??= []).push({ part, where, text, findings });
+    if (findings.length > 0) (hits ??= []).push({ part, where: part === NAMES ? namesWhere(findings, ctx.host.length) : partName(part), text, findings });
   };
-  check(HOST, ctx.host);
+  // The host and the header names as the client sent them, in one scan (one call
+  // for both, as the host alone cost): a name carries data as well as a value
+  // does, and node lower-cases req.headers' names, which hides a known secret
+  // and its upper-case hex. Neither a host nor a name can be redacted.
+  const raw = ctx.rawHeaders;
+  let names = ctx.host;
+  for (let i = 0; i < raw.length; i += 2) if (!COMMON_NAMES.has(raw[i]!)) names += `\n${raw[i]}`;
+  check(NAMES, names);
+  if (namesSeen) withheld = namesWithFindings(raw, ctx.host.length, namesSeen);
   check(PATH, ctx.path);
   for (const name in ctx.inHeaders) {
     const value = ctx.inHeaders[name];
@@ -262,6 +301,15 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
   const found = hits;
   const all = found.flatMap((h) => h.findings);
   const where = [...new Set(found.map((h) => h.where))].join(', ');
+  // The audit line and a supervise proposal show the host and path with the secrets replaced.
+  const scrub = (text: string): string => {
+    const r = scanner.redact(text);
+    return r.text === text || dlp.blocking(r.findings, () => undefined).length > 0 ? '[REDACTED]' : r.text;
+  };
+  for (const h of found) {
+    if (h.part === PATH) (ctx.scrubbed ??= {}).path = stripQuery(scrub(ctx.path));
+    else if (h.part === NAMES && h.findings.some((f) => f.start < ctx.host.length)) (ctx.scrubbed ??= {}).host = scrub(ctx.host);
+  }
   switch (cfg.onMatch) {
     case 'block':
       return block('outbound-dlp', `${describe(all)} in ${where}`);
@@ -269,16 +317,16 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
       const raws = found.flatMap((h) => h.findings.map((f) => h.text.slice(f.start, f.end)));
       return dlp
         .supervise(all, raws, {
-          host: ctx.host,
+          host: ctx.scrubbed?.host ?? ctx.host,
           method: ctx.method,
-          path: ctx.path.split('?')[0] ?? '',
+          path: ctx.scrubbed?.path?.split('?')[0] ?? ctx.path.split('?')[0] ?? '',
           signal: ctx.signal,
         })
         .then((b) => b ?? ALLOW);
     }
     case 'redact': {
       for (const h of found) {
-        if (h.part === HOST) return block('outbound-dlp', `${describe(h.findings)} in the host name; a host cannot be redacted`);
+        if (h.part === NAMES) return block('outbound-dlp', `${describe(h.findings)} in ${h.where}; a host or a header name cannot be redacted`);
         const { text, findings } = scanner.redact(h.text);
         if (dlp.blocking(findings, () => undefined).length > 0) {
           return block('outbound-dlp', `${describe(findings)} remains in ${h.where} after redaction`);
@@ -292,10 +340,26 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
   }
 }
 
-/** The host, the path, or a header name. */
-const HOST = Symbol('host');
+/**
+ * Header names spelled exactly as clients send them (curl and browsers in
+ * Title-Case, undici and HTTP/2 stacks in lower case): such a name holds no
+ * data, so it is not scanned, which keeps the names scan as cheap as the host's
+ * alone for most requests (bench:egress). Any other spelling is scanned.
+ */
+const COMMON_NAMES: ReadonlySet<string> = new Set(
+  [
+    'Host', 'User-Agent', 'Accept', 'Accept-Encoding', 'Accept-Language', 'Authorization', 'Connection', 'Content-Type',
+    'Content-Length', 'Transfer-Encoding', 'Cache-Control', 'Pragma', 'Cookie', 'Origin', 'Referer', 'Proxy-Authorization',
+    'Proxy-Connection', 'Keep-Alive', 'Upgrade', 'Expect', 'TE', 'If-None-Match', 'If-Modified-Since', 'Range', 'Content-Encoding',
+    'Sec-WebSocket-Key', 'Sec-WebSocket-Version', 'Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions', 'X-Request-Id',
+    'Anthropic-Version', 'Anthropic-Beta', 'X-Api-Key', 'OpenAI-Organization', 'OpenAI-Beta',
+  ].flatMap((n) => [n, n.toLowerCase()]),
+);
+
+/** The host and the header names (one text), the path, or a header value by its name. */
+const NAMES = Symbol('names');
 const PATH = Symbol('path');
-type HeadPart = typeof HOST | typeof PATH | string;
+type HeadPart = typeof NAMES | typeof PATH | string;
 
 interface HeadHit {
   part: HeadPart;
@@ -304,6 +368,21 @@ interface HeadHit {
   findings: Finding[];
 }
 
-function partName(part: HeadPart): string {
-  return part === HOST ? 'host' : part === PATH ? 'path' : `header:${part}`;
+function namesWhere(findings: Finding[], hostLength: number): string {
+  const parts = new Set(findings.map((f) => (f.start < hostLength ? 'host' : 'header name')));
+  return [...parts].join(', ');
+}
+
+/** Lower-cased names of the raw headers that findings in `host\nname1\nname2...` touch. */
+function namesWithFindings(raw: readonly string[], hostLength: number, findings: Finding[]): Set<string> {
+  const out = new Set<string>();
+  let at = hostLength;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (COMMON_NAMES.has(raw[i]!)) continue;
+    const start = at + 1;
+    const end = start + raw[i]!.length;
+    if (findings.some((f) => f.start < end && start < f.end)) out.add(raw[i]!.toLowerCase());
+    at = end;
+  }
+  return out;
 }

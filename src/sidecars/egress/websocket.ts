@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { AuditRecord } from './audit.js';
-import { stripQuery } from './audit.js';
+import { AUDIT_STAGE, stripQuery } from './audit.js';
 import { describe, toAudit } from './dlp-policy.js';
 import { errText, type ProxyCore, type Target } from './forward.js';
 import { ExchangeContext } from './exchange-context.js';
@@ -21,7 +21,7 @@ export interface WebSocketDeps {
   maxMessageBytes?: number;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 500: 'Internal Server Error', 502: 'Bad Gateway' };
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 /**
  * One WebSocket upgrade: the same request pipeline as any request (route,
@@ -40,6 +40,7 @@ export async function handleUpgrade(core: ProxyCore, deps: WebSocketDeps, req: I
   const audit = (r: Pick<AuditRecord, 'decision'> & Partial<AuditRecord>): void =>
     core.audit({
       ...what,
+      ...ctx.scrubbed,
       route: ctx.route?.plan.host ?? null,
       ...(ctx.findings.length > 0 ? { findings: ctx.findings } : {}),
       ms: Math.round((performance.now() - started) * 100) / 100,
@@ -53,6 +54,8 @@ export async function handleUpgrade(core: ProxyCore, deps: WebSocketDeps, req: I
   if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || ctx.method !== 'GET') {
     return refuse(block('upgrade', `only WebSocket upgrades (GET with Upgrade: websocket) are relayed, not ${ctx.method} Upgrade: ${String(req.headers.upgrade)}`, 403, false));
   }
+  const auditDown = core.auditDown();
+  if (auditDown !== undefined) return refuse(block(AUDIT_STAGE, auditDown, 503, false));
   let verdict;
   try {
     verdict = await runStages(core.stages, ctx);
