@@ -1,4 +1,5 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { LaunchError } from '../launch/errors.js';
 import { BackendUnavailableError } from '../backends/types.js';
 import { ManifestError } from '../manifest/errors.js';
 import { SlugError } from '../plan/slug.js';
@@ -45,6 +46,10 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode; // commander already printed its one line
     if (err instanceof CliError) {
+      ctx.stderr(`bot-bottle: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof LaunchError) {
       ctx.stderr(`bot-bottle: ${err.message}\n`);
       return err.exitCode;
     }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { LaunchError } from './errors.js';
 import { constants, createWriteStream, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -59,7 +60,7 @@ export async function startHostSidecars(opts: {
     stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
   });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the sidecar bundle did not become ready in ${opts.timeoutMs ?? 15_000} ms (log: ${opts.logFile})`)), opts.timeoutMs ?? 15_000);
+    const timer = setTimeout(() => reject(new LaunchError(`the sidecar bundle did not become ready in ${opts.timeoutMs ?? 15_000} ms (log: ${opts.logFile})`)), opts.timeoutMs ?? 15_000);
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       log.write(`${line}\n`);
@@ -75,7 +76,7 @@ export async function startHostSidecars(opts: {
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`the sidecar bundle exited before it was ready (${signal ?? `code ${code}`}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`));
+      reject(new LaunchError(`the sidecar bundle exited before it was ready (${signal ?? `code ${code}`}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`));
     });
   });
   return { pid, ready, process: child };

@@ -24,7 +24,8 @@ function fullCode(err: unknown, depth = 0): string | undefined {
   const code = (err as NodeJS.ErrnoException).code;
   if (typeof code === 'string' && FULL.has(code)) return code;
   const message = err instanceof Error ? err.message : '';
-  if (/\bENOSPC\b|no space left on device/i.test(message)) return 'ENOSPC';
+  // The bundle reports its own start-up failures as text: its audit reserve that does not fit is a full disk.
+  if (/\bENOSPC\b|no space left on device|cannot reserve \d+ bytes/i.test(message)) return 'ENOSPC';
   if (/\bEDQUOT\b|disk quota exceeded/i.test(message)) return 'EDQUOT';
   return fullCode((err as { cause?: unknown }).cause, depth + 1);
 }

@@ -104,10 +104,19 @@ describe.skipIf(missing)('a start on a full disk', () => {
     expect(o.listings.state).toBe('');
   });
 
+  it("fails cleanly when egress's audit reserve does not fit, stopping the bundle and removing everything", () => {
+    h = tempHome();
+    const o = onTinyDisk({ size: '4m', steps: [fillTo(1024), ...run("start a --headless --prompt 'echo ran'"), list('state', 'home/state'), 'echo "BUNDLES=$(pgrep -f "$M/home" | wc -l)"'] });
+    expectCleanFailure(o);
+    expect(o.stdout).not.toContain('ran');
+    expect(o.listings.state).toBe('');
+    expect(o.stdout).toContain('BUNDLES=0');
+  });
+
   it('fails cleanly after the sidecars started (the run files do not fit), stopping them and removing everything', () => {
     h = tempHome();
-    // Room for the state and the sidecar config, not for the CA bundle (~220 kB of host roots).
-    const o = onTinyDisk({ size: '1m', steps: [fillTo(120), ...run("start a --headless --prompt 'echo ran'", 'BOT_BOTTLE_TRACE=1'), list('state', 'home/state'), list('queue', 'home/queue'), 'echo "BUNDLES=$(pgrep -f "$M/home" | wc -l)"'] });
+    // Room for the state, the sidecar config and egress's 2 MiB audit reserve, not for the CA bundle (~220 kB of host roots).
+    const o = onTinyDisk({ size: '4m', steps: [fillTo(2048 + 120), ...run("start a --headless --prompt 'echo ran'", 'BOT_BOTTLE_TRACE=1'), list('state', 'home/state'), list('queue', 'home/queue'), 'echo "BUNDLES=$(pgrep -f "$M/home" | wc -l)"'] });
     expect(expectCleanFailure(o)).toContain('sidecars ready');
     expect(o.listings).toEqual({ state: '', queue: '' });
     expect(o.stdout).toContain('BUNDLES=0');
@@ -116,7 +125,7 @@ describe.skipIf(missing)('a start on a full disk', () => {
   it('keeps a resumed bottle\'s workspace when the disk filled up since its last run', () => {
     h = tempHome();
     const o = onTinyDisk({
-      size: '1m',
+      size: '4m',
       steps: [
         ...run("start a --label keep --headless --prompt 'echo precious > /workspace/work'"),
         fillTo(0),
