@@ -5,6 +5,7 @@ import type { BottlePlan } from '../plan/types.js';
 import { prepareState } from './prepare.js';
 import { resolveSecrets } from './secrets.js';
 import { TeardownStack } from './teardown.js';
+import { BottleEnd } from './bottle-end.js';
 import { trace } from '../util/trace.js';
 import { askSecret } from '../cli/ask-secret.js';
 
@@ -27,26 +28,18 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   trace('state prepared');
   const teardown = new TeardownStack((f) => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`));
   const interactive = plan.mode.kind === 'interactive';
-  const running = await teardown.guard((stack) =>
-    backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
-  );
-  // While attached, Ctrl-C belongs to the agent; headless, it stops the bottle.
-  let interrupted = false;
-  const onSignal = (): void => {
-    if (interactive) return;
-    interrupted = true;
-    void teardown.unwind();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  trace('agent started');
+  const end = new BottleEnd(plan.slug, interactive, teardown, ctx);
   try {
+    const running = await teardown.guard((stack) =>
+      backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
+    );
+    end.watch(running.failed);
+    trace('agent started');
     const code = await running.exited;
-    return interrupted ? 130 : code;
-  } finally {
     trace('agent exited');
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    return end.code ?? code;
+  } finally {
+    end.dispose();
     await teardown.unwind();
     trace('torn down');
   }

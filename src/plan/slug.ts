@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ANSI_COLORS, type AnsiColor } from './types.js';
 
 const SLUG = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+const SLUG_CHARS = /^[a-z0-9][a-z0-9_.-]*$/;
 
 export class SlugError extends Error {
   override name = 'SlugError';
@@ -18,6 +19,18 @@ export function validateLabel(label: string): string {
     throw new SlugError(`--label "${label}" is not usable as a bottle name: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit`);
   }
   return label;
+}
+
+/**
+ * A slug given back to us (a command's argument): it becomes a path under
+ * state/, so it must have the form allocateSlug produces (a label or agent
+ * name of up to 64 chars, plus a `-N` suffix) and nothing else.
+ */
+export function parseSlug(value: string): string {
+  if (value.length > 72 || !SLUG_CHARS.test(value)) {
+    throw new SlugError(`${JSON.stringify(value)} is not a bottle name: names use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit (see \`bot-bottle list active\`)`);
+  }
+  return value;
 }
 
 /**

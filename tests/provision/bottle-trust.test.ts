@@ -138,7 +138,8 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('interrupt
       });
       const pidsFile = join(h.home, 'state', 'intr', 'run', 'pids.json');
       for (let i = 0; i < 200 && !existsSync(pidsFile); i++) await new Promise((r) => setTimeout(r, 50));
-      const pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { sandbox: number; sidecars: number };
+      const recorded = JSON.parse(readFileSync(pidsFile, 'utf8')) as Record<'sandbox' | 'sidecars', { pid: number }>;
+      const pids = { sandbox: recorded.sandbox.pid, sidecars: recorded.sidecars.pid };
       const env = { BOT_BOTTLE_HOME: h.home };
       expect((await runBottleCli(['list', 'active'], { cwd: h.cwd, env })).stdout).toContain('intr\tbwrap\trunning');
       const again = await runBottleCli(['resume', 'intr', '--headless', '--prompt', 'true'], { cwd: h.cwd, env });

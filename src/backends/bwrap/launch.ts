@@ -10,6 +10,8 @@ import { provisionGuest, type GuestSetup } from '../../provision/guest.js';
 import { GUEST_HOME, GUEST_PATH, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { bottleStatePaths } from '../../state/paths.js';
+import { writePids, type Pids } from '../../state/pids.js';
+import { bootId, identify, signalProcess, type ProcessIdentity } from '../../state/process-identity.js';
 import type { LaunchContext, RunningBottle } from '../types.js';
 import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
@@ -115,7 +117,8 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   const seccomp = seccompProgram();
   if (!seccomp) ctx.log(`bot-bottle: no seccomp filter for ${process.arch}; the bottle relies on its namespaces alone`);
   const bwrapArgv = [...prefix, 'bwrap', '--info-fd', '4', ...(seccomp ? ['--seccomp', '5'] : []), '--args', '3', ...sandboxCommand(setup.command)];
-  return spawnSandbox(plan.slug, bwrapArgv, args, seccomp, opts.interactive, stack, sidecars.pid, run);
+  const running = await spawnSandbox(plan.slug, bwrapArgv, args, seccomp, opts.interactive, stack, sidecars.identity, run);
+  return { ...running, failed: sidecars.died };
 }
 
 function writeRunFile(run: string, name: string, content: string): string {
@@ -152,7 +155,7 @@ function chownTree(path: string, uid: number): void {
  * Args travel over fd 3 (`bwrap --args 3`) so env values, including the
  * agent's secrets, never appear on any process's command line.
  */
-function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, sidecarPid: number, run: string): Promise<RunningBottle> {
+function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, sidecars: ProcessIdentity | undefined, run: string): Promise<Omit<RunningBottle, 'failed'>> {
   const [file, ...rest] = argv;
   // bwrap's own pid-1 reaper lives inside the sandbox and keeps bwrap's environment, readable through
   // /proc/1/environ: it must get nothing of the operator's environment (which holds token values).
@@ -162,26 +165,40 @@ function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buf
   });
   const pid = child.pid;
   if (pid === undefined) return Promise.reject(new Error('could not start bwrap'));
+  // Every process of the bottle is recorded with its identity, so `stop` and `cleanup` (other
+  // processes, later) never signal a process that merely inherited one of these pids.
+  const pids: Pids = { boot: bootId(), cli: identify(process.pid), sandbox: identify(pid), sidecars };
+  const pidsPath = join(run, 'pids.json');
   // bwrap reports the sandbox's pid 1 (as the host sees it) on --info-fd; killing that pid ends the
   // whole pid namespace at once, which is what guarantees that nothing the agent started survives.
   let info = '';
   const infoPipe = child.stdio[4] as NodeJS.ReadableStream;
-  infoPipe.on('data', (chunk: Buffer) => (info += chunk.toString('utf8')));
+  infoPipe.on('data', (chunk: Buffer) => {
+    info += chunk.toString('utf8');
+    const found = /"child-pid"\s*:\s*(\d+)/.exec(info)?.[1];
+    if (found === undefined || pids.init !== undefined) return;
+    // Identified the moment it is reported, while it certainly is the sandbox's.
+    pids.init = identify(Number(found));
+    try {
+      if (pids.init) writePids(pidsPath, pids);
+    } catch {
+      // `stop` still reaches the CLI (recorded first), which kills the sandbox through this record in memory.
+    }
+  });
   // When bwrap dies the pipes reset; that is teardown's business, not a crash of the CLI.
   infoPipe.on('error', () => undefined);
-  const sandboxPid = (): number | undefined => {
-    const found = /"child-pid"\s*:\s*(\d+)/.exec(info)?.[1];
-    return found ? Number(found) : undefined;
+  const killInit = (): void => {
+    if (pids.init) signalProcess(pids.init, pids.boot, 'SIGKILL');
   };
-  writeFileSync(join(run, 'pids.json'), JSON.stringify({ sandbox: pid, sidecars: sidecarPid }));
   const gone = new Promise<void>((resolve) => child.once('close', () => resolve()));
   stack.defer('stop sandbox', async () => {
-    killQuietly(sandboxPid());
+    killInit();
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await gone;
     // The pid may only have arrived as bwrap died.
-    killQuietly(sandboxPid());
+    killInit();
   });
+  writePids(pidsPath, pids);
   const argsPipe = child.stdio[3] as NodeJS.WritableStream;
   argsPipe.on('error', () => undefined);
   const seccompPipe = (child.stdio as unknown as NodeJS.WritableStream[])[5] as NodeJS.WritableStream;
@@ -193,15 +210,6 @@ function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buf
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
   });
   return Promise.resolve({ slug, exited });
-}
-
-function killQuietly(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
