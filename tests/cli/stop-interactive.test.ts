@@ -69,8 +69,8 @@ describe.skipIf(missing)('stopping an interactive bottle (tmux)', () => {
         tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', command);
         await waitFor(session, 'Launch this bottle? [y/N]');
         tmux('send-keys', '-t', session, 'y', 'Enter');
-        tmux('send-keys', '-t', session, 'echo ready-$((1+1))', 'Enter');
-        await waitFor(session, 'ready-2');
+        // The agent's prompt: bash reads the terminal from now on.
+        await waitFor(session, `agent@${slug}:`);
         // Ctrl-C at the agent's prompt is the agent's business: the bottle keeps running.
         tmux('send-keys', '-t', session, 'C-c');
         tmux('send-keys', '-t', session, `sleep ${marker} & echo bg-$((20+22))`, 'Enter');
