@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { bottleStatePaths } from './paths.js';
-import { MAX_PID, processState, type ProcessIdentity, type ProcessState } from './process-identity.js';
+import { bootId, identify, MAX_PID, processState, type ProcessIdentity, type ProcessState } from './process-identity.js';
 
 const Identity = z.strictObject({
   pid: z.number().int().min(2).max(MAX_PID),
@@ -103,4 +103,31 @@ export function bottleRunning(pids: Pids): boolean {
 
 export function staleNote(role: PidRole, id: ProcessIdentity, slug: string): string {
   return `stale pid ${id.pid} recorded for the ${ROLE_NAMES[role]} of ${slug} (now another process): not signalled`;
+}
+
+/**
+ * The launching CLI's record of its bottle's processes, written as each one
+ * starts (the CLI first, so `stop` reaches a bottle that is still starting).
+ */
+export class PidRecord {
+  private readonly pids: Pids;
+
+  constructor(private readonly file: string) {
+    this.pids = { boot: bootId(), cli: identify(process.pid) };
+    writePids(file, this.pids);
+  }
+
+  get(role: PidRole): ProcessIdentity | undefined {
+    return this.pids[role];
+  }
+
+  get boot(): string {
+    return this.pids.boot;
+  }
+
+  set(role: PidRole, id: ProcessIdentity | undefined): void {
+    if (!id) return;
+    this.pids[role] = id;
+    writePids(this.file, this.pids);
+  }
 }

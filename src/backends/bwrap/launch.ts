@@ -10,8 +10,8 @@ import { provisionGuest, type GuestSetup } from '../../provision/guest.js';
 import { GUEST_HOME, GUEST_PATH, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { bottleStatePaths } from '../../state/paths.js';
-import { writePids, type Pids } from '../../state/pids.js';
-import { bootId, identify, signalProcess, type ProcessIdentity } from '../../state/process-identity.js';
+import { PidRecord } from '../../state/pids.js';
+import { identify, signalProcess } from '../../state/process-identity.js';
 import type { LaunchContext, RunningBottle } from '../types.js';
 import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
@@ -47,6 +47,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   mkdirSync(sockDir, { recursive: true, mode: 0o711 });
   mkdirSync(seedDir, { recursive: true, mode: 0o755 });
   stack.defer('remove run folder', () => rmSync(run, { recursive: true, force: true }));
+  const pids = new PidRecord(join(run, 'pids.json'));
 
   const caCertOut = join(run, 'ca.pem');
   const configFile = join(run, 'sidecars.json');
@@ -87,6 +88,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     teardown: stack,
   });
   trace('sidecars ready');
+  pids.set('sidecars', sidecars.identity);
   // The sandbox runs as another uid when we are root; sockets need to be connectable by it.
   for (const sock of readdirSync(sockDir)) chmodSync(join(sockDir, sock), 0o666);
 
@@ -117,7 +119,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   const seccomp = seccompProgram();
   if (!seccomp) ctx.log(`bot-bottle: no seccomp filter for ${process.arch}; the bottle relies on its namespaces alone`);
   const bwrapArgv = [...prefix, 'bwrap', '--info-fd', '4', ...(seccomp ? ['--seccomp', '5'] : []), '--args', '3', ...sandboxCommand(setup.command)];
-  const running = await spawnSandbox(plan.slug, bwrapArgv, args, seccomp, opts.interactive, stack, sidecars.identity, run);
+  const running = await spawnSandbox(plan.slug, bwrapArgv, args, seccomp, opts.interactive, stack, pids);
   return { ...running, failed: sidecars.died };
 }
 
@@ -155,7 +157,7 @@ function chownTree(path: string, uid: number): void {
  * Args travel over fd 3 (`bwrap --args 3`) so env values, including the
  * agent's secrets, never appear on any process's command line.
  */
-function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, sidecars: ProcessIdentity | undefined, run: string): Promise<Omit<RunningBottle, 'failed'>> {
+function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, pids: PidRecord): Promise<Omit<RunningBottle, 'failed'>> {
   const [file, ...rest] = argv;
   // bwrap's own pid-1 reaper lives inside the sandbox and keeps bwrap's environment, readable through
   // /proc/1/environ: it must get nothing of the operator's environment (which holds token values).
@@ -165,30 +167,27 @@ function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buf
   });
   const pid = child.pid;
   if (pid === undefined) return Promise.reject(new Error('could not start bwrap'));
-  // Every process of the bottle is recorded with its identity, so `stop` and `cleanup` (other
-  // processes, later) never signal a process that merely inherited one of these pids.
-  const pids: Pids = { boot: bootId(), cli: identify(process.pid), sandbox: identify(pid), sidecars };
-  const pidsPath = join(run, 'pids.json');
   // bwrap reports the sandbox's pid 1 (as the host sees it) on --info-fd; killing that pid ends the
   // whole pid namespace at once, which is what guarantees that nothing the agent started survives.
+  // Its identity is taken the moment it is reported, while it certainly is the sandbox's, so a later
+  // kill can never hit a process that inherited the number.
   let info = '';
   const infoPipe = child.stdio[4] as NodeJS.ReadableStream;
   infoPipe.on('data', (chunk: Buffer) => {
     info += chunk.toString('utf8');
     const found = /"child-pid"\s*:\s*(\d+)/.exec(info)?.[1];
-    if (found === undefined || pids.init !== undefined) return;
-    // Identified the moment it is reported, while it certainly is the sandbox's.
-    pids.init = identify(Number(found));
+    if (found === undefined || pids.get('init') !== undefined) return;
     try {
-      if (pids.init) writePids(pidsPath, pids);
+      pids.set('init', identify(Number(found)));
     } catch {
-      // `stop` still reaches the CLI (recorded first), which kills the sandbox through this record in memory.
+      // Not on disk: `stop` still reaches the CLI (recorded first), which kills the sandbox from memory.
     }
   });
   // When bwrap dies the pipes reset; that is teardown's business, not a crash of the CLI.
   infoPipe.on('error', () => undefined);
   const killInit = (): void => {
-    if (pids.init) signalProcess(pids.init, pids.boot, 'SIGKILL');
+    const init = pids.get('init');
+    if (init) signalProcess(init, pids.boot, 'SIGKILL');
   };
   const gone = new Promise<void>((resolve) => child.once('close', () => resolve()));
   stack.defer('stop sandbox', async () => {
@@ -198,7 +197,7 @@ function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buf
     // The pid may only have arrived as bwrap died.
     killInit();
   });
-  writePids(pidsPath, pids);
+  pids.set('sandbox', identify(pid));
   const argsPipe = child.stdio[3] as NodeJS.WritableStream;
   argsPipe.on('error', () => undefined);
   const seccompPipe = (child.stdio as unknown as NodeJS.WritableStream[])[5] as NodeJS.WritableStream;
