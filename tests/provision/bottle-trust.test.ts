@@ -138,7 +138,8 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('interrupt
       });
       const pidsFile = join(h.home, 'state', 'intr', 'run', 'pids.json');
       // The CLI records itself first, then the bundle and the sandbox as each starts.
-      const read = (): Partial<Record<'sandbox' | 'sidecars', { pid: number }>> => (existsSync(pidsFile) ? JSON.parse(readFileSync(pidsFile, 'utf8')) : {});
+      type Recorded = Partial<Record<'sandbox' | 'sidecars', { pid: number }>>;
+      const read = (): Recorded => (existsSync(pidsFile) ? (JSON.parse(readFileSync(pidsFile, 'utf8')) as Recorded) : {});
       for (let i = 0; i < 200 && read().sandbox === undefined; i++) await new Promise((r) => setTimeout(r, 50));
       const recorded = read() as Record<'sandbox' | 'sidecars', { pid: number }>;
       const pids = { sandbox: recorded.sandbox.pid, sidecars: recorded.sidecars.pid };
