@@ -118,6 +118,18 @@ describe('stop takes a bottle name, never a path', () => {
     expect(ghost.code).toBe(1);
     expect(ghost.stderr).toContain('no bottle named ghost');
   });
+
+  it('goes through the backend recorded for the bottle; one that cannot run bottles says so', async () => {
+    h = tempHome();
+    mkdirSync(join(h.home, 'state', 'dock'), { recursive: true });
+    writeFileSync(
+      join(h.home, 'state', 'dock', 'metadata.json'),
+      JSON.stringify({ slug: 'dock', agent: 'a', bottles: [], backend: 'docker', cwd: h.cwd, copy_cwd: false, label: 'dock', color: 'cyan', started_at: new Date().toISOString() }),
+    );
+    const run = await cli(h, ['stop', 'dock']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('bot-bottle: cannot stop dock: the docker backend cannot launch bottles in this version yet\n');
+  });
 });
 
 /**

@@ -19,7 +19,9 @@ export function registerStop(program: Command, ctx: CliContext): void {
       } catch (err) {
         throw new CliError(`cannot tell which backend runs ${slug}: ${(err as Error).message}`);
       }
-      const report = await allBackends()[backendName].stop(slug, ctx.home);
+      const report = await allBackends()[backendName].stop(slug, ctx.home).catch((err: unknown) => {
+        throw new CliError(`cannot stop ${slug}: ${err instanceof Error ? err.message : String(err)}`);
+      });
       for (const note of report.notes) ctx.stderr(`bot-bottle: ${note}\n`);
       if (report.incomplete) throw new CliError(`${slug} may not be stopped completely: see above`);
       ctx.stdout(report.wasRunning ? `stopped ${slug}\n` : `${slug} is not running\n`);
