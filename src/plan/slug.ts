@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { ANSI_COLORS, type AnsiColor } from './types.js';
 
 const SLUG = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
-const SLUG_CHARS = /^[a-z0-9][a-z0-9_.-]*$/;
 
 export class SlugError extends Error {
   override name = 'SlugError';
@@ -10,7 +9,8 @@ export class SlugError extends Error {
 
 /** Slugs name state folders: `resume`/`stop` arguments must be one, never a path. */
 export function isSlug(value: string): boolean {
-  return SLUG.test(value);
+  // allocateSlug may add `-N` to a 64-char label or name.
+  return SLUG.test(value) || (/-\d{1,3}$/.test(value) && SLUG.test(value.replace(/-\d{1,3}$/, '')));
 }
 
 export function validateLabel(label: string): string {
@@ -19,18 +19,6 @@ export function validateLabel(label: string): string {
     throw new SlugError(`--label "${label}" is not usable as a bottle name: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit`);
   }
   return label;
-}
-
-/**
- * A slug given back to us (a command's argument): it becomes a path under
- * state/, so it must have the form allocateSlug produces (a label or agent
- * name of up to 64 chars, plus a `-N` suffix) and nothing else.
- */
-export function parseSlug(value: string): string {
-  if (value.length > 72 || !SLUG_CHARS.test(value)) {
-    throw new SlugError(`${JSON.stringify(value)} is not a bottle name: names use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit (see \`bot-bottle list active\`)`);
-  }
-  return value;
 }
 
 /**

@@ -112,8 +112,11 @@ describe('stop takes a bottle name, never a path', () => {
     for (const bad of ['../../etc', 'a/b', '..', '.hidden', 'UPPER', 'a\u0000b', 'x'.repeat(100)]) {
       const run = await cli(h, ['stop', bad]);
       expect(run.code, bad).toBe(1);
-      expect(run.stderr, bad).toContain('is not a bottle name');
+      expect(run.stderr, bad).toContain('is not a bottle slug');
     }
+    // The longest name allocateSlug makes: a 64-char label taken twice.
+    const longest = `${'l'.repeat(64)}-2`;
+    expect((await cli(h, ['stop', longest])).stderr).toContain(`no bottle named ${longest}`);
     const ghost = await cli(h, ['stop', 'ghost']);
     expect(ghost.code).toBe(1);
     expect(ghost.stderr).toContain('no bottle named ghost');

@@ -5,7 +5,6 @@ import { launchPlan } from '../../launch/launch.js';
 import { ManifestCatalog } from '../../manifest/catalog.js';
 import { resolvePlan } from '../../plan/resolve.js';
 import type { BottlePlan } from '../../plan/types.js';
-import { parseSlug } from '../../plan/slug.js';
 import { readMetadata } from '../../state/metadata.js';
 import { bottleStatePaths } from '../../state/paths.js';
 import { slugArg, textArg } from '../arg-checks.js';
@@ -20,8 +19,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
     .option('--dry-run', 'print the plan and create nothing', false)
     .option('--headless', 'run without a terminal UI: deliver --prompt and exit with the agent\'s code', false)
     .option('--prompt <text>', 'the task for a --headless run')
-    .action(async (slugArg, opts) => {
-      const slug = parseSlug(slugArg);
+    .action(async (slug, opts) => {
       if (opts.headless && opts.prompt === undefined) throw new CliError('--headless needs --prompt TEXT');
       if (opts.prompt !== undefined && !opts.headless) throw new CliError('--prompt is only used with --headless');
       slugArg(slug);

@@ -1,8 +1,8 @@
 import type { Command } from '@commander-js/extra-typings';
 import { allBackends } from '../../backends/select.js';
 import type { BottlePlan } from '../../plan/types.js';
-import { parseSlug } from '../../plan/slug.js';
 import { readMetadata, slugTaken } from '../../state/metadata.js';
+import { slugArg } from '../arg-checks.js';
 import { CliError, type CliContext } from '../context.js';
 
 export function registerStop(program: Command, ctx: CliContext): void {
@@ -10,8 +10,8 @@ export function registerStop(program: Command, ctx: CliContext): void {
     .command('stop')
     .description('stop a running bottle from another terminal: its agent, sandbox and sidecars (the terminal that started it gets its prompt back)')
     .argument('<slug>', 'the bottle (see `bot-bottle list active`)')
-    .action(async (slugArg) => {
-      const slug = parseSlug(slugArg);
+    .action(async (value) => {
+      const slug = slugArg(value);
       if (!slugTaken(ctx.home, slug)) throw new CliError(`no bottle named ${slug} (see \`bot-bottle list active\`)`);
       let backendName: BottlePlan['backend'];
       try {
