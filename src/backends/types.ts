@@ -31,6 +31,21 @@ export interface RunningBottle {
   slug: string;
   /** Resolves with the agent's exit code when the agent ends. */
   exited: Promise<number>;
+  /**
+   * Resolves with what died when something the bottle needs ends on its own
+   * (its sidecar bundle): the launcher then stops the bottle. Never rejects.
+   */
+  failed: Promise<string>;
+}
+
+/** What `stop` did. */
+export interface StopReport {
+  /** Whether any process of the bottle was still running. */
+  wasRunning: boolean;
+  /** One line each: stale or invalid records that were not signalled, processes that did not end. */
+  notes: string[];
+  /** True when something may still run (the operator has to look). */
+  incomplete: boolean;
 }
 
 export interface BottleStatus {
@@ -52,7 +67,12 @@ export interface Backend {
   attach(slug: string): Promise<number>;
   /** Bottles of this backend under $BOT_BOTTLE_HOME `home`. */
   list(home: string): Promise<BottleStatus[]>;
-  stop(slug: string, home: string): Promise<void>;
+  /**
+   * Stop a bottle from any process: its agent, boundary and sidecars, and the
+   * CLI attached to it (which then tears down and exits non-zero). Only
+   * processes whose recorded identity still matches are signalled.
+   */
+  stop(slug: string, home: string): Promise<StopReport>;
 }
 
 export class BackendUnavailableError extends Error {

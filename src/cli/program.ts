@@ -12,6 +12,7 @@ import { registerList } from './commands/list.js';
 import { registerScan } from './commands/scan.js';
 import { registerSidecars } from './commands/sidecars.js';
 import { registerStart } from './commands/start.js';
+import { registerStop } from './commands/stop.js';
 import { registerSupervise } from './commands/supervise.js';
 import { CliError, type CliContext } from './context.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerInit(program, ctx);
   registerEdit(program, ctx);
   registerResume(program, ctx);
+  registerStop(program, ctx);
   registerCleanup(program, ctx);
   registerScan(program);
   registerSidecars(program);

@@ -7,11 +7,16 @@ import { packageRoot } from '../util/package-root.js';
 import type { TeardownStack } from './teardown.js';
 import { trace, tracing } from '../util/trace.js';
 import { BUNDLE_NODE_FLAGS } from '../sidecars/node-flags.js';
+import { identify, type ProcessIdentity } from '../state/process-identity.js';
 
 export interface HostSidecars {
   pid: number;
+  /** Recorded right after the spawn, so a stop from another process can tell it from a reused pid. */
+  identity: ProcessIdentity | undefined;
   ready: Record<string, unknown>;
   process: ChildProcess;
+  /** Resolves with what happened if the bundle ends before teardown stops it; never rejects. */
+  died: Promise<string>;
 }
 
 /** Host variables the bundle may need besides token slots: its own knobs and the DLP's sensitive values. */
@@ -40,14 +45,27 @@ export async function startHostSidecars(opts: {
 }): Promise<HostSidecars> {
   const cli = join(packageRoot(), 'dist', 'sidecars.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
+  // Its own session: a Ctrl-C or hangup on the operator's terminal goes to the CLI's process group and
+  // must not stop the bundle behind the CLI's back (while attached, Ctrl-C belongs to the agent). The CLI
+  // decides when the bundle stops; --exit-with-parent still ends it if the CLI dies.
   const child = spawn(process.execPath, [...BUNDLE_NODE_FLAGS, cli, '--config', opts.configFile, '--exit-with-parent'], {
     env: opts.env,
     stdio: ['pipe', 'pipe', 'pipe'],
-    detached: false,
+    detached: true,
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not start the sidecar bundle');
-  opts.teardown.defer('stop sidecar bundle', () => stopChild(child));
+  const identity = identify(pid);
+  let stopping = false;
+  const died = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      if (!stopping) resolve(`the sidecar bundle (pid ${pid}) exited unexpectedly (${signal ?? `code ${code}`}); its log: ${opts.logFile}`);
+    });
+  });
+  opts.teardown.defer('stop sidecar bundle', () => {
+    stopping = true;
+    return stopChild(child);
+  });
   // Never through a link planted in the state folder.
   const logFd = openSync(opts.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   const log = createWriteStream(opts.logFile, { fd: logFd });
@@ -79,7 +97,7 @@ export async function startHostSidecars(opts: {
       reject(new LaunchError(`the sidecar bundle exited before it was ready (${signal ?? `code ${code}`}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`));
     });
   });
-  return { pid, ready, process: child };
+  return { pid, identity, ready, process: child, died };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -7,6 +7,7 @@ import { resolveSecrets } from './secrets.js';
 import { startFailure } from './start-failure.js';
 import { TeardownStack } from './teardown.js';
 import { slugTaken } from '../state/metadata.js';
+import { BottleEnd } from './bottle-end.js';
 import { trace } from '../util/trace.js';
 import { askSecret } from '../cli/ask-secret.js';
 
@@ -31,35 +32,27 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   const created = new TeardownStack(report);
   const resumed = slugTaken(ctx.home, plan.slug);
   const interactive = plan.mode.kind === 'interactive';
-  let running: RunningBottle;
+  const end = new BottleEnd(plan.slug, interactive, teardown, ctx);
   try {
-    await prepareState(plan, ctx.home, ctx.cwd, created);
-    trace('state prepared');
-    running = await teardown.guard((stack) =>
-      backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
-    );
-  } catch (err) {
-    // guard() has unwound the backend's resources; now what the start created on disk.
-    await created.unwind();
-    throw startFailure(err, { slug: plan.slug, home: ctx.home, resumed });
-  }
-  // While attached, Ctrl-C belongs to the agent; headless, it stops the bottle.
-  let interrupted = false;
-  const onSignal = (): void => {
-    if (interactive) return;
-    interrupted = true;
-    void teardown.unwind();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  trace('agent started');
-  try {
+    let running: RunningBottle;
+    try {
+      await prepareState(plan, ctx.home, ctx.cwd, created);
+      trace('state prepared');
+      running = await teardown.guard((stack) =>
+        backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
+      );
+    } catch (err) {
+      // guard() has unwound the backend's resources; now what the start created on disk.
+      await created.unwind();
+      throw startFailure(err, { slug: plan.slug, home: ctx.home, resumed });
+    }
+    end.watch(running.failed);
+    trace('agent started');
     const code = await running.exited;
-    return interrupted ? 130 : code;
-  } finally {
     trace('agent exited');
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    return end.code ?? code;
+  } finally {
+    end.dispose();
     await teardown.unwind();
     trace('torn down');
   }

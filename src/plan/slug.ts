@@ -13,7 +13,8 @@ export class SlugError extends Error {
  * never `.`/`..` (it starts with a letter or digit).
  */
 export function isSlug(value: string): boolean {
-  return /^[a-z0-9][a-z0-9_.-]{0,79}$/.test(value);
+  // A label (64 bytes) with allocateSlug's `-N` collision suffix; never a separator, never `.`/`..`.
+  return SLUG.test(value) || (/-\d{1,3}$/.test(value) && SLUG.test(value.replace(/-\d{1,3}$/, '')));
 }
 
 export function assertSlug(value: string): string {

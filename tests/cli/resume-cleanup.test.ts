@@ -5,6 +5,7 @@ import { makeUpstreamPki, route, startUpstream } from '../egress/support.js';
 import { runBottleCli } from '../support/bottle-run.js';
 import { cli, tempHome, type TempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
+import { bootId, identify } from '../../src/state/process-identity.js';
 
 let h: TempHome;
 afterEach(() => h.cleanup());
@@ -52,15 +53,15 @@ describe('resume and cleanup without a sandbox', () => {
 
   it('cleanup removes what a crashed bottle left and never touches a running one', async () => {
     h = tempHome();
-    const mk = (slug: string, sandbox: number): string => {
+    const mk = (slug: string, sandbox: { pid: number; start: number }): string => {
       const run = join(h.home, 'state', slug, 'run');
       mkdirSync(run, { recursive: true });
-      writeFileSync(join(run, 'pids.json'), JSON.stringify({ sandbox, sidecars: 2 ** 22 + 12345 }));
+      writeFileSync(join(run, 'pids.json'), JSON.stringify({ boot: bootId(), sandbox, sidecars: { pid: 2 ** 22 - 3, start: 1 } }));
       writeFileSync(join(h.home, 'state', slug, 'metadata.json'), '{}');
       return run;
     };
-    const crashed = mk('crashed', 2 ** 22 + 54321);
-    const running = mk('running', process.pid);
+    const crashed = mk('crashed', { pid: 2 ** 22 - 2, start: 1 });
+    const running = mk('running', identify(process.pid)!);
     expect((await cli(h, ['cleanup'])).stderr).toContain('needs confirmation');
     expect(existsSync(crashed)).toBe(true);
     const run = await cli(h, ['cleanup', '--yes']);

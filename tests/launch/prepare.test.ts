@@ -53,7 +53,7 @@ function failingBackend(error: Error, created: string[]): Backend {
     exec: () => Promise.resolve(0),
     attach: () => Promise.resolve(0),
     list: () => Promise.resolve([]),
-    stop: () => Promise.resolve(),
+    stop: () => Promise.resolve({ wasRunning: false, notes: [], incomplete: false }),
   };
 }
 

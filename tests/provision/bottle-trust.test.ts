@@ -137,8 +137,12 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('interrupt
         stdio: 'ignore',
       });
       const pidsFile = join(h.home, 'state', 'intr', 'run', 'pids.json');
-      for (let i = 0; i < 200 && !existsSync(pidsFile); i++) await new Promise((r) => setTimeout(r, 50));
-      const pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { sandbox: number; sidecars: number };
+      // The CLI records itself first, then the bundle and the sandbox as each starts.
+      type Recorded = Partial<Record<'sandbox' | 'sidecars', { pid: number }>>;
+      const read = (): Recorded => (existsSync(pidsFile) ? (JSON.parse(readFileSync(pidsFile, 'utf8')) as Recorded) : {});
+      for (let i = 0; i < 200 && read().sandbox === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+      const recorded = read() as Record<'sandbox' | 'sidecars', { pid: number }>;
+      const pids = { sandbox: recorded.sandbox.pid, sidecars: recorded.sidecars.pid };
       const env = { BOT_BOTTLE_HOME: h.home };
       expect((await runBottleCli(['list', 'active'], { cwd: h.cwd, env })).stdout).toContain('intr\tbwrap\trunning');
       const again = await runBottleCli(['resume', 'intr', '--headless', '--prompt', 'true'], { cwd: h.cwd, env });

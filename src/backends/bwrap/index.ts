@@ -22,6 +22,6 @@ export function bwrapBackend(): Backend {
     exec: () => Promise.reject(new Error('bwrap bottles cannot be entered from outside; use the terminal that started them')),
     attach: () => Promise.reject(new Error('bwrap bottles stay attached to the terminal that started them')),
     list: (home) => Promise.resolve(listBwrap(home)),
-    stop: (slug, home) => Promise.resolve(stopBwrap(slug, home)),
+    stop: (slug, home) => stopBwrap(slug, home),
   };
 }

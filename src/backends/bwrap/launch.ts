@@ -10,6 +10,8 @@ import { provisionGuest, type GuestSetup } from '../../provision/guest.js';
 import { GUEST_HOME, GUEST_PATH, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { bottleStatePaths, homePaths } from '../../state/paths.js';
+import { PidRecord } from '../../state/pids.js';
+import { identify, signalProcess } from '../../state/process-identity.js';
 import { chownTree, copyTree, removeTree } from '../../util/safe-fs.js';
 import type { LaunchContext, RunningBottle } from '../types.js';
 import { hostProgram } from './host-program.js';
@@ -48,6 +50,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   mkdirSync(sockDir, { recursive: true, mode: 0o711 });
   mkdirSync(seedDir, { recursive: true, mode: 0o755 });
   stack.defer('remove run folder', () => removeTree(stateRoot, run));
+  const pids = new PidRecord(join(run, 'pids.json'));
 
   const caCertOut = join(run, 'ca.pem');
   const configFile = join(run, 'sidecars.json');
@@ -88,6 +91,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     teardown: stack,
   });
   trace('sidecars ready');
+  pids.set('sidecars', sidecars.identity);
   // The sandbox runs as another uid when we are root; sockets need to be connectable by it.
   for (const sock of readdirSync(sockDir)) chmodSync(join(sockDir, sock), 0o666);
 
@@ -119,7 +123,8 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   const seccomp = seccompProgram();
   if (!seccomp) ctx.log(`bot-bottle: no seccomp filter for ${process.arch}; the bottle relies on its namespaces alone`);
   const bwrapArgv = [...prefix, 'bwrap', '--info-fd', '4', ...(seccomp ? ['--seccomp', '5'] : []), '--args', '3', ...sandboxCommand(setup.command)];
-  return spawnSandbox(plan.slug, bwrapArgv, args, seccomp, opts.interactive, stack, sidecars.pid, run);
+  const running = await spawnSandbox(plan.slug, bwrapArgv, args, seccomp, opts.interactive, stack, pids);
+  return { ...running, failed: sidecars.died };
 }
 
 function writeRunFile(run: string, name: string, content: string): string {
@@ -157,7 +162,7 @@ function writeSeed(seedDir: string, setup: GuestSetup): void {
  * Args travel over fd 3 (`bwrap --args 3`) so env values, including the
  * agent's secrets, never appear on any process's command line.
  */
-function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, sidecarPid: number, run: string): Promise<RunningBottle> {
+function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, pids: PidRecord): Promise<Omit<RunningBottle, 'failed'>> {
   const [file, ...rest] = argv;
   // bwrap's own pid-1 reaper lives inside the sandbox and keeps bwrap's environment, readable through
   // /proc/1/environ: it must get nothing of the operator's environment (which holds token values).
@@ -169,24 +174,35 @@ function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buf
   if (pid === undefined) return Promise.reject(new Error('could not start bwrap'));
   // bwrap reports the sandbox's pid 1 (as the host sees it) on --info-fd; killing that pid ends the
   // whole pid namespace at once, which is what guarantees that nothing the agent started survives.
+  // Its identity is taken the moment it is reported, while it certainly is the sandbox's, so a later
+  // kill can never hit a process that inherited the number.
   let info = '';
   const infoPipe = child.stdio[4] as NodeJS.ReadableStream;
-  infoPipe.on('data', (chunk: Buffer) => (info += chunk.toString('utf8')));
+  infoPipe.on('data', (chunk: Buffer) => {
+    info += chunk.toString('utf8');
+    const found = /"child-pid"\s*:\s*(\d+)/.exec(info)?.[1];
+    if (found === undefined || pids.get('init') !== undefined) return;
+    try {
+      pids.set('init', identify(Number(found)));
+    } catch {
+      // Not on disk: `stop` still reaches the CLI (recorded first), which kills the sandbox from memory.
+    }
+  });
   // When bwrap dies the pipes reset; that is teardown's business, not a crash of the CLI.
   infoPipe.on('error', () => undefined);
-  const sandboxPid = (): number | undefined => {
-    const found = /"child-pid"\s*:\s*(\d+)/.exec(info)?.[1];
-    return found ? Number(found) : undefined;
+  const killInit = (): void => {
+    const init = pids.get('init');
+    if (init) signalProcess(init, pids.boot, 'SIGKILL');
   };
-  writeFileSync(join(run, 'pids.json'), JSON.stringify({ sandbox: pid, sidecars: sidecarPid }));
   const gone = new Promise<void>((resolve) => child.once('close', () => resolve()));
   stack.defer('stop sandbox', async () => {
-    killQuietly(sandboxPid());
+    killInit();
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await gone;
     // The pid may only have arrived as bwrap died.
-    killQuietly(sandboxPid());
+    killInit();
   });
+  pids.set('sandbox', identify(pid));
   const argsPipe = child.stdio[3] as NodeJS.WritableStream;
   argsPipe.on('error', () => undefined);
   const seccompPipe = (child.stdio as unknown as NodeJS.WritableStream[])[5] as NodeJS.WritableStream;
@@ -198,15 +214,6 @@ function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buf
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
   });
   return Promise.resolve({ slug, exited });
-}
-
-function killQuietly(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

@@ -3,10 +3,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { STAGE_ROOT } from '../../backends/bwrap/root-staging.js';
-import { readPids } from '../../backends/bwrap/status.js';
 import { returnWorkspace, workspaceLent } from '../../backends/bwrap/ownership.js';
 import { removeTree } from '../../util/safe-fs.js';
-import { processAlive } from '../../util/process.js';
+import { bottleRunning, pidsFile, readPids, staleNote } from '../../state/pids.js';
+import { processState, signalProcess } from '../../state/process-identity.js';
 import { knownSlugs } from '../../state/metadata.js';
 import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
 import { CliError, type CliContext } from '../context.js';
@@ -22,6 +22,38 @@ function stagingFolders(slug: string): string[] {
   return readdirSync(STAGE_ROOT)
     .filter((name) => name.startsWith(`${slug}-`) && /^[A-Za-z0-9]{6}$/.test(name.slice(slug.length + 1)))
     .map((name) => join(STAGE_ROOT, name));
+}
+
+/**
+ * Whether the bottle still runs (its CLI or sandbox, identity-checked), and if
+ * not, the step that stops a bundle it left behind. A pid whose process is
+ * now another one, or a pids file that fails validation, is reported and
+ * never signalled.
+ */
+function orphanProcesses(slug: string, ctx: CliContext): { running: boolean; steps: Step[] } {
+  const read = readPids(pidsFile(slug, ctx.home));
+  if (!read) return { running: false, steps: [] };
+  if ('problem' in read) {
+    ctx.stderr(`bot-bottle: ${read.problem}: its processes are not signalled\n`);
+    return { running: false, steps: [] };
+  }
+  const { pids } = read;
+  if (bottleRunning(pids)) return { running: true, steps: [] };
+  const bundle = pids.sidecars;
+  if (!bundle) return { running: false, steps: [] };
+  const state = processState(bundle, pids.boot);
+  if (state === 'stale') ctx.stderr(`bot-bottle: ${staleNote('sidecars', bundle, slug)}\n`);
+  if (state !== 'alive') return { running: false, steps: [] };
+  return {
+    running: false,
+    steps: [{
+      describe: `stop orphan sidecar bundle of ${slug} (pid ${bundle.pid})`,
+      // Checked again: the confirmation may have taken a while.
+      run: () => {
+        if (signalProcess(bundle, pids.boot, 'SIGTERM') === 'stale') ctx.stderr(`bot-bottle: ${staleNote('sidecars', bundle, slug)}\n`);
+      },
+    }],
+  };
 }
 
 /**
@@ -41,16 +73,9 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
       const { stateRoot, queueRoot } = homePaths(ctx.home);
       for (const slug of knownSlugs(ctx.home)) {
         const paths = bottleStatePaths(slug, ctx.home);
-        const pids = readPids(slug, ctx.home);
-        let running = false;
-        if (pids) {
-          running = processAlive(pids.sandbox);
-          if (!running && processAlive(pids.sidecars)) {
-            const pid = pids.sidecars;
-            steps.push({ describe: `stop orphan sidecar bundle of ${slug} (pid ${pid})`, run: () => process.kill(pid, 'SIGTERM') });
-          }
-        }
+        const { running, steps: stopSteps } = orphanProcesses(slug, ctx);
         if (running) continue;
+        steps.push(...stopSteps);
         if (existsSync(paths.runDir)) steps.push({ describe: `remove runtime files of ${slug} (${paths.runDir})`, run: () => removeTree(stateRoot, paths.runDir) });
         for (const stage of stagingFolders(slug)) {
           steps.push({ describe: `remove staging folder ${stage}`, run: () => removeTree(STAGE_ROOT, stage) });
