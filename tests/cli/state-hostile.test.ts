@@ -25,7 +25,7 @@ describe('resume with hostile names and state', () => {
     h.write('evil/metadata.json', metadata('evil'));
     const run = await cli(h, ['resume', '../../evil', '--dry-run']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('"../../evil" is not a bottle name');
+    expect(run.stderr).toContain('"../../evil" is not a bottle ');
     expect(run.stderr).not.toContain('    at ');
     expect(run.stdout).toBe('');
   });

@@ -75,6 +75,8 @@ describe.skipIf(missing)('stopping an interactive bottle (tmux)', () => {
         tmux('send-keys', '-t', session, 'C-c');
         tmux('send-keys', '-t', session, `sleep ${marker} & echo bg-$((20+22))`, 'Enter');
         await waitFor(session, 'bg-42');
+        // bash may echo before its background child has exec'd sleep: look again for a bounded while.
+        for (let i = 0; i < 50 && processesExactly(`sleep ${marker}`).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
         expect(processesExactly(`sleep ${marker}`)).toHaveLength(1);
         expect(bundlePids(h.home, slug)).toHaveLength(1);
 
