@@ -51,7 +51,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
   const bottle = resolved.bottle;
   const warnings: string[] = [...catalog.warnings];
 
-  const provider = providerContribution(bottle, req.mode, userHome);
+  const provider = providerContribution(bottle, req.mode, userHome, { model: agent.frontmatter.model });
   warnings.push(...provider.warnings);
   const { routes, tokens, dropped } = finalizeRoutes((bottle.egress?.routes ?? []).map(draftFromManifest), provider.routes);
   for (const host of dropped) warnings.push(`manifest route for ${host} replaced by the ${providerTemplate(bottle)} provider's route`);

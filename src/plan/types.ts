@@ -34,7 +34,8 @@ export interface BottlePlan {
     /** The program the bottle runs for the agent, with its arguments. */
     command: string[];
   };
-  mode: { kind: 'interactive' } | { kind: 'headless'; prompt: string };
+  /** `resume`: relaunched by `bot-bottle resume`, so the agent continues its last session. */
+  mode: ({ kind: 'interactive' } | { kind: 'headless'; prompt: string }) & { resume?: boolean };
   env: PlanEnvEntry[];
   workspace: {
     mode: 'copy' | 'empty';

@@ -6,8 +6,7 @@ import { gitInsteadOfEntries, renderGitConfig } from '../sidecars/git-gate/inste
 import { superviseRegistration } from '../supervise/registration.js';
 import type { BottlePlan } from '../plan/types.js';
 import { CliError } from '../cli/context.js';
-import { codexPlaceholderAuth } from '../launch/secrets.js';
-import { PLACEHOLDER_TOKEN } from '../plan/providers.js';
+import { CODEX_HOME, codexAuthJson, codexConfigToml } from './codex.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_PATH, GUEST_USER } from './layout.js';
 
 /** The sidecars as the agent reaches them from inside the bottle. */
@@ -32,6 +31,8 @@ export interface GuestSetup {
   files: GuestFile[];
   /** Host folders copied into the bottle (skills). */
   copies: Array<{ hostPath: string; guestPath: string }>;
+  /** Folders of the home the agent keeps across runs of the same bottle (its sessions); provisioned files are written over them at each launch. */
+  keep: string[];
   command: string[];
   workdir: string;
 }
@@ -79,16 +80,17 @@ export function provisionGuest(
   const registration = superviseRegistration(plan.provider.template, endpoints.superviseUrl);
   Object.assign(env, registration.env);
   for (const file of registration.files) {
-    files.push({ path: `${GUEST_HOME}/${file.path}`, content: file.content, mode: 0o600, ...(file.mode === 'merge-json' ? { merge: 'json' as const } : {}) });
+    // Codex's config.toml starts with bot-bottle's settings; the registration appends its table.
+    const content = file.path === '.codex/config.toml' ? codexConfigToml(plan.workspace.guestPath) + file.content : file.content;
+    files.push({ path: `${GUEST_HOME}/${file.path}`, content, mode: 0o600, ...(file.mode === 'merge-json' ? { merge: 'json' as const } : {}) });
   }
   if (plan.agent.systemPrompt.length > 0) {
     files.push({ path: `${GUEST_HOME}/.bot-bottle/system-prompt.md`, content: `${plan.agent.systemPrompt}\n`, mode: 0o644 });
-    if (plan.provider.template === 'codex') files.push({ path: `${GUEST_HOME}/.codex/AGENTS.md`, content: `${plan.agent.systemPrompt}\n`, mode: 0o644 });
   }
-  const codexToken = plan.sidecars.egress.tokens.find((t) => t.from.kind === 'codex-auth-file');
-  if (codexToken?.from.kind === 'codex-auth-file') {
-    files.push({ path: `${GUEST_HOME}/.codex/auth.json`, content: codexPlaceholderAuth(codexToken.from.path, PLACEHOLDER_TOKEN), mode: 0o600 });
-  }
+  // Always written: ~/.codex is kept across runs, and a prompt removed from the agent must not linger there.
+  if (plan.provider.template === 'codex') files.push({ path: `${CODEX_HOME}/AGENTS.md`, content: plan.agent.systemPrompt.length > 0 ? `${plan.agent.systemPrompt}\n` : '', mode: 0o644 });
+  const codexAuth = plan.provider.template === 'codex' ? codexAuthJson(plan) : undefined;
+  if (codexAuth !== undefined) files.push({ path: `${CODEX_HOME}/auth.json`, content: codexAuth, mode: 0o600 });
 
   const copies = plan.agent.skills.map((skill) => {
     const hostPath = join(userHome, '.claude', 'skills', skill);
@@ -96,7 +98,8 @@ export function provisionGuest(
     return { hostPath, guestPath: `${GUEST_HOME}/.claude/skills/${skill}` };
   });
 
-  return { env, files, copies, command: agentCommand(plan), workdir: plan.workspace.guestPath };
+  const keep = plan.provider.template === 'codex' ? [CODEX_HOME] : [];
+  return { env, files, copies, keep, command: agentCommand(plan), workdir: plan.workspace.guestPath };
 }
 
 /** Claude gets the agent's prompt appended to its own; codex reads ~/.codex/AGENTS.md; shell has none. */

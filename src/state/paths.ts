@@ -41,6 +41,8 @@ export interface BottleStatePaths {
   workspace: string;
   /** Runtime files of a running bottle (sockets, sidecar config, public CA); removed at teardown. */
   runDir: string;
+  /** Folders of the agent's home kept across runs (its sessions, so `resume` continues); never holds a real token. */
+  agentHome: string;
 }
 
 export function bottleStatePaths(slug: string, home: string = botBottleHome()): BottleStatePaths {
@@ -53,6 +55,7 @@ export function bottleStatePaths(slug: string, home: string = botBottleHome()): 
     approvedCapabilities: join(dir, 'approved-capabilities.json'),
     workspace: join(dir, 'workspace'),
     runDir: join(dir, 'run'),
+    agentHome: join(dir, 'agent-home'),
   };
 }
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, lchownSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CliContext } from '../../cli/context.js';
 import { startHostSidecars, sidecarEnv } from '../../launch/host-sidecars.js';
@@ -73,8 +73,10 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     { term: opts.hostEnv.TERM },
   );
   writeSeed(seedDir, setup);
-  const program = hostProgram(setup.command[0] ?? 'sh', GUEST_PATH + (opts.hostEnv.PATH ? `:${opts.hostEnv.PATH}` : ''));
+  // The operator's PATH order decides which installation runs, as it would on the host.
+  const program = hostProgram(setup.command[0] ?? 'sh', (opts.hostEnv.PATH ? `${opts.hostEnv.PATH}:` : '') + GUEST_PATH);
   if (program.guestDir) setup.env.PATH = `${program.guestDir}:${setup.env.PATH ?? GUEST_PATH}`;
+  const kept = keptHomeFolders(setup, paths.agentHome);
 
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   trace('sidecar config written');
@@ -100,12 +102,13 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   chmodSync(run, 0o711);
 
   const asRoot = process.getuid?.() === 0;
-  let mounts: SandboxMounts = { workspace: paths.workspace, socketDir: sockDir, seedDir, ...files, extra: program.bind ? [program.bind] : [] };
+  let mounts: SandboxMounts = { workspace: paths.workspace, socketDir: sockDir, seedDir, ...files, extra: [...program.binds, ...kept], links: program.links };
   let prefix: string[] = [];
   if (asRoot) {
     // bwrap started by root maps the sandbox to host root; run it as an unprivileged uid instead.
     chownTree(paths.workspace, SANDBOX_HOST_UID);
     chownTree(seedDir, SANDBOX_HOST_UID);
+    for (const folder of kept) chownTree(folder.src, SANDBOX_HOST_UID);
     const staged = rootStaging(plan.slug, mounts, stack);
     mounts = staged.mounts;
     prefix = staged.prefix;
@@ -136,15 +139,20 @@ function writeSeed(seedDir: string, setup: GuestSetup): void {
   }
 }
 
+/** Home folders the agent keeps across runs of this bottle (e.g. ~/.codex with its sessions), bound read-write from the state folder. */
+function keptHomeFolders(setup: GuestSetup, agentHome: string): Array<{ src: string; dest: string; rw: true }> {
+  return setup.keep.map((guestPath) => {
+    const src = join(agentHome, guestPath.slice(GUEST_HOME.length + 1));
+    mkdirSync(src, { recursive: true, mode: 0o700 });
+    return { src, dest: guestPath, rw: true };
+  });
+}
+
 function chownTree(path: string, uid: number): void {
   chownSync(path, uid, uid);
   for (const entry of readdirSync(path, { withFileTypes: true, recursive: true })) {
-    const full = join(entry.parentPath, entry.name);
-    try {
-      chownSync(full, uid, uid);
-    } catch {
-      // A dangling symlink cannot be chowned through; the agent cannot follow it either.
-    }
+    // lchown: the tree is the agent's, and a symlink it planted must not hand a host file to the sandbox uid.
+    lchownSync(join(entry.parentPath, entry.name), uid, uid);
   }
 }
 

@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TeardownStack } from '../../launch/teardown.js';
 import type { SandboxMounts } from './sandbox-args.js';
@@ -39,20 +39,24 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
     etcHosts: '',
     initScript: '',
     extra: [],
+    links: mounts.links ?? [],
   };
   const runDir = stageDir('run', dirOf(mounts.initScript), true);
   for (const key of ['caFile', 'caBundle', 'etcPasswd', 'etcGroup', 'etcHosts', 'initScript'] as const) {
     staged[key] = join(runDir, baseOf(mounts[key]));
   }
+  // Extra folders (an agent's package, its kept state) are bound onto the stage like the workspace.
   // An agent program outside /usr (e.g. ~/.local/bin/claude, a single binary) may sit in a folder the
   // sandbox uid cannot read: give the sandbox its own copy in the run folder instead.
   staged.extra = mounts.extra.map((e, i) => {
+    if (statSync(e.src).isDirectory()) return { ...e, src: stageDir(`extra${i}`, e.src, true) };
     const copy = join(dirOf(mounts.initScript), `extra${i}-${baseOf(e.src)}`);
     copyFileSync(e.src, copy);
     chmodSync(copy, 0o755);
     return { src: join(runDir, baseOf(copy)), dest: e.dest };
   });
-  const script = binds.map((_, i) => `mount --bind "$${2 * i + 1}" "$${2 * i + 2}"`).join(' && ');
+  // ${N}, not $N: from the fifth bind on, "$10" would be "$1" followed by a 0.
+  const script = binds.map((_, i) => `mount --bind "\${${2 * i + 1}}" "\${${2 * i + 2}}"`).join(' && ');
   const prefix = [
     'unshare', '--mount', '--propagation', 'private', '--',
     '/bin/sh', '-c', `${script} && shift ${binds.length * 2} && exec "$@"`, 'bot-bottle-stage',

@@ -38,7 +38,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
         color: meta.color,
         cwd: meta.cwd,
         copyCwd: meta.copy_cwd,
-        mode: opts.headless ? { kind: 'headless', prompt: opts.prompt ?? '' } : { kind: 'interactive' },
+        mode: opts.headless ? { kind: 'headless', prompt: opts.prompt ?? '', resume: true } : { kind: 'interactive', resume: true },
         home: ctx.home,
         hostEnv: ctx.env,
       });
