@@ -38,6 +38,8 @@ export type ModelScript = (call: ResponsesCall, fake: FakeOpenAi) => ModelOutput
 
 export interface FakeOpenAi {
   port: number;
+  /** false: answer WebSocket upgrades with 426, so Codex falls back to HTTPS with SSE. */
+  websocket: boolean;
   /** Every Responses request, in order. */
   calls: ResponsesCall[];
   /** Every request that reached the server (method, path, headers), including upgrades and other endpoints. */
@@ -121,7 +123,7 @@ function responseEvents(id: string, items: readonly Item[], model: string): Item
 export interface FakeOpenAiOptions {
   host?: string;
   port?: number;
-  /** false: refuse WebSocket upgrades (as a proxy or an older API might), so Codex falls back to SSE. */
+  /** Initial value of `FakeOpenAi.websocket`. */
   websocket?: boolean;
 }
 
@@ -132,7 +134,7 @@ export async function startFakeOpenAi(pki: TestPki, script: ModelScript, opts: F
   /** Each response's whole conversation (input then output), for requests that continue it. */
   const conversations = new Map<string, Item[]>();
   let next = 0;
-  const fake: FakeOpenAi = { port: 0, calls, requests, close: () => Promise.resolve() };
+  const fake: FakeOpenAi = { port: 0, websocket: opts.websocket ?? true, calls, requests, close: () => Promise.resolve() };
 
   const answer = (transport: ResponsesCall['transport'], headers: IncomingMessage['headers'], body: Item): Item[] => {
     const id = `resp_${++next}`;
@@ -189,8 +191,8 @@ export async function startFakeOpenAi(pki: TestPki, script: ModelScript, opts: F
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    if (!path.endsWith('/responses') || opts.websocket === false) {
-      socket.end(opts.websocket === false ? 'HTTP/1.1 426 Upgrade Required\r\ncontent-length: 0\r\nconnection: close\r\n\r\n' : 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    if (!path.endsWith('/responses') || !fake.websocket) {
+      socket.end(!fake.websocket ? 'HTTP/1.1 426 Upgrade Required\r\ncontent-length: 0\r\nconnection: close\r\n\r\n' : 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       return;
     }
     const accept = createHash('sha1').update(`${String(req.headers['sec-websocket-key'])}${WS_GUID}`).digest('base64');
