@@ -1,4 +1,5 @@
 import { codexPlaceholderAuth } from '../launch/secrets.js';
+import { CODEX_PLACEHOLDER_KEY_VAR } from '../plan/codex-provider.js';
 import { PLACEHOLDER_TOKEN } from '../plan/providers.js';
 import type { BottlePlan } from '../plan/types.js';
 import { GUEST_HOME } from './layout.js';
@@ -10,8 +11,10 @@ export const CODEX_HOME = `${GUEST_HOME}/.codex`;
  * Codex's settings inside a bottle. The bottle is the boundary, so Codex runs
  * with full access to it and never asks (its own Linux sandbox would only
  * fail inside bwrap's namespaces), trusts the workspace, and makes no call of
- * its own that egress would have to refuse: no update check, no analytics, no
- * feedback upload. Written at every launch, ahead of the MCP registration.
+ * its own that egress would have to refuse: each refused call is retried, and
+ * the model list alone held `codex exec` up ~6 s at start (measured with
+ * 0.171). Written at every launch, ahead of the MCP registration; the pinned
+ * Codex reads it with --strict-config in tests/agents/codex-config.test.ts.
  */
 export function codexConfigToml(workspace: string): string {
   return [
@@ -27,9 +30,12 @@ export function codexConfigToml(workspace: string): string {
     'enabled = false',
     '',
     '[features]',
+    '# chatgpt.com/backend-api/codex/models, asked even with an API key',
     'api_key_model_discovery = false',
+    '# api.github.com/repos/openai/plugins and chatgpt.com/backend-api/plugins',
     'plugins = false',
     'remote_plugin = false',
+    '# a background app server that first copies Codex'"'"'s native files (~420 MB) into ~/.codex/packages',
     'daemon_auto_start = false',
     '',
     '[notice]',
@@ -50,7 +56,7 @@ export function codexConfigToml(workspace: string): string {
 export function codexAuthJson(plan: BottlePlan): string | undefined {
   const forwarded = plan.sidecars.egress.tokens.find((t) => t.from.kind === 'codex-auth-file');
   if (forwarded?.from.kind === 'codex-auth-file') return codexPlaceholderAuth(forwarded.from.path, PLACEHOLDER_TOKEN);
-  const apiKey = plan.env.find((e) => e.name === 'OPENAI_API_KEY' && e.kind === 'placeholder');
+  const apiKey = plan.env.find((e) => e.name === CODEX_PLACEHOLDER_KEY_VAR && e.kind === 'placeholder');
   if (apiKey) return `${JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: PLACEHOLDER_TOKEN }, null, 2)}\n`;
   return undefined;
 }

@@ -142,7 +142,11 @@ function writeSeed(seedDir: string, setup: GuestSetup): void {
 /** Home folders the agent keeps across runs of this bottle (e.g. ~/.codex with its sessions), bound read-write from the state folder. */
 function keptHomeFolders(setup: GuestSetup, agentHome: string): Array<{ src: string; dest: string; rw: true }> {
   return setup.keep.map((guestPath) => {
-    const src = join(agentHome, guestPath.slice(GUEST_HOME.length + 1));
+    const relative = guestPath.slice(GUEST_HOME.length + 1);
+    if (!guestPath.startsWith(`${GUEST_HOME}/`) || relative.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+      throw new Error(`kept folder ${guestPath} is not a folder of ${GUEST_HOME}`);
+    }
+    const src = join(agentHome, relative);
     mkdirSync(src, { recursive: true, mode: 0o700 });
     return { src, dest: guestPath, rw: true };
   });
