@@ -35,7 +35,7 @@ export function codexConfigToml(workspace: string): string {
     '# api.github.com/repos/openai/plugins and chatgpt.com/backend-api/plugins',
     'plugins = false',
     'remote_plugin = false',
-    '# a background app server that first copies Codex'"'"'s native files (~420 MB) into ~/.codex/packages',
+    '# a background app server that first copies the native codex files (~420 MB) into ~/.codex/packages',
     'daemon_auto_start = false',
     '',
     '[notice]',
