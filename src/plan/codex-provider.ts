@@ -25,7 +25,7 @@ export function codexContribution(
   provider: AgentProvider,
   mode: BottlePlan['mode'],
   userHome: string,
-  agent: { model?: unknown },
+  agent: { model?: unknown; resume: boolean },
 ): ProviderContribution {
   const warnings: string[] = [];
   const keyRef = provider.auth_token;
@@ -37,7 +37,7 @@ export function codexContribution(
   else warnings.push('agent_provider has neither auth_token nor forward_host_credentials: codex will need its own login inside the bottle');
 
   const model = codexModel(agent.model, warnings);
-  const resume = mode.resume === true;
+  const resume = agent.resume;
   const common = ['--dangerously-bypass-approvals-and-sandbox', ...(model ? [`--model=${model}`] : [])];
   const command =
     mode.kind === 'headless'
@@ -50,6 +50,8 @@ export function codexContribution(
     command,
     routes: hosts.map((host) => ({ host, ...(auth ? { auth } : {}), source: 'provider' as const })),
     placeholders: keyRef ? [{ name: CODEX_PLACEHOLDER_KEY_VAR, kind: 'placeholder', value: PLACEHOLDER_TOKEN, secret: false }] : [],
+    // Codex's sessions (and its config, rewritten at every launch): `resume` finds the last one there.
+    persist: ['.codex'],
     warnings,
   };
 }

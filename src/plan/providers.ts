@@ -15,6 +15,8 @@ export interface ProviderContribution {
   command: string[];
   routes: RouteDraft[];
   placeholders: PlanEnvEntry[];
+  /** Folders of the agent's home (relative to it) kept across runs of the bottle: the agent's settings and conversations. */
+  persist?: string[];
   warnings: string[];
 }
 
@@ -35,7 +37,7 @@ export function providerContribution(
   bottle: MergedBottle,
   mode: BottlePlan['mode'],
   userHome: string = homedir(),
-  agent: { model?: unknown } = {},
+  agent: { model?: unknown; resume: boolean } = { resume: false },
 ): ProviderContribution {
   const provider = bottle.agent_provider ?? {};
   switch (providerTemplate(bottle)) {

@@ -31,8 +31,6 @@ export interface GuestSetup {
   files: GuestFile[];
   /** Host folders copied into the bottle (skills). */
   copies: Array<{ hostPath: string; guestPath: string }>;
-  /** Folders of the home the agent keeps across runs of the same bottle (its sessions); provisioned files are written over them at each launch. */
-  keep: string[];
   command: string[];
   workdir: string;
 }
@@ -98,8 +96,7 @@ export function provisionGuest(
     return { hostPath, guestPath: `${GUEST_HOME}/.claude/skills/${skill}` };
   });
 
-  const keep = plan.provider.template === 'codex' ? [CODEX_HOME] : [];
-  return { env, files, copies, keep, command: agentCommand(plan), workdir: plan.workspace.guestPath };
+  return { env, files, copies, command: agentCommand(plan), workdir: plan.workspace.guestPath };
 }
 
 /** Claude gets the agent's prompt appended to its own; codex reads ~/.codex/AGENTS.md; shell has none. */

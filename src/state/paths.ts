@@ -39,10 +39,10 @@ export interface BottleStatePaths {
   approvedCapabilities: string;
   /** The workspace when `--cwd` is not used. */
   workspace: string;
+  /** The agent's own home folders kept across runs (e.g. `.claude`); written by the agent, so hostile. */
+  agentHome: string;
   /** Runtime files of a running bottle (sockets, sidecar config, public CA); removed at teardown. */
   runDir: string;
-  /** Folders of the agent's home kept across runs (its sessions, so `resume` continues); never holds a real token. */
-  agentHome: string;
 }
 
 export function bottleStatePaths(slug: string, home: string = botBottleHome()): BottleStatePaths {
@@ -54,8 +54,8 @@ export function bottleStatePaths(slug: string, home: string = botBottleHome()): 
     approvedRoutes: join(dir, 'approved-routes.json'),
     approvedCapabilities: join(dir, 'approved-capabilities.json'),
     workspace: join(dir, 'workspace'),
-    runDir: join(dir, 'run'),
     agentHome: join(dir, 'agent-home'),
+    runDir: join(dir, 'run'),
   };
 }
 

@@ -38,7 +38,8 @@ describe('codex provider', () => {
     expect(JSON.parse(setup.files.find((f) => f.path === '/home/agent/.codex/auth.json')?.content ?? '{}')).toEqual({ auth_mode: 'apikey', OPENAI_API_KEY: PLACEHOLDER_TOKEN });
     expect(JSON.stringify(setup)).not.toContain(KEY);
     expect(JSON.stringify(p)).not.toContain(KEY);
-    expect(setup.keep).toEqual(['/home/agent/.codex']);
+    // Codex's sessions stay in the bottle's state, so `resume` finds them.
+    expect(p.provider.persist).toEqual([{ hostPath: `${h.home}/state/a-1/agent-home/.codex`, guestPath: '/home/agent/.codex' }]);
   });
 
   it('runs with full access to the bottle and no prompts, outside a git repo, with the agent\'s model; `resume` continues the last session', () => {
@@ -47,11 +48,11 @@ describe('codex provider', () => {
     expect(plan(fm, 'model: gpt-5.3-codex', { mode: { kind: 'headless', prompt: '--not-an-option' } }).provider.command).toEqual([
       'codex', 'exec', '--dangerously-bypass-approvals-and-sandbox', '--model=gpt-5.3-codex', '--skip-git-repo-check', '--', '--not-an-option',
     ]);
-    expect(plan(fm, 'model: gpt-5.3-codex', { mode: { kind: 'headless', prompt: 'go on', resume: true } }).provider.command).toEqual([
+    expect(plan(fm, 'model: gpt-5.3-codex', { mode: { kind: 'headless', prompt: 'go on' }, resume: true }).provider.command).toEqual([
       'codex', 'exec', 'resume', '--last', '--dangerously-bypass-approvals-and-sandbox', '--model=gpt-5.3-codex', '--skip-git-repo-check', '--', 'go on',
     ]);
     expect(plan(fm).provider.command).toEqual(['codex', '--dangerously-bypass-approvals-and-sandbox']);
-    expect(plan(fm, '', { mode: { kind: 'interactive', resume: true } }).provider.command).toEqual(['codex', 'resume', '--last', '--dangerously-bypass-approvals-and-sandbox']);
+    expect(plan(fm, '', { resume: true }).provider.command).toEqual(['codex', 'resume', '--last', '--dangerously-bypass-approvals-and-sandbox']);
   });
 
   it('ignores Claude Code\'s model aliases and warns about a model that is not a name', () => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, lchownSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, lchownSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { CliContext } from '../../cli/context.js';
+import { CliError, type CliContext } from '../../cli/context.js';
 import { startHostSidecars, sidecarEnv } from '../../launch/host-sidecars.js';
 import { sidecarConfig } from '../../launch/sidecar-config.js';
 import type { TeardownStack } from '../../launch/teardown.js';
@@ -76,7 +76,6 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   // The operator's PATH order decides which installation runs, as it would on the host.
   const program = hostProgram(setup.command[0] ?? 'sh', (opts.hostEnv.PATH ? `${opts.hostEnv.PATH}:` : '') + GUEST_PATH);
   if (program.guestDir) setup.env.PATH = `${program.guestDir}:${setup.env.PATH ?? GUEST_PATH}`;
-  const kept = keptHomeFolders(setup, paths.agentHome);
 
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   trace('sidecar config written');
@@ -102,13 +101,22 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   chmodSync(run, 0o711);
 
   const asRoot = process.getuid?.() === 0;
-  let mounts: SandboxMounts = { workspace: paths.workspace, socketDir: sockDir, seedDir, ...files, extra: [...program.binds, ...kept], links: program.links };
+  const persisted = persistedFolders(plan);
+  let mounts: SandboxMounts = {
+    workspace: paths.workspace,
+    socketDir: sockDir,
+    seedDir,
+    ...files,
+    extra: program.binds,
+    links: program.links,
+    persist: persisted.map((d) => ({ src: d.hostPath, dest: d.guestPath })),
+  };
   let prefix: string[] = [];
   if (asRoot) {
     // bwrap started by root maps the sandbox to host root; run it as an unprivileged uid instead.
     chownTree(paths.workspace, SANDBOX_HOST_UID);
     chownTree(seedDir, SANDBOX_HOST_UID);
-    for (const folder of kept) chownTree(folder.src, SANDBOX_HOST_UID);
+    for (const dir of persisted) chownTree(dir.hostPath, SANDBOX_HOST_UID);
     const staged = rootStaging(plan.slug, mounts, stack);
     mounts = staged.mounts;
     prefix = staged.prefix;
@@ -139,17 +147,19 @@ function writeSeed(seedDir: string, setup: GuestSetup): void {
   }
 }
 
-/** Home folders the agent keeps across runs of this bottle (e.g. ~/.codex with its sessions), bound read-write from the state folder. */
-function keptHomeFolders(setup: GuestSetup, agentHome: string): Array<{ src: string; dest: string; rw: true }> {
-  return setup.keep.map((guestPath) => {
-    const relative = guestPath.slice(GUEST_HOME.length + 1);
-    if (!guestPath.startsWith(`${GUEST_HOME}/`) || relative.split('/').some((part) => part === '' || part === '.' || part === '..')) {
-      throw new Error(`kept folder ${guestPath} is not a folder of ${GUEST_HOME}`);
-    }
-    const src = join(agentHome, relative);
-    mkdirSync(src, { recursive: true, mode: 0o700 });
-    return { src, dest: guestPath, rw: true };
-  });
+/**
+ * The agent's own home folders kept across runs of this bottle (Codex's
+ * ~/.codex with its sessions), bound read-write from the state folder. What
+ * the agent left there is never read by bot-bottle: the provisioned files go
+ * through the seed and the sandbox's own init script copies them in.
+ */
+function persistedFolders(plan: BottlePlan): Array<{ hostPath: string; guestPath: string }> {
+  const dirs = plan.provider.persist ?? [];
+  for (const dir of dirs) {
+    mkdirSync(dir.hostPath, { recursive: true, mode: 0o700 });
+    if (!lstatSync(dir.hostPath).isDirectory()) throw new CliError(`${dir.hostPath} is not a folder: remove it (it holds the agent's own state)`);
+  }
+  return dirs;
 }
 
 function chownTree(path: string, uid: number): void {

@@ -41,11 +41,12 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
     extra: [],
     links: mounts.links ?? [],
   };
+  staged.persist = (mounts.persist ?? []).map((d, i) => ({ src: stageDir(`persist${i}`, d.src, true), dest: d.dest }));
   const runDir = stageDir('run', dirOf(mounts.initScript), true);
   for (const key of ['caFile', 'caBundle', 'etcPasswd', 'etcGroup', 'etcHosts', 'initScript'] as const) {
     staged[key] = join(runDir, baseOf(mounts[key]));
   }
-  // Extra folders (an agent's package, its kept state) are bound onto the stage like the workspace.
+  // Extra folders (an agent's npm package) are bound onto the stage like the workspace, never copied.
   // An agent program outside /usr (e.g. ~/.local/bin/claude, a single binary) may sit in a folder the
   // sandbox uid cannot read: give the sandbox its own copy in the run folder instead.
   staged.extra = mounts.extra.map((e, i) => {
@@ -55,7 +56,7 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
     chmodSync(copy, 0o755);
     return { src: join(runDir, baseOf(copy)), dest: e.dest };
   });
-  // ${N}, not $N: from the fifth bind on, "$10" would be "$1" followed by a 0.
+  // Braces: past nine, sh reads "$10" as "$1" followed by "0".
   const script = binds.map((_, i) => `mount --bind "\${${2 * i + 1}}" "\${${2 * i + 2}}"`).join(' && ');
   const prefix = [
     'unshare', '--mount', '--propagation', 'private', '--',

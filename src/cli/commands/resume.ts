@@ -38,9 +38,10 @@ export function registerResume(program: Command, ctx: CliContext): void {
         color: meta.color,
         cwd: meta.cwd,
         copyCwd: meta.copy_cwd,
-        mode: opts.headless ? { kind: 'headless', prompt: opts.prompt ?? '', resume: true } : { kind: 'interactive', resume: true },
+        mode: opts.headless ? { kind: 'headless', prompt: opts.prompt ?? '' } : { kind: 'interactive' },
         home: ctx.home,
         hostEnv: ctx.env,
+        resume: true,
       });
       const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
       if (existsSync(capabilities)) {
