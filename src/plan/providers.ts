@@ -1,8 +1,8 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { ProviderTemplate } from '../manifest/schema.js';
 import type { MergedBottle } from '../manifest/merge.js';
-import type { ImagePlan, PlanEnvEntry } from './types.js';
+import { codexContribution } from './codex-provider.js';
+import type { BottlePlan, ImagePlan, PlanEnvEntry } from './types.js';
 import type { RouteDraft } from './routes.js';
 
 /**
@@ -15,6 +15,8 @@ export interface ProviderContribution {
   command: string[];
   routes: RouteDraft[];
   placeholders: PlanEnvEntry[];
+  /** Folders of the agent's home (relative to it) kept across runs of the bottle: the agent's settings and conversations. */
+  persist?: string[];
   warnings: string[];
 }
 
@@ -33,8 +35,9 @@ export function providerImage(bottle: MergedBottle, program: string, backend: st
 
 export function providerContribution(
   bottle: MergedBottle,
-  mode: { kind: 'interactive' } | { kind: 'headless'; prompt: string },
+  mode: BottlePlan['mode'],
   userHome: string = homedir(),
+  agent: { model?: unknown; resume: boolean } = { resume: false },
 ): ProviderContribution {
   const provider = bottle.agent_provider ?? {};
   switch (providerTemplate(bottle)) {
@@ -62,17 +65,7 @@ export function providerContribution(
         warnings: authRef ? [] : ['agent_provider.auth_token is not set: claude will have to log in inside the bottle'],
       };
     }
-    case 'codex': {
-      const forward = provider.forward_host_credentials === true;
-      const authFile = join(userHome, '.codex', 'auth.json');
-      const auth = forward ? { scheme: 'Bearer', tokenFrom: { kind: 'codex-auth-file' as const, path: authFile } } : undefined;
-      return {
-        program: 'codex',
-        command: mode.kind === 'headless' ? ['codex', 'exec', mode.prompt] : ['codex'],
-        routes: ['api.openai.com', 'chatgpt.com'].map((host) => ({ host, ...(auth ? { auth } : {}), source: 'provider' as const })),
-        placeholders: [],
-        warnings: forward ? [] : ['agent_provider.forward_host_credentials is off: codex will need its own login inside the bottle'],
-      };
-    }
+    case 'codex':
+      return codexContribution(provider, mode, userHome, agent);
   }
 }

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { ManifestCatalog } from '../manifest/catalog.js';
 import { classifyEnv } from '../manifest/env.js';
 import { ManifestError } from '../manifest/errors.js';
@@ -9,6 +10,7 @@ import { bottleStatePaths } from '../state/paths.js';
 import { providerContribution, providerImage, providerTemplate } from './providers.js';
 import { draftFromManifest, finalizeRoutes } from './routes.js';
 import { defaultColor } from './slug.js';
+import { GUEST_HOME } from '../provision/layout.js';
 import type { AnsiColor, BackendName, BottlePlan, PlanEnvEntry, Provenanced } from './types.js';
 
 export interface PlanRequest {
@@ -27,6 +29,8 @@ export interface PlanRequest {
   /** Read only to warn about unset variables; values never enter the plan. */
   hostEnv: Readonly<Record<string, string | undefined>>;
   userHome?: string;
+  /** `resume`: the agent continues its last conversation (`codex resume --last`). */
+  resume?: boolean;
 }
 
 export const GUEST_WORKSPACE = '/workspace';
@@ -51,7 +55,10 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
   const bottle = resolved.bottle;
   const warnings: string[] = [...catalog.warnings];
 
-  const provider = providerContribution(bottle, req.mode, userHome);
+  const provider = providerContribution(bottle, req.mode, userHome, {
+    model: agent.frontmatter.model,
+    resume: req.resume === true,
+  });
   warnings.push(...provider.warnings);
   const { routes, tokens, dropped } = finalizeRoutes((bottle.egress?.routes ?? []).map(draftFromManifest), provider.routes);
   for (const host of dropped) warnings.push(`manifest route for ${host} replaced by the ${providerTemplate(bottle)} provider's route`);
@@ -107,6 +114,9 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
       template: providerTemplate(bottle),
       image: providerImage(bottle, provider.program, req.backend),
       command: provider.command,
+      ...(provider.persist && provider.persist.length > 0
+        ? { persist: provider.persist.map((dir) => ({ hostPath: join(state.agentHome, dir), guestPath: `${GUEST_HOME}/${dir}` })) }
+        : {}),
     },
     mode: req.mode,
     env,

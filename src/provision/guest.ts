@@ -5,8 +5,7 @@ import { superviseRegistration } from '../supervise/registration.js';
 import type { BottlePlan } from '../plan/types.js';
 import { CliError } from '../cli/context.js';
 import { resolveSkill } from '../manifest/roots.js';
-import { codexPlaceholderAuth } from '../launch/secrets.js';
-import { PLACEHOLDER_TOKEN } from '../plan/providers.js';
+import { CODEX_HOME, codexAuthJson, codexConfigToml } from './codex.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_PATH, GUEST_USER } from './layout.js';
 
 /** The sidecars as the agent reaches them from inside the bottle. */
@@ -78,16 +77,17 @@ export function provisionGuest(
   const registration = superviseRegistration(plan.provider.template, endpoints.superviseUrl);
   Object.assign(env, registration.env);
   for (const file of registration.files) {
-    files.push({ path: `${GUEST_HOME}/${file.path}`, content: file.content, mode: 0o600, ...(file.mode === 'merge-json' ? { merge: 'json' as const } : {}) });
+    // Codex's config.toml starts with bot-bottle's settings; the registration appends its table.
+    const content = file.path === '.codex/config.toml' ? codexConfigToml(plan.workspace.guestPath) + file.content : file.content;
+    files.push({ path: `${GUEST_HOME}/${file.path}`, content, mode: 0o600, ...(file.mode === 'merge-json' ? { merge: 'json' as const } : {}) });
   }
   if (plan.agent.systemPrompt.length > 0) {
     files.push({ path: `${GUEST_HOME}/.bot-bottle/system-prompt.md`, content: `${plan.agent.systemPrompt}\n`, mode: 0o644 });
-    if (plan.provider.template === 'codex') files.push({ path: `${GUEST_HOME}/.codex/AGENTS.md`, content: `${plan.agent.systemPrompt}\n`, mode: 0o644 });
   }
-  const codexToken = plan.sidecars.egress.tokens.find((t) => t.from.kind === 'codex-auth-file');
-  if (codexToken?.from.kind === 'codex-auth-file') {
-    files.push({ path: `${GUEST_HOME}/.codex/auth.json`, content: codexPlaceholderAuth(codexToken.from.path, PLACEHOLDER_TOKEN), mode: 0o600 });
-  }
+  // Always written: ~/.codex is kept across runs, and a prompt removed from the agent must not linger there.
+  if (plan.provider.template === 'codex') files.push({ path: `${CODEX_HOME}/AGENTS.md`, content: plan.agent.systemPrompt.length > 0 ? `${plan.agent.systemPrompt}\n` : '', mode: 0o644 });
+  const codexAuth = plan.provider.template === 'codex' ? codexAuthJson(plan) : undefined;
+  if (codexAuth !== undefined) files.push({ path: `${CODEX_HOME}/auth.json`, content: codexAuth, mode: 0o600 });
 
   const copies = plan.agent.skills.map((skill) => {
     // Checked again here, where the name becomes a host path and a guest path.

@@ -38,20 +38,4 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('claude pr
       h.cleanup();
     }
   });
-
-  it('fails clearly when the agent program is not installed on the host', async () => {
-    const h = tempHome();
-    try {
-      h.writeBottle('c', 'agent_provider: {template: codex}');
-      h.writeAgent('coder', 'bottle: c');
-      const run = await runBottleCli(['start', 'coder', '--headless', '--prompt', 'x'], {
-        cwd: h.cwd,
-        env: { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap', PATH: '/usr/bin:/bin' },
-      });
-      expect(run.exitCode).toBe(1);
-      expect(run.stderr).toContain('the bwrap backend runs the agent\'s program from the host, but "codex" is not on PATH: install Codex on the host');
-    } finally {
-      h.cleanup();
-    }
-  });
 });

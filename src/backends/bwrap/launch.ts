@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { CliError, type CliContext } from '../../cli/context.js';
 import { startHostSidecars, sidecarEnv } from '../../launch/host-sidecars.js';
@@ -12,7 +12,7 @@ import type { BottlePlan } from '../../plan/types.js';
 import { bottleStatePaths, homePaths } from '../../state/paths.js';
 import { PidRecord } from '../../state/pids.js';
 import { identify, signalProcess } from '../../state/process-identity.js';
-import { chownTree, copyTree, removeTree } from '../../util/safe-fs.js';
+import { assertNoLinks, chownTree, copyTree, removeTree } from '../../util/safe-fs.js';
 import type { LaunchContext, RunningBottle } from '../types.js';
 import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
@@ -79,7 +79,8 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     { term: opts.hostEnv.TERM },
   );
   writeSeed(seedDir, setup);
-  const program = hostProgram(setup.command[0] ?? 'sh', GUEST_PATH + (opts.hostEnv.PATH ? `:${opts.hostEnv.PATH}` : ''));
+  // The operator's PATH order decides which installation runs, as it would on the host.
+  const program = hostProgram(setup.command[0] ?? 'sh', (opts.hostEnv.PATH ? `${opts.hostEnv.PATH}:` : '') + GUEST_PATH);
   if (program.guestDir) setup.env.PATH = `${program.guestDir}:${setup.env.PATH ?? GUEST_PATH}`;
 
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
@@ -107,13 +108,23 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   chmodSync(run, 0o711);
 
   const asRoot = process.getuid?.() === 0;
-  let mounts: SandboxMounts = { workspace: paths.workspace, socketDir: sockDir, seedDir, ...files, extra: program.bind ? [program.bind] : [] };
+  const persisted = persistedFolders(plan, stateRoot);
+  let mounts: SandboxMounts = {
+    workspace: paths.workspace,
+    socketDir: sockDir,
+    seedDir,
+    ...files,
+    extra: program.binds,
+    links: program.links,
+    persist: persisted.map((d) => ({ src: d.hostPath, dest: d.guestPath })),
+  };
   let prefix: string[] = [];
   if (asRoot) {
     // bwrap started by root maps the sandbox to host root; run it as an unprivileged uid instead,
     // lent the workspace for the run (ownership.ts). The seed is this launch's own fresh folder.
     lendWorkspace(paths.workspace, stack);
     chownTree(seedDir, SANDBOX_HOST_UID, SANDBOX_HOST_UID);
+    for (const dir of persisted) chownTree(dir.hostPath, SANDBOX_HOST_UID, SANDBOX_HOST_UID);
     const staged = rootStaging(plan.slug, mounts, stack);
     mounts = staged.mounts;
     prefix = staged.prefix;
@@ -156,6 +167,23 @@ function writeSeed(seedDir: string, setup: GuestSetup): void {
     if (!statSync(source).isDirectory()) throw new CliError(`skill ${copy.hostPath} is not a folder`);
     copyTree(source, target);
   }
+}
+
+/**
+ * The agent's own home folders kept across runs of this bottle (Codex's
+ * ~/.codex with its sessions), bound read-write from the state folder. What
+ * the agent left there is never read by bot-bottle: the provisioned files go
+ * through the seed and the sandbox's own init script copies them in.
+ */
+function persistedFolders(plan: BottlePlan, stateRoot: string): Array<{ hostPath: string; guestPath: string }> {
+  const dirs = plan.provider.persist ?? [];
+  for (const dir of dirs) {
+    // The agent wrote this folder last run: never create or bind through a link it planted.
+    assertNoLinks(stateRoot, dir.hostPath);
+    mkdirSync(dir.hostPath, { recursive: true, mode: 0o700 });
+    if (!lstatSync(dir.hostPath).isDirectory()) throw new CliError(`${dir.hostPath} is not a folder: remove it (it holds the agent's own state)`);
+  }
+  return dirs;
 }
 
 /**

@@ -43,7 +43,9 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
     etcHosts: '',
     initScript: '',
     extra: [],
+    links: mounts.links ?? [],
   };
+  staged.persist = (mounts.persist ?? []).map((d, i) => ({ src: stageDir(`persist${i}`, d.src, true), dest: d.dest }));
   const runDir = stageDir('run', dirOf(mounts.initScript), true);
   for (const key of ['caFile', 'caBundle', 'etcPasswd', 'etcGroup', 'etcHosts', 'initScript'] as const) {
     staged[key] = join(runDir, baseOf(mounts[key]));

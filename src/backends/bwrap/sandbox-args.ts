@@ -15,8 +15,12 @@ export interface SandboxMounts {
   etcGroup: string;
   etcHosts: string;
   initScript: string;
-  /** Extra read-only binds (e.g. an agent program installed outside /usr). */
+  /** Extra read-only binds, files or folders (an agent program, or its whole npm package, installed outside /usr). */
   extra: Array<{ src: string; dest: string }>;
+  /** The agent's own home folders kept across runs (read-write, under the tmpfs home). */
+  persist?: Array<{ src: string; dest: string }>;
+  /** Symlinks created in the sandbox (`path` -> `target`), e.g. a program's bin link. */
+  links?: Array<{ target: string; path: string }>;
 }
 
 export const SANDBOX_RUN = '/run/bot-bottle';
@@ -66,7 +70,9 @@ export function sandboxArgs(opts: {
     '--perms', '0700', '--tmpfs', GUEST_HOME,
     '--bind', mounts.workspace, opts.workdir,
   );
+  for (const dir of mounts.persist ?? []) args.push('--bind', dir.src, dir.dest);
   for (const extra of mounts.extra) args.push('--ro-bind', extra.src, extra.dest);
+  for (const link of mounts.links ?? []) args.push('--symlink', link.target, link.path);
   args.push('--remount-ro', '/', '--chdir', opts.workdir, '--clearenv');
   for (const [name, value] of Object.entries(opts.env)) args.push('--setenv', name, value);
   return assertNulFree(args, 'sandbox option');

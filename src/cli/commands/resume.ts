@@ -56,6 +56,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
         mode: opts.headless ? { kind: 'headless', prompt: opts.prompt ?? '' } : { kind: 'interactive' },
         home: ctx.home,
         hostEnv: ctx.env,
+        resume: true,
       });
       const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
       if (existsSync(capabilities)) {

@@ -1,0 +1,122 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { makeUpstreamPki } from '../egress/support.js';
+import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
+import { tempHome, type TempHome } from '../support/home.js';
+import { missingTool } from '../support/prereq.js';
+import { startFakeOpenAi, type FakeOpenAi, type ModelScript } from './fake-openai.js';
+
+/** The version CI installs (scripts/install-agents.sh); the tests are written against it. */
+export const CODEX_VERSION = '0.171.0';
+/** A model that gets Codex's standard tool list (exec_command, MCP namespaces) in the request body. */
+export const CODEX_TEST_MODEL = 'gpt-5.3-codex';
+
+/**
+ * What the Codex end-to-end tests need: bwrap, socat, the real Codex on PATH,
+ * and port 443 on a loopback address for the fake API (Codex always talks to
+ * api.openai.com:443; BOT_BOTTLE_RESOLVE maps only the address). Locally a
+ * missing piece skips with the reason; in CI it fails.
+ */
+export function codexPrereqMissing(): string | undefined {
+  return missingTool('bwrap') ?? missingTool('socat', ['-V']) ?? missingTool('codex', ['--version'], 'scripts/install-agents.sh') ?? lowPortMissing();
+}
+
+function lowPortMissing(): string | undefined {
+  if (process.getuid?.() === 0) return undefined;
+  const start = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim());
+  if (start <= 443) return undefined;
+  const reason = 'the fake OpenAI API listens on port 443 of a loopback address, which needs root here';
+  if (process.env.CI === 'true') throw new Error(`CI prerequisite missing: ${reason}`);
+  return reason;
+}
+
+/** The installed Codex package folder (…/node_modules/@openai/codex), from the `codex` on PATH. */
+export function codexPackageRoot(): string {
+  const bin = execFileSync('sh', ['-c', 'command -v codex'], { encoding: 'utf8' }).trim();
+  let dir = dirname(realpathSync(bin));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+export interface CodexWorld {
+  h: TempHome;
+  fake: FakeOpenAi;
+  /** The real API key: egress must put it on the wire, nothing in the bottle may hold it. */
+  key: string;
+  env: Record<string, string>;
+  /** The built CLI as the operator runs it, in the world's home and repo. */
+  cli(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<BottleRun>;
+  /** Slugs of the bottles started so far, oldest first. */
+  slugs(): string[];
+  stateDir(slug: string): string;
+  audit(slug: string): Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/**
+ * A temp home with a codex bottle (`auth_token` from a host variable) and a
+ * `coder` agent, and a fake OpenAI API that egress reaches for
+ * api.openai.com, trusting its CA.
+ */
+export async function codexWorld(script: ModelScript): Promise<CodexWorld> {
+  const h = tempHome();
+  const pki = await makeUpstreamPki(['api.openai.com']);
+  const caFile = h.write('upstream-ca.pem', pki.caPem);
+  let fake: FakeOpenAi | undefined;
+  let address = '';
+  for (let attempt = 0; fake === undefined; attempt++) {
+    // A loopback address of its own: test files run in parallel, and each fake needs port 443.
+    address = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+    try {
+      fake = await startFakeOpenAi(pki, script, { host: address, port: 443 });
+    } catch (err) {
+      if (attempt >= 5) throw err;
+    }
+  }
+  const key = `bb-test-openai-key-${randomBytes(16).toString('hex')}`;
+  h.writeBottle('cx', 'agent_provider: {template: codex, auth_token: BB_TEST_OPENAI_KEY}');
+  h.writeAgent('coder', `bottle: cx\nmodel: ${CODEX_TEST_MODEL}`, 'You work in /workspace.');
+  const env = {
+    BOT_BOTTLE_HOME: h.home,
+    BOT_BOTTLE_BACKEND: 'bwrap',
+    BOT_BOTTLE_RESOLVE: `api.openai.com:443:${address}`,
+    BOT_BOTTLE_UPSTREAM_CA: caFile,
+    BB_TEST_OPENAI_KEY: key,
+  };
+  const stateRoot = join(h.home, 'state');
+  const started = (slug: string): string => (JSON.parse(readFileSync(join(stateRoot, slug, 'metadata.json'), 'utf8')) as { started_at: string }).started_at;
+  const world: CodexWorld = {
+    h,
+    fake,
+    key,
+    env,
+    cli: (args, opts = {}) => runBottleCli(args, { cwd: h.cwd, env: { ...env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 90_000 }),
+    slugs: () => (existsSync(stateRoot) ? readdirSync(stateRoot).filter((s) => existsSync(join(stateRoot, s, 'metadata.json'))).sort((a, b) => started(a).localeCompare(started(b))) : []),
+    stateDir: (slug) => join(stateRoot, slug),
+    audit: (slug) => {
+      const file = join(stateRoot, slug, 'egress-audit.jsonl');
+      return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+    },
+    close: async () => {
+      await fake.close();
+      h.cleanup();
+    },
+  };
+  return world;
+}
+
+/** Every file under `dir` whose bytes contain `needle` (binary files included: sqlite, logs). */
+export function filesContaining(dir: string, needle: string): string[] {
+  const out: string[] = [];
+  if (!existsSync(dir)) return out;
+  const bytes = Buffer.from(needle);
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    if (readFileSync(path).includes(bytes)) out.push(path);
+  }
+  return out;
+}
+
