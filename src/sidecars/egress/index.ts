@@ -44,7 +44,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const resolver = new Resolver(parseResolveOverrides(env.BOT_BOTTLE_RESOLVE));
   const trust = upstreamCa(env);
   const agent = createUpstream(resolver, trust, env);
-  const ca = await MitmCa.create(ctx.bottle, cfg.caCertOut, table.hosts);
+  const ca = await MitmCa.create(ctx.bottle, cfg.caCertOut);
   const timeoutS = seconds(env, 'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS', DEFAULT_SUPERVISE_TIMEOUT_S);
   const headersTimeoutS = seconds(env, 'EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS', UPSTREAM_HEADERS_TIMEOUT_MS / 1000);
   const dlp = new DlpPolicy({
@@ -66,9 +66,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
     reloading ??= (async () => {
       try {
         const next = loadRouteTable(cfg.routesFile);
-        if (await ca.ensureCovers(next.hosts)) {
-          ctx.log({ event: 'egress-ca-reminted', caCertOut: cfg.caCertOut, note: 'new routed hosts were outside the CA name constraints; programs must re-read the CA file to trust them' });
-        }
+        // The CA signs any host (ca.ts): a new route needs no new trust in the bottle.
         table = next;
         ctx.log({ event: 'egress-routes-reloaded', routes: next.routes.length });
         return true;

@@ -111,7 +111,7 @@ export function buildStages(deps: PipelineDeps): Stage[] {
         if (!route) return block('route', `host ${ctx.host} is not in this bottle's egress routes`);
         ctx.route = route;
         if (ctx.port !== route.plan.port) {
-          return block('route', `port ${ctx.port} is not allowed for ${ctx.host}; its route allows only port ${route.plan.port}`);
+          return block('route', `port ${ctx.port} is not allowed for ${ctx.host}; its route allows only port ${route.plan.port}`, 403, true, portHint(ctx.host, route.plan.port));
         }
         return ALLOW;
       },
@@ -232,6 +232,10 @@ export function runStagesFast(stages: readonly Stage[], ctx: RequestContext, fro
     if (!v.ok) return v;
   }
   return ALLOW;
+}
+
+function portHint(host: string, port: number): string {
+  return `use port ${port}; \`egress-block\` asks for port 443, so a different port is the operator's edit: ask with ${JSON.stringify({ host, reason: '<why, and which port>' })}`;
 }
 
 /** DLP on the host, the path+query and header values (before any credential is injected). */
