@@ -61,23 +61,17 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   );
 
   // Requests in flight keep the table object they started with; a reload only swaps the reference.
-  let reloading: Promise<boolean> | undefined;
+  // The CA signs any host (ca.ts): a new route needs no new trust in the bottle.
   const reload = (): Promise<boolean> => {
-    reloading ??= (async () => {
-      try {
-        const next = loadRouteTable(cfg.routesFile);
-        // The CA signs any host (ca.ts): a new route needs no new trust in the bottle.
-        table = next;
-        ctx.log({ event: 'egress-routes-reloaded', routes: next.routes.length });
-        return true;
-      } catch (err) {
-        ctx.log({ event: 'egress-routes-reload-failed', error: (err as Error).message, note: 'keeping the previous route table' });
-        return false;
-      } finally {
-        reloading = undefined;
-      }
-    })();
-    return reloading;
+    try {
+      const next = loadRouteTable(cfg.routesFile);
+      table = next;
+      ctx.log({ event: 'egress-routes-reloaded', routes: next.routes.length });
+      return Promise.resolve(true);
+    } catch (err) {
+      ctx.log({ event: 'egress-routes-reload-failed', error: (err as Error).message, note: 'keeping the previous route table' });
+      return Promise.resolve(false);
+    }
   };
   const onHup = (): void => void reload();
   process.on('SIGHUP', onHup);
