@@ -95,6 +95,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private status = 0;
   /** Response headers went to the client. */
   private responding = false;
+  /** Inbound DLP found something this route only reports. */
+  private reported = false;
   /** The exchange was answered, cut or audited: later callbacks from undici are ignored. */
   private finished = false;
   /**
@@ -313,7 +315,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.finished = true;
     this.res.end();
-    this.audit({ decision: this.ctx.redacted || this.gate?.redacted ? 'redact' : 'allow', status: this.status });
+    this.audit({
+      decision: this.ctx.redacted || this.gate?.redacted ? 'redact' : 'allow',
+      status: this.status,
+      stage: this.reported ? 'inbound-dlp' : undefined,
+      reason: this.reported ? REPORTED : undefined,
+    });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -338,7 +345,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   private inboundBlocks(found: Finding[]): boolean {
     if (found.length === 0) return false;
     this.ctx.findings.push(...toAudit(found, 'response'));
-    return found.some((f) => f.severity === 'block');
+    if (!found.some((f) => f.severity === 'block')) return false;
+    // A model API's reply (provider routes): recorded in the audit line, never cut.
+    if (this.ctx.route!.plan.dlp.inboundOnMatch === 'report') {
+      this.reported = true;
+      return false;
+    }
+    return true;
   }
 
   private terminate(controller: Dispatcher.DispatchController, reason: string): void {
@@ -350,6 +363,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 }
 
 const EMPTY = Buffer.alloc(0);
+const REPORTED = 'inbound DLP found a high-confidence injection; this route reports it instead of cutting the response (dlp.inboundOnMatch: report)';
 
 export function errText(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
