@@ -8,6 +8,7 @@ import type { Finding, StreamScanner } from '../../dlp/index.js';
 import type { RouteDlp } from '../../plan/egress-route.js';
 import type { AuditFinding } from './audit.js';
 import { describe, HOLDBACK_CHARS, toAudit, type DlpPolicy, type SuperviseAsk } from './dlp-policy.js';
+import { heldValue, type HeldValue } from './held-value.js';
 import { relayedBytes } from './reclaim.js';
 import { block, BlockError, type Block } from './verdict.js';
 
@@ -104,6 +105,12 @@ export class BodyGate {
 
   private rawOf = (f: Finding): string | undefined => (f.start >= this.released ? this.heldText(f.start - this.released, f.end - this.released) : undefined);
 
+  /** The flagged values as the operator is asked about them; a value partly forwarded already has no `raw` (and blocks). */
+  private heldValues(hits: Finding[], all: Finding[]): HeldValue[] {
+    const text = this.heldText();
+    return hits.map((f) => heldValue(f, text, 'body', all, this.released));
+  }
+
   private handle(all: Finding[]): void | Promise<void> {
     this.findings.push(...toAudit(all, 'body'));
     const hits = this.policy.blocking(all, this.rawOf);
@@ -113,7 +120,7 @@ export class BodyGate {
       case 'block':
         throw new BlockError(block('outbound-dlp', `${what} in the request body`));
       case 'supervise':
-        return this.policy.supervise(hits, hits.map(this.rawOf), this.ask).then((b) => {
+        return this.policy.supervise(this.heldValues(hits, all), this.ask).then((b) => {
           if (b) throw new BlockError(b);
         });
       case 'redact': {

@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { knownSecretsFromEnv } from '../../dlp/index.js';
+import { knownSecretEntriesFromEnv, knownSecretsFromEnv } from '../../dlp/index.js';
 import { ProposalQueue } from '../../supervise/queue.js';
 import { createAudit } from './audit.js';
 import { MitmCa } from './ca.js';
@@ -49,6 +49,8 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const headersTimeoutS = seconds(env, 'EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS', UPSTREAM_HEADERS_TIMEOUT_MS / 1000);
   const dlp = new DlpPolicy({
     knownSecrets: knownSecretsFromEnv(env),
+    knownSecretNames: knownSecretEntriesFromEnv(env),
+    routes: () => table.routes.map((r) => r.plan),
     queue: cfg.superviseQueueDir ? new ProposalQueue(cfg.superviseQueueDir, ctx.bottle) : undefined,
     superviseTimeoutMs: timeoutS * 1000,
     log: ctx.log,

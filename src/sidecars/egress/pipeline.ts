@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { Finding } from '../../dlp/index.js';
 import type { AuditFinding } from './audit.js';
 import { describe, toAudit, type DlpPolicy } from './dlp-policy.js';
+import { heldValue } from './held-value.js';
 import { ResolveError, type Resolved, type Resolver } from './resolve.js';
 import { findRoute, routeAllows, type CompiledRoute, type RouteTable } from './routes.js';
 import { ALLOW, block, type Verdict } from './verdict.js';
@@ -270,9 +271,8 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
     case 'block':
       return block('outbound-dlp', `${describe(all)} in ${where}`);
     case 'supervise': {
-      const raws = found.flatMap((h) => h.findings.map((f) => h.text.slice(f.start, f.end)));
       return dlp
-        .supervise(all, raws, {
+        .supervise(found.flatMap((h) => h.findings.map((f) => heldValue(f, h.text, h.where, h.findings))), {
           host: ctx.host,
           method: ctx.method,
           path: ctx.path.split('?')[0] ?? '',
