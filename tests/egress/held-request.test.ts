@@ -89,13 +89,13 @@ describe.each(['undici', 'node-http'])('a held request survives the upstream clo
     }
   });
 
-  it('a long conversation whose flagged value lies past the first read is held before the upstream sees any of it', async () => {
+  it('a long conversation (200 KB) whose flagged value lies past the first read is held before the upstream sees any of it', async () => {
     const port = (server.address() as AddressInfo).port;
     const before = bodies.length;
     const c = undiciClient(h, readFileSync(h.caFile, 'utf8'));
     try {
       const secret = fakeGithubToken(`long-${client}`);
-      const body = `{"messages":[{"content":"${'history '.repeat(40_000)}"},{"content":"key ${secret}"}]}`;
+      const body = `{"messages":[{"content":"${'history '.repeat(25_000)}"},{"content":"key ${secret}"}]}`;
       const held = c.fetch(`https://hold.test:${port}/v1/messages`, { method: 'POST', body });
       const queue = new ProposalQueue(queueDir, 'test-bottle');
       const p = await nextPending(queue);

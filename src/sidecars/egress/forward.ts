@@ -44,10 +44,12 @@ export const UPSTREAM_HEADERS_TIMEOUT_MS = 300_000;
  * How much of a scanned request body is read (and scanned) before the upstream
  * request starts: a finding in it is decided, and the request held for the
  * operator, before any upstream connection is taken. A model request carries
- * the whole conversation, so this covers long ones; the client's own buffers
- * are held, at most this much per request, and only until the first release.
+ * the whole conversation; this covers all but long ones. The client's own
+ * buffers are held, at most this much per request and only until the first
+ * release: 256 KiB added ~1.5 MB to the bench's peak RSS, 1 MiB ~4.5 MB
+ * (docs/performance.md, session 7).
  */
-export const DISPATCH_AFTER_BYTES = 1024 * 1024;
+export const DISPATCH_AFTER_BYTES = 256 * 1024;
 
 /** The upstream did not send response headers in time. */
 class HeadersTimeout extends Error {}
