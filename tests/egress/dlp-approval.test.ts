@@ -32,15 +32,15 @@ describe('egress DLP approvals', () => {
   const slotValue = ['slot', 'value', 'for', 'the', 'github', 'route', '0042'].join('-');
 
   beforeAll(async () => {
-    const pki = await makeUpstreamPki(['model.test', 'gh.test']);
+    const pki = await makeUpstreamPki(['model.test', 'gh.test', 'paste.test']);
     up = await startUpstream(pki);
     queueDir = mkdtempSync(join(tmpdir(), 'egress-approval-queue-'));
     queue = new ProposalQueue(queueDir, 'test-bottle');
     h = await startHarness(
       pki,
-      [route('model.test', up.port, SUPERVISE), route('gh.test', up.port, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'GH_TOKEN' } })],
+      [route('model.test', up.port, SUPERVISE), route('paste.test', up.port, SUPERVISE), route('gh.test', up.port, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'GH_TOKEN' } })],
       {
-        resolve: ['model.test', 'gh.test'].map((n) => `${n}:${up.port}:127.0.0.1`).join(','),
+        resolve: ['model.test', 'gh.test', 'paste.test'].map((n) => `${n}:${up.port}:127.0.0.1`).join(','),
         env: { EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS: '60', EGRESS_TOKEN_0: slotValue },
         superviseQueueDir: queueDir,
       },
@@ -55,7 +55,7 @@ describe('egress DLP approvals', () => {
   const post = (c: ReturnType<typeof undiciClient>, path: string, body: string) =>
     c.fetch(`https://model.test:${up.port}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
 
-  it('asks once for requests held at the same time, and an approval for the bottle covers every later connection', async () => {
+  it('asks once for requests held at the same time, and an approval for the bottle covers every later connection to that host', async () => {
     const secret = fakeGithubToken('conversation');
     const convo = (turn: number) => JSON.stringify({ messages: [{ role: 'user', content: `my token is ${secret}, keep it` }, { role: 'user', content: `turn ${turn}` }] });
     const a = undiciClient(h, readFileSync(h.caFile, 'utf8'));
@@ -80,6 +80,12 @@ describe('egress DLP approvals', () => {
       expect((await post(c, '/v1/messages', convo(3))).status).toBe(200);
       expect(await queue.pending()).toHaveLength(0);
       expect(up.seen.filter((s) => s.body.includes(secret))).toHaveLength(3);
+      // The approval was for sending it to model.test: another host asks again.
+      const elsewhere = c.fetch(`https://paste.test:${up.port}/new`, { method: 'POST', body: convo(4) });
+      const [q] = await pendingAtLeast(queue, 1);
+      expect(q!.details.host).toBe('paste.test');
+      await queue.answer(q!.id, { status: 'rejected', notes: 'not there', by: 'test-operator' });
+      expect((await elsewhere).status).toBe(403);
     } finally {
       await c.agent.destroy();
     }

@@ -113,7 +113,7 @@ export class BodyGate {
 
   private handle(all: Finding[]): void | Promise<void> {
     this.findings.push(...toAudit(all, 'body'));
-    const hits = this.policy.blocking(all, this.rawOf);
+    const hits = this.policy.blocking(all, this.rawOf, this.ask.host);
     if (hits.length === 0) return;
     const what = describe(hits);
     switch (this.dlp.onMatch) {

@@ -50,9 +50,13 @@ export class DlpPolicy {
   private readonly scanners = new Map<string, Scanner>();
   private readonly byList = new WeakMap<readonly DetectorName[], Scanner>();
   private readonly bytesByList = new WeakMap<readonly DetectorName[], Scanner>();
-  /** Values approved through `egress-token-allow` for the bottle: in memory only, never logged. */
+  /**
+   * Values approved through `egress-token-allow` for the bottle, per host (the
+   * operator judged sending it there, not anywhere): approvalKey(). In memory
+   * only, never logged.
+   */
   private readonly approved = new Set<string>();
-  /** Values the operator is being asked about now: a second request carrying one waits for the same answer. */
+  /** Values the operator is being asked about now, by approvalKey(): a second request carrying one waits for the same answer. */
   private readonly asking = new Map<string, Promise<Decision>>();
 
   constructor(private readonly deps: DlpDeps) {}
@@ -100,12 +104,12 @@ export class DlpPolicy {
    * published example or test key (src/dlp/examples.ts; a value the sidecar
    * knows as a secret is never excused).
    */
-  blocking(findings: Finding[], rawOf: (f: Finding) => string | undefined): Finding[] {
+  blocking(findings: Finding[], rawOf: (f: Finding) => string | undefined, host?: string): Finding[] {
     return findings.filter((f) => {
       if (f.severity !== 'block') return false;
       const raw = rawOf(f);
       if (raw === undefined) return true;
-      if (this.approved.has(raw)) return false;
+      if (host !== undefined && this.approved.has(approvalKey(host, raw))) return false;
       return f.detector === 'known_secrets' || exampleCredential(f.rule, raw) === undefined;
     });
   }
@@ -124,16 +128,17 @@ export class DlpPolicy {
     const waits = new Set<Promise<Decision>>();
     const fresh: HeldValue[] = [];
     for (const v of values) {
-      const pending = this.asking.get(v.raw!);
+      const pending = this.asking.get(approvalKey(ask.host, v.raw!));
       if (pending) waits.add(pending);
-      else if (!this.approved.has(v.raw!) && !fresh.some((x) => x.raw === v.raw)) fresh.push(v);
+      else if (!this.approved.has(approvalKey(ask.host, v.raw!)) && !fresh.some((x) => x.raw === v.raw)) fresh.push(v);
     }
     if (waits.size > 0) this.deps.log({ event: 'egress-supervise-join', host: ask.host, note: 'waiting for the answer to a question already asked about the same value' });
     if (fresh.length > 0) {
       const decision = this.askOperator(fresh, ask);
-      for (const v of fresh) this.asking.set(v.raw!, decision);
+      const keys = fresh.map((v) => approvalKey(ask.host, v.raw!));
+      for (const k of keys) this.asking.set(k, decision);
       void decision.then(() => {
-        for (const v of fresh) if (this.asking.get(v.raw!) === decision) this.asking.delete(v.raw!);
+        for (const k of keys) if (this.asking.get(k) === decision) this.asking.delete(k);
       });
       waits.add(decision);
     }
@@ -159,7 +164,7 @@ export class DlpPolicy {
       this.deps.log({ event: 'egress-supervise-wait', id: proposal.id, host: ask.host, rules: values.map((v) => v.finding.rule) });
       const answer = await queue.wait(proposal.id, { timeoutMs: this.deps.superviseTimeoutMs });
       if (answer.status === 'approved' || answer.status === 'modified') {
-        if (answer.scope !== 'once') for (const v of values) this.approved.add(v.raw!);
+        if (answer.scope !== 'once') for (const v of values) this.approved.add(approvalKey(ask.host, v.raw!));
         return { allowed: true };
       }
       return { allowed: false, why: `the operator's answer to egress-token-allow ${proposal.id} was ${answer.status}` };
@@ -192,6 +197,11 @@ export class DlpPolicy {
       scopes: [...TOKEN_ALLOW_SCOPES],
     };
   }
+}
+
+/** An approval is for a value sent to one host. */
+function approvalKey(host: string, raw: string): string {
+  return `${host}\u0000${raw}`;
 }
 
 /** `p`, or a rejection with the signal's reason once it aborts (p itself goes on). */

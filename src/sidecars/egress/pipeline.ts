@@ -253,7 +253,7 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
     if (all.length === 0) return;
     const where = partName(part);
     ctx.findings.push(...toAudit(all, where));
-    const findings = dlp.blocking(all, (f) => text.slice(f.start, f.end));
+    const findings = dlp.blocking(all, (f) => text.slice(f.start, f.end), ctx.host);
     if (findings.length > 0) (hits ??= []).push({ part, where, text, findings });
   };
   check(HOST, ctx.host);

@@ -198,7 +198,7 @@ function TokenAllowView({ proposal }: { proposal: Proposal }): React.JSX.Element
           <Text dimColor>{printable(`context: ${f.context}`)}</Text>
         </Box>
       ))}
-      <Text dimColor>a: allow these values for the rest of this bottle (every connection)  o: allow this request only  r: reject</Text>
+      <Text dimColor>a: allow these values to this host for the rest of the bottle (every connection)  o: allow this request only  r: reject</Text>
     </Box>
   );
 }
