@@ -32,7 +32,7 @@ export function registerSupervise(program: Command, ctx: CliContext): void {
     .argument('<id>')
     .option('--reason <text>', 'note returned to the agent and kept in the audit log')
     .addOption(
-      new Option('--scope <scope>', 'egress-token-allow only: "bottle" allows the flagged values for the rest of the bottle (the default), "once" lets this request through and asks again next time').choices(ANSWER_SCOPES),
+      new Option('--scope <scope>', 'egress-token-allow only: "bottle" allows the flagged values to that host for the rest of the bottle (the default), "once" lets this request through and asks again next time').choices(ANSWER_SCOPES),
     )
     .action(async (id, opts) => {
       report(ctx, await answer(ctx, id, { status: 'approved', ...(opts.scope !== undefined ? { scope: opts.scope } : {}), ...(opts.reason !== undefined ? { notes: opts.reason } : {}) }));
@@ -63,6 +63,6 @@ function report(ctx: CliContext, res: DecideResult): void {
     process.exitCode = 2;
     return;
   }
-  const scope = res.answer.scope === 'once' ? ' (this request only)' : res.answer.scope === 'bottle' ? ' (these values, for the rest of the bottle)' : '';
+  const scope = res.answer.scope === 'once' ? ' (this request only)' : res.answer.scope === 'bottle' ? ' (these values to this host, for the rest of the bottle)' : '';
   ctx.stdout(`${res.proposal.id} (${res.proposal.slug}, ${res.proposal.kind}): ${res.answer.status}${scope}${res.applied.applied ? `. ${res.applied.summary}` : ''}\n`);
 }
