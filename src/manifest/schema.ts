@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { INBOUND_DETECTORS, ON_MATCH, OUTBOUND_DETECTORS } from '../plan/egress-route.js';
+import { INBOUND_DETECTORS, INBOUND_ON_MATCH, ON_MATCH, OUTBOUND_DETECTORS } from '../plan/egress-route.js';
 import { routeRegexProblem } from '../plan/route-regex.js';
 import { controlProblem } from './control-chars.js';
 import { nameProblem } from './names.js';
@@ -97,6 +97,7 @@ export const RouteSchema = z.strictObject({
       outbound_detectors: z.array(z.enum(OUTBOUND_DETECTORS)).optional(),
       inbound_detectors: z.union([z.array(z.enum(INBOUND_DETECTORS)), z.literal(false)]).optional(),
       outbound_on_match: z.enum(ON_MATCH).optional(),
+      inbound_on_match: z.enum(INBOUND_ON_MATCH).optional(),
     })
     .optional(),
   git: z.strictObject({ fetch: z.boolean() }).optional(),

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AgentProviderSchema } from '../manifest/schema.js';
 import type { z } from 'zod';
-import { PLACEHOLDER_TOKEN, type ProviderContribution } from './providers.js';
+import { MODEL_API_DLP, PLACEHOLDER_TOKEN, type ProviderContribution } from './providers.js';
 import type { BottlePlan } from './types.js';
 
 type AgentProvider = z.infer<typeof AgentProviderSchema>;
@@ -48,7 +48,7 @@ export function codexContribution(
   return {
     program: 'codex',
     command,
-    routes: hosts.map((host) => ({ host, ...(auth ? { auth } : {}), source: 'provider' as const })),
+    routes: hosts.map((host) => ({ host, ...(auth ? { auth } : {}), dlp: MODEL_API_DLP, source: 'provider' as const })),
     placeholders: keyRef ? [{ name: CODEX_PLACEHOLDER_KEY_VAR, kind: 'placeholder', value: PLACEHOLDER_TOKEN, secret: false }] : [],
     // Codex's sessions (and its config, rewritten at every launch): `resume` finds the last one there.
     persist: ['.codex'],

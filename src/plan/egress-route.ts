@@ -30,11 +30,19 @@ export const DEFAULT_OUTBOUND_DETECTORS = ['token_patterns', 'known_secrets'] as
 export const INBOUND_DETECTORS = ['naive_injection_detection'] as const;
 export const ON_MATCH = ['supervise', 'redact', 'block'] as const;
 
+export const INBOUND_ON_MATCH = ['terminate', 'report'] as const;
+
 export const RouteDlpSchema = z.strictObject({
   outbound: z.array(z.enum(OUTBOUND_DETECTORS)),
   /** Empty = response scanning off for this route. */
   inbound: z.array(z.enum(INBOUND_DETECTORS)),
   onMatch: z.enum(ON_MATCH),
+  /**
+   * What a high-confidence inbound finding does: cut the response (`terminate`,
+   * the default when absent) or only record it (`report`: a model API's own
+   * reply is not untrusted web content, and cutting it breaks the agent's turn).
+   */
+  inboundOnMatch: z.optional(z.enum(INBOUND_ON_MATCH)),
 });
 
 export const EgressRoutePlanSchema = z.strictObject({
@@ -66,3 +74,4 @@ export type EgressRoutePlan = z.infer<typeof EgressRoutePlanSchema>;
 export type OutboundDetector = (typeof OUTBOUND_DETECTORS)[number];
 export type InboundDetector = (typeof INBOUND_DETECTORS)[number];
 export type OnMatch = (typeof ON_MATCH)[number];
+export type InboundOnMatch = (typeof INBOUND_ON_MATCH)[number];

@@ -7,8 +7,9 @@ import type { RouteDraft } from './routes.js';
 
 /**
  * What each agent provider adds to a bottle: the program it runs, the
- * routes it needs (which win over manifest routes for the same host), and
- * placeholder variables that stand in for credentials egress injects.
+ * routes it needs (a manifest route for the same host is merged in:
+ * routes.ts mergeProviderRoute), and placeholder variables that stand in for
+ * credentials egress injects.
  */
 export interface ProviderContribution {
   program: string;
@@ -21,6 +22,14 @@ export interface ProviderContribution {
 }
 
 export const PLACEHOLDER_TOKEN = 'bot-bottle-placeholder-egress-injects-the-real-token';
+
+/**
+ * A model API's reply is the agent's own conversation, not untrusted web
+ * content: one that mentions "ignore previous instructions" is recorded, not
+ * cut mid-stream (the agent would fail its turn). A manifest route for the
+ * host can set `dlp.inbound_on_match: terminate` back.
+ */
+export const MODEL_API_DLP: NonNullable<RouteDraft['dlp']> = { inboundOnMatch: 'report' };
 
 export function providerTemplate(bottle: MergedBottle): ProviderTemplate {
   return bottle.agent_provider?.template ?? 'claude';
@@ -58,6 +67,7 @@ export function providerContribution(
           {
             host: 'api.anthropic.com',
             ...(authRef ? { auth: { scheme: 'Bearer', tokenFrom: { kind: 'env', name: authRef } } } : {}),
+            dlp: MODEL_API_DLP,
             source: 'provider',
           },
         ],

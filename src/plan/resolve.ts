@@ -60,8 +60,10 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
     resume: req.resume === true,
   });
   warnings.push(...provider.warnings);
-  const { routes, tokens, dropped } = finalizeRoutes((bottle.egress?.routes ?? []).map(draftFromManifest), provider.routes);
-  for (const host of dropped) warnings.push(`manifest route for ${host} replaced by the ${providerTemplate(bottle)} provider's route`);
+  const { routes, tokens, merged } = finalizeRoutes((bottle.egress?.routes ?? []).map(draftFromManifest), provider.routes);
+  for (const m of merged.filter((x) => x.ignoredAuth)) {
+    warnings.push(`manifest route for ${m.host}: auth is ignored, the ${providerTemplate(bottle)} provider injects its own credential (the route's other keys apply)`);
+  }
   for (const token of tokens) {
     if (token.from.kind === 'env' && !req.hostEnv[token.from.name]) {
       warnings.push(`host variable ${token.from.name} (token for ${token.slot}) is not set: launch will fail`);

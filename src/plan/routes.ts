@@ -1,5 +1,5 @@
 import type { RouteFrontmatter } from '../manifest/schema.js';
-import { DEFAULT_OUTBOUND_DETECTORS, INBOUND_DETECTORS, type EgressRoutePlan } from './egress-route.js';
+import { DEFAULT_OUTBOUND_DETECTORS, INBOUND_DETECTORS, type EgressRoutePlan, type RouteDlp } from './egress-route.js';
 import type { TokenSource } from './types.js';
 
 /** A route before token slots are numbered: manifest and provider routes both become this. */
@@ -8,13 +8,19 @@ export interface RouteDraft {
   port?: number;
   auth?: { scheme: string; tokenFrom: TokenSource['from'] };
   matches?: EgressRoutePlan['matches'];
-  dlp?: EgressRoutePlan['dlp'];
+  /** Only what was set: defaults are filled in last, so a manifest can tune one key of a provider route. */
+  dlp?: Partial<RouteDlp>;
   gitFetch?: boolean;
   source: EgressRoutePlan['source'];
 }
 
 export function draftFromManifest(route: RouteFrontmatter): RouteDraft {
   const dlp = route.dlp;
+  const tuned: Partial<RouteDlp> = {};
+  if (dlp?.outbound_detectors !== undefined) tuned.outbound = dlp.outbound_detectors;
+  if (dlp?.inbound_detectors !== undefined) tuned.inbound = dlp.inbound_detectors === false ? [] : dlp.inbound_detectors;
+  if (dlp?.outbound_on_match !== undefined) tuned.onMatch = dlp.outbound_on_match;
+  if (dlp?.inbound_on_match !== undefined) tuned.inboundOnMatch = dlp.inbound_on_match;
   return {
     host: route.host,
     ...(route.port !== undefined ? { port: route.port } : {}),
@@ -24,29 +30,61 @@ export function draftFromManifest(route: RouteFrontmatter): RouteDraft {
       methods: m.methods ?? [],
       headers: (m.headers ?? []).map((h) => ({ name: h.name.toLowerCase(), value: h.value, type: h.type ?? 'exact' })),
     })),
-    dlp: {
-      outbound: dlp?.outbound_detectors ?? [...DEFAULT_OUTBOUND_DETECTORS],
-      inbound: dlp?.inbound_detectors === false ? [] : (dlp?.inbound_detectors ?? [...INBOUND_DETECTORS]),
-      onMatch: dlp?.outbound_on_match ?? 'supervise',
-    },
-    gitFetch: route.git?.fetch ?? false,
+    dlp: tuned,
+    ...(route.git?.fetch !== undefined ? { gitFetch: route.git.fetch } : {}),
     source: 'manifest',
   };
 }
 
+/** A manifest route merged into the provider route for the same host. */
+export interface MergedRoute {
+  host: string;
+  /** The manifest's `auth` was set and ignored: the provider injects its own credential. */
+  ignoredAuth: boolean;
+}
+
 /**
- * Provider routes replace manifest routes for the same host (the provider
- * knows how its credential must be injected); otherwise order is kept.
+ * A provider route and a manifest route for the same host are one route: the
+ * provider keeps its credential (the manifest's `auth` is used only when the
+ * provider has none), and the manifest tunes the rest: its DLP keys, its
+ * matches (when it lists any, they are the route's matches), port and git.fetch.
+ */
+export function mergeProviderRoute(provider: RouteDraft, manifest: RouteDraft): RouteDraft {
+  const auth = provider.auth ?? manifest.auth;
+  const port = manifest.port ?? provider.port;
+  const gitFetch = manifest.gitFetch ?? provider.gitFetch;
+  return {
+    host: provider.host,
+    ...(port !== undefined ? { port } : {}),
+    ...(auth ? { auth } : {}),
+    matches: manifest.matches?.length ? manifest.matches : (provider.matches ?? []),
+    dlp: { ...provider.dlp, ...manifest.dlp },
+    ...(gitFetch !== undefined ? { gitFetch } : {}),
+    source: 'provider',
+  };
+}
+
+/**
+ * Provider routes come first, each merged with the manifest route for the
+ * same host (mergeProviderRoute); the other manifest routes follow in order.
  * Each authenticated route gets a numbered EGRESS_TOKEN_* slot; routes that
  * share a token source share a slot.
  */
 export function finalizeRoutes(
   manifestRoutes: readonly RouteDraft[],
   providerRoutes: readonly RouteDraft[],
-): { routes: EgressRoutePlan[]; tokens: TokenSource[]; dropped: string[] } {
+): { routes: EgressRoutePlan[]; tokens: TokenSource[]; merged: MergedRoute[] } {
   const providerHosts = new Set(providerRoutes.map((r) => r.host));
-  const dropped = manifestRoutes.filter((r) => providerHosts.has(r.host)).map((r) => r.host);
-  const drafts = [...providerRoutes, ...manifestRoutes.filter((r) => !providerHosts.has(r.host))];
+  const merged: MergedRoute[] = [];
+  const drafts = [
+    ...providerRoutes.map((p) => {
+      const m = manifestRoutes.find((r) => r.host === p.host);
+      if (!m) return p;
+      merged.push({ host: p.host, ignoredAuth: m.auth !== undefined && p.auth !== undefined });
+      return mergeProviderRoute(p, m);
+    }),
+    ...manifestRoutes.filter((r) => !providerHosts.has(r.host)),
+  ];
   const tokens: TokenSource[] = [];
   const routes = drafts.map((draft): EgressRoutePlan => {
     let auth: EgressRoutePlan['auth'];
@@ -59,21 +97,23 @@ export function finalizeRoutes(
       }
       auth = { scheme: draft.auth.scheme, tokenSlot: source.slot, tokenRef: describeTokenSource(source.from) };
     }
+    const dlp = draft.dlp ?? {};
     return {
       host: draft.host,
       port: draft.port ?? 443,
       ...(auth ? { auth } : {}),
       matches: draft.matches ?? [],
-      dlp: draft.dlp ?? {
-        outbound: [...DEFAULT_OUTBOUND_DETECTORS],
-        inbound: [...INBOUND_DETECTORS],
-        onMatch: 'supervise',
+      dlp: {
+        outbound: dlp.outbound ?? [...DEFAULT_OUTBOUND_DETECTORS],
+        inbound: dlp.inbound ?? [...INBOUND_DETECTORS],
+        onMatch: dlp.onMatch ?? 'supervise',
+        ...(dlp.inboundOnMatch !== undefined ? { inboundOnMatch: dlp.inboundOnMatch } : {}),
       },
       gitFetch: draft.gitFetch ?? false,
       source: draft.source,
     };
   });
-  return { routes, tokens, dropped };
+  return { routes, tokens, merged };
 }
 
 export function describeTokenSource(from: TokenSource['from']): string {

@@ -2,10 +2,12 @@ import { userInfo } from 'node:os';
 import { bottleStatePaths, homePaths } from '../state/paths.js';
 import { appendAudit } from './audit.js';
 import { applyAnswer, checkApplicable, validateEdit, type ApplyResult } from './apply.js';
-import { findProposal, type Answer, type AnswerOutcome, type Proposal } from './queue.js';
+import { findProposal, type Answer, type AnswerOutcome, type AnswerScope, type Proposal } from './queue.js';
 
 export interface Decision {
   status: 'approved' | 'modified' | 'rejected';
+  /** Only for approving egress-token-allow: `once` lets this request through without remembering the values. */
+  scope?: AnswerScope;
   notes?: string;
   /** The operator's edit; required for `modified`. */
   details?: Record<string, unknown>;
@@ -45,10 +47,16 @@ export async function decide(home: string, id: string, decision: Decision, by: s
     details = validateEdit(entry.proposal, decision.details);
   }
   if (decision.status === 'rejected' && !decision.notes?.trim()) throw new Error('rejecting needs a reason (--reason TEXT)');
+  if (decision.scope !== undefined && (decision.status !== 'approved' || entry.proposal.kind !== 'egress-token-allow')) {
+    throw new Error(`"once" and "for this bottle" answer an egress-token-allow approval; proposal ${id} is ${entry.proposal.kind}`);
+  }
   const paths = bottleStatePaths(entry.proposal.slug, home);
   if (decision.status !== 'rejected') await checkApplicable(entry.proposal, details ?? entry.proposal.details, paths);
+  // An approval of flagged values says how far it reaches, so the audit log and egress agree.
+  const scope = decision.scope ?? (decision.status === 'approved' && entry.proposal.kind === 'egress-token-allow' ? 'bottle' : undefined);
   const res: AnswerOutcome = await queue.answer(id, {
     status: decision.status,
+    ...(scope !== undefined ? { scope } : {}),
     ...(decision.notes !== undefined ? { notes: decision.notes } : {}),
     ...(details !== undefined ? { details } : {}),
     by,

@@ -35,9 +35,15 @@ export interface Proposal {
   details: Record<string, unknown>;
 }
 
+/** How far an approval of flagged values (egress-token-allow) reaches: the rest of the bottle's life, or this request. */
+export const ANSWER_SCOPES = ['bottle', 'once'] as const;
+export type AnswerScope = (typeof ANSWER_SCOPES)[number];
+
 export interface Answer {
   id: string;
   status: AnswerStatus;
+  /** For approvals of egress-token-allow; absent means `bottle`. */
+  scope?: AnswerScope;
   notes?: string;
   details?: Record<string, unknown>;
   answered_at: string;
@@ -56,6 +62,7 @@ export const ProposalSchema = z.object({
 export const AnswerSchema = z.object({
   id: z.string(),
   status: z.enum(ANSWER_STATUSES),
+  scope: z.optional(z.enum(ANSWER_SCOPES)),
   notes: z.optional(z.string()),
   details: z.optional(z.record(z.string(), z.unknown())),
   answered_at: z.string(),
@@ -243,13 +250,14 @@ export class ProposalQueue {
    * with EEXIST for the loser). An operator answer after the proposal's
    * timeout is kept as a late record and reported as such; callers must not apply it.
    */
-  async answer(id: string, input: { status: AnswerStatus; notes?: string; details?: Record<string, unknown>; by: string }): Promise<AnswerOutcome> {
+  async answer(id: string, input: { status: AnswerStatus; scope?: AnswerScope; notes?: string; details?: Record<string, unknown>; by: string }): Promise<AnswerOutcome> {
     checkId(id);
     const proposal = await readProposalFile(this.proposalPath(id));
     if (!proposal) throw new Error(`no proposal ${id} in ${this.dir}`);
     const answer: Answer = {
       id,
       status: input.status,
+      ...(input.scope !== undefined ? { scope: input.scope } : {}),
       ...(input.notes !== undefined ? { notes: input.notes } : {}),
       ...(input.details !== undefined ? { details: input.details } : {}),
       answered_at: new Date().toISOString(),
@@ -267,6 +275,7 @@ export class ProposalQueue {
         slug: this.slug,
         id,
         kind: proposal.kind,
+        ...(answer.scope !== undefined ? { scope: answer.scope } : {}),
         ...(answer.notes !== undefined ? { reason: answer.notes } : {}),
         details: answer.details ?? proposal.details,
       });

@@ -24,6 +24,15 @@ function rawSummary(p: Proposal): string {
       return `${str('host')}${Array.isArray(d.methods) ? ` ${d.methods.join(',')}` : ''}${Array.isArray(d.paths) ? ` ${d.paths.join(',')}` : ''}: ${str('reason')}`;
     case 'capability-block':
       return `${str('change')}: ${str('reason')}`;
+    case 'egress-token-allow': {
+      const findings = tokenFindings(p);
+      const first = findings[0];
+      const more = findings.length > 1 ? ` (+${findings.length - 1} more)` : '';
+      const head = `${str('method')} ${str('host')}${str('path')}`;
+      if (!first) return head;
+      const owner = first.belongs_to?.length ? ` of ${first.belongs_to.join(', ')}` : '';
+      return `${head}: ${first.detector}/${first.rule}${owner} in ${first.where}${more}: ${first.context}`;
+    }
     default: {
       const text = Object.entries(d)
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
@@ -31,4 +40,34 @@ function rawSummary(p: Proposal): string {
       return text.length > 100 ? `${text.slice(0, 99)}…` : text;
     }
   }
+}
+
+/** One flagged value of an egress-token-allow proposal, as egress describes it (held-value.ts, dlp-policy.ts). */
+export interface TokenFinding {
+  detector: string;
+  rule: string;
+  where: string;
+  length?: number;
+  encoding?: string;
+  belongs_to?: string[];
+  context: string;
+}
+
+/** The findings of an egress-token-allow proposal; fields of the wrong type read as empty (the file is not trusted). */
+export function tokenFindings(p: Proposal): TokenFinding[] {
+  const list = p.details.findings;
+  if (!Array.isArray(list)) return [];
+  const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+  return list.map((raw: unknown) => {
+    const f = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    return {
+      detector: text(f.detector),
+      rule: text(f.rule),
+      where: text(f.where) || '?',
+      ...(typeof f.length === 'number' ? { length: f.length } : {}),
+      ...(typeof f.encoding === 'string' ? { encoding: f.encoding } : {}),
+      ...(Array.isArray(f.belongs_to) ? { belongs_to: f.belongs_to.filter((x): x is string => typeof x === 'string') } : {}),
+      context: text(f.context),
+    };
+  });
 }

@@ -20,6 +20,7 @@ describe.skipIf(noCurl)('egress proxy: allowlist, token injection, deny rules (c
         route('routed.test', p, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'HOST_TOKEN' } }),
         route('*.routed.test', p, { matches: [{ paths: [{ type: 'prefix', value: '/v1/' }], methods: ['GET'], headers: [] }] }),
         route('git.test', p, { gitFetch: true }),
+        route('localhost', p),
         route('missing.test', p, { auth: { scheme: 'token', tokenSlot: 'EGRESS_TOKEN_MISSING', tokenRef: 'NOPE' } }),
       ],
       {
@@ -33,7 +34,7 @@ describe.skipIf(noCurl)('egress proxy: allowlist, token injection, deny rules (c
     await up?.close();
   });
 
-  it('writes only the public CA certificate, name-constrained to the routed hosts', () => {
+  it('writes only the public CA certificate', () => {
     const pem = readFileSync(h.caFile, 'utf8');
     expect(pem).toContain('BEGIN CERTIFICATE');
     expect(pem).not.toContain('PRIVATE KEY');
@@ -61,30 +62,39 @@ describe.skipIf(noCurl)('egress proxy: allowlist, token injection, deny rules (c
     await c.agent.close();
   });
 
-  it('refuses unrouted hosts with a 403 that says how to ask', async () => {
-    const r = await curl(h, `https://other.test:${up.port}/`, ['-v']);
-    expect(r.exitCode).not.toBe(0);
-    expect(r.stderr).toContain('403');
-    const c = undiciClient(h, readFileSync(h.caFile, 'utf8'));
+  it('refuses unrouted HTTPS hosts inside TLS with a 403 that says how to ask (curl sees the body, not a CONNECT failure)', async () => {
+    const r = await curl(h, `https://other.test:${up.port}/docs?q=1`);
+    expect(r.exitCode).toBe(0);
+    expect(r.status).toBe(403);
+    expect(r.body).toContain(`bot-bottle egress blocked GET other.test/docs`);
+    expect(r.body).toContain('stage: route');
+    expect(r.body).toContain('not in this bottle');
+    expect(r.body).toContain('`egress-block` with {"host":"other.test"');
+    expect(up.seen.some((s) => s.headers.host?.startsWith('other.test'))).toBe(false);
+    expect(lastAudit(h)).toMatchObject({ decision: 'block', stage: 'route', host: 'other.test', status: 403 });
     const plain = await curl(h, `http://other.test:${up.port}/x`);
     expect(plain.status).toBe(403);
     expect(plain.body).toContain('not in this bottle');
     expect(plain.body).toContain('egress-block');
-    await c.agent.close();
   });
 
-  it('refuses IP-literal destinations', async () => {
+  it('refuses IP-literal destinations, over HTTPS inside TLS too', async () => {
     const r = await curl(h, `http://127.0.0.1:${up.port}/`);
     expect(r.status).toBe(403);
     expect(r.body).toContain('IP-literal');
-    const viaConnect = await curl(h, `https://127.0.0.1:${up.port}/`, ['-v']);
-    expect(viaConnect.stderr).toContain('403');
+    const viaConnect = await curl(h, `https://127.0.0.1:${up.port}/`);
+    expect(viaConnect.status).toBe(403);
+    expect(viaConnect.body).toContain('stage: destination');
+    expect(viaConnect.body).toContain('use the name of the service');
+    const v6 = await curl(h, `https://[::1]:${up.port}/`);
+    expect(v6.status).toBe(403);
+    expect(v6.body).toContain('IP-literal');
   });
 
-  it('refuses CONNECT to a port other than the route port', async () => {
-    const r = await curl(h, `https://routed.test:${up.port + 1}/`, ['-v']);
-    expect(r.exitCode).not.toBe(0);
-    expect(r.stderr).toContain('403');
+  it('refuses a port other than the route port inside TLS, advising the route port', async () => {
+    const r = await curl(h, `https://routed.test:${up.port + 1}/`);
+    expect(r.status).toBe(403);
+    expect(r.body).toContain(`use port ${up.port}`);
     expect(lastAudit(h)!.reason).toContain('allows only port');
   });
 
@@ -93,6 +103,9 @@ describe.skipIf(noCurl)('egress proxy: allowlist, token injection, deny rules (c
     const bad = await curl(h, `https://api.routed.test:${up.port}/v2/items`);
     expect(bad.status).toBe(403);
     expect(bad.body).toContain('does not match');
+    // The advice asks for exactly the method and path that were refused, on a host that is already routed.
+    expect(bad.body).toContain('api.routed.test is routed, but not for this method and path');
+    expect(bad.body).toContain('{"host":"api.routed.test","methods":["GET"],"paths":["/v2/items"]');
     const post = await curl(h, `https://api.routed.test:${up.port}/v1/items`, ['-X', 'POST', '-d', 'x=1']);
     expect(post.status).toBe(403);
   });
@@ -141,5 +154,17 @@ describe.skipIf(noCurl)('egress proxy: allowlist, token injection, deny rules (c
     expect(r.body).toMatch(/token_patterns\/github/);
     expect(r.body).not.toContain(fakeGithubToken('b'));
     expect(JSON.stringify(h.logs)).not.toContain(fakeGithubToken('b'));
+    // A DLP refusal on a routed host: asking for that host again would change nothing.
+    expect(r.body).toContain('refused for what it carries');
+    expect(r.body).not.toContain('`egress-block` with');
+  });
+
+  it('an SSRF refusal does not advise asking for the (routed) host', async () => {
+    // localhost is routed but not mapped by BOT_BOTTLE_RESOLVE: the system resolves it to loopback.
+    const r = await curl(h, `https://localhost:${up.port}/`);
+    expect(r.status).toBe(403);
+    expect(r.body).toContain('stage: ssrf');
+    expect(r.body).toContain('approving a route cannot change that');
+    expect(r.body).not.toContain('`egress-block` with');
   });
 });

@@ -161,8 +161,9 @@ egress:
     });
 
     it('gets a 403 that explains how to ask, for an unrouted host', () => {
-      expect(probe.unrouted.code).not.toBe(200);
-      expect(probe.unrouted.body).toMatch(/403/);
+      // Answered inside TLS, so the agent's client shows the reason (not a bare CONNECT failure).
+      expect(probe.unrouted.code).toBe(403);
+      expect(probe.unrouted.body).toContain('`egress-block` with {"host":"unrouted.test"');
     });
 
     it('reaches a routed host with the injected token, which the agent never holds', () => {

@@ -85,11 +85,20 @@ egress:
     expect(JSON.stringify(p)).not.toContain(SECRET);
   });
 
-  it('lets the provider route win over a manifest route for the same host, and hides the real token behind a placeholder', () => {
+  it('merges a manifest route into the provider route for the same host: the provider keeps its credential, the manifest tunes DLP and limits paths', () => {
     h = tempHome();
     h.writeBottle(
       'b',
-      'agent_provider: {template: claude, auth_token: CLAUDE_TOK}\negress:\n  routes:\n    - host: api.anthropic.com\n      dlp: {outbound_on_match: redact}\n    - host: other.example',
+      [
+        'agent_provider: {template: claude, auth_token: CLAUDE_TOK}',
+        'egress:',
+        '  routes:',
+        '    - host: api.anthropic.com',
+        '      auth: {scheme: token, token_ref: OTHER_TOK}',
+        '      matches: [{paths: [{type: prefix, value: /v1/}], methods: [POST]}]',
+        '      dlp: {outbound_on_match: redact, outbound_detectors: [known_secrets]}',
+        '    - host: other.example',
+      ].join('\n'),
     );
     h.writeAgent('a', 'bottle: b');
     const p = plan({ hostEnv: { CLAUDE_TOK: SECRET } });
@@ -97,10 +106,34 @@ egress:
       ['api.anthropic.com', 'provider'],
       ['other.example', 'manifest'],
     ]);
-    expect(p.sidecars.egress.routes[0]?.auth).toEqual({ scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'CLAUDE_TOK' });
+    const model = p.sidecars.egress.routes[0]!;
+    expect(model.auth).toEqual({ scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'CLAUDE_TOK' });
+    expect(p.sidecars.egress.tokens).toHaveLength(1);
+    expect(model.matches).toEqual([{ paths: [{ type: 'prefix', value: '/v1/' }], methods: ['POST'], headers: [] }]);
+    // The manifest's DLP keys win; the provider's inbound report mode stays (the manifest did not set it).
+    expect(model.dlp).toEqual({ outbound: ['known_secrets'], inbound: ['naive_injection_detection'], onMatch: 'redact', inboundOnMatch: 'report' });
     expect(p.env.find((e) => e.name === 'CLAUDE_CODE_OAUTH_TOKEN')?.kind).toBe('placeholder');
-    expect(p.warnings.join('\n')).toContain('manifest route for api.anthropic.com replaced by the claude provider');
+    expect(p.warnings.join('\n')).toContain('manifest route for api.anthropic.com: auth is ignored, the claude provider injects its own credential');
     expect(JSON.stringify(p)).not.toContain(SECRET);
+  });
+
+  it('model-API routes report inbound injection findings by default; a manifest route can ask for terminate', () => {
+    h = tempHome();
+    h.writeBottle('b', 'agent_provider: {template: claude, auth_token: CLAUDE_TOK}');
+    h.writeBottle('c', 'agent_provider: {template: codex}');
+    h.writeBottle('t', 'extends: b\negress:\n  routes:\n    - host: api.anthropic.com\n      dlp: {inbound_on_match: terminate}\n    - host: web.example');
+    h.writeAgent('a', 'bottle: b');
+    expect(plan({ hostEnv: { CLAUDE_TOK: SECRET } }).sidecars.egress.routes[0]?.dlp.inboundOnMatch).toBe('report');
+    const codex = plan({ bottles: ['c'], hostEnv: {} }).sidecars.egress.routes;
+    expect(codex.map((r) => [r.host, r.dlp.inboundOnMatch])).toEqual([
+      ['api.openai.com', 'report'],
+      ['chatgpt.com', 'report'],
+    ]);
+    const tuned = plan({ bottles: ['t'], hostEnv: { CLAUDE_TOK: SECRET } }).sidecars.egress.routes;
+    expect(tuned[0]?.dlp.inboundOnMatch).toBe('terminate');
+    // Other routes keep the default (absent: terminate).
+    expect(tuned[1]?.dlp.inboundOnMatch).toBeUndefined();
+    expect(plan({ bottles: ['t'], hostEnv: { CLAUDE_TOK: SECRET } }).warnings.join('\n')).not.toContain('auth is ignored');
   });
 
   it('warns when a token variable is missing', () => {

@@ -71,6 +71,26 @@ describe('bot-bottle supervise (non-interactive)', () => {
     expect(audit).toContain('"reason":"not for this task"');
   });
 
+  it('approve answers a held value for the bottle by default, or --scope once for this request only; a scope is refused elsewhere', async () => {
+    const q = new ProposalQueue(queueDir('alpha', home), 'alpha');
+    const details = (path: string) => ({ host: 'api.example.com', method: 'POST', path, findings: [{ detector: 'token_patterns', rule: 'jwt', where: 'body', context: 'x ⟨token_patterns/jwt, 120 chars⟩ y' }] });
+    const a = await q.submit('egress-token-allow', details('/a'));
+    const b = await q.submit('egress-token-allow', details('/b'));
+    const listed = await run(['supervise', '--once']);
+    expect(listed.stdout).toContain('POST api.example.com/a: token_patterns/jwt in body: x ⟨token_patterns/jwt, 120 chars⟩ y');
+    const bottle = await run(['supervise', 'approve', a.id]);
+    expect(bottle.stdout).toContain('for the rest of the bottle');
+    expect(await q.readAnswer(a.id)).toMatchObject({ status: 'approved', scope: 'bottle' });
+    const once = await run(['supervise', 'approve', b.id, '--scope', 'once']);
+    expect(once.stdout).toContain('this request only');
+    expect(await q.readAnswer(b.id)).toMatchObject({ status: 'approved', scope: 'once' });
+    const route = await q.submit('egress-block', { host: 'pypi.org', reason: 'pip' });
+    const refused = await run(['supervise', 'approve', route.id, '--scope', 'once']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('egress-token-allow');
+    expect(await q.readAnswer(route.id)).toBeUndefined();
+  });
+
   it('an answer after the timeout is reported late and exits non-zero', async () => {
     const q = new ProposalQueue(queueDir('alpha', home), 'alpha');
     const p = await q.submit('capability-block', { change: 'x', reason: 'y' }, { timeoutMs: 1 });

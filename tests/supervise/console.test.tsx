@@ -118,7 +118,11 @@ describe('supervise console (ink)', () => {
 
   it('shows control characters from a proposal as visible escapes, never raw', async () => {
     const q = new ProposalQueue(queueDir('delta', home), 'delta');
-    await q.submit('egress-token-allow', { host: 'api.example.com', note: 'x\u001b[2Jy\u009b31m' }, { timeoutMs: 60_000 });
+    await q.submit(
+      'egress-token-allow',
+      { host: 'api.example.com', method: 'POST', path: '/v1', findings: [{ detector: 'token_patterns', rule: 'jwt', where: 'body', context: 'x\u001b[2Jy\u009b31m' }] },
+      { timeoutMs: 60_000 },
+    );
     const app = mount(consoleDeps(home));
     await until(() => (app.lastFrame() ?? '').includes('1 pending'), 'the list');
     expect(app.lastFrame()).toContain('x\\u001b[2Jy\\u009b31m');
@@ -127,6 +131,43 @@ describe('supervise console (ink)', () => {
     const frame = app.lastFrame() ?? '';
     expect(frame).not.toContain('\u001b[2J');
     expect(frame).not.toContain('\u009b');
+  });
+
+  it('shows a held value by detector, place, owner and masked context, and answers "once" or "for this bottle"', async () => {
+    const q = new ProposalQueue(queueDir('eps', home), 'eps');
+    const details = (path: string) => ({
+      host: 'api.anthropic.com',
+      method: 'POST',
+      path,
+      findings: [
+        {
+          detector: 'known_secrets',
+          rule: 'known-secret',
+          masked: '****',
+          length: 40,
+          where: 'body',
+          belongs_to: ['token slot EGRESS_TOKEN_0 (host variable GH_TOKEN, injected for api.github.com)'],
+          context: '…"content":"the token is ⟨known_secrets/known-secret, 40 chars⟩ in .env"…',
+        },
+      ],
+      scopes: ['bottle', 'once'],
+    });
+    const once = await q.submit('egress-token-allow', details('/v1/messages'), { timeoutMs: 60_000 });
+    const app = mount(consoleDeps(home));
+    // Long lines wrap at the test terminal's width.
+    const frame = (): string => (app.lastFrame() ?? '').replace(/[\s│]+/g, ' ');
+    await until(() => frame().includes('1 pending'), 'the list');
+    expect(frame()).toContain('POST api.anthropic.com/v1/messages: known_secrets/known-secret of token slot EGRESS_TOKEN_0');
+    expect(frame()).toContain('o allow once');
+    await press(app, ENTER);
+    await until(() => frame().includes('belongs to: token slot EGRESS_TOKEN_0 (host variable GH_TOKEN'), 'the detail view');
+    expect(frame()).toContain('context: …"content":"the token is ⟨known_secrets/known-secret, 40 chars⟩ in .env"…');
+    await press(app, 'o');
+    expect(await q.wait(once.id, { timeoutMs: 5_000 })).toMatchObject({ status: 'approved', scope: 'once' });
+    const bottle = await q.submit('egress-token-allow', details('/v1/other'), { timeoutMs: 60_000 });
+    await until(() => frame().includes(bottle.id), 'the second proposal');
+    await press(app, 'a');
+    expect(await q.wait(bottle.id, { timeoutMs: 5_000 })).toMatchObject({ status: 'approved', scope: 'bottle' });
   });
 
   it('picks up new proposals while open and survives a console restart mid-wait', async () => {

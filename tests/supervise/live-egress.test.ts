@@ -42,30 +42,35 @@ describe('supervise approval reaches a running egress without restart', () => {
   });
 
   afterAll(async () => {
+    await agent?.close();
     await supervise.close();
     await egress.close();
     await up.close();
     await cleanup();
   });
 
-  async function get(url: string): Promise<number> {
-    // A fresh agent each time: approving a new host may re-mint the egress CA.
-    const agent = new ProxyAgent({ uri: `http://${egress.address}`, requestTls: { ca: readFileSync(caFile(), 'utf8') } });
+  /**
+   * One client for the whole test, which read the bottle's CA file once, as a
+   * running Node program (Claude Code) does: an approved host must work in it
+   * without a restart.
+   */
+  let agent: ProxyAgent | undefined;
+  async function get(url: string): Promise<{ status: number; body: string }> {
+    agent ??= new ProxyAgent({ uri: `http://${egress.address}`, requestTls: { ca: readFileSync(caFile(), 'utf8') } });
     try {
       const res = await request(url, { dispatcher: agent });
-      await res.body.dump();
-      return res.statusCode;
-    } catch {
-      return -1; // CONNECT refused
-    } finally {
-      await agent.close();
+      return { status: res.statusCode, body: await res.body.text() };
+    } catch (err) {
+      return { status: -1, body: String(err) };
     }
   }
 
-  it('blocked, proposed, approved (port edited by the operator), then allowed', async () => {
+  it('blocked (with a 403 inside TLS saying how to ask), proposed, approved (port edited by the operator), then allowed in the same client', async () => {
     const target = `https://blocked.test:${up.port}/v1/data`;
-    expect(await get(`https://known.test:${up.port}/`)).toBe(200);
-    expect(await get(target)).not.toBe(200);
+    expect((await get(`https://known.test:${up.port}/`)).status).toBe(200);
+    const refused = await get(target);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain('`egress-block` with {"host":"blocked.test"');
     expect(up.seen.some((s) => s.headers.host?.startsWith('blocked.test'))).toBe(false);
 
     const client = await connect(supervise.url);
@@ -80,9 +85,17 @@ describe('supervise approval reaches a running egress without restart', () => {
     // The tool result waits for the route to be in the routes file; egress's reload follows within its debounce.
     for (let i = 0; i < 100 && !logs.some((l) => l.event === 'egress-routes-reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(logs.some((l) => l.event === 'egress-routes-reloaded')).toBe(true);
-    expect(await get(target)).toBe(200);
+    // The same client, with the trust it loaded before the approval.
+    expect(await get(target)).toMatchObject({ status: 200, body: 'ok' });
     expect(up.seen.some((s) => s.headers.host?.startsWith('blocked.test') && s.url === '/v1/data')).toBe(true);
     // Only what was approved: another path on the same host stays blocked.
-    expect(await get(`https://blocked.test:${up.port}/admin`)).not.toBe(200);
+    expect((await get(`https://blocked.test:${up.port}/admin`)).status).toBe(403);
+    // A fresh process (one that reads the CA file now) agrees: the file never changed.
+    const fresh = new ProxyAgent({ uri: `http://${egress.address}`, requestTls: { ca: readFileSync(caFile(), 'utf8') } });
+    try {
+      expect((await request(target, { dispatcher: fresh })).statusCode).toBe(200);
+    } finally {
+      await fresh.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
-import type { Command } from '@commander-js/extra-typings';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { decide, type Decision, type DecideResult } from '../../supervise/decide.js';
-import { isProposalId, listAllPending } from '../../supervise/queue.js';
+import { ANSWER_SCOPES, isProposalId, listAllPending } from '../../supervise/queue.js';
 import { summary } from '../../supervise/summary.js';
 import { homePaths } from '../../state/paths.js';
 import { CliError, type CliContext } from '../context.js';
@@ -31,8 +31,11 @@ export function registerSupervise(program: Command, ctx: CliContext): void {
     .description('approve a pending proposal and apply it')
     .argument('<id>')
     .option('--reason <text>', 'note returned to the agent and kept in the audit log')
+    .addOption(
+      new Option('--scope <scope>', 'egress-token-allow only: "bottle" allows the flagged values to that host for the rest of the bottle (the default), "once" lets this request through and asks again next time').choices(ANSWER_SCOPES),
+    )
     .action(async (id, opts) => {
-      report(ctx, await answer(ctx, id, { status: 'approved', ...(opts.reason !== undefined ? { notes: opts.reason } : {}) }));
+      report(ctx, await answer(ctx, id, { status: 'approved', ...(opts.scope !== undefined ? { scope: opts.scope } : {}), ...(opts.reason !== undefined ? { notes: opts.reason } : {}) }));
     });
 
   supervise
@@ -60,5 +63,6 @@ function report(ctx: CliContext, res: DecideResult): void {
     process.exitCode = 2;
     return;
   }
-  ctx.stdout(`${res.proposal.id} (${res.proposal.slug}, ${res.proposal.kind}): ${res.answer.status}${res.applied.applied ? `. ${res.applied.summary}` : ''}\n`);
+  const scope = res.answer.scope === 'once' ? ' (this request only)' : res.answer.scope === 'bottle' ? ' (these values to this host, for the rest of the bottle)' : '';
+  ctx.stdout(`${res.proposal.id} (${res.proposal.slug}, ${res.proposal.kind}): ${res.answer.status}${scope}${res.applied.applied ? `. ${res.applied.summary}` : ''}\n`);
 }

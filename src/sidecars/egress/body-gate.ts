@@ -8,6 +8,7 @@ import type { Finding, StreamScanner } from '../../dlp/index.js';
 import type { RouteDlp } from '../../plan/egress-route.js';
 import type { AuditFinding } from './audit.js';
 import { describe, HOLDBACK_CHARS, toAudit, type DlpPolicy, type SuperviseAsk } from './dlp-policy.js';
+import { heldValue, type HeldValue } from './held-value.js';
 import { relayedBytes } from './reclaim.js';
 import { block, BlockError, type Block } from './verdict.js';
 
@@ -30,11 +31,17 @@ export class BodyGate {
   readonly findings: AuditFinding[] = [];
   redacted = false;
 
+  /**
+   * @param readAhead bytes scanned before the first byte is released (primeGatedBody): a
+   *   finding in them is decided (the operator asked, the request held) before any upstream
+   *   connection is taken. 0: release from the first batch on, keeping HOLDBACK_CHARS.
+   */
   constructor(
     private readonly policy: DlpPolicy,
     private readonly dlp: RouteDlp,
     private readonly scanner: StreamScanner,
     private readonly ask: SuperviseAsk,
+    private readonly readAhead = 0,
   ) {}
 
   /** Scans a batch (buffers in order); returns what may be forwarded now (a promise only when a finding needs the operator). */
@@ -43,7 +50,10 @@ export class BodyGate {
       this.held.push(c);
       this.heldBytes += c.length;
     }
-    return this.settle(this.scanner.pushBytes(chunks), () => this.release(Math.max(0, this.heldBytes - HOLDBACK_CHARS)));
+    return this.settle(this.scanner.pushBytes(chunks), () => {
+      const keep = this.released === 0 && this.heldBytes < this.readAhead ? this.heldBytes : HOLDBACK_CHARS;
+      return this.release(Math.max(0, this.heldBytes - keep));
+    });
   }
 
   end(): Buffer[] | Promise<Buffer[]> {
@@ -95,16 +105,22 @@ export class BodyGate {
 
   private rawOf = (f: Finding): string | undefined => (f.start >= this.released ? this.heldText(f.start - this.released, f.end - this.released) : undefined);
 
+  /** The flagged values as the operator is asked about them; a value partly forwarded already has no `raw` (and blocks). */
+  private heldValues(hits: Finding[], all: Finding[]): HeldValue[] {
+    const text = this.heldText();
+    return hits.map((f) => heldValue(f, text, 'body', all, this.released));
+  }
+
   private handle(all: Finding[]): void | Promise<void> {
     this.findings.push(...toAudit(all, 'body'));
-    const hits = this.policy.blocking(all, this.rawOf);
+    const hits = this.policy.blocking(all, this.rawOf, this.ask.host);
     if (hits.length === 0) return;
     const what = describe(hits);
     switch (this.dlp.onMatch) {
       case 'block':
         throw new BlockError(block('outbound-dlp', `${what} in the request body`));
       case 'supervise':
-        return this.policy.supervise(hits, hits.map(this.rawOf), this.ask).then((b) => {
+        return this.policy.supervise(this.heldValues(hits, all), this.ask).then((b) => {
           if (b) throw new BlockError(b);
         });
       case 'redact': {
@@ -136,8 +152,50 @@ export class BodyGate {
  * ends the iteration with that error; `onBlock` learns the verdict first.
  */
 export async function* gatedBody(req: IncomingMessage, gate: BodyGate, onBlock: (b: Block) => void): AsyncGenerator<Buffer, void, undefined> {
+  // Nothing is read from `req` before the first pull.
+  yield* rest(new Arrivals(req), gate, onBlock, [], false);
+}
+
+/** A primed body: what the gate released first, and the rest as an iterable. */
+export interface PrimedBody {
+  body: AsyncGenerator<Buffer, void, undefined>;
+  /** Stops reading `req` when `body` will never be iterated (the exchange ended before dispatch). */
+  abandon(): void;
+}
+
+/**
+ * gatedBody(), read until the gate releases its first bytes (or the body
+ * ends) before the caller dispatches upstream. A request the gate holds for
+ * the operator is then held before any upstream connection exists: a pooled
+ * connection would sit idle meanwhile, and servers close idle connections after
+ * a few seconds (node: 5 s), so the request died with "other side closed" and
+ * the approval went nowhere. Rejects with the gate's error (onBlock first).
+ */
+export async function primeGatedBody(req: IncomingMessage, gate: BodyGate, onBlock: (b: Block) => void): Promise<PrimedBody> {
   const source = new Arrivals(req);
   try {
+    for (;;) {
+      const batch = source.take() ?? (await source.next());
+      const released = batch === null ? gate.end() : gate.push(batch);
+      const first = released instanceof Promise ? await released : released;
+      if (batch === null || first.length > 0) {
+        return { body: rest(source, gate, onBlock, first, batch === null), abandon: () => source.close() };
+      }
+    }
+  } catch (err) {
+    source.close();
+    if (err instanceof BlockError) onBlock(err.verdict);
+    throw err;
+  }
+}
+
+async function* rest(source: Arrivals, gate: BodyGate, onBlock: (b: Block) => void, first: Buffer[], ended: boolean): AsyncGenerator<Buffer, void, undefined> {
+  try {
+    for (const b of first) {
+      relayedBytes(b.length);
+      yield b;
+    }
+    if (ended) return;
     for (;;) {
       const batch = source.take() ?? (await source.next());
       const released = batch === null ? gate.end() : gate.push(batch);

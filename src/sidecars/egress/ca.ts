@@ -1,4 +1,5 @@
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -12,13 +13,10 @@ import {
   Extension,
   Extensions,
   GeneralName,
-  GeneralSubtree,
-  GeneralSubtrees,
   KeyIdentifier,
   KeyUsage,
   KeyUsageFlags,
   Name,
-  NameConstraints,
   RelativeDistinguishedName,
   SubjectAlternativeName,
   SubjectKeyIdentifier,
@@ -30,7 +28,6 @@ import {
   id_ce_basicConstraints,
   id_ce_extKeyUsage,
   id_ce_keyUsage,
-  id_ce_nameConstraints,
   id_ce_subjectAltName,
   id_ce_subjectKeyIdentifier,
   id_kp_serverAuth,
@@ -50,30 +47,40 @@ interface MintedCa {
   key: KeyObject;
   /** SubjectKeyIdentifier, repeated as the leaves' AuthorityKeyIdentifier. */
   keyId: Buffer;
-  /** DNS subtrees this CA may sign (lower-case, no leading dot). */
-  permitted: string[];
 }
 
+/** Leaves live a week; a cached one is replaced a day before it expires (a bottle may run for weeks). */
+const LEAF_DAYS = 7;
+const LEAF_REFRESH_MS = (LEAF_DAYS - 1) * DAY_MS;
+/** The CA outlives any bottle run: it is minted again at every start. */
+const CA_DAYS = 400;
 /**
- * The per-bottle MITM CA.
+ * Leaf contexts kept (least recently used dropped first). Blocked hosts get a
+ * leaf too (the refusal is answered inside TLS), so the cache must not grow
+ * with every name an agent tries.
+ */
+const LEAF_CACHE_MAX = 512;
+
+/**
+ * The per-bottle MITM CA: minted once when the bundle starts and never
+ * changed while it runs (docs/architecture.md, "The bottle's CA").
  *
  * Certificates are built from the ASN.1 schema classes and signed with
  * node:crypto (ECDSA P-256), which starts far faster than a full X.509
  * toolkit: the CA is minted before the bundle reports ready.
  *
- * Name constraints: the CA is constrained to the DNS subtrees of the routed
- * hosts (and excluded from every IP address), so a leaked CA could not
- * impersonate anything else. Routes can grow at run time (supervise approves a
- * host), and a constrained CA cannot sign the new host. We re-mint rather than
- * pre-widening: when a reload adds a host outside the current constraints, a
- * new CA covering all routed hosts is minted, and `caCertOut` is rewritten
- * with every CA minted so far (so programs that re-read the trust file trust
- * both old and new leaves). Programs that loaded the trust file earlier only
- * trust the new host after a restart; the `ca-reminted` log line says so.
+ * No name constraints: egress signs a leaf for any CONNECT target, routed or
+ * not, so that a refused host is answered inside TLS with a 403 that says why
+ * (a CONNECT refusal is invisible to most clients), and so that a route the
+ * operator approves works at once in programs that read the trust file only
+ * at start (Node reads it once; a CA that changed would need a restart). The
+ * allowlist is egress's own check on every request; the CA's key never leaves
+ * this process, and the certificate is trusted only inside this bottle.
  */
 export class MitmCa {
-  private readonly cas: MintedCa[] = [];
-  private readonly contexts = new Map<string, Promise<SecureContext>>();
+  private ca: MintedCa | undefined;
+  /** Insertion order is use order (a hit is moved to the end): the first key is the least recently used. */
+  private readonly contexts = new Map<string, { ctx: Promise<SecureContext>; minted: number }>();
   // One leaf key shared by every host: minting a leaf is then one signature.
   private readonly leafKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   private readonly leafKeyPem = this.leafKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
@@ -83,80 +90,71 @@ export class MitmCa {
     private readonly bottle: string,
   ) {}
 
-  static async create(bottle: string, caCertOut: string, hosts: readonly string[]): Promise<MitmCa> {
+  static async create(bottle: string, caCertOut: string): Promise<MitmCa> {
     const ca = new MitmCa(caCertOut, bottle);
-    await ca.mint(hosts);
+    await ca.mint();
     return ca;
   }
 
-  /** PEM bundle of every CA minted (what `caCertOut` holds). */
+  /** The CA certificate (what `caCertOut` holds). */
   get certPem(): string {
-    return this.cas.map((c) => c.pem).join('');
+    return this.ca?.pem ?? '';
   }
 
-  /** Re-mint when `hosts` include one that no current CA may sign. Returns true when it did. */
-  async ensureCovers(hosts: readonly string[]): Promise<boolean> {
-    if (hosts.every((h) => this.caFor(h) !== undefined)) return false;
-    await this.mint(hosts);
-    return true;
-  }
-
-  /** TLS server context for `host`, cached per host. */
+  /** TLS server context for `host` (a DNS name or an IP literal), cached per host. */
   contextFor(host: string): Promise<SecureContext> {
-    let ctx = this.contexts.get(host);
-    if (!ctx) {
-      ctx = new Promise<SecureContext>((resolve) => resolve(this.mintLeaf(host)));
-      this.contexts.set(host, ctx);
-      // A failed mint must not poison the cache.
-      ctx.catch(() => this.contexts.delete(host));
+    const now = Date.now();
+    const hit = this.contexts.get(host);
+    if (hit && now - hit.minted < LEAF_REFRESH_MS) {
+      this.contexts.delete(host);
+      this.contexts.set(host, hit);
+      return hit.ctx;
     }
+    const ctx = new Promise<SecureContext>((resolve) => resolve(this.mintLeaf(host)));
+    this.contexts.delete(host);
+    this.contexts.set(host, { ctx, minted: now });
+    if (this.contexts.size > LEAF_CACHE_MAX) this.contexts.delete(this.contexts.keys().next().value!);
+    // A failed mint must not poison the cache.
+    ctx.catch(() => {
+      if (this.contexts.get(host)?.ctx === ctx) this.contexts.delete(host);
+    });
     return ctx;
   }
 
-  private caFor(host: string): MintedCa | undefined {
-    for (let i = this.cas.length - 1; i >= 0; i--) {
-      const c = this.cas[i]!;
-      if (c.permitted.some((p) => host === p || host.endsWith(`.${p}`))) return c;
-    }
-    return undefined;
-  }
-
-  private async mint(hosts: readonly string[]): Promise<void> {
-    const permitted = [...new Set(hosts.map(subtreeOf).filter((h) => h.length > 0))].sort();
+  private async mint(): Promise<void> {
     const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spki = spkiOf(keys.publicKey);
     const keyId = keyIdOf(spki);
     const now = Date.now();
-    const subject = dn(`bot-bottle egress CA ${this.bottle} #${this.cas.length + 1}`, 'bot-bottle');
+    const subject = dn(`bot-bottle egress CA ${this.bottle}`, 'bot-bottle');
     const extensions = [
       ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: true, pathLenConstraint: 0 })),
       ext(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign)),
       ext(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(keyId)),
     ];
-    if (permitted.length > 0) extensions.push(nameConstraints(permitted));
     const der = signCert(
-      { subject, issuer: subject, spki, notBefore: now - DAY_MS, notAfter: now + 30 * DAY_MS, extensions },
+      { subject, issuer: subject, spki, notBefore: now - DAY_MS, notAfter: now + CA_DAYS * DAY_MS, extensions },
       keys.privateKey,
     );
-    this.cas.push({ der, pem: toPem(der, 'CERTIFICATE'), subject, key: keys.privateKey, keyId, permitted });
-    // Leaves signed by an older CA stay valid; only hosts the old CA could not sign are new.
+    this.ca = { der, pem: toPem(der, 'CERTIFICATE'), subject, key: keys.privateKey, keyId };
     // No fsync: the file is re-minted on every start, and the rename alone keeps readers from a partial file.
     await writeFileAtomic(this.caCertOut, this.certPem, { mode: 0o644, fsync: false });
   }
 
   private mintLeaf(host: string): SecureContext {
-    const ca = this.caFor(host) ?? this.cas[this.cas.length - 1];
+    const ca = this.ca;
     if (!ca) throw new Error('egress CA is not initialised');
     const now = Date.now();
+    const ip = isIP(host) !== 0;
     const der = signCert(
       {
         subject: dn(host),
         issuer: ca.subject,
         spki: spkiOf(this.leafKey.publicKey),
         notBefore: now - DAY_MS,
-        notAfter: now + 7 * DAY_MS,
+        notAfter: now + LEAF_DAYS * DAY_MS,
         extensions: [
-          ext(id_ce_subjectAltName, false, new SubjectAlternativeName([new GeneralName({ dNSName: host })])),
+          ext(id_ce_subjectAltName, false, new SubjectAlternativeName([new GeneralName(ip ? { iPAddress: host } : { dNSName: host })])),
           ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
           ext(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
           ext(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth])),
@@ -215,26 +213,6 @@ function spkiOf(key: KeyObject): SubjectPublicKeyInfo {
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 function keyIdOf(spki: SubjectPublicKeyInfo): Buffer {
   return createHash('sha1').update(Buffer.from(spki.subjectPublicKey)).digest();
-}
-
-/** `*.example.com` → `example.com`; exact hosts constrain to themselves (and their subdomains). */
-function subtreeOf(routeHost: string): string {
-  const h = routeHost.toLowerCase();
-  return h.startsWith('*.') ? h.slice(2) : h;
-}
-
-function nameConstraints(permitted: string[]): Extension {
-  const value = new NameConstraints({
-    permittedSubtrees: new GeneralSubtrees(
-      permitted.map((dNSName) => new GeneralSubtree({ base: new GeneralName({ dNSName }) })),
-    ),
-    // dNSName constraints do not restrict IP SANs: exclude every address explicitly.
-    excludedSubtrees: new GeneralSubtrees([
-      new GeneralSubtree({ base: new GeneralName({ iPAddress: '0.0.0.0/0' }) }),
-      new GeneralSubtree({ base: new GeneralName({ iPAddress: '::/0' }) }),
-    ]),
-  });
-  return ext(id_ce_nameConstraints, true, value);
 }
 
 function serial(): ArrayBuffer {

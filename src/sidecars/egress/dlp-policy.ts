@@ -6,16 +6,22 @@ import {
   type Scanner,
   type StreamScanner,
 } from '../../dlp/index.js';
+import { exampleCredential } from '../../dlp/examples.js';
+import type { EgressRoutePlan } from '../../plan/egress-route.js';
 import type { ProposalQueue } from '../../supervise/queue.js';
 import type { AuditFinding } from './audit.js';
+import { secretOwners, type HeldValue } from './held-value.js';
 import { block, type Block } from './verdict.js';
-
 
 /** Bytes of a body held back (and re-scanned with the next chunk) so a secret split across chunks is caught before any of it leaves. */
 export const HOLDBACK_CHARS = 4096;
 
 export interface DlpDeps {
   knownSecrets: readonly string[];
+  /** The same secrets by variable name, to tell the operator whose a value is. */
+  knownSecretNames?: readonly { name: string; value: string }[];
+  /** The live routes (which token slot is injected where), for the same purpose. */
+  routes?: () => readonly EgressRoutePlan[];
   queue: ProposalQueue | undefined;
   superviseTimeoutMs: number;
   log: (event: Record<string, unknown>) => void;
@@ -28,17 +34,30 @@ export interface SuperviseAsk {
   signal: AbortSignal;
 }
 
+/** What the operator may answer an `egress-token-allow` with (Answer.scope). */
+export const TOKEN_ALLOW_SCOPES = ['bottle', 'once'] as const;
+
+/** One operator decision on a set of values, shared by every request that carries them. */
+type Decision = { allowed: true } | { allowed: false; why: string };
+
 /**
  * Outbound DLP for one proxy: scanners per detector set, the per-route
- * `onMatch` policy, and the values operators approved (kept for the proxy's life).
+ * `onMatch` policy, and the values operators approved (kept for the proxy's
+ * life, which is the bottle's: every connection, every later request).
  */
 export class DlpPolicy {
   /** Scanners by detector set ("bytes:" marks utf8Bytes ones), and by a route's own list (no sort on the hot path). */
   private readonly scanners = new Map<string, Scanner>();
   private readonly byList = new WeakMap<readonly DetectorName[], Scanner>();
   private readonly bytesByList = new WeakMap<readonly DetectorName[], Scanner>();
-  /** Values approved through `egress-token-allow`: in memory only, never logged. */
+  /**
+   * Values approved through `egress-token-allow` for the bottle, per host (the
+   * operator judged sending it there, not anywhere): approvalKey(). In memory
+   * only, never logged.
+   */
   private readonly approved = new Set<string>();
+  /** Values the operator is being asked about now, by approvalKey(): a second request carrying one waits for the same answer. */
+  private readonly asking = new Map<string, Promise<Decision>>();
 
   constructor(private readonly deps: DlpDeps) {}
 
@@ -80,48 +99,128 @@ export class DlpPolicy {
     return createStreamScanner({ detectors, knownSecrets: this.deps.knownSecrets, windowChars: HOLDBACK_CHARS });
   }
 
-  /** Blocking findings not already approved by the operator. */
-  blocking(findings: Finding[], rawOf: (f: Finding) => string | undefined): Finding[] {
+  /**
+   * Blocking findings not already approved by the operator, and not a
+   * published example or test key (src/dlp/examples.ts; a value the sidecar
+   * knows as a secret is never excused).
+   */
+  blocking(findings: Finding[], rawOf: (f: Finding) => string | undefined, host?: string): Finding[] {
     return findings.filter((f) => {
       if (f.severity !== 'block') return false;
       const raw = rawOf(f);
-      return raw === undefined || !this.approved.has(raw);
+      if (raw === undefined) return true;
+      if (host !== undefined && this.approved.has(approvalKey(host, raw))) return false;
+      return f.detector === 'known_secrets' || exampleCredential(f.rule, raw) === undefined;
     });
   }
 
   /**
-   * The supervise policy: hold the request, ask the operator, remember an
-   * approval. Anything but an approval (reject, timeout, error, no queue) blocks.
+   * The supervise policy: hold the request, ask the operator once per value,
+   * remember a bottle-wide approval. Anything but an approval (reject,
+   * timeout, error, no queue) blocks.
    */
-  async supervise(findings: Finding[], raws: (string | undefined)[], ask: SuperviseAsk): Promise<Block | undefined> {
-    const what = describe(findings);
-    const queue = this.deps.queue;
-    if (!queue) return block('outbound-dlp', `${what}; dlp.onMatch is supervise but no supervise queue is configured`);
-    if (raws.some((r) => r === undefined)) {
+  async supervise(values: HeldValue[], ask: SuperviseAsk): Promise<Block | undefined> {
+    const what = describe(values.map((v) => v.finding));
+    if (!this.deps.queue) return block('outbound-dlp', `${what}; dlp.onMatch is supervise but no supervise queue is configured`);
+    if (values.some((v) => v.raw === undefined)) {
       return block('outbound-dlp', `${what}; the match spans data already forwarded, so it cannot be held for approval`);
     }
+    const waits = new Set<Promise<Decision>>();
+    const fresh: HeldValue[] = [];
+    for (const v of values) {
+      const pending = this.asking.get(approvalKey(ask.host, v.raw!));
+      if (pending) waits.add(pending);
+      else if (!this.approved.has(approvalKey(ask.host, v.raw!)) && !fresh.some((x) => x.raw === v.raw)) fresh.push(v);
+    }
+    if (waits.size > 0) this.deps.log({ event: 'egress-supervise-join', host: ask.host, note: 'waiting for the answer to a question already asked about the same value' });
+    if (fresh.length > 0) {
+      const decision = this.askOperator(fresh, ask);
+      const keys = fresh.map((v) => approvalKey(ask.host, v.raw!));
+      for (const k of keys) this.asking.set(k, decision);
+      void decision.then(() => {
+        for (const k of keys) if (this.asking.get(k) === decision) this.asking.delete(k);
+      });
+      waits.add(decision);
+    }
     try {
-      const proposal = await queue.submit(
-        'egress-token-allow',
-        {
-          host: ask.host,
-          method: ask.method,
-          path: ask.path,
-          findings: findings.map((f) => ({ detector: f.detector, rule: f.rule, masked: f.masked, view: f.view, length: f.end - f.start })),
-        },
-        { timeoutMs: this.deps.superviseTimeoutMs },
-      );
-      this.deps.log({ event: 'egress-supervise-wait', id: proposal.id, host: ask.host, rules: findings.map((f) => f.rule) });
-      const answer = await queue.wait(proposal.id, { timeoutMs: this.deps.superviseTimeoutMs, signal: ask.signal });
-      if (answer.status === 'approved' || answer.status === 'modified') {
-        for (const r of raws) if (r !== undefined) this.approved.add(r);
-        return undefined;
+      for (const d of await untilAborted(Promise.all(waits), ask.signal)) {
+        if (!d.allowed) return block('outbound-dlp', `${what}; ${d.why}`);
       }
-      return block('outbound-dlp', `${what}; the operator's answer to egress-token-allow ${proposal.id} was ${answer.status}`);
+      return undefined;
     } catch (err) {
       return block('outbound-dlp', `${what}; asking the operator failed (${(err as Error).message})`);
     }
   }
+
+  /**
+   * One `egress-token-allow` proposal for `values`, and its answer. Not tied to
+   * the request that asked: a request that gave up (its client went away)
+   * leaves the question open, and a later approval still counts.
+   */
+  private async askOperator(values: HeldValue[], ask: SuperviseAsk): Promise<Decision> {
+    const queue = this.deps.queue!;
+    try {
+      const proposal = await queue.submit('egress-token-allow', this.details(values, ask), { timeoutMs: this.deps.superviseTimeoutMs });
+      this.deps.log({ event: 'egress-supervise-wait', id: proposal.id, host: ask.host, rules: values.map((v) => v.finding.rule) });
+      const answer = await queue.wait(proposal.id, { timeoutMs: this.deps.superviseTimeoutMs });
+      if (answer.status === 'approved' || answer.status === 'modified') {
+        if (answer.scope !== 'once') for (const v of values) this.approved.add(approvalKey(ask.host, v.raw!));
+        return { allowed: true };
+      }
+      return { allowed: false, why: `the operator's answer to egress-token-allow ${proposal.id} was ${answer.status}` };
+    } catch (err) {
+      return { allowed: false, why: `asking the operator failed (${(err as Error).message})` };
+    }
+  }
+
+  /** What the proposal shows: everything to judge by, never a value. */
+  private details(values: HeldValue[], ask: SuperviseAsk): Record<string, unknown> {
+    const names = this.deps.knownSecretNames ?? [];
+    const routes = this.deps.routes?.() ?? [];
+    return {
+      host: ask.host,
+      method: ask.method,
+      path: ask.path,
+      findings: values.map((v) => {
+        const owners = v.finding.detector === 'known_secrets' ? secretOwners(v.raw!, names, routes) : [];
+        return {
+          detector: v.finding.detector,
+          rule: v.finding.rule,
+          masked: v.finding.masked,
+          length: v.finding.end - v.finding.start,
+          where: v.where,
+          ...(v.finding.view !== 'raw' ? { encoding: v.finding.view } : {}),
+          ...(owners.length > 0 ? { belongs_to: owners } : {}),
+          context: v.context,
+        };
+      }),
+      scopes: [...TOKEN_ALLOW_SCOPES],
+    };
+  }
+}
+
+/** An approval is for a value sent to one host. */
+function approvalKey(host: string, raw: string): string {
+  return `${host}\u0000${raw}`;
+}
+
+/** `p`, or a rejection with the signal's reason once it aborts (p itself goes on). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
 
 export function describe(findings: Finding[]): string {

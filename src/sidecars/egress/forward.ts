@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { AuditRecord, AuditSink } from './audit.js';
 import { AUDIT_STAGE, stripQuery } from './audit.js';
-import { BodyGate, gatedBody } from './body-gate.js';
+import { BodyGate, primeGatedBody } from './body-gate.js';
 import { toAudit, type DlpPolicy } from './dlp-policy.js';
 import type { Dispatcher } from 'undici';
 import type { Finding, StreamScanner } from '../../dlp/index.js';
@@ -41,6 +41,17 @@ export interface Target {
  * Long enough for a model that thinks before its first token.
  */
 export const UPSTREAM_HEADERS_TIMEOUT_MS = 300_000;
+
+/**
+ * How much of a scanned request body is read (and scanned) before the upstream
+ * request starts: a finding in it is decided, and the request held for the
+ * operator, before any upstream connection is taken. A model request carries
+ * the whole conversation; this covers all but long ones. The client's own
+ * buffers are held, at most this much per request and only until the first
+ * release: 256 KiB added ~1.5 MB to the bench's peak RSS, 1 MiB ~4.5 MB
+ * (docs/performance.md, session 7).
+ */
+export const DISPATCH_AFTER_BYTES = 256 * 1024;
 
 /** The upstream did not send response headers in time. */
 class HeadersTimeout extends Error {}
@@ -93,6 +104,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private status = 0;
   /** Response headers went to the client. */
   private responding = false;
+  /** Inbound DLP found something this route only reports. */
+  private reported = false;
   /** The exchange was answered, cut or audited: later callbacks from undici are ignored. */
   private finished = false;
   /**
@@ -168,12 +181,20 @@ class Exchange implements Dispatcher.DispatchHandler {
       } else if (enc !== 'identity') {
         return this.refuse(block('outbound-dlp', `request body has Content-Encoding ${enc}, which outbound DLP cannot scan; send it uncompressed`, 403, false));
       } else {
-        body = this.gatedBody(dlpCfg);
+        return this.primeThenDispatch(dlpCfg);
       }
     }
+    this.dispatch(body);
+  }
+
+  private dispatch(body: Readable | Buffer | AsyncIterable<Buffer> | null): void {
+    const { ctx, req } = this;
     // Scanning needs plain text: ask for it rather than decoding compressed responses.
-    if (dlpCfg.inbound.length > 0) ctx.outHeaders['accept-encoding'] = 'identity';
-    if (this.closed) return this.audit({ decision: 'error', reason: 'client closed the connection' });
+    if (ctx.route!.plan.dlp.inbound.length > 0) ctx.outHeaders['accept-encoding'] = 'identity';
+    if (this.closed) {
+      this.finished = true;
+      return this.audit({ decision: 'error', reason: 'client closed the connection' });
+    }
     // The wait for headers starts once the client's request has arrived whole (an upload may take long).
     if (req.complete) this.armHeadersTimer();
     else req.once('end', this.armHeadersTimer);
@@ -183,17 +204,37 @@ class Exchange implements Dispatcher.DispatchHandler {
     );
   }
 
-  private gatedBody(dlpCfg: RouteDlp): AsyncIterable<Buffer> {
-    const g = new BodyGate(this.core.dlp, dlpCfg, this.core.dlp.bodyStreamScanner(dlpCfg.outbound), {
-      host: this.ctx.scrubbed?.host ?? this.ctx.host,
-      method: this.ctx.method,
-      path: this.ctx.scrubbed?.path ?? this.what.path,
-      signal: this.signal(),
-    });
+  /**
+   * A scanned body: the upstream request starts once the gate has released its
+   * first bytes (primeGatedBody), so a request held for the operator holds no
+   * upstream connection, and a blocked one never opens one.
+   */
+  private primeThenDispatch(dlpCfg: RouteDlp): void {
+    const g = new BodyGate(
+      this.core.dlp,
+      dlpCfg,
+      this.core.dlp.bodyStreamScanner(dlpCfg.outbound),
+      // A host with a finding never gets this far (the head stage refused it); the path is shown scrubbed.
+      { host: this.ctx.host, method: this.ctx.method, path: this.ctx.scrubbed?.path ?? this.what.path, signal: this.signal() },
+      DISPATCH_AFTER_BYTES,
+    );
     this.gate = g;
-    return gatedBody(this.req, g, (b) => {
+    primeGatedBody(this.req, g, (b) => {
       this.gateBlock = b;
-    });
+    }).then(
+      (primed) => {
+        if (this.closed) primed.abandon();
+        this.dispatch(primed.body);
+      },
+      (err: unknown) => {
+        this.takeGateFindings();
+        if (this.closed) {
+          this.finished = true;
+          return this.audit({ decision: 'error', reason: 'client closed the connection' });
+        }
+        this.refuse(this.gateBlock ?? (err instanceof BlockError ? err.verdict : block('parse', `reading the request body failed: ${errText(err)}`, 400, false)));
+      },
+    );
   }
 
   private gateFindingsTaken = false;
@@ -284,7 +325,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.finished = true;
     this.res.end();
-    this.audit({ decision: this.ctx.redacted || this.gate?.redacted ? 'redact' : 'allow', status: this.status });
+    this.audit({
+      decision: this.ctx.redacted || this.gate?.redacted ? 'redact' : 'allow',
+      status: this.status,
+      stage: this.reported ? 'inbound-dlp' : undefined,
+      reason: this.reported ? REPORTED : undefined,
+    });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -309,7 +355,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   private inboundBlocks(found: Finding[]): boolean {
     if (found.length === 0) return false;
     this.ctx.findings.push(...toAudit(found, 'response'));
-    return found.some((f) => f.severity === 'block');
+    if (!found.some((f) => f.severity === 'block')) return false;
+    // A model API's reply (provider routes): recorded in the audit line, never cut.
+    if (this.ctx.route!.plan.dlp.inboundOnMatch === 'report') {
+      this.reported = true;
+      return false;
+    }
+    return true;
   }
 
   private terminate(controller: Dispatcher.DispatchController, reason: string): void {
@@ -321,6 +373,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 }
 
 const EMPTY = Buffer.alloc(0);
+const REPORTED = 'inbound DLP found a high-confidence injection; this route reports it instead of cutting the response (dlp.inboundOnMatch: report)';
 
 export function errText(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };

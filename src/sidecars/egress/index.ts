@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { knownSecretsFromEnv } from '../../dlp/index.js';
+import { knownSecretEntriesFromEnv, knownSecretsFromEnv } from '../../dlp/index.js';
 import { ProposalQueue } from '../../supervise/queue.js';
 import { createAudit } from './audit.js';
 import { MitmCa } from './ca.js';
@@ -44,11 +44,13 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const resolver = new Resolver(parseResolveOverrides(env.BOT_BOTTLE_RESOLVE));
   const trust = upstreamCa(env);
   const agent = createUpstream(resolver, trust, env);
-  const ca = await MitmCa.create(ctx.bottle, cfg.caCertOut, table.hosts);
+  const ca = await MitmCa.create(ctx.bottle, cfg.caCertOut);
   const timeoutS = seconds(env, 'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS', DEFAULT_SUPERVISE_TIMEOUT_S);
   const headersTimeoutS = seconds(env, 'EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS', UPSTREAM_HEADERS_TIMEOUT_MS / 1000);
   const dlp = new DlpPolicy({
     knownSecrets: knownSecretsFromEnv(env),
+    knownSecretNames: knownSecretEntriesFromEnv(env),
+    routes: () => table.routes.map((r) => r.plan),
     queue: cfg.superviseQueueDir ? new ProposalQueue(cfg.superviseQueueDir, ctx.bottle) : undefined,
     superviseTimeoutMs: timeoutS * 1000,
     log: ctx.log,
@@ -61,25 +63,17 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   );
 
   // Requests in flight keep the table object they started with; a reload only swaps the reference.
-  let reloading: Promise<boolean> | undefined;
+  // The CA signs any host (ca.ts): a new route needs no new trust in the bottle.
   const reload = (): Promise<boolean> => {
-    reloading ??= (async () => {
-      try {
-        const next = loadRouteTable(cfg.routesFile);
-        if (await ca.ensureCovers(next.hosts)) {
-          ctx.log({ event: 'egress-ca-reminted', caCertOut: cfg.caCertOut, note: 'new routed hosts were outside the CA name constraints; programs must re-read the CA file to trust them' });
-        }
-        table = next;
-        ctx.log({ event: 'egress-routes-reloaded', routes: next.routes.length });
-        return true;
-      } catch (err) {
-        ctx.log({ event: 'egress-routes-reload-failed', error: (err as Error).message, note: 'keeping the previous route table' });
-        return false;
-      } finally {
-        reloading = undefined;
-      }
-    })();
-    return reloading;
+    try {
+      const next = loadRouteTable(cfg.routesFile);
+      table = next;
+      ctx.log({ event: 'egress-routes-reloaded', routes: next.routes.length });
+      return Promise.resolve(true);
+    } catch (err) {
+      ctx.log({ event: 'egress-routes-reload-failed', error: (err as Error).message, note: 'keeping the previous route table' });
+      return Promise.resolve(false);
+    }
   };
   const onHup = (): void => void reload();
   process.on('SIGHUP', onHup);

@@ -6,6 +6,7 @@ import { describe, toAudit, type DlpPolicy } from './dlp-policy.js';
 import { stripQuery } from './audit.js';
 import { overrideRefusal } from './method-override.js';
 import { decodedReading, dotSegmentReading } from './path-normal.js';
+import { heldValue } from './held-value.js';
 import { ResolveError, type Resolved, type Resolver } from './resolve.js';
 import { findRoute, routeAllows, type CompiledRoute, type RouteTable } from './routes.js';
 import { ALLOW, block, type Verdict } from './verdict.js';
@@ -118,7 +119,7 @@ export function buildStages(deps: PipelineDeps): Stage[] {
         if (!route) return block('route', `host ${ctx.host} is not in this bottle's egress routes`);
         ctx.route = route;
         if (ctx.port !== route.plan.port) {
-          return block('route', `port ${ctx.port} is not allowed for ${ctx.host}; its route allows only port ${route.plan.port}`);
+          return block('route', `port ${ctx.port} is not allowed for ${ctx.host}; its route allows only port ${route.plan.port}`, 403, true, portHint(ctx.host, route.plan.port));
         }
         return ALLOW;
       },
@@ -259,6 +260,10 @@ export function runStagesFast(stages: readonly Stage[], ctx: RequestContext, fro
   return ALLOW;
 }
 
+function portHint(host: string, port: number): string {
+  return `use port ${port}; \`egress-block\` asks for port 443, so a different port is the operator's edit: ask with ${JSON.stringify({ host, reason: '<why, and which port>' })}`;
+}
+
 /** DLP on the host, header names, the path+query and header values (before any credential is injected). */
 function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise<Verdict> {
   const cfg = ctx.route?.plan.dlp;
@@ -279,7 +284,7 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
       namesSeen = all;
       for (const f of all) ctx.findings.push(...toAudit([f], f.start < ctx.host.length ? 'host' : 'header name'));
     } else ctx.findings.push(...toAudit(all, partName(part)));
-    const findings = dlp.blocking(all, (f) => text.slice(f.start, f.end));
+    const findings = dlp.blocking(all, (f) => text.slice(f.start, f.end), ctx.host);
     if (findings.length > 0) (hits ??= []).push({ part, where: part === NAMES ? namesWhere(findings, ctx.host.length) : partName(part), text, findings });
   };
   // The host and the header names as the client sent them, in one scan (one call
@@ -314,10 +319,12 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
     case 'block':
       return block('outbound-dlp', `${describe(all)} in ${where}`);
     case 'supervise': {
-      const raws = found.flatMap((h) => h.findings.map((f) => h.text.slice(f.start, f.end)));
+      // A proposal names the host it is for, and the approval is kept per host: a host that itself
+      // carries a secret can be neither shown to the operator nor approved.
+      if (ctx.scrubbed?.host !== undefined) return block('outbound-dlp', `${describe(all)} in the host; a host cannot be held for approval`);
       return dlp
-        .supervise(all, raws, {
-          host: ctx.scrubbed?.host ?? ctx.host,
+        .supervise(found.flatMap((h) => h.findings.map((f) => heldValue(f, h.text, h.where, h.findings))), {
+          host: ctx.host,
           method: ctx.method,
           path: ctx.scrubbed?.path?.split('?')[0] ?? ctx.path.split('?')[0] ?? '',
           signal: ctx.signal,

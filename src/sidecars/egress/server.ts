@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { stripQuery } from './audit.js';
@@ -103,12 +103,10 @@ async function onConnect(
     socket.end(rawResponse(b.status, b.status === 400 ? 'Bad Request' : 'Forbidden', blockBody(b, { method: 'CONNECT', host, path: '' })));
   };
   if (!a || !/^[^:]+:\d+$|^\[.*\]:\d+$/.test(target)) return deny(block('parse', `CONNECT target ${JSON.stringify(target)} must be host:port`, 400, false), target);
-  if (isIP(a.host) !== 0) return deny(block('destination', `IP-literal destination ${a.host} is not allowed; use a routed host name`), a.host);
-  const route = findRoute(core.table(), a.host);
-  if (!route) return deny(block('route', `host ${a.host} is not in this bottle's egress routes`), a.host);
-  if (route.plan.port !== a.port) {
-    return deny(block('route', `CONNECT to port ${a.port} is not allowed for ${a.host}; its route allows only port ${route.plan.port}`), a.host);
-  }
+  // Every well-formed target is bumped, routed or not: the requests inside go through the
+  // stages like any other, so a refused host (unrouted, IP literal, wrong port) is answered
+  // with a 403 inside TLS that the client shows, where a refused CONNECT shows nothing useful
+  // ("CONNECT tunnel failed", "Socket is closed"). Nothing reaches an upstream before the stages allow it.
   let ctx;
   try {
     ctx = await ca.contextFor(a.host);
@@ -131,7 +129,7 @@ async function onConnect(
   });
   tls.on('error', (err: NodeJS.ErrnoException) => {
     if (!tls.encrypted || err.code !== 'ECONNRESET') {
-      core.audit({ method: 'CONNECT', host: a.host, path: '', route: route.plan.host, decision: 'error', stage: 'tls', reason: `TLS with the client failed: ${err.code ?? err.message}` });
+      core.audit({ method: 'CONNECT', host: a.host, path: '', route: findRoute(core.table(), a.host)?.plan.host ?? null, decision: 'error', stage: 'tls', reason: `TLS with the client failed: ${err.code ?? err.message}` });
     }
     tls.destroy();
   });

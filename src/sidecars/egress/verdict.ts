@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { adviceFor } from './advice.js';
 
 /** A stage's answer: go on, or stop with a status and a reason a human can act on. */
 export type Verdict = { ok: true } | Block;
@@ -12,12 +13,14 @@ export interface Block {
   reason: string;
   /** False for blocks an `egress-block` proposal cannot lift (malformed requests, git push). */
   askable?: boolean;
+  /** What the agent can do about it, when the stage knows better than its default advice (advice.ts). */
+  hint?: string;
 }
 
 export const ALLOW: Verdict = { ok: true };
 
-export function block(stage: string, reason: string, status = 403, askable = true): Block {
-  return { ok: false, status, stage, reason, askable };
+export function block(stage: string, reason: string, status = 403, askable = true, hint?: string): Block {
+  return hint === undefined ? { ok: false, status, stage, reason, askable } : { ok: false, status, stage, reason, askable, hint };
 }
 
 /** Thrown from inside streaming paths (body DLP) to carry a Block out of an async pipeline. */
@@ -28,18 +31,10 @@ export class BlockError extends Error {
   }
 }
 
-/** The 403 body: what was blocked, why, and how to ask for it. */
+/** The 403 body: what was blocked, why, and what the agent can do about it (advice.ts). */
 export function blockBody(b: Block, what: { method: string; host: string; path: string }): string {
-  const lines = [
-    `bot-bottle egress blocked ${what.method} ${what.host}${what.path}`,
-    `stage: ${b.stage}`,
-    `reason: ${b.reason}`,
-  ];
-  if (b.askable !== false) {
-    lines.push(
-      `to ask for access: call the supervise MCP tool \`egress-block\` with ${JSON.stringify({ host: what.host, reason: '<why this task needs it>' })}`,
-    );
-  }
+  const lines = [`bot-bottle egress blocked ${what.method} ${what.host}${what.path}`, `stage: ${b.stage}`, `reason: ${b.reason}`];
+  for (const a of adviceFor(b, what)) lines.push(`what to do: ${a}`);
   return lines.join('\n') + '\n';
 }
 

@@ -2,7 +2,7 @@ import { Box, Text, useApp, useInput, useStdin, type Key } from 'ink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Decision, DecideResult } from '../decide.js';
 import type { Proposal } from '../queue.js';
-import { printable, summary } from '../summary.js';
+import { printable, summary, tokenFindings } from '../summary.js';
 
 export interface ConsoleDeps {
   /** Pending proposals across bottles, oldest first. */
@@ -114,6 +114,10 @@ export function SuperviseConsole(deps: ConsoleDeps): React.JSX.Element {
     }
     if (!selected) return;
     if (input === 'a') void run(selected.id, { status: 'approved' });
+    else if (input === 'o') {
+      if (selected.kind === 'egress-token-allow') void run(selected.id, { status: 'approved', scope: 'once' });
+      else setMessage(`${selected.id}: "once" is for flagged values (egress-token-allow); use a to approve`);
+    }
     else if (input === 'e') void editThenApprove(selected);
     else if (input === 'r') setMode({ view: 'reason', id: selected.id, text: '', back: mode.view === 'detail' ? 'detail' : 'list' });
   }
@@ -140,11 +144,9 @@ export function SuperviseConsole(deps: ConsoleDeps): React.JSX.Element {
       ) : null}
       {message ? <Text color="yellow">{message}</Text> : null}
       <Text dimColor>
-        {mode.view === 'list'
-          ? 'j/k move  enter details  a approve  e edit+approve  r reject  q quit'
-          : mode.view === 'detail'
-            ? 'a approve  e edit+approve  r reject  esc back  q quit'
-            : 'enter reject  esc cancel'}
+        {mode.view === 'reason'
+          ? 'enter reject  esc cancel'
+          : `${mode.view === 'list' ? 'j/k move  enter details  ' : ''}${selected?.kind === 'egress-token-allow' ? 'a allow for this bottle  o allow once' : 'a approve  e edit+approve'}  r reject  ${mode.view === 'detail' ? 'esc back  ' : ''}q quit`}
       </Text>
     </Box>
   );
@@ -174,7 +176,29 @@ function DetailView({ proposal }: { proposal: Proposal }): React.JSX.Element {
         created {proposal.created_at}
         {proposal.timeout_at ? `, times out ${proposal.timeout_at}` : ''}
       </Text>
-      <Text>{printable(JSON.stringify(proposal.details, null, 2), { keepNewlines: true })}</Text>
+      {proposal.kind === 'egress-token-allow' ? <TokenAllowView proposal={proposal} /> : <Text>{printable(JSON.stringify(proposal.details, null, 2), { keepNewlines: true })}</Text>}
+    </Box>
+  );
+}
+
+/** A held request: what was flagged, where, whose, and the text around it (the value itself is never in the proposal). */
+function TokenAllowView({ proposal }: { proposal: Proposal }): React.JSX.Element {
+  const d = proposal.details;
+  const str = (k: string): string => (typeof d[k] === 'string' ? d[k] : '');
+  return (
+    <Box flexDirection="column">
+      <Text>{printable(`held: ${str('method')} ${str('host')}${str('path')}`)}</Text>
+      {tokenFindings(proposal).map((f, i) => (
+        <Box key={i} flexDirection="column" marginTop={1}>
+          <Text>
+            <Text bold>{printable(`${f.detector}/${f.rule}`)}</Text>
+            {printable(` in ${f.where}${f.length !== undefined ? `, ${f.length} chars` : ''}${f.encoding ? `, seen ${f.encoding}` : ''}`)}
+          </Text>
+          {f.belongs_to?.length ? <Text>{printable(`belongs to: ${f.belongs_to.join('; ')}`)}</Text> : null}
+          <Text dimColor>{printable(`context: ${f.context}`)}</Text>
+        </Box>
+      ))}
+      <Text dimColor>a: allow these values to this host for the rest of the bottle (every connection)  o: allow this request only  r: reject</Text>
     </Box>
   );
 }
