@@ -7,6 +7,7 @@ import { resolveSecrets } from './secrets.js';
 import { TeardownStack } from './teardown.js';
 import { trace } from '../util/trace.js';
 import { askSecret } from '../cli/ask-secret.js';
+import { ContainmentError, containmentGate, OPT_OUT_WARNING, recordSkipped } from '../containment/gate.js';
 
 /**
  * Execute a plan: refuse on blocking warnings, confirm, resolve secrets,
@@ -17,6 +18,7 @@ import { askSecret } from '../cli/ask-secret.js';
 export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliContext, opts: { confirm: boolean }): Promise<number> {
   const blocking = plan.warnings.filter((w) => w.endsWith('launch will fail'));
   if (blocking.length > 0) throw new CliError(`cannot launch ${plan.slug}:\n  ${blocking.join('\n  ')}`);
+  if (!plan.containmentCheck.run) ctx.stderr(`bot-bottle: ${OPT_OUT_WARNING}\n`);
   if (opts.confirm && !(await confirm(ctx, 'Launch this bottle? [y/N] '))) {
     ctx.stderr('bot-bottle: not launched\n');
     return 1;
@@ -25,11 +27,17 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   const secrets = await resolveSecrets(plan, { hostEnv: ctx.env, ...(ctx.isTTY ? { prompt: (q: string) => askSecret(q) } : {}) });
   await prepareState(plan, ctx.home, ctx.cwd);
   trace('state prepared');
+  const log = (m: string): void => ctx.stderr(`${m}\n`);
+  const containment = containmentGate({ plan, secrets, hostEnv: ctx.env, home: ctx.home, log });
+  if (!plan.containmentCheck.run) await recordSkipped(plan.slug, ctx.home, plan.containmentCheck.reason);
   const teardown = new TeardownStack((f) => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`));
   const interactive = plan.mode.kind === 'interactive';
-  const running = await teardown.guard((stack) =>
-    backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
-  );
+  const running = await teardown.guard(async (stack) => {
+    const started = await backend.launch(plan, { teardown: stack, secrets, log, home: ctx.home, hostEnv: ctx.env, interactive, containment });
+    // Fail closed: a backend that forgot the self-test does not get to hand the bottle over.
+    if (containment.enabled && !containment.verified) throw new ContainmentError(`the ${backend.name} backend started ${plan.slug} without the containment check; refusing to hand it over`);
+    return started;
+  });
   // While attached, Ctrl-C belongs to the agent; headless, it stops the bottle.
   let interrupted = false;
   const onSignal = (): void => {

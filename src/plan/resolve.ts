@@ -27,6 +27,8 @@ export interface PlanRequest {
   /** Read only to warn about unset variables; values never enter the plan. */
   hostEnv: Readonly<Record<string, string | undefined>>;
   userHome?: string;
+  /** False with --no-containment-check (default true). */
+  containmentCheck?: boolean;
 }
 
 export const GUEST_WORKSPACE = '/workspace';
@@ -120,6 +122,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
       supervise: { enabled: true },
     },
     stateDir: state.dir,
+    containmentCheck: req.containmentCheck === false ? { run: false, reason: '--no-containment-check' } : { run: true },
     warnings,
   };
 }

@@ -1,0 +1,348 @@
+import { createHash } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { PROBE_SPEC_VERSION, type Endpoint, type Outcome, type ProbeReport, type ProbeSpec, type Proto } from './spec.js';
+
+/**
+ * The in-bottle half of the containment self-test: observe, never decide.
+ * Everything here is what a process inside can see or reach; it trusts
+ * nothing about how the boundary was built (no look at the sandbox tool's
+ * flags), so a tool that silently drops a namespace shows up as what leaks.
+ * Only node built-ins, so the probe bundle is small and starts fast.
+ */
+export async function observe(spec: ProbeSpec): Promise<ProbeReport> {
+  const timings: Record<string, number> = { start: now() };
+  const timed = async <T>(name: string, p: Promise<T>): Promise<T> => {
+    const value = await p;
+    timings[name] = now();
+    return value;
+  };
+  const notListening = await timed('listening', waitForListeners(spec.endpoints, 5_000));
+  // Snapshot sockets before this process opens any of its own.
+  const network = { ...readNetwork(), notListening };
+  const ms = spec.limits.attemptMs;
+  const [attempts, dns, proxy, ca] = await Promise.all([
+    timed('attempts', Promise.all(spec.canaries.map(async (c) => ({ ...c, outcome: await attempt(c.proto, c.host, c.port, ms) })))),
+    spec.dnsName === undefined ? undefined : timed('dns', resolves(spec.dnsName, ms * 2)),
+    timed('proxy', proxyRefuses(spec.proxy, spec.unroutedHost, ms * 6)),
+    timed('ca', caTrusted(spec.ca, spec.proxy, ms * 6)),
+  ]);
+  const { processes, texts: procTexts } = readProcesses();
+  const files = readFiles(spec.scanDirs, spec.limits, procTexts.reduce((n, t) => n + t.data.length, 0));
+  timings.read = now();
+  return {
+    version: PROBE_SPEC_VERSION,
+    network,
+    attempts,
+    ...(dns ? { dns } : {}),
+    proxy,
+    ca,
+    self: readSelf(),
+    processes,
+    texts: [...procTexts, ...files.texts].map((t) => ({ source: t.source, data: t.data.toString('base64') })),
+    ...(files.truncated ? { truncated: files.truncated } : {}),
+    ms: now(),
+    timings,
+  };
+}
+
+/** Milliseconds since this process started (node's start-up included). */
+function now(): number {
+  return Math.round(performance.now());
+}
+
+export function attempt(proto: Proto, host: string, port: number, ms: number): Promise<Outcome> {
+  return proto === 'tcp' ? tcpAttempt(host, port, ms) : udpAttempt(host, port, ms);
+}
+
+function tcpAttempt(host: string, port: number, ms: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const s = tcpConnect({ host, port });
+    const done = (outcome: Outcome): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => done('timeout'), ms);
+    s.once('connect', () => done('connected'));
+    s.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+  });
+}
+
+/**
+ * A datagram to the canary, which echoes it. Inside a sealed network the
+ * kernel answers at once (ICMP port unreachable → ECONNREFUSED, or no route
+ * → ENETUNREACH); silence is a timeout, and the launcher's canary also
+ * records whatever reached it, so silence alone never passes a leak.
+ */
+function udpAttempt(host: string, port: number, ms: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    let settled = false;
+    const done = (outcome: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      s.close();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => done('timeout'), ms);
+    s.on('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+    s.on('message', () => done('answered'));
+    s.connect(port, host, (err?: NodeJS.ErrnoException) => {
+      if (err) return done(err.code ?? err.message);
+      s.send('bot-bottle containment probe', (e?: NodeJS.ErrnoException | null) => {
+        if (e) done(e.code ?? e.message);
+      });
+    });
+  });
+}
+
+async function resolves(name: string, ms: number): Promise<{ name: string; outcome: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  const outcome = await Promise.race([
+    lookup(name).then(
+      () => 'resolved',
+      (e: NodeJS.ErrnoException) => e.code ?? e.message,
+    ),
+    timeout,
+  ]);
+  clearTimeout(timer);
+  return { name, outcome };
+}
+
+/**
+ * A CONNECT (what every HTTPS client sends) for a host no route matches:
+ * egress must refuse it with its own block, whose body names the stage.
+ */
+function proxyRefuses(proxy: Endpoint, host: string, ms: number): Promise<ProbeReport['proxy']> {
+  return new Promise((resolve) => {
+    const req = request({ host: proxy.host, port: proxy.port, method: 'CONNECT', path: `${host}:443`, timeout: ms, agent: false });
+    req.once('connect', (res, socket: Socket, head: Buffer) => {
+      let body = head.toString('utf8');
+      const done = (): void => {
+        socket.destroy();
+        resolve({ status: res.statusCode ?? null, blockStage: /^stage: (\S+)$/m.exec(body)?.[1] ?? null });
+      };
+      if (res.statusCode === 200) return done();
+      socket.on('data', (chunk: Buffer) => {
+        if (body.length < 4_096) body += chunk.toString('utf8');
+      });
+      socket.once('end', done);
+      socket.once('error', done);
+    });
+    req.once('timeout', () => req.destroy(new Error('timeout')));
+    req.once('error', (e: NodeJS.ErrnoException) => resolve({ status: null, blockStage: null, error: e.code ?? e.message }));
+    req.end();
+  });
+}
+
+/**
+ * Is the bottle CA in the guest's trust store, and does that store verify a
+ * leaf egress mints? The verification is a real TLS handshake through the
+ * proxy with the CA block found in the guest bundle as the only anchor
+ * (building a context from all ~150 roots costs ~30 ms; the block the bundle
+ * holds is the same bytes).
+ */
+async function caTrusted(ca: ProbeSpec['ca'], proxy: Endpoint, ms: number): Promise<ProbeReport['ca']> {
+  const wanted = ca.fingerprint256.replaceAll(':', '').toLowerCase();
+  const block = pemBlocks(readText(ca.bundlePath)).find((b) => fingerprint(b) === wanted);
+  const fileMatches = pemBlocks(readText(ca.filePath)).some((b) => fingerprint(b) === wanted);
+  if (!block) return { inBundle: false, fileMatches, handshake: 'not-tried' };
+  if (!ca.leafFor) return { inBundle: true, fileMatches, handshake: 'not-tried' };
+  return { inBundle: true, fileMatches, handshake: await handshake(proxy, ca.leafFor, block, ms) };
+}
+
+function handshake(proxy: Endpoint, target: Endpoint, anchor: string, ms: number): Promise<string> {
+  return new Promise((resolve) => {
+    let socket: Socket | undefined;
+    const timer = setTimeout(() => {
+      req.destroy();
+      socket?.destroy();
+      resolve('timeout');
+    }, ms);
+    const done = (outcome: string): void => {
+      clearTimeout(timer);
+      socket?.destroy();
+      resolve(outcome);
+    };
+    const req = request({ host: proxy.host, port: proxy.port, method: 'CONNECT', path: `${target.host}:${target.port}`, agent: false });
+    req.once('connect', (res, raw: Socket) => {
+      socket = raw;
+      if (res.statusCode !== 200) return done(`CONNECT answered ${res.statusCode ?? '?'}`);
+      const tls = tlsConnect({ socket: raw, servername: target.host, ca: [anchor], ALPNProtocols: ['http/1.1'] });
+      tls.once('secureConnect', () => {
+        tls.end();
+        done('verified');
+      });
+      tls.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+    });
+    req.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+    req.end();
+  });
+}
+
+function pemBlocks(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+}
+
+function fingerprint(pem: string): string {
+  const der = Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+  return createHash('sha256').update(der).digest('hex');
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Poll (bounded) until every endpoint listens: the forwarders start beside the probe. */
+async function waitForListeners(endpoints: Endpoint[], limitMs: number): Promise<Endpoint[]> {
+  const until = Date.now() + limitMs;
+  for (;;) {
+    const listening = readNetwork().listeners.filter((l) => l.proto === 'tcp');
+    const missing = endpoints.filter((e) => !listening.some((l) => l.host === e.host && l.port === e.port));
+    if (missing.length === 0 || Date.now() > until) return missing;
+    await new Promise((r) => setTimeout(r, 3));
+  }
+}
+
+export function readNetwork(): Omit<ProbeReport['network'], 'notListening'> {
+  const lines = (path: string): string[] => readText(path).split('\n').slice(1).map((l) => l.trim()).filter((l) => l.length > 0);
+  const interfaces = readText('/proc/net/dev').split('\n').slice(2).map((l) => l.trim().split(':')[0] ?? '').filter((n) => n.length > 0);
+  const routes = [...lines('/proc/net/route'), ...readText('/proc/net/ipv6_route').split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !/\slo$/.test(l))];
+  const listeners: ProbeReport['network']['listeners'] = [];
+  for (const [file, proto] of [['/proc/net/tcp', 'tcp'], ['/proc/net/tcp6', 'tcp'], ['/proc/net/udp', 'udp'], ['/proc/net/udp6', 'udp']] as const) {
+    for (const line of lines(file)) {
+      const f = line.split(/\s+/);
+      // TCP: LISTEN (0A) only; UDP: every bound socket (there is no listen state).
+      if (proto === 'tcp' && f[3] !== '0A') continue;
+      const local = parseAddress(f[1] ?? '');
+      if (local) listeners.push({ proto, ...local });
+    }
+  }
+  const unixListeners: string[] = [];
+  for (const line of lines('/proc/net/unix')) {
+    const f = line.split(/\s+/);
+    // Flags 00010000 = __SO_ACCEPTCON: a listening socket.
+    if ((parseInt(f[3] ?? '0', 16) & 0x10000) !== 0) unixListeners.push(f[7] ?? '(unnamed)');
+  }
+  return { interfaces, routes, listeners, unixListeners };
+}
+
+/** /proc/net/{tcp,udp}{,6} address: little-endian hex words, then a hex port. */
+function parseAddress(field: string): Endpoint | undefined {
+  const [hex, portHex] = field.split(':');
+  if (!hex || !portHex) return undefined;
+  const port = parseInt(portHex, 16);
+  if (hex.length === 8) {
+    const bytes = Buffer.from(hex, 'hex').reverse();
+    return { host: [...bytes].join('.'), port };
+  }
+  if (hex.length === 32) {
+    const words: string[] = [];
+    for (let i = 0; i < 32; i += 8) {
+      const le = Buffer.from(hex.slice(i, i + 8), 'hex').reverse().toString('hex');
+      words.push(le.slice(0, 4), le.slice(4));
+    }
+    return { host: words.map((w) => w.replace(/^0{1,3}/, '')).join(':'), port };
+  }
+  return undefined;
+}
+
+function readSelf(): ProbeReport['self'] {
+  const status = readText('/proc/self/status');
+  const field = (name: string): string => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1] ?? '?';
+  const uid = process.getuid?.() ?? -1;
+  let ownsUsr = false;
+  try {
+    // /usr belongs to host root; owning it means this process is host root (no user namespace, or one mapping root).
+    ownsUsr = statSync('/usr').uid === uid;
+  } catch {
+    // No /usr: nothing to own.
+  }
+  return { uid, ownsUsr, capEff: field('CapEff'), noNewPrivs: field('NoNewPrivs'), seccomp: field('Seccomp') };
+}
+
+interface Text {
+  source: string;
+  data: Buffer;
+}
+
+function readProcesses(): { processes: ProbeReport['processes']; texts: Text[] } {
+  const processes: ProbeReport['processes'] = [];
+  const texts: Text[] = [];
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    // No /proc: nothing to list.
+  }
+  for (const pid of pids) {
+    for (const what of ['cmdline', 'environ']) {
+      try {
+        const data = readFileSync(`/proc/${pid}/${what}`);
+        texts.push({ source: `/proc/${pid}/${what}`, data });
+        if (what === 'cmdline') processes.push({ pid: Number(pid), cmdline: data.toString('latin1').replace(/\0/g, ' ').trim() });
+      } catch {
+        // Exited, or not ours to read.
+      }
+    }
+  }
+  return { processes, texts };
+}
+
+/** Regular files under `dirs` (links not followed), within the limits; stops and says where when a limit is hit. */
+function readFiles(dirs: string[], limits: ProbeSpec['limits'], used: number): { texts: Text[]; truncated?: string } {
+  const texts: Text[] = [];
+  let total = used;
+  let truncated: string | undefined;
+  const walk = (dir: string, depth: number): void => {
+    if (truncated !== undefined) return;
+    if (depth > 12) {
+      truncated = `${dir}: deeper than 12 folders`;
+      return;
+    }
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const full = join(dir, e.name);
+      if (e.isDirectory()) walk(full, depth + 1);
+      else if (e.isFile()) {
+        let size: number;
+        try {
+          size = statSync(full).size;
+        } catch {
+          continue;
+        }
+        if (size > limits.fileBytes || total + size > limits.totalBytes) {
+          truncated = `${full} (${size} bytes) is over the scan limit`;
+          return;
+        }
+        try {
+          const data = readFileSync(full);
+          total += data.length;
+          texts.push({ source: full, data });
+        } catch {
+          // Not readable by the agent either.
+        }
+      }
+      if (truncated !== undefined) return;
+    }
+  };
+  for (const d of dirs) walk(d, 0);
+  return truncated === undefined ? { texts } : { texts, truncated };
+}
