@@ -301,15 +301,19 @@ function readProcesses(): { processes: ProbeReport['processes']; texts: Text[] }
   return { processes, texts };
 }
 
-/** Regular files under `dirs` (links not followed), within the limits; stops and says where when a limit is hit. */
+/**
+ * Regular files under `dirs` (links not followed), within the limits. A file
+ * over the per-file limit is skipped and named; the total limit stops the
+ * walk. Either way `truncated` says what was left unread.
+ */
 function readFiles(dirs: string[], limits: ProbeSpec['limits'], used: number): { texts: Text[]; truncated?: string } {
   const texts: Text[] = [];
+  const unread: string[] = [];
   let total = used;
-  let truncated: string | undefined;
+  let full = false;
   const walk = (dir: string, depth: number): void => {
-    if (truncated !== undefined) return;
     if (depth > 12) {
-      truncated = `${dir}: deeper than 12 folders`;
+      unread.push(`${dir} (deeper than 12 folders)`);
       return;
     }
     let entries;
@@ -319,30 +323,37 @@ function readFiles(dirs: string[], limits: ProbeSpec['limits'], used: number): {
       return;
     }
     for (const e of entries) {
-      const full = join(dir, e.name);
-      if (e.isDirectory()) walk(full, depth + 1);
+      if (full) return;
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path, depth + 1);
       else if (e.isFile()) {
         let size: number;
         try {
-          size = statSync(full).size;
+          size = statSync(path).size;
         } catch {
           continue;
         }
-        if (size > limits.fileBytes || total + size > limits.totalBytes) {
-          truncated = `${full} (${size} bytes) is over the scan limit`;
+        if (size > limits.fileBytes) {
+          unread.push(`${path} (${size} bytes)`);
+          continue;
+        }
+        if (total + size > limits.totalBytes) {
+          unread.push(`everything after ${path} (over ${limits.totalBytes} bytes in all)`);
+          full = true;
           return;
         }
         try {
-          const data = readFileSync(full);
+          const data = readFileSync(path);
           total += data.length;
-          texts.push({ source: full, data });
+          texts.push({ source: path, data });
         } catch {
           // Not readable by the agent either.
         }
       }
-      if (truncated !== undefined) return;
     }
   };
-  for (const d of dirs) walk(d, 0);
-  return truncated === undefined ? { texts } : { texts, truncated };
+  for (const d of dirs) if (!full) walk(d, 0);
+  if (unread.length === 0) return { texts };
+  const list = `${unread.slice(0, 10).join(', ')}${unread.length > 10 ? ` and ${unread.length - 10} more` : ''}`;
+  return { texts, truncated: `${list.slice(0, 4_000)} over the scan limits` };
 }
