@@ -88,7 +88,7 @@ export function containmentGate(opts: {
           endpoints: inside.endpoints,
           proxy: inside.proxy,
           unroutedHost: unroutedHost(plan),
-          ca: { bundlePath: GUEST_CA_BUNDLE, filePath: GUEST_CA_FILE, fingerprint256: new X509Certificate(inside.caPem).fingerprint256, ...optional('leafFor', routedHost(plan)) },
+          ca: { bundlePath: GUEST_CA_BUNDLE, filePath: GUEST_CA_FILE, der: new X509Certificate(inside.caPem).raw.toString('base64'), ...optional('leafFor', routedHost(plan)) },
           scanDirs: [GUEST_HOME, '/etc', '/run', '/tmp', '/var/tmp'],
           limits: LIMITS,
         };

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { request } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -118,73 +116,107 @@ async function resolves(name: string, ms: number): Promise<{ name: string; outco
 }
 
 /**
+ * CONNECT through the proxy on a plain socket. Written out rather than with
+ * node:http, whose loading is the largest part of the probe's start-up after
+ * node's own; a CONNECT and its status line are all this needs. Resolves with
+ * the status and the socket (whatever followed the headers unshifted back).
+ */
+function tunnel(proxy: Endpoint, target: Endpoint, ms: number): Promise<{ status: number; socket: Socket } | { error: string }> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: proxy.host, port: proxy.port });
+    let head = Buffer.alloc(0);
+    const done = (r: { status: number; socket: Socket } | { error: string }): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      if ('error' in r) socket.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done({ error: 'timeout' }), ms);
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > 16_384) done({ error: 'response headers over 16 KB' });
+        return;
+      }
+      const status = /^HTTP\/1\.[01] (\d{3}) /.exec(head.subarray(0, end).toString('latin1'));
+      if (!status) return done({ error: `not an HTTP response: ${JSON.stringify(head.subarray(0, 40).toString('latin1'))}` });
+      socket.pause();
+      if (end + 4 < head.length) socket.unshift(head.subarray(end + 4));
+      done({ status: Number(status[1]), socket });
+    };
+    socket.on('data', onData);
+    socket.once('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message }));
+    socket.once('connect', () => socket.write(`CONNECT ${target.host}:${target.port} HTTP/1.1\r\nHost: ${target.host}:${target.port}\r\n\r\n`));
+  });
+}
+
+/**
  * A CONNECT (what every HTTPS client sends) for a host no route matches:
  * egress must refuse it with its own block, whose body names the stage.
  */
-function proxyRefuses(proxy: Endpoint, host: string, ms: number): Promise<ProbeReport['proxy']> {
-  return new Promise((resolve) => {
-    const req = request({ host: proxy.host, port: proxy.port, method: 'CONNECT', path: `${host}:443`, timeout: ms, agent: false });
-    req.once('connect', (res, socket: Socket, head: Buffer) => {
-      let body = head.toString('utf8');
-      const done = (): void => {
-        socket.destroy();
-        resolve({ status: res.statusCode ?? null, blockStage: /^stage: (\S+)$/m.exec(body)?.[1] ?? null });
-      };
-      if (res.statusCode === 200) return done();
-      socket.on('data', (chunk: Buffer) => {
-        if (body.length < 4_096) body += chunk.toString('utf8');
-      });
-      socket.once('end', done);
-      socket.once('error', done);
+async function proxyRefuses(proxy: Endpoint, host: string, ms: number): Promise<ProbeReport['proxy']> {
+  const t = await tunnel(proxy, { host, port: 443 }, ms);
+  if ('error' in t) return { status: null, blockStage: null, error: t.error };
+  const { status, socket } = t;
+  if (status === 200) {
+    socket.destroy();
+    return { status, blockStage: null };
+  }
+  const body = await new Promise<string>((resolve) => {
+    let text = '';
+    const timer = setTimeout(() => finish(), ms);
+    const finish = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(text);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (text.length < 4_096) text += chunk.toString('utf8');
     });
-    req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', (e: NodeJS.ErrnoException) => resolve({ status: null, blockStage: null, error: e.code ?? e.message }));
-    req.end();
+    socket.once('end', finish);
+    socket.once('error', finish);
+    socket.resume();
   });
+  return { status, blockStage: /^stage: (\S+)$/m.exec(body)?.[1] ?? null };
 }
 
 /**
  * Is the bottle CA in the guest's trust store, and does that store verify a
  * leaf egress mints? The verification is a real TLS handshake through the
- * proxy with the CA block found in the guest bundle as the only anchor
- * (building a context from all ~150 roots costs ~30 ms; the block the bundle
- * holds is the same bytes).
+ * proxy with the CA block found in the guest bundle as the only anchor: the
+ * block holds the same bytes the bundle does, and node then parses one
+ * certificate instead of ~150 roots (~30 ms). The launcher starts the probe
+ * with OpenSSL's default store pointed at nothing (PROBE_NODE_ARGS/ENV), so
+ * no other root is loaded or trusted.
  */
 async function caTrusted(ca: ProbeSpec['ca'], proxy: Endpoint, ms: number): Promise<ProbeReport['ca']> {
-  const wanted = ca.fingerprint256.replaceAll(':', '').toLowerCase();
-  const block = pemBlocks(readText(ca.bundlePath)).find((b) => fingerprint(b) === wanted);
-  const fileMatches = pemBlocks(readText(ca.filePath)).some((b) => fingerprint(b) === wanted);
+  const block = pemBlocks(readText(ca.bundlePath)).find((b) => derOf(b) === ca.der);
+  const fileMatches = pemBlocks(readText(ca.filePath)).some((b) => derOf(b) === ca.der);
   if (!block) return { inBundle: false, fileMatches, handshake: 'not-tried' };
   if (!ca.leafFor) return { inBundle: true, fileMatches, handshake: 'not-tried' };
   return { inBundle: true, fileMatches, handshake: await handshake(proxy, ca.leafFor, block, ms) };
 }
 
-function handshake(proxy: Endpoint, target: Endpoint, anchor: string, ms: number): Promise<string> {
+async function handshake(proxy: Endpoint, target: Endpoint, anchor: string, ms: number): Promise<string> {
+  const t = await tunnel(proxy, target, ms);
+  if ('error' in t) return t.error;
+  if (t.status !== 200) {
+    t.socket.destroy();
+    return `CONNECT answered ${t.status}`;
+  }
+  const raw = t.socket;
   return new Promise((resolve) => {
-    let socket: Socket | undefined;
-    const timer = setTimeout(() => {
-      req.destroy();
-      socket?.destroy();
-      resolve('timeout');
-    }, ms);
+    const timer = setTimeout(() => done('timeout'), ms);
     const done = (outcome: string): void => {
       clearTimeout(timer);
-      socket?.destroy();
+      tls.destroy();
+      raw.destroy();
       resolve(outcome);
     };
-    const req = request({ host: proxy.host, port: proxy.port, method: 'CONNECT', path: `${target.host}:${target.port}`, agent: false });
-    req.once('connect', (res, raw: Socket) => {
-      socket = raw;
-      if (res.statusCode !== 200) return done(`CONNECT answered ${res.statusCode ?? '?'}`);
-      const tls = tlsConnect({ socket: raw, servername: target.host, ca: [anchor], ALPNProtocols: ['http/1.1'] });
-      tls.once('secureConnect', () => {
-        tls.end();
-        done('verified');
-      });
-      tls.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
-    });
-    req.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
-    req.end();
+    const tls = tlsConnect({ socket: raw, servername: target.host, ca: [anchor], ALPNProtocols: ['http/1.1'] });
+    tls.once('secureConnect', () => done('verified'));
+    tls.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
   });
 }
 
@@ -192,9 +224,9 @@ function pemBlocks(text: string): string[] {
   return text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
 }
 
-function fingerprint(pem: string): string {
-  const der = Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
-  return createHash('sha256').update(der).digest('hex');
+/** A PEM certificate's base64 body, without armour or line breaks. */
+function derOf(pem: string): string {
+  return pem.replace(/-----[A-Z ]+-----|\s/g, '');
 }
 
 function readText(path: string): string {
@@ -209,11 +241,24 @@ function readText(path: string): string {
 async function waitForListeners(endpoints: Endpoint[], limitMs: number): Promise<Endpoint[]> {
   const until = Date.now() + limitMs;
   for (;;) {
-    const listening = readNetwork().listeners.filter((l) => l.proto === 'tcp');
+    const listening = tcpListeners();
     const missing = endpoints.filter((e) => !listening.some((l) => l.host === e.host && l.port === e.port));
     if (missing.length === 0 || Date.now() > until) return missing;
     await new Promise((r) => setTimeout(r, 3));
   }
+}
+
+/** TCP sockets in LISTEN state (the poll above reads only these two small files). */
+function tcpListeners(): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readText(file).split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      const local = f[3] === '0A' ? parseAddress(f[1] ?? '') : undefined;
+      if (local) out.push(local);
+    }
+  }
+  return out;
 }
 
 export function readNetwork(): Omit<ProbeReport['network'], 'notListening'> {

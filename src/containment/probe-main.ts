@@ -12,6 +12,8 @@ import type { ProbeSpec } from './spec.js';
 export { observe };
 
 async function main(): Promise<void> {
+  // Refused connections are the expected outcome here; their errors need no stack traces.
+  Error.stackTraceLimit = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const spec = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ProbeSpec;

@@ -38,7 +38,8 @@ export function parseReport(raw: string): ProbeReport {
   } catch {
     throw new Error(`the probe did not report: ${JSON.stringify(raw.slice(0, 300))}`);
   }
-  const parsed = ReportSchema.safeParse(json);
+  // One parse per launch: compiling the schema (zod's JIT) would cost more than it saves.
+  const parsed = ReportSchema.safeParse(json, { jitless: true });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`the probe's report is malformed at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);

@@ -31,8 +31,8 @@ export interface ProbeSpec {
   ca: {
     bundlePath: string;
     filePath: string;
-    /** SHA-256 of the bottle CA's DER (as node's X509Certificate prints it). */
-    fingerprint256: string;
+    /** The bottle CA's DER, base64 (a public certificate; the guest's trust store must hold it). */
+    der: string;
     /** A routed host:port to CONNECT to, so egress mints a leaf the guest must verify; absent without routes. */
     leafFor?: Endpoint;
   };

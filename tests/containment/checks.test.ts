@@ -24,7 +24,7 @@ const spec: ProbeSpec = {
   ],
   proxy: { host: '127.0.0.1', port: 3128 },
   unroutedHost: 'bb-containment-1.invalid',
-  ca: { bundlePath: '/etc/ssl/certs/ca-certificates.crt', filePath: '/etc/bot-bottle/ca.pem', fingerprint256: 'AB:CD', leafFor: { host: 'api.example.com', port: 443 } },
+  ca: { bundlePath: '/etc/ssl/certs/ca-certificates.crt', filePath: '/etc/bot-bottle/ca.pem', der: 'MIIB', leafFor: { host: 'api.example.com', port: 443 } },
   scanDirs: ['/home/agent'],
   limits: { attemptMs: 500, fileBytes: 1 << 20, totalBytes: 1 << 22 },
 };

@@ -98,7 +98,7 @@ egress:
       h.writeAgent('probe', 'bottle: escape');
       writeFileSync(join(h.cwd, 'probe.mjs'), PROBE_SCRIPT);
       const dnsName = await hostResolvedName([]);
-      const containment: Omit<ProbeSpec, 'ca'> & { ca: Omit<ProbeSpec['ca'], 'fingerprint256'> } = {
+      const containment: Omit<ProbeSpec, 'ca'> & { ca: Omit<ProbeSpec['ca'], 'der'> } = {
         version: 1,
         canaries: canaries.list,
         ...(dnsName ? { dnsName } : {}),

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { ProbeInside } from '../../containment/gate.js';
-import { GUEST_PROBE_NODE, GUEST_PROBE_SCRIPT, PROBE_BUNDLE } from '../../containment/guest.js';
+import { GUEST_PROBE_NODE, GUEST_PROBE_SCRIPT, PROBE_BUNDLE, probeCommand } from '../../containment/guest.js';
 import type { Endpoint } from '../../containment/spec.js';
 import { packageRoot } from '../../util/package-root.js';
 import type { InitProbe } from './init-script.js';
@@ -25,8 +25,8 @@ export function probeFiles(run: string): { binds: Array<{ src: string; dest: str
   copyFileSync(bundle, script);
   const node = realpathSync(process.execPath);
   const binds = [{ src: script, dest: GUEST_PROBE_SCRIPT }];
-  if (node.startsWith('/usr/')) return { binds, init: { node, script: GUEST_PROBE_SCRIPT } };
-  return { binds: [...binds, { src: node, dest: GUEST_PROBE_NODE }], init: { node: GUEST_PROBE_NODE, script: GUEST_PROBE_SCRIPT } };
+  if (node.startsWith('/usr/')) return { binds, init: { argv: probeCommand(node) } };
+  return { binds: [...binds, { src: node, dest: GUEST_PROBE_NODE }], init: { argv: probeCommand(GUEST_PROBE_NODE) } };
 }
 
 export interface ProbePipes {

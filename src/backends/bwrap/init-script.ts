@@ -8,8 +8,8 @@ export interface Forward {
 
 /** The containment probe, run by init before the agent (src/containment). */
 export interface InitProbe {
-  node: string;
-  script: string;
+  /** Its whole command line inside the sandbox (containment/guest.ts). */
+  argv: string[];
 }
 
 /**
@@ -33,7 +33,7 @@ export function initScript(forwards: readonly Forward[], probe?: InitProbe): str
     `cp -a ${SANDBOX_RUN}/seed/. "$HOME"/ 2>/dev/null || true`,
   ];
   if (probe) {
-    lines.push(`/usr/bin/env -i PATH=/usr/bin:/bin ${quote(probe.node)} ${quote(probe.script)} <&7 >&6 2>&6 6>&- 7<&- 8<&- &`, 'probe=$!');
+    lines.push(`${probe.argv.map(quote).join(' ')} <&7 >&6 2>&6 6>&- 7<&- 8<&- &`, 'probe=$!');
   }
   for (const f of forwards) {
     lines.push(`socat TCP-LISTEN:${f.port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${SANDBOX_RUN}/sock/${f.socket} </dev/null >/dev/null 2>&1 6>&- 7<&- 8<&- &`);
