@@ -56,10 +56,14 @@ export async function openCanaries(addresses: string[] = hostAddresses()): Promi
       } else socket.close();
     }),
   );
+  let closed = false;
   return {
     list,
     hits,
+    // Idempotent: the gate closes them after its verdict, teardown again if the launch failed first.
     close: async () => {
+      if (closed) return;
+      closed = true;
       await Promise.all([
         ...tcp.map((s) => new Promise<void>((r) => s.close(() => r()))),
         ...udp.map((s) => new Promise<void>((r) => s.close(() => r()))),

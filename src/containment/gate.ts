@@ -5,41 +5,54 @@ import { CliError } from '../cli/context.js';
 import type { BottlePlan } from '../plan/types.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME } from '../provision/layout.js';
 import { trace } from '../util/trace.js';
-import { openCanaries } from './canaries.js';
+import { openCanaries, type Canaries } from './canaries.js';
 import { evaluate, type CheckResult } from './checks.js';
 import { hostResolvedName } from './host-name.js';
 import { hostSecretNeedles } from './needles.js';
 import { describeRecord, failedChecks, writeContainmentRecord, type ContainmentRecord } from './record.js';
 import { parseReport } from './report-schema.js';
-import { PROBE_SPEC_VERSION, type Endpoint, type ProbeSpec } from './spec.js';
+import { PROBE_SPEC_VERSION, type Endpoint, type ProbeSpec, type ProbeSpecEarly, type ProbeSpecLate } from './spec.js';
+
+/** The bundle as the agent reaches it from inside, and which endpoint is the proxy. */
+export interface ProbeTargets {
+  endpoints: Endpoint[];
+  proxy: Endpoint;
+}
 
 /**
- * What a backend hands the self-test: how its bottle should look from
- * inside, and a way to run the probe in it before the agent starts. The
- * backend never judges the result; the gate does, and the backend lets the
- * agent start only when `verify` resolves.
+ * What a backend hands the self-test once its bundle is ready: how its
+ * bottle should look from inside, and the way to finish the probe it started
+ * in the bottle. The backend never judges; the gate does, and the backend
+ * lets the agent start only when `verify` resolves.
  */
 export interface ProbeInside {
   /** The network this backend builds (bwrap: only `lo`, no routes). */
   expect: { interfaces: string[]; routes: boolean; seccomp: boolean };
-  /** The bundle as the agent reaches it, and which endpoint is the proxy. */
-  endpoints: Endpoint[];
-  proxy: Endpoint;
   /** The CA egress signs leaves with (PEM). */
   caPem: string;
   /** Strings only host processes' command lines hold (e.g. the bundle's config path). */
   hostProcessMarkers: string[];
-  /** Run the probe inside with `spec` on its stdin; resolves with its one-line report (untrusted). */
-  run(spec: string): Promise<string>;
+  /** Hand the probe the last line of its spec; resolves with its one-line report (untrusted). */
+  finish(late: string): Promise<string>;
 }
 
+/**
+ * The self-test as a backend uses it: `begin` before the bottle starts (the
+ * first spec line goes to the probe's stdin as it starts, so its checks that
+ * need no bundle overlap the bundle's start-up), `verify` once the bundle is
+ * ready, and release the agent only after that.
+ */
 export interface ContainmentGate {
   /** False only with --no-containment-check: the backend then prepares no probe. */
   readonly enabled: boolean;
   /** Set once `verify` passed. The launcher refuses a launch where an enabled gate was never passed. */
   readonly verified: boolean;
-  /** Probe, judge and record; throws a ContainmentError naming each failed check unless all passed. */
+  /** Open the host canaries; resolves with the first line of the probe's spec. */
+  begin(targets: ProbeTargets): Promise<string>;
+  /** Finish the probe, judge and record; throws a ContainmentError naming each failed check unless all passed. */
   verify(inside: ProbeInside): Promise<void>;
+  /** Close the canaries when the launch ends before `verify` did (registered on the teardown stack). */
+  dispose(): Promise<void>;
 }
 
 /** A launch refused because the bottle's containment could not be proven. */
@@ -62,6 +75,7 @@ export function containmentGate(opts: {
   // Started now so the lookup overlaps the bundle's start-up.
   const dnsName = enabled ? hostResolvedName([plan.slug]) : Promise.resolve(undefined);
   let verified = false;
+  let begun: { spec: ProbeSpecEarly; canaries: Canaries; at: string } | undefined;
   const record = async (r: ContainmentRecord): Promise<void> => {
     try {
       await writeContainmentRecord(plan.slug, home, r);
@@ -69,31 +83,44 @@ export function containmentGate(opts: {
       opts.log(`bot-bottle: could not record the containment check (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   };
+  const refuse = async (at: string, reason: string): Promise<never> => {
+    await record({ at, result: 'failed', reason, checks: [] });
+    throw new ContainmentError(refusal(`the probe could not run: ${reason}`));
+  };
   return {
     enabled,
     get verified() {
       return verified;
     },
-    async verify(inside) {
-      if (!enabled) throw new Error('the containment check is turned off; nothing to verify');
-      const started = performance.now();
+    async begin(targets) {
+      if (!enabled || begun) throw new Error('the containment check is turned off or already begun');
       const at = new Date().toISOString();
       const canaries = await openCanaries();
+      const spec: ProbeSpecEarly = {
+        version: PROBE_SPEC_VERSION,
+        canaries: canaries.list,
+        ...optional('dnsName', await dnsName),
+        endpoints: targets.endpoints,
+        proxy: targets.proxy,
+        unroutedHost: unroutedHost(plan),
+        ca: { bundlePath: GUEST_CA_BUNDLE, filePath: GUEST_CA_FILE, ...optional('leafFor', routedHost(plan)) },
+        scanDirs: [GUEST_HOME, '/etc', '/run', '/tmp', '/var/tmp'],
+        limits: LIMITS,
+      };
+      begun = { spec, canaries, at };
+      trace('containment canaries open');
+      return JSON.stringify(spec);
+    },
+    async verify(inside) {
+      if (!begun) throw new Error('verify before begin');
+      const { canaries, at } = begun;
+      const started = performance.now();
       let checks: CheckResult[];
       try {
-        const spec: ProbeSpec = {
-          version: PROBE_SPEC_VERSION,
-          canaries: canaries.list,
-          ...optional('dnsName', await dnsName),
-          endpoints: inside.endpoints,
-          proxy: inside.proxy,
-          unroutedHost: unroutedHost(plan),
-          ca: { bundlePath: GUEST_CA_BUNDLE, filePath: GUEST_CA_FILE, der: new X509Certificate(inside.caPem).raw.toString('base64'), ...optional('leafFor', routedHost(plan)) },
-          scanDirs: [GUEST_HOME, '/etc', '/run', '/tmp', '/var/tmp'],
-          limits: LIMITS,
-        };
-        trace('containment probe sent');
-        const raw = await withTimeout(inside.run(JSON.stringify(spec)), PROBE_TIMEOUT_MS, `the containment probe did not report within ${PROBE_TIMEOUT_MS / 1000} s`);
+        const late: ProbeSpecLate = { caDer: new X509Certificate(inside.caPem).raw.toString('base64') };
+        const spec: ProbeSpec = { ...begun.spec, ca: { ...begun.spec.ca, der: late.caDer } };
+        trace('containment probe given the CA');
+        const raw = await withTimeout(inside.finish(JSON.stringify(late)), PROBE_TIMEOUT_MS, `the containment probe did not report within ${PROBE_TIMEOUT_MS / 1000} s`);
         const report = parseReport(raw);
         trace(`containment probe reported (probe ms since its start: ${Object.entries(report.timings).map(([k, v]) => `${k} ${v}`).join(', ')}, done ${report.ms})`);
         checks = evaluate(spec, report, {
@@ -102,10 +129,9 @@ export function containmentGate(opts: {
           hostProcessMarkers: [...inside.hostProcessMarkers, ownCommandLine()],
           needles: hostSecretNeedles(plan, opts.secrets, opts.hostEnv),
         });
+        trace('containment checks judged');
       } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        await record({ at, result: 'failed', reason, checks: [] });
-        throw new ContainmentError(refusal(`the probe could not run: ${reason}`));
+        return refuse(at, err instanceof Error ? err.message : String(err));
       } finally {
         await canaries.close();
       }
@@ -115,9 +141,10 @@ export function containmentGate(opts: {
       await record(result);
       if (failed.length > 0) throw new ContainmentError(refusal(failed.map((c) => `${c.id} FAILED: ${c.detail}`).join('\n  ')));
       verified = true;
-      trace(`containment check passed in ${ms} ms`);
+      trace(`containment check passed in ${ms} ms after the bundle was ready`);
       if (checks.some((c) => c.status === 'skipped')) opts.log(`bot-bottle: containment check ${describeRecord(result)}`);
     },
+    dispose: () => begun?.canaries.close() ?? Promise.resolve(),
   };
 }
 

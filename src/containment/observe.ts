@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { PROBE_SPEC_VERSION, type Endpoint, type Outcome, type ProbeReport, type ProbeSpec, type Proto } from './spec.js';
+import { PROBE_SPEC_VERSION, type Endpoint, type Outcome, type ProbeReport, type ProbeSpec, type ProbeSpecEarly, type ProbeSpecLate, type Proto } from './spec.js';
 
 /**
  * The in-bottle half of the containment self-test: observe, never decide.
@@ -13,24 +13,28 @@ import { PROBE_SPEC_VERSION, type Endpoint, type Outcome, type ProbeReport, type
  * flags), so a tool that silently drops a namespace shows up as what leaks.
  * Only node built-ins, so the probe bundle is small and starts fast.
  */
-export async function observe(spec: ProbeSpec): Promise<ProbeReport> {
+export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate> | ProbeSpecLate): Promise<ProbeReport> {
   const timings: Record<string, number> = { start: now() };
   const timed = async <T>(name: string, p: Promise<T>): Promise<T> => {
     const value = await p;
     timings[name] = now();
     return value;
   };
-  const notListening = await timed('listening', waitForListeners(spec.endpoints, 5_000));
+  // What needs no bundle: the network as the bottle sees it, what it can reach, who it is, what runs beside it.
+  const notListening = await timed('listening', waitForListeners(early.endpoints, 5_000));
   // Snapshot sockets before this process opens any of its own.
   const network = { ...readNetwork(), notListening };
-  const ms = spec.limits.attemptMs;
-  const [attempts, dns, proxy, ca] = await Promise.all([
-    timed('attempts', Promise.all(spec.canaries.map(async (c) => ({ ...c, outcome: await attempt(c.proto, c.host, c.port, ms) })))),
-    spec.dnsName === undefined ? undefined : timed('dns', resolves(spec.dnsName, ms * 2)),
-    timed('proxy', proxyRefuses(spec.proxy, spec.unroutedHost, ms * 6)),
-    timed('ca', caTrusted(spec.ca, spec.proxy, ms * 6)),
+  const ms = early.limits.attemptMs;
+  const [attempts, dns] = await Promise.all([
+    timed('attempts', Promise.all(early.canaries.map(async (c) => ({ ...c, outcome: await attempt(c.proto, c.host, c.port, ms) })))),
+    early.dnsName === undefined ? undefined : timed('dns', resolves(early.dnsName, ms * 2)),
   ]);
+  const self = readSelf();
   const { processes, texts: procTexts } = readProcesses();
+  // Then what needs the bundle: egress, its CA, and the files the launcher finished writing.
+  const { caDer } = await timed('ca sent', Promise.resolve(late));
+  const spec: ProbeSpec = { ...early, ca: { ...early.ca, der: caDer } };
+  const [proxy, ca] = await Promise.all([timed('proxy', proxyRefuses(spec.proxy, spec.unroutedHost, ms * 6)), timed('ca', caTrusted(spec.ca, spec.proxy, ms * 6))]);
   const files = readFiles(spec.scanDirs, spec.limits, procTexts.reduce((n, t) => n + t.data.length, 0));
   timings.read = now();
   return {
@@ -40,7 +44,7 @@ export async function observe(spec: ProbeSpec): Promise<ProbeReport> {
     ...(dns ? { dns } : {}),
     proxy,
     ca,
-    self: readSelf(),
+    self,
     processes,
     texts: [...procTexts, ...files.texts].map((t) => ({ source: t.source, data: t.data.toString('base64') })),
     ...(files.truncated ? { truncated: files.truncated } : {}),

@@ -27,7 +27,8 @@ export function containmentRecordFile(slug: string, home: string): string {
 }
 
 export async function writeContainmentRecord(slug: string, home: string, record: ContainmentRecord): Promise<void> {
-  await writeFileAtomic(containmentRecordFile(slug, home), `${JSON.stringify(ContainmentRecordSchema.parse(record), null, 2)}\n`, { mode: 0o600 });
+  // Atomic (a reader never sees half a file) but not fsynced: it is a report, and the agent waits for it.
+  await writeFileAtomic(containmentRecordFile(slug, home), `${JSON.stringify(ContainmentRecordSchema.parse(record), null, 2)}\n`, { mode: 0o600, fsync: false });
 }
 
 /** The record, or undefined when there is none; a damaged file (the state folder is untrusted) reads as an error line. */

@@ -41,6 +41,17 @@ export interface ProbeSpec {
   limits: { attemptMs: number; fileBytes: number; totalBytes: number };
 }
 
+/**
+ * The spec in the order the probe gets it: everything but the CA as soon as
+ * it can run (its network, DNS, process and privilege checks then overlap the
+ * bundle's start-up), the CA once the bundle has minted it (the proxy, CA and
+ * file checks wait for that).
+ */
+export type ProbeSpecEarly = Omit<ProbeSpec, 'ca'> & { ca: Omit<ProbeSpec['ca'], 'der'> };
+export interface ProbeSpecLate {
+  caDer: string;
+}
+
 /** What one connection attempt from inside ended with: `connected`/`answered` (reachable), `timeout`, or an errno code. */
 export type Outcome = string;
 

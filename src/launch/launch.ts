@@ -33,6 +33,7 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   const teardown = new TeardownStack((f) => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`));
   const interactive = plan.mode.kind === 'interactive';
   const running = await teardown.guard(async (stack) => {
+    stack.defer('close containment canaries', () => containment.dispose());
     const started = await backend.launch(plan, { teardown: stack, secrets, log, home: ctx.home, hostEnv: ctx.env, interactive, containment });
     // Fail closed: a backend that forgot the self-test does not get to hand the bottle over.
     if (containment.enabled && !containment.verified) throw new ContainmentError(`the ${backend.name} backend started ${plan.slug} without the containment check; refusing to hand it over`);

@@ -60,13 +60,12 @@ function fakeBackend(launch: (ctx: LaunchContext) => Promise<void>, undone: stri
   };
 }
 
-const inside = (run: ProbeInside['run']): ProbeInside => ({
+const targets = { endpoints: [], proxy: { host: '127.0.0.1', port: 9 } };
+const inside = (finish: ProbeInside['finish']): ProbeInside => ({
   expect: { interfaces: ['lo'], routes: false, seccomp: false },
-  endpoints: [],
-  proxy: { host: '127.0.0.1', port: 9 },
   caPem,
   hostProcessMarkers: [],
-  run,
+  finish,
 });
 
 interface Stored {
@@ -88,7 +87,10 @@ describe('containment gate', () => {
   it('refuses when the probe cannot report, and records why', async () => {
     const { ctx } = setup();
     const undone: string[] = [];
-    const backend = fakeBackend((c) => c.containment.verify(inside(() => Promise.resolve('node: bad option: --x'))), undone);
+    const backend = fakeBackend(async (c) => {
+      await c.containment.begin(targets);
+      await c.containment.verify(inside(() => Promise.resolve('node: bad option: --x')));
+    }, undone);
     await expect(launchPlan(plan(ctx), backend, ctx, { confirm: false })).rejects.toThrow(/containment check failed.*\n.*the probe could not run: the probe did not report: "node: bad option/);
     expect(undone).toEqual(['fake sandbox']);
     expect(stored().result).toBe('failed');
@@ -108,15 +110,21 @@ describe('containment gate', () => {
     const { ctx } = setup();
     const undone: string[] = [];
     let reported = '';
-    const run = (spec: string): Promise<string> =>
-      new Promise((resolve, reject) => {
-        // As a runtime that silently ran the "bottle" on the host would, token value in its environment included.
-        const child = spawn(process.execPath, [PROBE], { env: { LEAKED: TOKEN }, stdio: ['pipe', 'pipe', 'inherit'] });
+    const backend = fakeBackend(async (c) => {
+      // As a runtime that silently ran the "bottle" on the host would, token value in its environment included.
+      const child = spawn(process.execPath, [PROBE], { env: { LEAKED: TOKEN }, stdio: ['pipe', 'pipe', 'inherit'] });
+      const report = new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout }).once('line', (line) => resolve((reported = line)));
         child.once('error', reject);
-        child.stdin.end(spec);
       });
-    const backend = fakeBackend((c) => c.containment.verify(inside(run)), undone);
+      child.stdin.write(`${await c.containment.begin(targets)}\n`);
+      await c.containment.verify(
+        inside((late) => {
+          child.stdin.end(`${late}\n`);
+          return report;
+        }),
+      );
+    }, undone);
     const failure = launchPlan(plan(ctx), backend, ctx, { confirm: false });
     await expect(failure).rejects.toThrow(/containment check failed/);
     expect(reported.startsWith('{')).toBe(true);

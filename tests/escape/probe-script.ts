@@ -18,8 +18,9 @@ const out = {};
 
 // The containment observations, with the bottle CA as the guest sees it (the test cannot know it in advance).
 const { observe } = await import(cfg.probeModule);
-out.containmentSpec = { ...cfg.containment, ca: { ...cfg.containment.ca, der: new X509Certificate(readFileSync(cfg.containment.ca.filePath)).raw.toString('base64') } };
-out.containment = await observe(out.containmentSpec);
+const caDer = new X509Certificate(readFileSync(cfg.containment.ca.filePath)).raw.toString('base64');
+out.containmentSpec = { ...cfg.containment, ca: { ...cfg.containment.ca, der: caDer } };
+out.containment = await observe(cfg.containment, { caDer });
 
 function curl(args) {
   try {

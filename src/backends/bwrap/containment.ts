@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { ProbeInside } from '../../containment/gate.js';
 import { GUEST_PROBE_NODE, GUEST_PROBE_SCRIPT, PROBE_BUNDLE, probeCommand } from '../../containment/guest.js';
-import type { Endpoint } from '../../containment/spec.js';
 import { packageRoot } from '../../util/package-root.js';
 import type { InitProbe } from './init-script.js';
 
@@ -36,17 +35,16 @@ export interface ProbePipes {
 }
 
 /**
- * "Run the probe inside" for the gate, over the sandbox's fds: init started the
- * probe beside the forwarders and it waits for its spec on fd 7; it answers
- * with one line on fd 6 (or init reports `probe-exit N`). Other processes
- * (bwrap itself) hold fd 6 open too, so the line, not EOF, ends the report.
- * The launch releases the bottle (fd 8) only after `verify` passed.
+ * The bwrap side of the gate, over the sandbox's fds: init started the probe
+ * beside the forwarders and it reads its spec on fd 7 (the first line was
+ * written at spawn); it answers with one line on fd 6 (or init reports
+ * `probe-exit N`). Other processes (bwrap itself) hold fd 6 open too, so the
+ * line, not EOF, ends the report. The launch releases the bottle (fd 8) only
+ * after `verify` passed.
  */
 export function bwrapProbe(opts: {
   pipes: ProbePipes;
   exited: Promise<number>;
-  proxy: Endpoint;
-  endpoints: Endpoint[];
   caPem: string;
   hostProcessMarkers: string[];
   seccomp: boolean;
@@ -54,11 +52,9 @@ export function bwrapProbe(opts: {
   const { pipes } = opts;
   return {
     expect: { interfaces: ['lo'], routes: false, seccomp: opts.seccomp },
-    endpoints: opts.endpoints,
-    proxy: opts.proxy,
     caPem: opts.caPem,
     hostProcessMarkers: opts.hostProcessMarkers,
-    run: (spec) =>
+    finish: (late) =>
       new Promise<string>((resolve, reject) => {
         let buffered = '';
         let other = '';
@@ -84,7 +80,7 @@ export function bwrapProbe(opts: {
         };
         pipes.report.on('data', onData);
         void opts.exited.then((code) => finish(() => reject(new Error(`the bottle exited (status ${code}) before the probe reported`))));
-        pipes.spec.end(spec);
+        pipes.spec.end(`${late}\n`);
       }),
   };
 }

@@ -92,6 +92,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   void starting.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
 
   const probe = ctx.containment.enabled ? probeFiles(run) : undefined;
+  const early = probe ? await ctx.containment.begin({ proxy: { host: '127.0.0.1', port: 3128 }, endpoints: forwards.map((f) => ({ host: '127.0.0.1', port: f.port })) }) : undefined;
   const files = {
     // Filled in place (same inode, so the sandbox's binds see it) once the bundle has minted the CA.
     caFile: writeRunFile(run, 'ca-guest.pem', ''),
@@ -121,6 +122,8 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   // The operator's PATH decides which bwrap runs, as it decided which one `availability` checked.
   const bwrapArgv = [...prefix, findOnPath('bwrap', opts.hostEnv.PATH) ?? 'bwrap', '--info-fd', '4', ...(seccomp ? ['--seccomp', '5'] : []), '--args', '3', ...sandboxCommand(setup.command)];
   const running = await spawnSandbox(plan.slug, bwrapArgv, args, seccomp, opts.interactive, stack);
+  // The probe starts its checks that need no bundle now, while the bundle starts.
+  if (early !== undefined) running.pipes.spec.write(`${early}\n`);
 
   const sidecars = await starting;
   trace('sidecars ready');
@@ -132,16 +135,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   writeFileSync(files.caBundle, caBundle(caPem));
   if (probe) {
     // The agent starts only once the gate has judged what the probe saw from inside.
-    const inside = bwrapProbe({
-      pipes: running.pipes,
-      exited: running.exited,
-      proxy: { host: '127.0.0.1', port: 3128 },
-      endpoints: forwards.map((f) => ({ host: '127.0.0.1', port: f.port })),
-      caPem,
-      hostProcessMarkers: [configFile],
-      seccomp: seccomp !== undefined,
-    });
-    await ctx.containment.verify(inside);
+    await ctx.containment.verify(bwrapProbe({ pipes: running.pipes, exited: running.exited, caPem, hostProcessMarkers: [configFile], seccomp: seccomp !== undefined }));
   }
   running.pipes.verdict.end('go\n');
   return { slug: running.slug, exited: running.exited };
