@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOnPath } from '../../src/backends/probe.js';
 import { CHECKS } from '../../src/containment/checks.js';
+import { hostResolvedName } from '../../src/containment/host-name.js';
 import { STAGE_ROOT } from '../../src/backends/bwrap/root-staging.js';
 import { runBottleCli } from '../support/bottle-run.js';
 import { cli, tempHome, type TempHome } from '../support/home.js';
@@ -19,6 +20,33 @@ import { missingTool } from '../support/prereq.js';
  * the opt-out flag is loud, recorded, and really does let that leak through.
  */
 const missing = missingTool('bwrap') ?? missingTool('socat', ['-V']);
+// The name the DNS check will use; a host whose /etc/hosts names nothing but localhost cannot show that leak.
+const hostName = await hostResolvedName([]);
+
+/**
+ * A `bwrap` for PATH that silently adds `extra` after every option the launcher passes (bwrap applies
+ * options in order, so they win over what the launcher asked for): a broken or replaced tool.
+ */
+function brokenBwrap(extra: string[]): string {
+  const real = findOnPath('bwrap', process.env.PATH);
+  if (!real) throw new Error('bwrap is not on PATH');
+  const dir = mkdtempSync(join(tmpdir(), 'bb-broken-bwrap-'));
+  chmodSync(dir, 0o755); // as root the sandbox runs as uid 65534, which must reach the wrapper
+  writeFileSync(
+    join(dir, 'bwrap'),
+    `#!/bin/sh
+n=$#; seen=
+for a in "$@"; do
+  if [ "$a" = "--" ] && [ -z "$seen" ]; then set -- "$@" ${extra.join(' ')}; seen=1; fi
+  set -- "$@" "$a"
+done
+shift "$n"
+exec ${real} "$@"
+`,
+  );
+  chmodSync(join(dir, 'bwrap'), 0o755);
+  return dir;
+}
 
 interface StoredRecord {
   result: string;
@@ -54,6 +82,7 @@ function processesWith(needle: string): string[] {
 describe.skipIf(missing)('containment self-test at launch (bwrap)', () => {
   let h: TempHome;
   let leakyDir: string;
+  let hostsDir: string;
   let hostService: Server;
   let hostPort: number;
   let env: Record<string, string>;
@@ -64,26 +93,8 @@ describe.skipIf(missing)('containment self-test at launch (bwrap)', () => {
     h = tempHome();
     h.writeBottle('b', `agent_provider: {template: shell}\nenv: {BB_TEST_MARKER: ${marker}}\negress:\n  routes:\n    - host: api.example.test`);
     h.writeAgent('a', 'bottle: b');
-    // A sandboxing tool that silently keeps the host's network: it adds --share-net after every option
-    // the launcher passes (bwrap applies options in order, so it wins over --unshare-all).
-    const real = findOnPath('bwrap', process.env.PATH);
-    if (!real) throw new Error('bwrap is not on PATH');
-    leakyDir = mkdtempSync(join(tmpdir(), 'bb-leaky-bwrap-'));
-    chmodSync(leakyDir, 0o755); // as root the sandbox runs as uid 65534, which must reach the wrapper
-    const wrapper = join(leakyDir, 'bwrap');
-    writeFileSync(
-      wrapper,
-      `#!/bin/sh
-n=$#; seen=
-for a in "$@"; do
-  if [ "$a" = "--" ] && [ -z "$seen" ]; then set -- "$@" --share-net; seen=1; fi
-  set -- "$@" "$a"
-done
-shift "$n"
-exec ${real} "$@"
-`,
-    );
-    chmodSync(wrapper, 0o755);
+    leakyDir = brokenBwrap(['--share-net']);
+    hostsDir = brokenBwrap(['--ro-bind', '/etc/hosts', '/etc/hosts']);
     // A service on the host's loopback the agent must never reach.
     hostService = createServer((s) => s.end('host-secret-service\n'));
     await new Promise<void>((r) => hostService.listen(0, '127.0.0.1', r));
@@ -93,7 +104,7 @@ exec ${real} "$@"
 
   afterAll(async () => {
     await new Promise<void>((r) => hostService.close(() => r()));
-    rmSync(leakyDir, { recursive: true, force: true });
+    for (const dir of [leakyDir, hostsDir]) rmSync(dir, { recursive: true, force: true });
     h.cleanup();
   });
 
@@ -146,6 +157,20 @@ exec ${real} "$@"
       const list = await cli(h, ['list', 'active']);
       expect(list.stdout).not.toMatch(/leaky.*running/);
     }
+  });
+
+  it.skipIf(hostName === undefined)("refuses a bottle that sees the host's /etc/hosts (a name the host resolves resolves inside)", async () => {
+    const run = await runBottleCli(['start', 'a', '--headless', '--label', 'hosts', '--prompt', 'touch /workspace/agent-ran'], {
+      cwd: h.cwd,
+      env: { ...env, PATH: `${hostsDir}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+    });
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stderr).toContain(`dns FAILED: ${hostName ?? '?'} (which the host resolves) resolves inside`);
+    // The network was sealed: only the check for this leak failed.
+    expect(run.stderr).not.toMatch(/host-loopback FAILED|endpoints FAILED/);
+    expect(existsSync(join(h.home, 'state', 'hosts', 'workspace', 'agent-ran'))).toBe(false);
+    expect(existsSync(join(h.home, 'state', 'hosts', 'run'))).toBe(false);
+    expect(processesWith(marker)).toEqual([]);
   });
 
   it('--no-containment-check warns every time, is recorded, and really lets such a leak through', async () => {
