@@ -76,15 +76,15 @@ export function containmentGate(opts: {
   const dnsName = enabled ? hostResolvedName([plan.slug]) : Promise.resolve(undefined);
   let verified = false;
   let begun: { spec: ProbeSpecEarly; canaries: Canaries; at: string } | undefined;
-  const record = async (r: ContainmentRecord): Promise<void> => {
+  const record = (r: ContainmentRecord): void => {
     try {
-      await writeContainmentRecord(plan.slug, home, r);
+      writeContainmentRecord(plan.slug, home, r);
     } catch (err) {
       opts.log(`bot-bottle: could not record the containment check (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   };
-  const refuse = async (at: string, reason: string): Promise<never> => {
-    await record({ at, result: 'failed', reason, checks: [] });
+  const refuse = (at: string, reason: string): never => {
+    record({ at, result: 'failed', reason, checks: [] });
     throw new ContainmentError(refusal(`the probe could not run: ${reason}`));
   };
   return {
@@ -138,7 +138,7 @@ export function containmentGate(opts: {
       const ms = Math.round(performance.now() - started);
       const failed = checks.filter((c) => c.status === 'failed');
       const result: ContainmentRecord = { at, result: failed.length > 0 ? 'failed' : 'passed', ms, checks, ...(failed.length > 0 ? { reason: failedChecks(checks) } : {}) };
-      await record(result);
+      record(result);
       if (failed.length > 0) throw new ContainmentError(refusal(failed.map((c) => `${c.id} FAILED: ${c.detail}`).join('\n  ')));
       verified = true;
       trace(`containment check passed in ${ms} ms after the bundle was ready`);
@@ -149,8 +149,8 @@ export function containmentGate(opts: {
 }
 
 /** Recorded for `info` when the operator turned the check off. */
-export async function recordSkipped(slug: string, home: string, reason: string): Promise<void> {
-  await writeContainmentRecord(slug, home, { at: new Date().toISOString(), result: 'skipped', reason, checks: [] });
+export function recordSkipped(slug: string, home: string, reason: string): void {
+  writeContainmentRecord(slug, home, { at: new Date().toISOString(), result: 'skipped', reason, checks: [] });
 }
 
 export const OPT_OUT_WARNING =

@@ -34,9 +34,11 @@ export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate
   // Then what needs the bundle: egress, its CA, and the files the launcher finished writing.
   const { caDer } = await timed('ca sent', Promise.resolve(late));
   const spec: ProbeSpec = { ...early, ca: { ...early.ca, der: caDer } };
-  const [proxy, ca] = await Promise.all([timed('proxy', proxyRefuses(spec.proxy, spec.unroutedHost, ms * 6)), timed('ca', caTrusted(spec.ca, spec.proxy, ms * 6))]);
+  const network2 = Promise.all([timed('proxy', proxyRefuses(spec.proxy, spec.unroutedHost, ms * 6)), timed('ca', caTrusted(spec.ca, spec.proxy, ms * 6))]);
+  // Read the files while egress answers (the requests above are already on their way).
   const files = readFiles(spec.scanDirs, spec.limits, procTexts.reduce((n, t) => n + t.data.length, 0));
   timings.read = now();
+  const [proxy, ca] = await network2;
   return {
     version: PROBE_SPEC_VERSION,
     network,
@@ -195,15 +197,18 @@ async function proxyRefuses(proxy: Endpoint, host: string, ms: number): Promise<
  * no other root is loaded or trusted.
  */
 async function caTrusted(ca: ProbeSpec['ca'], proxy: Endpoint, ms: number): Promise<ProbeReport['ca']> {
+  // The tunnel is opened first: egress minting the leaf overlaps reading the trust store.
+  const opening = ca.leafFor ? tunnel(proxy, ca.leafFor, ms) : undefined;
   const block = pemBlocks(readText(ca.bundlePath)).find((b) => derOf(b) === ca.der);
   const fileMatches = pemBlocks(readText(ca.filePath)).some((b) => derOf(b) === ca.der);
-  if (!block) return { inBundle: false, fileMatches, handshake: 'not-tried' };
-  if (!ca.leafFor) return { inBundle: true, fileMatches, handshake: 'not-tried' };
-  return { inBundle: true, fileMatches, handshake: await handshake(proxy, ca.leafFor, block, ms) };
+  if (!block || !opening) {
+    void opening?.then((t) => 'socket' in t && t.socket.destroy());
+    return { inBundle: block !== undefined, fileMatches, handshake: 'not-tried' };
+  }
+  return { inBundle: true, fileMatches, handshake: await handshake(await opening, ca.leafFor?.host ?? '', block, ms) };
 }
 
-async function handshake(proxy: Endpoint, target: Endpoint, anchor: string, ms: number): Promise<string> {
-  const t = await tunnel(proxy, target, ms);
+async function handshake(t: Awaited<ReturnType<typeof tunnel>>, servername: string, anchor: string, ms: number): Promise<string> {
   if ('error' in t) return t.error;
   if (t.status !== 200) {
     t.socket.destroy();
@@ -218,7 +223,7 @@ async function handshake(proxy: Endpoint, target: Endpoint, anchor: string, ms: 
       raw.destroy();
       resolve(outcome);
     };
-    const tls = tlsConnect({ socket: raw, servername: target.host, ca: [anchor], ALPNProtocols: ['http/1.1'] });
+    const tls = tlsConnect({ socket: raw, servername, ca: [anchor], ALPNProtocols: ['http/1.1'] });
     tls.once('secureConnect', () => done('verified'));
     tls.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
   });

@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { bottleStatePaths } from '../state/paths.js';
 import { CHECKS, type CheckId, type CheckResult } from './checks.js';
@@ -26,9 +25,12 @@ export function containmentRecordFile(slug: string, home: string): string {
   return join(bottleStatePaths(slug, home).dir, 'containment.json');
 }
 
-export async function writeContainmentRecord(slug: string, home: string, record: ContainmentRecord): Promise<void> {
-  // Atomic (a reader never sees half a file) but not fsynced: it is a report, and the agent waits for it.
-  await writeFileAtomic(containmentRecordFile(slug, home), `${JSON.stringify(ContainmentRecordSchema.parse(record), null, 2)}\n`, { mode: 0o600, fsync: false });
+/** Atomic (a reader never sees half a file: a temporary file renamed over it), not fsynced: it is a report, and the agent waits for it. */
+export function writeContainmentRecord(slug: string, home: string, record: ContainmentRecord): void {
+  const file = containmentRecordFile(slug, home);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(ContainmentRecordSchema.parse(record), null, 2)}\n`, { mode: 0o600, flag: 'w' });
+  renameSync(tmp, file);
 }
 
 /** The record, or undefined when there is none; a damaged file (the state folder is untrusted) reads as an error line. */

@@ -29,7 +29,7 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   trace('state prepared');
   const log = (m: string): void => ctx.stderr(`${m}\n`);
   const containment = containmentGate({ plan, secrets, hostEnv: ctx.env, home: ctx.home, log });
-  if (!plan.containmentCheck.run) await recordSkipped(plan.slug, ctx.home, plan.containmentCheck.reason);
+  if (!plan.containmentCheck.run) recordSkipped(plan.slug, ctx.home, plan.containmentCheck.reason);
   const teardown = new TeardownStack((f) => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`));
   const interactive = plan.mode.kind === 'interactive';
   const running = await teardown.guard(async (stack) => {
