@@ -31,14 +31,16 @@ export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate
   ]);
   const self = readSelf();
   const { processes, texts: procTexts } = readProcesses();
-  // Then what needs the bundle: egress, its CA, and the files the launcher finished writing.
+  // Every file but the two the launcher fills in once the bundle has minted the CA (read below).
+  const caFiles = [early.ca.bundlePath, early.ca.filePath];
+  const files = readFiles(early.scanDirs, early.limits, procTexts.reduce((n, t) => n + t.data.length, 0), caFiles);
+  const texts = [...procTexts, ...files.texts].map((t) => ({ source: t.source, data: t.data.toString('base64') }));
+  timings.read = now();
+  // Then what needs the bundle: egress and its CA.
   const { caDer } = await timed('ca sent', Promise.resolve(late));
   const spec: ProbeSpec = { ...early, ca: { ...early.ca, der: caDer } };
-  const network2 = Promise.all([timed('proxy', proxyRefuses(spec.proxy, spec.unroutedHost, ms * 6)), timed('ca', caTrusted(spec.ca, spec.proxy, ms * 6))]);
-  // Read the files while egress answers (the requests above are already on their way).
-  const files = readFiles(spec.scanDirs, spec.limits, procTexts.reduce((n, t) => n + t.data.length, 0));
-  timings.read = now();
-  const [proxy, ca] = await network2;
+  const [proxy, { ca, read }] = await Promise.all([timed('proxy', proxyRefuses(spec.proxy, spec.unroutedHost, ms * 6)), timed('ca', caTrusted(spec.ca, spec.proxy, ms * 6))]);
+  texts.push(...read.map((t) => ({ source: t.source, data: Buffer.from(t.text, 'utf8').toString('base64') })));
   return {
     version: PROBE_SPEC_VERSION,
     network,
@@ -48,7 +50,7 @@ export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate
     ca,
     self,
     processes,
-    texts: [...procTexts, ...files.texts].map((t) => ({ source: t.source, data: t.data.toString('base64') })),
+    texts,
     ...(files.truncated ? { truncated: files.truncated } : {}),
     ms: now(),
     timings,
@@ -196,16 +198,18 @@ async function proxyRefuses(proxy: Endpoint, host: string, ms: number): Promise<
  * with OpenSSL's default store pointed at nothing (PROBE_NODE_ARGS/ENV), so
  * no other root is loaded or trusted.
  */
-async function caTrusted(ca: ProbeSpec['ca'], proxy: Endpoint, ms: number): Promise<ProbeReport['ca']> {
+/** Also returns the two trust files it read, for the secrets check (the file walk leaves them out). */
+async function caTrusted(ca: ProbeSpec['ca'], proxy: Endpoint, ms: number): Promise<{ ca: ProbeReport['ca']; read: Array<{ source: string; text: string }> }> {
   // The tunnel is opened first: egress minting the leaf overlaps reading the trust store.
   const opening = ca.leafFor ? tunnel(proxy, ca.leafFor, ms) : undefined;
-  const block = pemBlocks(readText(ca.bundlePath)).find((b) => derOf(b) === ca.der);
-  const fileMatches = pemBlocks(readText(ca.filePath)).some((b) => derOf(b) === ca.der);
+  const read = [ca.bundlePath, ca.filePath].map((source) => ({ source, text: readText(source) }));
+  const block = pemBlocks(read[0]?.text ?? '').find((b) => derOf(b) === ca.der);
+  const fileMatches = pemBlocks(read[1]?.text ?? '').some((b) => derOf(b) === ca.der);
   if (!block || !opening) {
     void opening?.then((t) => 'socket' in t && t.socket.destroy());
-    return { inBundle: block !== undefined, fileMatches, handshake: 'not-tried' };
+    return { ca: { inBundle: block !== undefined, fileMatches, handshake: 'not-tried' }, read };
   }
-  return { inBundle: true, fileMatches, handshake: await handshake(await opening, ca.leafFor?.host ?? '', block, ms) };
+  return { ca: { inBundle: true, fileMatches, handshake: await handshake(await opening, ca.leafFor?.host ?? '', block, ms) }, read };
 }
 
 async function handshake(t: Awaited<ReturnType<typeof tunnel>>, servername: string, anchor: string, ms: number): Promise<string> {
@@ -356,11 +360,11 @@ function readProcesses(): { processes: ProbeReport['processes']; texts: Text[] }
 }
 
 /**
- * Regular files under `dirs` (links not followed), within the limits. A file
+ * Regular files under `dirs` (links not followed, `skip` left out), within the limits. A file
  * over the per-file limit is skipped and named; the total limit stops the
  * walk. Either way `truncated` says what was left unread.
  */
-function readFiles(dirs: string[], limits: ProbeSpec['limits'], used: number): { texts: Text[]; truncated?: string } {
+function readFiles(dirs: string[], limits: ProbeSpec['limits'], used: number, skip: string[]): { texts: Text[]; truncated?: string } {
   const texts: Text[] = [];
   const unread: string[] = [];
   let total = used;
@@ -379,6 +383,7 @@ function readFiles(dirs: string[], limits: ProbeSpec['limits'], used: number): {
     for (const e of entries) {
       if (full) return;
       const path = join(dir, e.name);
+      if (skip.includes(path)) continue;
       if (e.isDirectory()) walk(path, depth + 1);
       else if (e.isFile()) {
         let size: number;
