@@ -60,7 +60,7 @@ export class ContainmentError extends CliError {
   override name = 'ContainmentError';
 }
 
-const LIMITS: ProbeSpec['limits'] = { attemptMs: 500, fileBytes: 8 << 20, totalBytes: 32 << 20 };
+const LIMITS: ProbeSpec['limits'] = { attemptMs: 500, fileBytes: 8 << 20, totalBytes: 32 << 20, entries: 50_000 };
 const PROBE_TIMEOUT_MS = 15_000;
 
 export function containmentGate(opts: {

@@ -368,6 +368,7 @@ function readFiles(dirs: string[], limits: ProbeSpec['limits'], used: number, sk
   const texts: Text[] = [];
   const unread: string[] = [];
   let total = used;
+  let visited = 0;
   let full = false;
   const walk = (dir: string, depth: number): void => {
     if (depth > 12) {
@@ -383,6 +384,11 @@ function readFiles(dirs: string[], limits: ProbeSpec['limits'], used: number, sk
     for (const e of entries) {
       if (full) return;
       const path = join(dir, e.name);
+      if (++visited > limits.entries) {
+        unread.push(`everything from ${path} on (over ${limits.entries} files and folders)`);
+        full = true;
+        return;
+      }
       if (skip.includes(path)) continue;
       if (e.isDirectory()) walk(path, depth + 1);
       else if (e.isFile()) {

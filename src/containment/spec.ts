@@ -38,7 +38,8 @@ export interface ProbeSpec {
   };
   /** Folders whose regular files are read back to the launcher (besides /proc). */
   scanDirs: string[];
-  limits: { attemptMs: number; fileBytes: number; totalBytes: number };
+  /** Per network attempt; per file and in all read back; how many files and folders the walk may visit. */
+  limits: { attemptMs: number; fileBytes: number; totalBytes: number; entries: number };
 }
 
 /**

@@ -26,7 +26,7 @@ const spec: ProbeSpec = {
   unroutedHost: 'bb-containment-1.invalid',
   ca: { bundlePath: '/etc/ssl/certs/ca-certificates.crt', filePath: '/etc/bot-bottle/ca.pem', der: 'MIIB', leafFor: { host: 'api.example.com', port: 443 } },
   scanDirs: ['/home/agent'],
-  limits: { attemptMs: 500, fileBytes: 1 << 20, totalBytes: 1 << 22 },
+  limits: { attemptMs: 500, fileBytes: 1 << 20, totalBytes: 1 << 22, entries: 1_000 },
 };
 
 function sealed(): ProbeReport {

@@ -107,7 +107,7 @@ egress:
         unroutedHost: 'unrouted.test',
         ca: { bundlePath: GUEST_CA_BUNDLE, filePath: GUEST_CA_FILE, leafFor: { host: 'routed.test', port: upstream.port } },
         scanDirs: ['/workspace', GUEST_HOME, '/run', '/tmp', '/etc', '/var/tmp'],
-        limits: { attemptMs: 2_000, fileBytes: 8 << 20, totalBytes: 32 << 20 },
+        limits: { attemptMs: 2_000, fileBytes: 8 << 20, totalBytes: 32 << 20, entries: 50_000 },
       };
       writeFileSync(
         join(h.cwd, 'probe-config.json'),
