@@ -64,5 +64,19 @@ await build({
   minify: process.env.BOT_BOTTLE_BUILD_MINIFY !== '0',
   keepNames: false,
 });
+// containment-probe: runs inside every bottle before the agent (src/containment). One file with no
+// chunks, since backends copy just this file in; node built-ins only, minified so it parses fast.
+if (only === undefined) {
+  await build({
+    entryPoints: { 'containment-probe': 'src/containment/probe-main.ts' },
+    outdir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    logLevel: 'warning',
+  });
+}
 if (only === undefined) chmodSync('dist/cli.js', 0o755);
 chmodSync(`${outdir}/sidecars.js`, 0o755);

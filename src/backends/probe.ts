@@ -24,3 +24,17 @@ export function onPath(command: string, pathVar: string | undefined = process.en
   }
   return false;
 }
+
+/** The first executable `command` in an absolute folder of `pathVar` (so the program availability found is the one launched). */
+export function findOnPath(command: string, pathVar: string | undefined = process.env.PATH): string | undefined {
+  for (const dir of (pathVar ?? '').split(delimiter)) {
+    if (!dir.startsWith('/')) continue;
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return join(dir, command);
+    } catch {
+      // Not in this folder.
+    }
+  }
+  return undefined;
+}

@@ -1,3 +1,4 @@
+import type { ContainmentGate } from '../containment/gate.js';
 import type { TeardownStack } from '../launch/teardown.js';
 import type { BackendName, BottlePlan } from '../plan/types.js';
 
@@ -25,6 +26,11 @@ export interface LaunchContext {
   hostEnv: Readonly<Record<string, string | undefined>>;
   /** Attached to the operator's terminal (true) or headless (false). */
   interactive: boolean;
+  /**
+   * The containment self-test: when enabled, the backend runs the probe inside
+   * the bottle through `verify` and starts the agent only once it resolves.
+   */
+  containment: ContainmentGate;
 }
 
 export interface RunningBottle {

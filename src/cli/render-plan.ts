@@ -35,6 +35,11 @@ export function renderPlan(plan: BottlePlan): string {
     lines.push(`    ${entry.name}: ${how}`);
   }
   if (plan.agent.skills.length > 0) lines.push(`  skills: ${plan.agent.skills.join(', ')}`);
+  lines.push(
+    plan.containmentCheck.run
+      ? '  containment: self-test from inside before the agent starts (host unreachable, no DNS, only the bundle, egress refuses, CA trusted, no secrets readable)'
+      : `  containment: NOT CHECKED (${plan.containmentCheck.reason}): the bottle's isolation is not verified`,
+  );
   for (const warning of plan.warnings) lines.push(`  warning: ${warning}`);
   return `${lines.join('\n')}\n`;
 }

@@ -10,6 +10,7 @@ import { slugTaken } from '../state/metadata.js';
 import { BottleEnd } from './bottle-end.js';
 import { trace } from '../util/trace.js';
 import { askSecret } from '../cli/ask-secret.js';
+import { ContainmentError, containmentGate, OPT_OUT_WARNING, recordSkipped } from '../containment/gate.js';
 
 /**
  * Execute a plan: refuse on blocking warnings, confirm, resolve secrets,
@@ -20,6 +21,7 @@ import { askSecret } from '../cli/ask-secret.js';
 export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliContext, opts: { confirm: boolean }): Promise<number> {
   const blocking = plan.warnings.filter((w) => w.endsWith('launch will fail'));
   if (blocking.length > 0) throw new CliError(`cannot launch ${plan.slug}:\n  ${blocking.join('\n  ')}`);
+  if (!plan.containmentCheck.run) ctx.stderr(`bot-bottle: ${OPT_OUT_WARNING}\n`);
   if (opts.confirm && !(await confirm(ctx, 'Launch this bottle? [y/N] '))) {
     ctx.stderr('bot-bottle: not launched\n');
     return 1;
@@ -32,15 +34,22 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   const created = new TeardownStack(report);
   const resumed = slugTaken(ctx.home, plan.slug);
   const interactive = plan.mode.kind === 'interactive';
+  const log = (m: string): void => ctx.stderr(`${m}\n`);
+  const containment = containmentGate({ plan, secrets, hostEnv: ctx.env, home: ctx.home, log });
   const end = new BottleEnd(plan.slug, interactive, teardown, ctx);
   try {
     let running: RunningBottle;
     try {
       await prepareState(plan, ctx.home, ctx.cwd, created);
       trace('state prepared');
-      running = await teardown.guard((stack) =>
-        backend.launch(plan, { teardown: stack, secrets, log: (m) => ctx.stderr(`${m}\n`), home: ctx.home, hostEnv: ctx.env, interactive }),
-      );
+      if (!plan.containmentCheck.run) recordSkipped(plan.slug, ctx.home, plan.containmentCheck.reason);
+      running = await teardown.guard(async (stack) => {
+        stack.defer('close containment canaries', () => containment.dispose());
+        const started = await backend.launch(plan, { teardown: stack, secrets, log, home: ctx.home, hostEnv: ctx.env, interactive, containment });
+        // Fail closed: a backend that forgot the self-test does not get to hand the bottle over.
+        if (containment.enabled && !containment.verified) throw new ContainmentError(`the ${backend.name} backend started ${plan.slug} without the containment check; refusing to hand it over`);
+        return started;
+      });
     } catch (err) {
       // guard() has unwound the backend's resources; now what the start created on disk.
       await created.unwind();

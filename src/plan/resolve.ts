@@ -31,6 +31,8 @@ export interface PlanRequest {
   userHome?: string;
   /** `resume`: the agent continues its last conversation (`codex resume --last`). */
   resume?: boolean;
+  /** False with --no-containment-check (default true). */
+  containmentCheck?: boolean;
 }
 
 export const GUEST_WORKSPACE = '/workspace';
@@ -135,6 +137,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
       supervise: { enabled: true },
     },
     stateDir: state.dir,
+    containmentCheck: req.containmentCheck === false ? { run: false, reason: '--no-containment-check' } : { run: true },
     warnings,
   };
 }

@@ -62,6 +62,11 @@ export interface BottlePlan {
     supervise: { enabled: true };
   };
   stateDir: string;
+  /**
+   * The self-test that proves the boundary from inside before the agent starts
+   * (src/containment); off only with --no-containment-check.
+   */
+  containmentCheck: { run: true } | { run: false; reason: string };
   /** Problems that do not stop a dry run but will stop a launch (e.g. an unset token variable). */
   warnings: string[];
 }

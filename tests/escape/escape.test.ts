@@ -1,9 +1,15 @@
 import { createServer as createNetServer, type Server } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { homedir, networkInterfaces } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCanaries, type Canaries } from '../../src/containment/canaries.js';
+import { CHECKS, evaluate, needleForms, type CheckResult } from '../../src/containment/checks.js';
+import { GUEST_PROBE_SCRIPT } from '../../src/containment/guest.js';
+import { hostResolvedName } from '../../src/containment/host-name.js';
+import type { ProbeReport, ProbeSpec } from '../../src/containment/spec.js';
+import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME } from '../../src/provision/layout.js';
 import { fakeGithubToken, makeUpstreamPki, startUpstream } from '../egress/support.js';
 import { probeResults, runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
@@ -22,11 +28,8 @@ interface CurlResult {
   body: string;
 }
 interface ProbeResult {
-  tcpLoopback: string;
-  tcpHostAddrs: Record<string, string>;
-  interfaces: string[];
-  routes: string[];
-  dns: string;
+  containmentSpec: ProbeSpec;
+  containment: ProbeReport;
   unrouted: CurlResult;
   routed: CurlResult;
   dlpBody: CurlResult;
@@ -36,8 +39,6 @@ interface ProbeResult {
   writes: Record<string, string>;
   paths: Record<string, boolean>;
   otherSocket: string;
-  processes: string[];
-  readable: string;
   seccomp: Record<string, number | string> | string;
 }
 
@@ -57,19 +58,16 @@ for (const backend of BACKENDS) {
   describe.skipIf(backend.missing)(`escape suite: ${backend.name}`, () => {
     let h: TempHome;
     let upstream: Awaited<ReturnType<typeof startUpstream>>;
-    const canaries: Server[] = [];
+    let canaries: Canaries;
     let otherSocket: Server;
     let run: BottleRun;
     let probe: ProbeResult;
     let readable: string;
+    let checks: CheckResult[];
     const injected = `escape-injected-${randomBytes(12).toString('hex')}`;
     const dlpSecret = fakeGithubToken('escape');
     const tmpMarker = `bb-escape-${randomBytes(6).toString('hex')}`;
     const sleepMarker = `${300 + Math.floor(Math.random() * 600)}.${Math.floor(Math.random() * 1e6)}`;
-    const hostAddrs = Object.values(networkInterfaces())
-      .flat()
-      .filter((a) => a && a.family === 'IPv4' && !a.internal)
-      .map((a) => a!.address);
 
     beforeAll(async () => {
       h = tempHome();
@@ -77,15 +75,8 @@ for (const backend of BACKENDS) {
       upstream = await startUpstream(pki);
       const caFile = h.write('upstream-ca.pem', pki.caPem);
 
-      const loop = createNetServer((s) => s.end('canary'));
-      await new Promise<void>((r) => loop.listen(0, '127.0.0.1', r));
-      canaries.push(loop);
-      const canaryPort = (loop.address() as { port: number }).port;
-      for (const ip of hostAddrs) {
-        const s = createNetServer((c) => c.end('canary'));
-        await new Promise<void>((r) => s.once('error', () => r()).listen(canaryPort, ip, r));
-        canaries.push(s);
-      }
+      // The self-test's own canaries on the host's loopback and other addresses, TCP and UDP.
+      canaries = await openCanaries();
       const otherDir = join(h.home, 'state', 'other-bottle', 'run', 'sock');
       mkdirSync(otherDir, { recursive: true });
       otherSocket = createNetServer((c) => c.end('other bottle'));
@@ -106,12 +97,23 @@ egress:
       );
       h.writeAgent('probe', 'bottle: escape');
       writeFileSync(join(h.cwd, 'probe.mjs'), PROBE_SCRIPT);
+      const dnsName = await hostResolvedName([]);
+      const containment: Omit<ProbeSpec, 'ca'> & { ca: Omit<ProbeSpec['ca'], 'der'> } = {
+        version: 1,
+        canaries: canaries.list,
+        ...(dnsName ? { dnsName } : {}),
+        endpoints: [3128, 8419].map((port) => ({ host: '127.0.0.1', port })),
+        proxy: { host: '127.0.0.1', port: 3128 },
+        unroutedHost: 'unrouted.test',
+        ca: { bundlePath: GUEST_CA_BUNDLE, filePath: GUEST_CA_FILE, leafFor: { host: 'routed.test', port: upstream.port } },
+        scanDirs: ['/workspace', GUEST_HOME, '/run', '/tmp', '/etc', '/var/tmp'],
+        limits: { attemptMs: 2_000, fileBytes: 8 << 20, totalBytes: 32 << 20, entries: 50_000 },
+      };
       writeFileSync(
         join(h.cwd, 'probe-config.json'),
         JSON.stringify({
-          canaryPort,
-          hostAddrs,
-          dnsName: 'debian-mirror.invalid',
+          probeModule: GUEST_PROBE_SCRIPT,
+          containment,
           routedUrl: `https://routed.test:${upstream.port}`,
           redactUrl: `https://redact.test:${upstream.port}`,
           dlpSecret,
@@ -132,12 +134,22 @@ egress:
         },
       });
       probe = probeResults(run.stdout, run.stderr) as unknown as ProbeResult;
-      readable = Buffer.from(String(probe.readable), 'base64').toString('latin1');
+      readable = probe.containment.texts.map((t) => Buffer.from(t.data, 'base64').toString('latin1')).join('\n');
+      checks = evaluate(probe.containmentSpec, probe.containment, {
+        interfaces: ['lo'],
+        routes: false,
+        seccomp: process.arch === 'x64',
+        canaryHits: canaries.hits,
+        // The bundle's command line names this test's state folder; the test runner's own is a host process too.
+        hostProcessMarkers: [join(h.home, 'state'), readFileSync('/proc/self/cmdline', 'latin1').replace(/\0/g, ' ').trim()],
+        needles: [{ label: 'the injected token', forms: needleForms(injected) }],
+      });
     }, 120_000);
 
     afterAll(async () => {
       await upstream?.close();
-      for (const s of [...canaries, otherSocket]) await new Promise<void>((r) => (s ? s.close(() => r()) : r()));
+      await canaries?.close();
+      for (const s of [otherSocket]) await new Promise<void>((r) => (s ? s.close(() => r()) : r()));
       h?.cleanup();
     });
 
@@ -146,18 +158,19 @@ egress:
       expect(run.exitCode).toBe(0);
     });
 
-    it('cannot reach host loopback services', () => {
-      expect(probe.tcpLoopback).toBe('ECONNREFUSED');
+    it('passes the containment checks every launch runs, observed from inside by the same code', () => {
+      expect(checks.map((c) => c.id)).toEqual(Object.keys(CHECKS));
+      for (const c of checks) expect(c.status, `${c.id}: ${c.detail}`).not.toBe('failed');
+      // Only what this machine cannot provide may be skipped (a host without other addresses or a name it resolves).
+      for (const c of checks.filter((x) => !['host-addresses', 'dns'].includes(x.id))) expect(c.status, c.id).toBe('passed');
+      expect(probe.containment.network.interfaces).toEqual(['lo']);
+      expect(probe.containment.network.routes).toEqual([]);
     });
 
-    it("cannot reach the host's other addresses or any IP: only loopback, no routes", () => {
-      for (const result of Object.values(probe.tcpHostAddrs)) expect(result).not.toBe('connected');
-      expect(probe.interfaces).toEqual(['lo']);
-      expect(probe.routes).toEqual([]);
-    });
-
-    it('cannot resolve names', () => {
-      expect(probe.dns).not.toBe('resolved');
+    it('ran the containment self-test at launch, before the agent, and recorded that it passed', () => {
+      const slug = readdirSync(join(h.home, 'state')).find((d) => d.startsWith('probe-')) ?? 'x';
+      const recorded = JSON.parse(readFileSync(join(h.home, 'state', slug, 'containment.json'), 'utf8')) as { result: string };
+      expect(recorded.result).toBe('passed');
     });
 
     it('gets a 403 that explains how to ask, for an unrouted host', () => {
@@ -190,7 +203,7 @@ egress:
 
     it("cannot see the bundle, its CA key, the host's home or other bottles' sockets", () => {
       expect(readable).not.toMatch(/PRIVATE KEY/);
-      expect(probe.processes.join('\n')).not.toContain('sidecars');
+      expect(probe.containment.processes.map((p) => p.cmdline).join('\n')).not.toContain('sidecars');
       for (const [path, exists] of Object.entries(probe.paths)) expect(exists, path).toBe(false);
       expect(probe.otherSocket).toBe('ENOENT');
     });

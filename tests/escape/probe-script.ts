@@ -1,26 +1,26 @@
 /**
  * The program an escape test runs inside a bottle (as the shell agent, with
  * `node`). It only reports what it could and could not do, as one
- * `PROBE <json>` line; the test decides what is a breach.
+ * `PROBE <json>` line; the test decides what is a breach. What the launch's
+ * containment self-test also covers (host reachability, DNS, endpoints,
+ * egress refusal, CA trust, readable secrets, processes, privileges) is
+ * observed by the self-test's own code (`observe`, from the probe every
+ * bottle carries) and judged by its checks (src/containment/checks.ts).
  */
 export const PROBE_SCRIPT = String.raw`
 import { connect } from 'node:net';
-import { lookup } from 'node:dns/promises';
-import { readFileSync, readdirSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 
 const cfg = JSON.parse(readFileSync('/workspace/probe-config.json', 'utf8'));
 const out = {};
 
-function tcp(host, port) {
-  return new Promise((resolve) => {
-    const s = connect({ host, port, timeout: 2000 });
-    s.once('connect', () => { s.destroy(); resolve('connected'); });
-    s.once('timeout', () => { s.destroy(); resolve('timeout'); });
-    s.once('error', (e) => resolve(e.code || String(e)));
-  });
-}
+// The containment observations, with the bottle CA as the guest sees it (the test cannot know it in advance).
+const { observe } = await import(cfg.probeModule);
+const caDer = new X509Certificate(readFileSync(cfg.containment.ca.filePath)).raw.toString('base64');
+out.containmentSpec = { ...cfg.containment, ca: { ...cfg.containment.ca, der: caDer } };
+out.containment = await observe(cfg.containment, { caDer });
 
 function curl(args) {
   try {
@@ -35,13 +35,6 @@ function curl(args) {
 function tryWrite(path) {
   try { writeFileSync(path, 'x'); return 'written'; } catch (e) { return e.code || String(e); }
 }
-
-out.tcpLoopback = await tcp('127.0.0.1', cfg.canaryPort);
-out.tcpHostAddrs = {};
-for (const ip of cfg.hostAddrs) out.tcpHostAddrs[ip] = await tcp(ip, cfg.canaryPort);
-out.interfaces = readFileSync('/proc/net/dev', 'utf8').trim().split('\n').slice(2).map((l) => l.trim().split(':')[0]);
-out.routes = readFileSync('/proc/net/route', 'utf8').trim().split('\n').slice(1);
-try { await lookup(cfg.dnsName); out.dns = 'resolved'; } catch (e) { out.dns = e.code || String(e); }
 
 out.unrouted = curl(['https://unrouted.test/']);
 out.routed = curl([cfg.routedUrl + '/hello']);
@@ -75,29 +68,6 @@ try {
     'print(json.dumps(r))',
   ].join('\n')], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }));
 } catch (e) { out.seccomp = String(e.stderr || e.message); }
-
-// Everything the agent can read that might hold a credential: every process's environment and the files it can reach.
-const texts = [];
-const procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-out.processes = [];
-for (const pid of procs) {
-  try { texts.push(readFileSync('/proc/' + pid + '/environ', 'latin1')); } catch {}
-  try { out.processes.push(readFileSync('/proc/' + pid + '/cmdline', 'latin1').replace(/\0/g, ' ').trim()); } catch {}
-}
-function walk(dir, depth) {
-  if (depth > 6) return;
-  let entries = [];
-  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
-  for (const e of entries) {
-    const full = join(dir, e.name);
-    if (e.isDirectory()) walk(full, depth + 1);
-    else if (e.isFile()) {
-      try { if (statSync(full).size < 2_000_000) texts.push(readFileSync(full, 'latin1')); } catch {}
-    }
-  }
-}
-for (const d of ['/workspace', process.env.HOME, '/run', '/tmp', '/etc', '/var/tmp']) walk(d, 0);
-out.readable = Buffer.from(texts.join('\n')).toString('base64');
 
 // A process that tries to outlive the bottle.
 spawn('sleep', [cfg.sleepMarker], { detached: true, stdio: 'ignore' }).unref();

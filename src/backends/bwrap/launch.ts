@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { CliError, type CliContext } from '../../cli/context.js';
+import type { Readable, Writable } from 'node:stream';
 import { startHostSidecars, sidecarEnv } from '../../launch/host-sidecars.js';
 import { sidecarConfig } from '../../launch/sidecar-config.js';
 import type { TeardownStack } from '../../launch/teardown.js';
@@ -21,6 +22,8 @@ import { assertNulFree, sandboxArgs, sandboxCommand, type SandboxMounts } from '
 import { lendWorkspace } from './ownership.js';
 import { rootStaging, SANDBOX_HOST_UID } from './root-staging.js';
 import { trace } from '../../util/trace.js';
+import { findOnPath } from '../probe.js';
+import { bwrapProbe, PROBE_FDS, probeFiles, type ProbePipes } from './containment.js';
 
 const FORWARDS: Forward[] = [
   { name: 'egress', port: 3128, socket: 'egress.sock' },
@@ -85,25 +88,26 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
 
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   trace('sidecar config written');
-  const sidecars = await startHostSidecars({
+  // The sandbox starts while the bundle does (its init holds the agent until released below), so the
+  // sandbox's and the probe's start-up overlap the bundle's instead of adding to it.
+  const starting = startHostSidecars({
     configFile,
     logFile: join(paths.dir, 'sidecars.log'),
     env: sidecarEnv(opts.hostEnv, ctx.secrets.sidecarEnv),
     teardown: stack,
   });
-  trace('sidecars ready');
-  pids.set('sidecars', sidecars.identity);
-  // The sandbox runs as another uid when we are root; sockets need to be connectable by it.
-  for (const sock of readdirSync(sockDir)) chmodSync(join(sockDir, sock), 0o666);
+  void starting.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
 
-  const caPem = readFileSync(caCertOut, 'utf8');
+  const probe = ctx.containment.enabled ? probeFiles(run) : undefined;
+  const early = probe ? await ctx.containment.begin({ proxy: { host: '127.0.0.1', port: 3128 }, endpoints: forwards.map((f) => ({ host: '127.0.0.1', port: f.port })) }) : undefined;
   const files = {
-    caFile: writeRunFile(run, 'ca-guest.pem', caPem),
-    caBundle: writeRunFile(run, 'ca-bundle.crt', caBundle(caPem)),
+    // Filled in place (same inode, so the sandbox's binds see it) once the bundle has minted the CA.
+    caFile: writeRunFile(run, 'ca-guest.pem', ''),
+    caBundle: writeRunFile(run, 'ca-bundle.crt', ''),
     etcPasswd: writeRunFile(run, 'passwd', `root:x:0:0:root:/root:/usr/sbin/nologin\n${GUEST_USER}:x:${GUEST_UID}:${GUEST_UID}:agent:${GUEST_HOME}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`),
     etcGroup: writeRunFile(run, 'group', `root:x:0:\n${GUEST_USER}:x:${GUEST_UID}:\nnogroup:x:65534:\n`),
     etcHosts: writeRunFile(run, 'hosts', `127.0.0.1\tlocalhost ${plan.slug}\n::1\tlocalhost\n`),
-    initScript: writeRunFile(run, 'init.sh', initScript(forwards)),
+    initScript: writeRunFile(run, 'init.sh', initScript(forwards, probe?.init)),
   };
   chmodSync(run, 0o711);
 
@@ -114,7 +118,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     socketDir: sockDir,
     seedDir,
     ...files,
-    extra: program.binds,
+    extra: [...program.binds, ...(probe?.binds ?? [])],
     links: program.links,
     persist: persisted.map((d) => ({ src: d.hostPath, dest: d.guestPath })),
   };
@@ -133,9 +137,26 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   const args = sandboxArgs({ mounts, env: setup.env, hostname: plan.slug, workdir: setup.workdir, newSession: !opts.interactive });
   const seccomp = seccompProgram();
   if (!seccomp) ctx.log(`bot-bottle: no seccomp filter for ${process.arch}; the bottle relies on its namespaces alone`);
-  const bwrapArgv = [...prefix, 'bwrap', '--info-fd', '4', ...(seccomp ? ['--seccomp', '5'] : []), '--args', '3', ...sandboxCommand(setup.command)];
+  // The operator's PATH decides which bwrap runs, as it decided which one `availability` checked.
+  const bwrapArgv = [...prefix, findOnPath('bwrap', opts.hostEnv.PATH) ?? 'bwrap', '--info-fd', '4', ...(seccomp ? ['--seccomp', '5'] : []), '--args', '3', ...sandboxCommand(setup.command)];
   const running = await spawnSandbox(plan.slug, bwrapArgv, args, seccomp, opts.interactive, stack, pids);
-  return { ...running, failed: sidecars.died };
+  // The probe starts its checks that need no bundle now, while the bundle starts.
+  if (early !== undefined) running.pipes.spec.write(`${early}\n`);
+
+  const sidecars = await starting;
+  trace('sidecars ready');
+  pids.set('sidecars', sidecars.identity);
+  // The sandbox runs as another uid when we are root; sockets need to be connectable by it.
+  for (const sock of readdirSync(sockDir)) chmodSync(join(sockDir, sock), 0o666);
+  const caPem = readFileSync(caCertOut, 'utf8');
+  writeFileSync(files.caFile, caPem);
+  writeFileSync(files.caBundle, caBundle(caPem));
+  if (probe) {
+    // The agent starts only once the gate has judged what the probe saw from inside.
+    await ctx.containment.verify(bwrapProbe({ pipes: running.pipes, exited: running.exited, caPem, hostProcessMarkers: [configFile], seccomp: seccomp !== undefined }));
+  }
+  running.pipes.verdict.end('go\n');
+  return { slug: running.slug, exited: running.exited, failed: sidecars.died };
 }
 
 function writeRunFile(run: string, name: string, content: string): string {
@@ -190,12 +211,13 @@ function persistedFolders(plan: BottlePlan, stateRoot: string): Array<{ hostPath
  * Args travel over fd 3 (`bwrap --args 3`) so env values, including the
  * agent's secrets, never appear on any process's command line.
  */
-function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, pids: PidRecord): Promise<Omit<RunningBottle, 'failed'>> {
+function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, pids: PidRecord): Promise<Omit<RunningBottle, 'failed'> & { pid: number; pipes: ProbePipes }> {
   const [file, ...rest] = argv;
   // bwrap's own pid-1 reaper lives inside the sandbox and keeps bwrap's environment, readable through
   // /proc/1/environ: it must get nothing of the operator's environment (which holds token values).
   const child = spawn(file ?? 'bwrap', rest, {
-    stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe', 'pipe'],
+    // 6-8: the probe's report and spec, and the release init waits for (init-script.ts).
+    stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
   const pid = child.pid;
@@ -241,7 +263,10 @@ function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buf
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
   });
-  return Promise.resolve({ slug, exited });
+  const stdio = child.stdio as unknown as Array<Readable & Writable>;
+  const pipes: ProbePipes = { report: stdio[PROBE_FDS.report] as Readable, spec: stdio[PROBE_FDS.spec] as Writable, verdict: stdio[PROBE_FDS.verdict] as Writable };
+  for (const p of [pipes.report, pipes.spec, pipes.verdict]) p.on('error', () => undefined);
+  return Promise.resolve({ slug, exited, pid, pipes });
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

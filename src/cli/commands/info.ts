@@ -3,6 +3,8 @@ import { ManifestCatalog } from '../../manifest/catalog.js';
 import { classifyEnv } from '../../manifest/env.js';
 import { mergeGitUser } from '../../manifest/merge.js';
 import { nameArg } from '../arg-checks.js';
+import { readContainmentRecord, describeRecord, type ContainmentRecord } from '../../containment/record.js';
+import { knownSlugs, readMetadata } from '../../state/metadata.js';
 import type { CliContext } from '../context.js';
 
 export function registerInfo(program: Command, ctx: CliContext): void {
@@ -29,7 +31,28 @@ export function registerInfo(program: Command, ctx: CliContext): void {
       out.push(`  git user.email: ${user.email ? `${user.email} (${from('email')})` : '(unset)'}`);
       out.push('  prompt:');
       out.push(...(agent.body.length > 0 ? agent.body.split('\n').map((l) => `    ${l}`) : ['    (empty)']));
+      out.push(`  containment check: ${lastContainmentCheck(ctx.home, agent.name)}`);
       for (const warning of catalog.warnings) out.push(`  warning: ${warning}`);
       ctx.stdout(`${out.join('\n')}\n`);
     });
+}
+
+/** The newest recorded self-test among this agent's bottles (state is untrusted: damaged files are named, not trusted). */
+function lastContainmentCheck(home: string, agent: string): string {
+  let last: { slug: string; record: ContainmentRecord } | undefined;
+  let damaged: string | undefined;
+  for (const slug of knownSlugs(home)) {
+    let owner: string;
+    try {
+      owner = readMetadata(home, slug).agent;
+    } catch {
+      continue;
+    }
+    if (owner !== agent) continue;
+    const record = readContainmentRecord(slug, home);
+    if (record && 'damaged' in record) damaged = record.damaged;
+    else if (record && (!last || record.at > last.record.at)) last = { slug, record };
+  }
+  const note = damaged ? ` (unreadable record ${damaged})` : '';
+  return last ? `${last.slug} ${describeRecord(last.record)}${note}` : `(no launch recorded)${note}`;
 }

@@ -31,6 +31,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
     .option('--dry-run', 'print the plan and create nothing', false)
     .option('--headless', 'run without a terminal UI: deliver --prompt and exit with the agent\'s code', false)
     .option('--prompt <text>', 'the task for a --headless run')
+    .option('--no-containment-check', 'do NOT prove the bottle\'s isolation from inside before the agent starts (warns every time)')
     .action(async (slug, opts) => {
       if (opts.headless && opts.prompt === undefined) throw new CliError('--headless needs --prompt TEXT');
       if (opts.prompt !== undefined && !opts.headless) throw new CliError('--prompt is only used with --headless');
@@ -57,6 +58,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
         home: ctx.home,
         hostEnv: ctx.env,
         resume: true,
+        containmentCheck: opts.containmentCheck,
       });
       const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
       if (existsSync(capabilities)) {
