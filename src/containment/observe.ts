@@ -129,7 +129,7 @@ async function resolves(name: string, ms: number): Promise<{ name: string; outco
  * node's own; a CONNECT and its status line are all this needs. Resolves with
  * the status and the socket (whatever followed the headers unshifted back).
  */
-function tunnel(proxy: Endpoint, target: Endpoint, ms: number): Promise<{ status: number; socket: Socket } | { error: string }> {
+function tunnel(proxy: Endpoint, target: Endpoint, ms: number, request = `CONNECT ${target.host}:${target.port} HTTP/1.1\r\nHost: ${target.host}:${target.port}\r\n\r\n`): Promise<{ status: number; socket: Socket } | { error: string }> {
   return new Promise((resolve) => {
     const socket = tcpConnect({ host: proxy.host, port: proxy.port });
     let head = Buffer.alloc(0);
@@ -155,16 +155,19 @@ function tunnel(proxy: Endpoint, target: Endpoint, ms: number): Promise<{ status
     };
     socket.on('data', onData);
     socket.once('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message }));
-    socket.once('connect', () => socket.write(`CONNECT ${target.host}:${target.port} HTTP/1.1\r\nHost: ${target.host}:${target.port}\r\n\r\n`));
+    socket.once('connect', () => socket.write(request));
   });
 }
 
 /**
- * A CONNECT (what every HTTPS client sends) for a host no route matches:
- * egress must refuse it with its own block, whose body names the stage.
+ * A request for a host no route matches: egress must refuse it with its own
+ * block, whose body names the stage. Plain HTTP in absolute form: egress
+ * accepts every well-formed CONNECT and answers an unrouted HTTPS host inside
+ * TLS, through the same stages, so a CONNECT's 200 proves nothing here and the
+ * plain request reaches the same route stage without a handshake.
  */
 async function proxyRefuses(proxy: Endpoint, host: string, ms: number): Promise<ProbeReport['proxy']> {
-  const t = await tunnel(proxy, { host, port: 443 }, ms);
+  const t = await tunnel(proxy, { host, port: 80 }, ms, `GET http://${host}/ HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
   if ('error' in t) return { status: null, blockStage: null, error: t.error };
   const { status, socket } = t;
   if (status === 200) {

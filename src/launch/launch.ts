@@ -51,8 +51,10 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
         return started;
       });
     } catch (err) {
-      // guard() has unwound the backend's resources; now what the start created on disk.
-      await created.unwind();
+      // guard() has unwound the backend's resources; now what the start created on disk. A bottle
+      // refused by its containment check keeps its state: the record says which check failed (`info`),
+      // and `resume` retries once the host is fixed.
+      if (!(err instanceof ContainmentError)) await created.unwind();
       throw startFailure(err, { slug: plan.slug, home: ctx.home, resumed });
     }
     end.watch(running.failed);

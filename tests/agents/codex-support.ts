@@ -51,6 +51,7 @@ export interface CodexWorld {
   /** Slugs of the bottles started so far, oldest first. */
   slugs(): string[];
   stateDir(slug: string): string;
+  /** The bottle's egress audit, without the launch's own containment probe (an unrouted `bb-containment-*.invalid`). */
   audit(slug: string): Array<Record<string, unknown>>;
   close(): Promise<void>;
 }
@@ -97,7 +98,8 @@ export async function codexWorld(script: ModelScript): Promise<CodexWorld> {
     stateDir: (slug) => join(stateRoot, slug),
     audit: (slug) => {
       const file = join(stateRoot, slug, 'egress-audit.jsonl');
-      return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+      const lines = existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+      return lines.filter((e) => !/^bb-containment-[0-9a-f]+\.invalid$/.test(String(e.host)));
     },
     close: async () => {
       await fake.close();

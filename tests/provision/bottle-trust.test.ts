@@ -137,10 +137,10 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('interrupt
         stdio: 'ignore',
       });
       const pidsFile = join(h.home, 'state', 'intr', 'run', 'pids.json');
-      // The CLI records itself first, then the bundle and the sandbox as each starts.
+      // The CLI records itself first, then the sandbox and the bundle as each starts (they start side by side).
       type Recorded = Partial<Record<'sandbox' | 'sidecars', { pid: number }>>;
       const read = (): Recorded => (existsSync(pidsFile) ? (JSON.parse(readFileSync(pidsFile, 'utf8')) as Recorded) : {});
-      for (let i = 0; i < 200 && read().sandbox === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 200 && (read().sandbox === undefined || read().sidecars === undefined); i++) await new Promise((r) => setTimeout(r, 50));
       const recorded = read() as Record<'sandbox' | 'sidecars', { pid: number }>;
       const pids = { sandbox: recorded.sandbox.pid, sidecars: recorded.sidecars.pid };
       const env = { BOT_BOTTLE_HOME: h.home };

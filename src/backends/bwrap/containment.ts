@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, realpathSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { ProbeInside } from '../../containment/gate.js';
@@ -22,6 +22,8 @@ export function probeFiles(run: string): { binds: Array<{ src: string; dest: str
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`npm run build\` first`);
   const script = join(run, PROBE_BUNDLE);
   copyFileSync(bundle, script);
+  // Bound as is for a root-started sandbox, whose uid is "other" to the file (root-staging.ts checks o+rx).
+  chmodSync(script, 0o755);
   const node = realpathSync(process.execPath);
   const binds = [{ src: script, dest: GUEST_PROBE_SCRIPT }];
   if (node.startsWith('/usr/')) return { binds, init: { argv: probeCommand(node) } };
