@@ -18,10 +18,22 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Register runsc in daemon.json before the daemon starts, keeping every other key of an existing file.
+# runsc releases before 2024-08-01 (Debian 12 ships 2022-12-19) take any network namespace in which
+# net.core.rmem_default exists for the host's, and newer kernels namespace that setting: their own network
+# stack then refuses every container ("cannot run with network enabled in root network namespace").
+# On such a kernel they run with --network=host, i.e. on the kernel's network stack *inside the
+# container's own namespace* (not the host's): the bottle's network confinement (namespace, internal
+# network, host firewall rule) is the same; gVisor's user-space TCP/IP stack is what is lost.
 runsc_path="$(command -v runsc || true)"
 if [ -n "$runsc_path" ]; then
+  runsc_args='[]'
+  runsc_date="$("$runsc_path" --version 2>/dev/null | head -n 1 | sed -n 's/.*[^0-9]\(20[0-9]\{6\}\).*/\1/p' || true)"
+  if [ -n "$runsc_date" ] && [ "$runsc_date" -lt 20240801 ] && unshare --net test -e /proc/sys/net/core/rmem_default 2>/dev/null; then
+    runsc_args='["--network=host"]'
+    echo "start-docker-engine.sh: runsc $runsc_date cannot use its own network stack on this kernel; registering it with --network=host" >&2
+  fi
   mkdir -p "$(dirname "$config")"
-  RUNSC_PATH="$runsc_path" CONFIG="$config" node -e '
+  RUNSC_PATH="$runsc_path" RUNSC_ARGS="$runsc_args" CONFIG="$config" node -e '
     const fs = require("node:fs");
     const file = process.env.CONFIG;
     let config = {};
@@ -30,7 +42,8 @@ if [ -n "$runsc_path" ]; then
       config = text.trim() === "" ? {} : JSON.parse(text);
     }
     if (typeof config !== "object" || config === null || Array.isArray(config)) throw new Error(`${file}: not a JSON object`);
-    config.runtimes = { ...(config.runtimes ?? {}), runsc: { path: process.env.RUNSC_PATH } };
+    const runtimeArgs = JSON.parse(process.env.RUNSC_ARGS);
+    config.runtimes = { ...(config.runtimes ?? {}), runsc: { path: process.env.RUNSC_PATH, ...(runtimeArgs.length > 0 ? { runtimeArgs } : {}) } };
     fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(config, null, 2)}\n`);
     fs.renameSync(`${file}.tmp`, file);
   '

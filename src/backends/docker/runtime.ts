@@ -18,8 +18,10 @@ export interface RuntimeChoice {
 
 export const RUNTIME_ENV = 'BOT_BOTTLE_DOCKER_RUNTIME';
 
-/** The runtime names in `docker info --format '{{json .Runtimes}}'` (an object keyed by name). */
-export function parseRuntimes(json: string): string[] {
+/** Registered runtimes and their extra arguments, from `docker info --format '{{json .Runtimes}}'` (an object keyed by name). */
+export type RegisteredRuntimes = Readonly<Record<string, readonly string[]>>;
+
+export function parseRuntimes(json: string): RegisteredRuntimes {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
@@ -27,25 +29,34 @@ export function parseRuntimes(json: string): string[] {
     throw new DockerError(`docker info did not list runtimes as JSON: ${json.slice(0, 200)}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DockerError(`docker info listed runtimes as ${typeof parsed}, not an object`);
-  return Object.keys(parsed).sort();
+  const runtimes: Record<string, string[]> = {};
+  for (const [name, entry] of Object.entries(parsed as Record<string, unknown>)) {
+    const args = (entry as { runtimeArgs?: unknown } | null)?.runtimeArgs;
+    runtimes[name] = Array.isArray(args) ? args.filter((a): a is string => typeof a === 'string') : [];
+  }
+  return runtimes;
 }
 
-export async function engineRuntimes(): Promise<string[]> {
+export async function engineRuntimes(): Promise<RegisteredRuntimes> {
   return parseRuntimes(await docker(['info', '--format', '{{json .Runtimes}}']));
 }
 
-export function chooseRuntime(registered: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): RuntimeChoice {
-  const hasRunsc = registered.includes('runsc');
+export function chooseRuntime(registered: RegisteredRuntimes, env: Readonly<Record<string, string | undefined>> = process.env): RuntimeChoice {
+  const runscArgs = registered.runsc;
+  const hasRunsc = runscArgs !== undefined;
+  // An old runsc registered with --network=host (scripts/start-docker-engine.sh explains why) is still
+  // gVisor, on the kernel's network stack inside the container's namespace: the preflight says so.
+  const gvisor = `gVisor (runsc${runscArgs !== undefined && runscArgs.length > 0 ? ` ${runscArgs.join(' ')}` : ''})`;
   const asked = env[RUNTIME_ENV];
   if (asked !== undefined && asked !== '') {
     if (asked === 'runsc') {
       if (!hasRunsc) throw new DockerError(`${RUNTIME_ENV}=runsc, but gVisor's runsc is not registered with the Docker engine (install runsc and add it to "runtimes" in /etc/docker/daemon.json; see scripts/start-docker-engine.sh)`);
-      return { runtime: 'runsc', reason: `gVisor (runsc), as ${RUNTIME_ENV} asks` };
+      return { runtime: 'runsc', reason: `${gvisor}, as ${RUNTIME_ENV} asks` };
     }
     if (asked === 'runc') return { runtime: 'runc', reason: `runc, as ${RUNTIME_ENV} asks${hasRunsc ? ' (gVisor is registered but not used)' : ''}` };
     throw new DockerError(`${RUNTIME_ENV}="${asked.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}" is not a runtime bot-bottle knows: use runsc or runc`);
   }
-  if (hasRunsc) return { runtime: 'runsc', reason: 'gVisor (runsc) is registered with the engine: every bottle runs under it' };
+  if (hasRunsc) return { runtime: 'runsc', reason: `${gvisor} is registered with the engine: every bottle runs under it` };
   return { runtime: 'runc', reason: 'runc (the engine default): gVisor (runsc) is not registered with the engine, so the agent shares the host kernel' };
 }
 

@@ -27,7 +27,7 @@ async function missingHostProgram(template: 'claude' | 'codex'): Promise<string 
     return undefined;
   } catch (error) {
     const reason = `host install of ${PINNED_PROGRAMS[template].npmPackage}@${PINNED_PROGRAMS[template].version} missing: ${(error as Error).message}`;
-    if (process.env.CI === 'true') throw new Error(`CI prerequisite missing: ${reason}`);
+    if (process.env.CI === 'true') throw new Error(`CI prerequisite missing: ${reason}`, { cause: error });
     return reason;
   }
 }
