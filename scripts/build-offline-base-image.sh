@@ -10,14 +10,31 @@
 #   --force              rebuild even if the image exists
 #   DEBIAN_MIRROR=URL    the mirror to use (default: the one apt is configured with)
 #   BASE_IMAGE_TAG=TAG   the tag to create (default bot-bottle/base:bookworm)
+#   BASE_IMAGE_CACHE=F   load the image from F (a `docker save` archive) when F is less than a week old,
+#                        and save it there after a build (CI keeps debootstrap's ~30-150 s out of most runs)
 set -euo pipefail
 tag="${BASE_IMAGE_TAG:-bot-bottle/base:bookworm}"
 suite=bookworm
 packages=ca-certificates,curl,git,openssh-client
 
+cache="${BASE_IMAGE_CACHE:-}"
+save_cache() {
+  [ -n "$cache" ] || return 0
+  mkdir -p "$(dirname "$cache")"
+  docker save "$tag" | gzip -1 >"$cache.tmp" && mv "$cache.tmp" "$cache"
+  echo "build-offline-base-image.sh: saved $tag to $cache" >&2
+}
 if [ "${1:-}" != "--force" ] && docker image inspect "$tag" >/dev/null 2>&1; then
   echo "build-offline-base-image.sh: $tag exists; nothing to do (--force rebuilds it)" >&2
+  if [ -n "$cache" ] && [ ! -f "$cache" ]; then save_cache; fi
   exit 0
+fi
+if [ "${1:-}" != "--force" ] && [ -n "$cache" ] && [ -n "$(find "$cache" -maxdepth 0 -mtime -7 2>/dev/null)" ]; then
+  if gzip -dc "$cache" | docker load >/dev/null && docker image inspect "$tag" >/dev/null 2>&1; then
+    echo "build-offline-base-image.sh: loaded $tag from $cache" >&2
+    exit 0
+  fi
+  echo "build-offline-base-image.sh: $cache did not hold $tag; building it" >&2
 fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "build-offline-base-image.sh: debootstrap needs root" >&2
@@ -64,3 +81,4 @@ tar -C "$work/rootfs" --numeric-owner -c . | docker import \
   --change 'CMD ["bash"]' \
   --message "debootstrap --variant=minbase $suite from $mirror" - "$tag" >/dev/null
 echo "build-offline-base-image.sh: built $tag" >&2
+save_cache
