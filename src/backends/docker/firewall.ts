@@ -1,0 +1,140 @@
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { isSlug } from '../../plan/slug.js';
+import { onPath } from '../probe.js';
+import { DockerError } from './cli.js';
+import { isBridgeName, SLUG_LABEL } from './names.js';
+
+/**
+ * Docker's `--internal` only filters forwarded traffic: a container on an
+ * internal network still has a route to its bridge's gateway, and whatever
+ * it sends to any address of the host itself (the gateway, another bridge,
+ * a service on 0.0.0.0) goes through INPUT, which Docker leaves open. One
+ * rule per address family closes that: everything that enters the host from
+ * the bottle's internal bridge is dropped. Traffic between the agent and the
+ * bundle is bridged, never addressed to the host, so it is not affected.
+ */
+
+export type Family = 'ipv4' | 'ipv6';
+
+export interface FirewallRule {
+  family: Family;
+  bridge: string;
+  slug: string;
+}
+
+const TOOL: Record<Family, string> = { ipv4: 'iptables', ipv6: 'ip6tables' };
+
+/** Whether the kernel has IPv6 at all (then a bridge can carry it, link-local at least, and needs its rule too). */
+function kernelHasIpv6(): boolean {
+  return existsSync('/proc/sys/net/ipv6/conf');
+}
+
+function families(): Family[] {
+  return kernelHasIpv6() ? ['ipv4', 'ipv6'] : ['ipv4'];
+}
+
+function ruleArgs(rule: FirewallRule): string[] {
+  return ['INPUT', '-i', rule.bridge, '-m', 'comment', '--comment', `${SLUG_LABEL}=${rule.slug}`, '-j', 'DROP'];
+}
+
+async function xtables(family: Family, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  // -w: wait for the xtables lock instead of failing while dockerd edits its own chains.
+  const result = await execa(TOOL[family], ['-w', '10', ...args], { reject: false, stdin: 'ignore', extendEnv: false, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, timeout: 30_000 });
+  return { ok: result.exitCode === 0 && !result.failed, stdout: result.stdout, stderr: result.stderr.trim() };
+}
+
+/**
+ * Can this process add the host rule? Asked before anything is created, so a
+ * launch that cannot be contained stops with the reason instead of running
+ * a bottle that reaches the host.
+ */
+export async function hostFirewallSupport(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const refuse = (why: string): { ok: false; reason: string } => ({
+    ok: false,
+    reason: `${why}. The docker backend adds a host firewall rule so the bottle's internal network reaches nothing on this machine, and it does not launch without it`,
+  });
+  if (process.platform !== 'linux') return refuse(`the host firewall rule needs Linux (this is ${process.platform})`);
+  if (process.getuid?.() !== 0) return refuse('adding a host firewall rule (iptables) needs root: run bot-bottle as root or use the bwrap backend');
+  for (const family of families()) {
+    if (!onPath(TOOL[family])) return refuse(`${TOOL[family]} is not installed (scripts/install-system-deps.sh installs it)`);
+    const probe = await xtables(family, ['-S', 'INPUT']);
+    if (!probe.ok) return refuse(`${TOOL[family]} cannot read the INPUT chain: ${probe.stderr || 'unknown error'}`);
+  }
+  return { ok: true };
+}
+
+/**
+ * Drop everything that enters the host from `bridge` (iptables, and
+ * ip6tables when the kernel has IPv6). Refuses unless the bridge is an
+ * interface of this machine: with a remote engine or Docker Desktop the
+ * bridge lives elsewhere and a rule here would protect nothing. Resolves
+ * with the undo; on failure nothing is left behind.
+ */
+export async function blockBridgeToHost(slug: string, bridge: string): Promise<{ rules: FirewallRule[]; undo: () => Promise<void> }> {
+  if (!isSlug(slug) || !isBridgeName(bridge)) throw new DockerError(`refusing a firewall rule for "${bridge}" of "${slug}": not a bot-bottle bridge`);
+  const support = await hostFirewallSupport();
+  if (!support.ok) throw new DockerError(support.reason);
+  if (!existsSync(`/sys/class/net/${bridge}`)) {
+    throw new DockerError(
+      `the bottle's bridge ${bridge} is not an interface of this machine (a remote engine, DOCKER_HOST, or Docker Desktop?): the host firewall rule that keeps the bottle off the host cannot be enforced here, so the docker backend refuses to launch`,
+    );
+  }
+  const added: FirewallRule[] = [];
+  const undo = async (): Promise<void> => {
+    const failures: string[] = [];
+    for (const rule of [...added].reverse()) {
+      try {
+        await removeFirewallRule(rule);
+      } catch (error) {
+        failures.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+    if (failures.length > 0) throw new DockerError(failures.join('; '));
+  };
+  try {
+    for (const family of families()) {
+      const rule = { family, bridge, slug };
+      const insert = await xtables(family, ['-I', ...ruleArgs(rule)]);
+      if (!insert.ok) throw new DockerError(`${TOOL[family]} could not add the rule that keeps ${bridge} off the host: ${insert.stderr}`);
+      added.push(rule);
+      // Read it back: a wrapper or a policy that accepts the command but not the rule must not pass.
+      const check = await xtables(family, ['-C', ...ruleArgs(rule)]);
+      if (!check.ok) throw new DockerError(`${TOOL[family]} accepted the rule for ${bridge} but does not list it: the host firewall cannot be enforced`);
+    }
+  } catch (error) {
+    await undo().catch(() => undefined);
+    throw error;
+  }
+  return { rules: [...added], undo };
+}
+
+/** Remove every copy of one rule; a rule that is already gone is done. */
+export async function removeFirewallRule(rule: FirewallRule): Promise<void> {
+  if (!isSlug(rule.slug) || !isBridgeName(rule.bridge)) throw new DockerError(`refusing to touch a firewall rule for "${rule.bridge}": not a bot-bottle bridge`);
+  // Bounded: a rule inserted twice (a retried launch) is removed twice.
+  for (let i = 0; i < 8; i++) {
+    const present = await xtables(rule.family, ['-C', ...ruleArgs(rule)]);
+    if (!present.ok) return;
+    const removed = await xtables(rule.family, ['-D', ...ruleArgs(rule)]);
+    if (!removed.ok) throw new DockerError(`${TOOL[rule.family]} could not remove the rule for ${rule.bridge}: ${removed.stderr}`);
+  }
+  throw new DockerError(`${TOOL[rule.family]} still lists the rule for ${rule.bridge} after removing it 8 times`);
+}
+
+const LISTED = /^-A INPUT -i (\S+) -m comment --comment "?bot-bottle\.slug=([^"\s]+)"? -j DROP$/;
+
+/** Every bot-bottle rule in the host's INPUT chains, for `cleanup`. Lines that do not parse as ours are ignored. */
+export async function listFirewallRules(): Promise<FirewallRule[]> {
+  const rules: FirewallRule[] = [];
+  for (const family of families()) {
+    if (!onPath(TOOL[family])) continue;
+    const listing = await xtables(family, ['-S', 'INPUT']);
+    if (!listing.ok) continue;
+    for (const line of listing.stdout.split('\n')) {
+      const m = LISTED.exec(line.trim());
+      if (m?.[1] !== undefined && m[2] !== undefined && isBridgeName(m[1]) && isSlug(m[2])) rules.push({ family, bridge: m[1], slug: m[2] });
+    }
+  }
+  return rules;
+}
