@@ -136,7 +136,7 @@ function keptNote(kept: Array<{ slug: string; usage: BottleUsage }>, now: number
   const bytes = kept.reduce((sum, k) => sum + k.usage.bytes, 0);
   const old = kept.filter((k) => now - k.usage.lastUsed.getTime() >= parseAge(DEFAULT_AGE)!);
   const head = `note: ${kept.length} stopped bottle${kept.length === 1 ? '' : 's'} keep${kept.length === 1 ? 's' : ''} ${formatBytes(bytes)} of state (workspaces included) for \`resume\``;
-  if (withState) return `${head}; \`cleanup --state --all\` deletes every stopped bottle`;
+  if (withState) return `${head}; \`bot-bottle cleanup --state --all\` deletes every stopped bottle`;
   return old.length > 0
     ? `${head}; ${old.length} unused for ${DEFAULT_AGE} or more: \`bot-bottle cleanup --state\` deletes those`
     : `${head}; \`bot-bottle cleanup --state\` deletes those unused for ${DEFAULT_AGE}`;
