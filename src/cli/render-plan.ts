@@ -11,7 +11,9 @@ export function renderPlan(plan: BottlePlan): string {
   lines.push(`  agent:     ${plan.agent.name} (${plan.agent.origin}: ${plan.agent.file})`);
   lines.push(`  bottles:   ${plan.bottles.chain.join(' -> ')}`);
   lines.push(`  provider:  ${plan.provider.template}, runs: ${plan.provider.command.join(' ')}`);
-  lines.push(`  workspace: ${plan.workspace.mode === 'copy' ? `copy of ${plan.workspace.source ?? '?'}` : 'empty'} at ${plan.workspace.guestPath}`);
+  const skip = plan.workspace.skip === 'gitignored' ? ' without what git ignores' : '';
+  lines.push(`  workspace: ${plan.workspace.mode === 'copy' ? `copy of ${plan.workspace.source ?? '?'}${skip}` : 'empty'} at ${plan.workspace.guestPath}`);
+  if (plan.removeAtExit) lines.push(`  state:     DELETED when the bottle stops (--rm), workspace included: ${plan.stateDir}`);
   lines.push('  egress routes:');
   if (plan.sidecars.egress.routes.length === 0) lines.push('    (none: every request is refused)');
   for (const route of plan.sidecars.egress.routes) {

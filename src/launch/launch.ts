@@ -8,6 +8,7 @@ import { startFailure } from './start-failure.js';
 import { TeardownStack } from './teardown.js';
 import { slugTaken } from '../state/metadata.js';
 import { BottleEnd } from './bottle-end.js';
+import { settleState } from './at-exit.js';
 import { trace } from '../util/trace.js';
 import { askSecret } from '../cli/ask-secret.js';
 import { ContainmentError, containmentGate, OPT_OUT_WARNING, recordSkipped } from '../containment/gate.js';
@@ -16,7 +17,7 @@ import { ContainmentError, containmentGate, OPT_OUT_WARNING, recordSkipped } fro
  * Execute a plan: refuse on blocking warnings, confirm, resolve secrets,
  * create state, then hand the plan to the backend under a teardown stack that
  * unwinds everything on failure and when the agent ends. State is kept for
- * `resume`.
+ * `resume`, or deleted with `--rm` (at-exit.ts).
  */
 export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliContext, opts: { confirm: boolean }): Promise<number> {
   const blocking = plan.warnings.filter((w) => w.endsWith('launch will fail'));
@@ -37,10 +38,12 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   const log = (m: string): void => ctx.stderr(`${m}\n`);
   const containment = containmentGate({ plan, secrets, hostEnv: ctx.env, home: ctx.home, log });
   const end = new BottleEnd(plan.slug, interactive, teardown, ctx);
+  if (plan.removeAtExit && !interactive) log(`bot-bottle: --rm: ${plan.slug}'s state, workspace included, is deleted when it stops`);
+  let ran = false;
   try {
     let running: RunningBottle;
     try {
-      await prepareState(plan, ctx.home, ctx.cwd, created);
+      await prepareState(plan, ctx.home, ctx.cwd, created, log);
       trace('state prepared');
       if (!plan.containmentCheck.run) recordSkipped(plan.slug, ctx.home, plan.containmentCheck.reason);
       running = await teardown.guard(async (stack) => {
@@ -57,15 +60,21 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
       if (!(err instanceof ContainmentError)) await created.unwind();
       throw startFailure(err, { slug: plan.slug, home: ctx.home, resumed });
     }
+    ran = true;
     end.watch(running.failed);
     trace('agent started');
     const code = await running.exited;
     trace('agent exited');
     return end.code ?? code;
   } finally {
-    end.dispose();
-    await teardown.unwind();
-    trace('torn down');
+    try {
+      const failures = await teardown.unwind();
+      trace('torn down');
+      // Still listening: a second stop signal while --rm deletes must not kill the CLI half-way.
+      if (ran) await settleState(plan, ctx.home, failures.length > 0, log);
+    } finally {
+      end.dispose();
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
 import { array } from 'zod/mini';
 import { EgressRoutePlanSchema, type EgressRoutePlan } from '../plan/egress-route.js';
@@ -8,16 +8,18 @@ import { bottleStatePaths, homePaths, queueDir, type BottleStatePaths } from '..
 import { readJsonFile } from '../util/json-file.js';
 import { assertNoLinks, assertPlainFile, removeTree } from '../util/safe-fs.js';
 import type { TeardownStack } from './teardown.js';
+import { copyWorkspace, describeIgnored } from './workspace-copy.js';
 
 /**
  * Create the bottle's state on the host: metadata for `resume`, the
- * workspace (a copy of the cwd the first time, kept afterwards), and the
- * live routes file egress serves. State is kept after the bottle stops;
+ * workspace (a copy of the cwd the first time, without what git ignores,
+ * kept afterwards), and the live routes file egress serves. State is kept
+ * after the bottle stops (unless the plan says `removeAtExit`);
  * `created` gets the undo of what this call made, which the caller runs only
  * when the start fails (a new bottle's state folder and queue go; a resumed
  * bottle's workspace never does).
  */
-export async function prepareState(plan: BottlePlan, home: string, cwd: string, created?: TeardownStack): Promise<BottleStatePaths> {
+export async function prepareState(plan: BottlePlan, home: string, cwd: string, created?: TeardownStack, log?: (line: string) => void): Promise<BottleStatePaths> {
   const paths = bottleStatePaths(plan.slug, home);
   const { stateRoot, queueRoot } = homePaths(home);
   // The state folder is hostile input too: nothing below the state root may be a link (the atomic
@@ -39,6 +41,7 @@ export async function prepareState(plan: BottlePlan, home: string, cwd: string, 
     label: plan.label,
     color: plan.color,
     started_at: new Date().toISOString(),
+    ...(plan.removeAtExit ? { remove_at_exit: true } : {}),
   });
   if (!existsSync(paths.workspace)) {
     created?.defer('remove the new workspace', () => removeTree(stateRoot, paths.workspace));
@@ -46,7 +49,8 @@ export async function prepareState(plan: BottlePlan, home: string, cwd: string, 
       // A copy, not a bind: the agent can wreck its workspace but never the operator's checkout.
       // Links are copied as links (never dereferenced): a repo's link to a host file stays a
       // link, which resolves inside the bottle, where host files are not.
-      cpSync(plan.workspace.source, paths.workspace, { recursive: true, verbatimSymlinks: true, dereference: false });
+      const ignored = copyWorkspace(plan.workspace.source, paths.workspace);
+      log?.(`bot-bottle: ${describeIgnored(plan.workspace.source, ignored)}`);
     } else {
       mkdirSync(paths.workspace, { recursive: true });
     }

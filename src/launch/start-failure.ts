@@ -15,7 +15,7 @@ export function startFailure(err: unknown, opts: { slug: string; home: string; r
   const kept = opts.resumed ? 'The bottle\'s workspace and state are kept; what this start created was removed.' : 'Nothing of the new bottle was left behind.';
   return new CliError(
     `cannot start ${opts.slug}: the file system holding ${path} is full (${code}). ${kept} ` +
-      'Free some space there (`bot-bottle cleanup --state` deletes the state of stopped bottles) and try again.',
+      'Free some space there (`bot-bottle cleanup --state --all` deletes the state of every stopped bottle) and try again.',
   );
 }
 

@@ -33,6 +33,8 @@ export interface PlanRequest {
   resume?: boolean;
   /** False with --no-containment-check (default true). */
   containmentCheck?: boolean;
+  /** `--rm`: delete the bottle's state when it stops. */
+  removeAtExit?: boolean;
 }
 
 export const GUEST_WORKSPACE = '/workspace';
@@ -126,7 +128,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
     env,
     workspace: {
       mode: req.copyCwd ? 'copy' : 'empty',
-      ...(req.copyCwd ? { source: req.cwd } : {}),
+      ...(req.copyCwd ? { source: req.cwd, skip: 'gitignored' as const } : {}),
       hostPath: state.workspace,
       guestPath: GUEST_WORKSPACE,
     },
@@ -137,6 +139,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
       supervise: { enabled: true },
     },
     stateDir: state.dir,
+    ...(req.removeAtExit === true ? { removeAtExit: true as const } : {}),
     containmentCheck: req.containmentCheck === false ? { run: false, reason: '--no-containment-check' } : { run: true },
     warnings,
   };

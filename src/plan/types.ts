@@ -46,6 +46,8 @@ export interface BottlePlan {
     mode: 'copy' | 'empty';
     /** The host cwd copied in with --cwd. */
     source?: string;
+    /** What the copy leaves out: what git's ignore rules ignore there (`node_modules/`, `.env`, ...). */
+    skip?: 'gitignored';
     /** Where the workspace lives on the host (inside the bottle's state folder). */
     hostPath: string;
     guestPath: string;
@@ -62,6 +64,8 @@ export interface BottlePlan {
     supervise: { enabled: true };
   };
   stateDir: string;
+  /** `--rm`: the state folder (workspace included) and queue are deleted when the bottle stops. */
+  removeAtExit?: true;
   /**
    * The self-test that proves the boundary from inside before the agent starts
    * (src/containment); off only with --no-containment-check.

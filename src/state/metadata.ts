@@ -27,6 +27,10 @@ export const MetadataSchema = z.strictObject({
   label: slugField,
   color: z.enum(ANSI_COLORS),
   started_at: z.string(),
+  /** When the bottle last stopped with its CLI alive to record it; `cleanup --state` ages bottles by it. */
+  stopped_at: z.string().optional(),
+  /** Started with `--rm`: a bottle whose CLI died before deleting it is deleted by `cleanup`. */
+  remove_at_exit: z.boolean().optional(),
 });
 export type BottleMetadata = z.infer<typeof MetadataSchema>;
 

@@ -55,11 +55,15 @@ export function assertPlainFile(base: string, path: string): void {
   if (!lstatSync(path).isFile()) throw new Error(`${path} is not a regular file (remove it)`);
 }
 
-/** Visit every entry below `root` (root first), never following links or crossing file systems. */
-export function walkTree(root: string, visit: (path: string, stats: Stats) => void): void {
+/**
+ * Visit every entry below `root` (root first), never following links or
+ * crossing file systems. A folder for which `visit` returns false is not
+ * entered.
+ */
+export function walkTree(root: string, visit: (path: string, stats: Stats) => unknown): void {
   const top = lstatSync(root);
   if (!top.isDirectory()) throw new Error(`${root} is not a folder${top.isSymbolicLink() ? ' (it is a symbolic link)' : ''}`);
-  visit(root, top);
+  if (visit(root, top) === false) return;
   const pending = [root];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     for (const name of readdirSync(dir)) {
@@ -71,7 +75,7 @@ export function walkTree(root: string, visit: (path: string, stats: Stats) => vo
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw err;
       }
-      visit(path, stats);
+      if (visit(path, stats) === false) continue;
       if (stats.isDirectory() && stats.dev === top.dev) pending.push(path);
     }
   }
@@ -107,21 +111,31 @@ export function chownTree(root: string, uid: number, gid: number, opts: { clearS
  * Copy a tree: folders and regular files (read through O_NOFOLLOW, modes
  * without set-id bits), links recreated as the same links (they resolve, if
  * at all, inside the bottle), anything else (FIFOs, sockets, devices) skipped.
- * `dest` must not exist.
+ * `skip` leaves out an entry (a folder with all it holds) by its path
+ * relative to `src`. `dest` must not exist. An error names its destination in
+ * `dest`, as cpSync's do (a full disk is reported with it).
  */
-export function copyTree(src: string, dest: string): void {
+export function copyTree(src: string, dest: string, opts: { skip?: (relativePath: string) => boolean } = {}): void {
   const base = lstatSync(src);
   if (!base.isDirectory()) throw new Error(`${src} is not a folder`);
   walkTree(src, (path, stats) => {
-    const target = join(dest, relative(src, path));
-    if (stats.isDirectory()) {
-      if (stats.dev !== base.dev) return;
-      mkdirSync(target, { mode: (stats.mode & 0o777) | 0o700 });
-    } else if (stats.isSymbolicLink()) {
-      symlinkSync(readlinkSync(path), target);
-    } else if (stats.isFile()) {
-      copyFileNoFollow(path, target, stats.mode & 0o777);
+    const rel = relative(src, path);
+    if (rel !== '' && opts.skip?.(rel) === true) return false;
+    const target = join(dest, rel);
+    try {
+      if (stats.isDirectory()) {
+        if (stats.dev !== base.dev) return false;
+        mkdirSync(target, { mode: (stats.mode & 0o777) | 0o700 });
+      } else if (stats.isSymbolicLink()) {
+        symlinkSync(readlinkSync(path), target);
+      } else if (stats.isFile()) {
+        copyFileNoFollow(path, target, stats.mode & 0o777);
+      }
+    } catch (err) {
+      if (typeof err === 'object' && err !== null && !('dest' in err)) Object.assign(err, { dest: target });
+      throw err;
     }
+    return true;
   });
 }
 

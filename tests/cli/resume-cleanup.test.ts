@@ -71,7 +71,7 @@ describe('resume and cleanup without a sandbox', () => {
     expect(existsSync(crashed)).toBe(false);
     expect(existsSync(join(h.home, 'state', 'crashed', 'metadata.json'))).toBe(true);
     expect(existsSync(running)).toBe(true);
-    const withState = await cli(h, ['cleanup', '--yes', '--state']);
+    const withState = await cli(h, ['cleanup', '--yes', '--state', '--all']);
     expect(withState.stdout).toContain('delete state of stopped bottle crashed');
     expect(existsSync(join(h.home, 'state', 'crashed'))).toBe(false);
     expect(existsSync(join(h.home, 'state', 'running'))).toBe(true);

@@ -64,7 +64,7 @@ describe('cleanup with hostile state', () => {
     symlinkSync(outside, join(h.home, 'state', 'linked-bottle'));
     mkdirSync(join(h.home, 'state', 'Not A Slug'));
     expect(knownSlugs(h.home)).toEqual(['real']);
-    const run = await cli(h, ['cleanup', '--yes', '--state']);
+    const run = await cli(h, ['cleanup', '--yes', '--state', '--all']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('delete state of stopped bottle real');
     expect(run.stdout).not.toContain('linked-bottle');

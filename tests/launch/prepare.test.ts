@@ -102,12 +102,17 @@ describe('a start that fails', () => {
   it('removes a half-copied workspace of a new bottle', async () => {
     h = tempHome();
     writeFileSync(join(h.cwd, 'file'), 'x');
-    // cpSync refuses a FIFO: the copy fails half-way, like a disk filling up.
-    const { execFileSync } = await import('node:child_process');
-    execFileSync('mkfifo', [join(h.cwd, 'zz-fifo')]);
+    // A path that fits below the source but not below the workspace (PATH_MAX): the copy fails half-way.
+    const dest = bottleStatePaths('a-0001', h.home).workspace;
+    let deep = h.cwd;
+    while (deep.length + 201 < 4090) deep = join(deep, 'd'.repeat(200));
+    deep = join(deep, 'd'.repeat(4090 - deep.length - 1));
+    expect(deep.length).toBe(4090);
+    expect(dest.length + deep.length - h.cwd.length).toBeGreaterThan(4095);
+    mkdirSync(deep, { recursive: true });
     const created = new TeardownStack(() => undefined);
-    await expect(prepareState(plan(true), h.home, h.cwd, created)).rejects.toThrow();
-    expect(existsSync(bottleStatePaths('a-0001', h.home).dir)).toBe(true);
+    await expect(prepareState(plan(true), h.home, h.cwd, created)).rejects.toThrow(/ENAMETOOLONG/);
+    expect(existsSync(join(dest, 'file'))).toBe(true);
     await created.unwind();
     expect(existsSync(bottleStatePaths('a-0001', h.home).dir)).toBe(false);
   });

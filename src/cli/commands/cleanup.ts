@@ -9,6 +9,7 @@ import { bottleRunning, pidsFile, readPids, staleNote } from '../../state/pids.j
 import { processState, signalProcess } from '../../state/process-identity.js';
 import { knownSlugs } from '../../state/metadata.js';
 import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
+import { bottleUsage, formatAge, formatBytes, parseAge, type BottleUsage } from '../../state/usage.js';
 import { CliError, type CliContext } from '../context.js';
 
 interface Step {
@@ -56,19 +57,33 @@ function orphanProcesses(slug: string, ctx: CliContext): { running: boolean; ste
   };
 }
 
+/** `cleanup --state` deletes stopped bottles unused for this long, unless told otherwise. */
+const DEFAULT_AGE = '7d';
+
 /**
  * Finds what stopped or crashed bottles left behind and removes it after one
- * combined confirmation. Running bottles are never touched; a stopped
- * bottle's state (its workspace!) is only removed with --state.
+ * combined confirmation. Running bottles are never touched. A stopped
+ * bottle's state (its workspace!) is deleted only when the operator asked:
+ * with --state (by default only bottles unused for 7 days; --older-than,
+ * --all), or at its start with --rm (its CLI died before deleting it).
+ * Without --state, what stopped bottles hold is reported, never deleted.
  */
 export function registerCleanup(program: Command, ctx: CliContext): void {
   program
     .command('cleanup')
-    .description('remove what stopped or crashed bottles left behind (runtime files, orphan bundles); --state also deletes stopped bottles\' state')
-    .option('--state', 'also delete the state (workspace, metadata, queue) of stopped bottles', false)
+    .description('remove what stopped or crashed bottles left behind (runtime files, orphan bundles, bottles started with --rm); --state also deletes stopped bottles\' state')
+    .option('--state', `also delete the state (workspace, metadata, queue) of stopped bottles unused for ${DEFAULT_AGE} (see --older-than, --all)`, false)
+    .option('--older-than <age>', `with --state: bottles last started or stopped longer ago than AGE (7d, 12h, 30m; default ${DEFAULT_AGE})`)
+    .option('--all', 'with --state: every stopped bottle, whatever its age', false)
     .option('--yes', 'do not ask for confirmation', false)
     .action(async (opts) => {
+      if ((opts.olderThan !== undefined || opts.all) && !opts.state) throw new CliError('--older-than and --all choose which state --state deletes: add --state');
+      if (opts.olderThan !== undefined && opts.all) throw new CliError('--older-than and --all exclude each other');
+      const maxAge = opts.all ? 0 : parseAge(opts.olderThan ?? DEFAULT_AGE);
+      if (maxAge === undefined) throw new CliError(`--older-than takes an age like 7d, 12h or 30m (or 0), not "${opts.olderThan ?? ''}"`);
       const steps: Step[] = [];
+      const kept: Array<{ slug: string; usage: BottleUsage }> = [];
+      const now = Date.now();
       // Removals never follow a link out of the state (safe-fs.ts): the state folder is hostile input.
       const { stateRoot, queueRoot } = homePaths(ctx.home);
       for (const slug of knownSlugs(ctx.home)) {
@@ -80,15 +95,23 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
         for (const stage of stagingFolders(slug)) {
           steps.push({ describe: `remove staging folder ${stage}`, run: () => removeTree(STAGE_ROOT, stage) });
         }
-        if (opts.state) {
-          steps.push({ describe: `delete state of stopped bottle ${slug} (workspace included) and its queue`, run: () => {
+        const usage = usageOf(ctx, slug);
+        const age = usage ? now - usage.lastUsed.getTime() : Infinity;
+        const why = usage?.meta?.remove_at_exit === true ? 'started with --rm' : opts.state && age >= maxAge ? (usage ? `last used ${formatAge(age)} ago` : 'damaged') : undefined;
+        if (why !== undefined) {
+          const size = usage ? `, ${formatBytes(usage.bytes)}` : '';
+          steps.push({ describe: `delete state of stopped bottle ${slug} (${why}${size}; workspace included) and its queue`, run: () => {
             removeTree(stateRoot, paths.dir);
             removeTree(queueRoot, queueDir(slug, ctx.home));
           } });
-        } else if (workspaceLent(paths.workspace)) {
+          continue;
+        }
+        if (usage) kept.push({ slug, usage });
+        if (workspaceLent(paths.workspace)) {
           steps.push({ describe: `give the workspace of ${slug} back to its owner (a root-run bottle that did not stop cleanly)`, run: () => returnWorkspace(paths.workspace) });
         }
       }
+      if (kept.length > 0) ctx.stderr(`${keptNote(kept, now, opts.state)}\n`);
       if (steps.length === 0) {
         ctx.stdout('nothing to clean up\n');
         return;
@@ -106,4 +129,25 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
       for (const step of steps) step.run();
       ctx.stdout(`done (${steps.length} step${steps.length === 1 ? '' : 's'})\n`);
     });
+}
+
+/** What the stopped bottles that stay hold, and how to delete the old ones: nothing is deleted silently. */
+function keptNote(kept: Array<{ slug: string; usage: BottleUsage }>, now: number, withState: boolean): string {
+  const bytes = kept.reduce((sum, k) => sum + k.usage.bytes, 0);
+  const old = kept.filter((k) => now - k.usage.lastUsed.getTime() >= parseAge(DEFAULT_AGE)!);
+  const head = `note: ${kept.length} stopped bottle${kept.length === 1 ? '' : 's'} keep${kept.length === 1 ? 's' : ''} ${formatBytes(bytes)} of state (workspaces included) for \`resume\``;
+  if (withState) return `${head}; \`bot-bottle cleanup --state --all\` deletes every stopped bottle`;
+  return old.length > 0
+    ? `${head}; ${old.length} unused for ${DEFAULT_AGE} or more: \`bot-bottle cleanup --state\` deletes those`
+    : `${head}; \`bot-bottle cleanup --state\` deletes those unused for ${DEFAULT_AGE}`;
+}
+
+/** Age and size, or undefined when the folder vanished or cannot be read (it is then only damaged state). */
+function usageOf(ctx: CliContext, slug: string): BottleUsage | undefined {
+  try {
+    return bottleUsage(ctx.home, slug);
+  } catch (err) {
+    ctx.stderr(`bot-bottle: cannot read the state of ${slug}: ${(err as Error).message}\n`);
+    return undefined;
+  }
 }

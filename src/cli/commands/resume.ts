@@ -31,6 +31,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
     .option('--dry-run', 'print the plan and create nothing', false)
     .option('--headless', 'run without a terminal UI: deliver --prompt and exit with the agent\'s code', false)
     .option('--prompt <text>', 'the task for a --headless run')
+    .option('--rm', 'delete the bottle\'s state, workspace included, when it stops (default: kept for resume)', false)
     .option('--no-containment-check', 'do NOT prove the bottle\'s isolation from inside before the agent starts (warns every time)')
     .action(async (slug, opts) => {
       if (opts.headless && opts.prompt === undefined) throw new CliError('--headless needs --prompt TEXT');
@@ -59,6 +60,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
         hostEnv: ctx.env,
         resume: true,
         containmentCheck: opts.containmentCheck,
+        removeAtExit: opts.rm,
       });
       const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
       if (existsSync(capabilities)) {

@@ -27,6 +27,7 @@ export function registerStart(program: Command, ctx: CliContext): void {
     .addOption(new Option('--format <format>', 'dry-run output format').choices(['text', 'json'] as const).default('text' as const))
     .option('--headless', 'run without a terminal UI: deliver --prompt, print the output, exit with the agent\'s code', false)
     .option('--prompt <text>', 'the task for a --headless run')
+    .option('--rm', 'delete the bottle\'s state, workspace included, when it stops (default: kept for resume)', false)
     .option('--no-containment-check', 'do NOT prove the bottle\'s isolation from inside before the agent starts (warns every time)')
     .action(async (agentArg, opts) => {
       if (opts.headless && opts.prompt === undefined) throw new CliError('--headless needs --prompt TEXT');
@@ -57,6 +58,7 @@ export function registerStart(program: Command, ctx: CliContext): void {
         home: ctx.home,
         hostEnv: ctx.env,
         containmentCheck: opts.containmentCheck,
+        removeAtExit: opts.rm,
       });
       if (opts.dryRun) {
         ctx.stdout(opts.format === 'json' ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
