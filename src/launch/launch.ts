@@ -49,6 +49,7 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
     process.off('SIGTERM', onSignal);
     await teardown.unwind();
     trace('torn down');
+    ctx.stderr(`bot-bottle: ${plan.slug} stopped; its state is kept: \`bot-bottle resume ${plan.slug}\` continues it\n`);
   }
 }
 

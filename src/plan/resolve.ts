@@ -9,6 +9,7 @@ import { bottleStatePaths } from '../state/paths.js';
 import { providerContribution, providerImage, providerTemplate } from './providers.js';
 import { draftFromManifest, finalizeRoutes } from './routes.js';
 import { defaultColor } from './slug.js';
+import { GUEST_HOME } from '../provision/layout.js';
 import type { AnsiColor, BackendName, BottlePlan, PlanEnvEntry, Provenanced } from './types.js';
 
 export interface PlanRequest {
@@ -27,6 +28,9 @@ export interface PlanRequest {
   /** Read only to warn about unset variables; values never enter the plan. */
   hostEnv: Readonly<Record<string, string | undefined>>;
   userHome?: string;
+  /** `resume`: the agent continues its last conversation (claude --continue), or `session` when given. */
+  resume?: boolean;
+  session?: string | undefined;
 }
 
 export const GUEST_WORKSPACE = '/workspace';
@@ -51,7 +55,12 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
   const bottle = resolved.bottle;
   const warnings: string[] = [...catalog.warnings];
 
-  const provider = providerContribution(bottle, req.mode, userHome);
+  const provider = providerContribution(bottle, req.mode, userHome, {
+    model: agent.frontmatter.model,
+    resume: req.resume === true,
+    session: req.session,
+    agentHome: bottleStatePaths(req.slug, req.home).agentHome,
+  });
   warnings.push(...provider.warnings);
   const { routes, tokens, dropped } = finalizeRoutes((bottle.egress?.routes ?? []).map(draftFromManifest), provider.routes);
   for (const host of dropped) warnings.push(`manifest route for ${host} replaced by the ${providerTemplate(bottle)} provider's route`);
@@ -64,7 +73,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
     }
   }
 
-  const env: PlanEnvEntry[] = [];
+  const env: PlanEnvEntry[] = [...(provider.env ?? [])];
   for (const [name, raw] of Object.entries(bottle.env ?? {})) {
     const entry = classifyEnv(name, raw);
     if (entry.kind === 'literal') env.push({ ...entry, secret: false });
@@ -104,6 +113,9 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
       template: providerTemplate(bottle),
       image: providerImage(bottle, provider.program, req.backend),
       command: provider.command,
+      ...(provider.persist && provider.persist.length > 0
+        ? { persist: provider.persist.map((dir) => ({ hostPath: join(state.agentHome, dir), guestPath: `${GUEST_HOME}/${dir}` })) }
+        : {}),
     },
     mode: req.mode,
     env,

@@ -33,6 +33,12 @@ export interface BottlePlan {
     image: ImagePlan;
     /** The program the bottle runs for the agent, with its arguments. */
     command: string[];
+    /**
+     * The agent's own folders (settings, conversations) kept across runs of
+     * this bottle: `hostPath` in the state folder appears at `guestPath`.
+     * The agent writes them, so bot-bottle treats what is there as hostile.
+     */
+    persist?: Array<{ hostPath: string; guestPath: string }>;
   };
   mode: { kind: 'interactive' } | { kind: 'headless'; prompt: string };
   env: PlanEnvEntry[];

@@ -39,6 +39,8 @@ export interface BottleStatePaths {
   approvedCapabilities: string;
   /** The workspace when `--cwd` is not used. */
   workspace: string;
+  /** The agent's own home folders kept across runs (e.g. `.claude`); written by the agent, so hostile. */
+  agentHome: string;
   /** Runtime files of a running bottle (sockets, sidecar config, public CA); removed at teardown. */
   runDir: string;
 }
@@ -52,6 +54,7 @@ export function bottleStatePaths(slug: string, home: string = botBottleHome()): 
     approvedRoutes: join(dir, 'approved-routes.json'),
     approvedCapabilities: join(dir, 'approved-capabilities.json'),
     workspace: join(dir, 'workspace'),
+    agentHome: join(dir, 'agent-home'),
     runDir: join(dir, 'run'),
   };
 }

@@ -17,6 +17,7 @@ import { seccompProgram } from './seccomp.js';
 import { sandboxArgs, sandboxCommand, type SandboxMounts } from './sandbox-args.js';
 import { rootStaging, SANDBOX_HOST_UID } from './root-staging.js';
 import { trace } from '../../util/trace.js';
+import { preparePersistedDirs, writePersistedFiles } from '../../launch/agent-home.js';
 
 const FORWARDS: Forward[] = [
   { name: 'egress', port: 3128, socket: 'egress.sock' },
@@ -72,6 +73,11 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     ctx.secrets,
     { term: opts.hostEnv.TERM },
   );
+  const asRoot = process.getuid?.() === 0;
+  // The agent's own folders (Claude's settings and conversations) persist in the state folder; provisioned files merge into them.
+  const owner = asRoot ? SANDBOX_HOST_UID : undefined;
+  const persisted = preparePersistedDirs(plan, owner);
+  setup.files = writePersistedFiles(persisted, setup.files, owner);
   writeSeed(seedDir, setup);
   const program = hostProgram(setup.command[0] ?? 'sh', GUEST_PATH + (opts.hostEnv.PATH ? `:${opts.hostEnv.PATH}` : ''));
   if (program.guestDir) setup.env.PATH = `${program.guestDir}:${setup.env.PATH ?? GUEST_PATH}`;
@@ -99,8 +105,14 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   };
   chmodSync(run, 0o711);
 
-  const asRoot = process.getuid?.() === 0;
-  let mounts: SandboxMounts = { workspace: paths.workspace, socketDir: sockDir, seedDir, ...files, extra: program.bind ? [program.bind] : [] };
+  let mounts: SandboxMounts = {
+    workspace: paths.workspace,
+    socketDir: sockDir,
+    seedDir,
+    ...files,
+    extra: program.bind ? [program.bind] : [],
+    persist: persisted.map((d) => ({ src: d.hostPath, dest: d.guestPath })),
+  };
   let prefix: string[] = [];
   if (asRoot) {
     // bwrap started by root maps the sandbox to host root; run it as an unprivileged uid instead.

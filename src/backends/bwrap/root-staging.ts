@@ -40,6 +40,7 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
     initScript: '',
     extra: [],
   };
+  staged.persist = (mounts.persist ?? []).map((d, i) => ({ src: stageDir(`persist${i}`, d.src, true), dest: d.dest }));
   const runDir = stageDir('run', dirOf(mounts.initScript), true);
   for (const key of ['caFile', 'caBundle', 'etcPasswd', 'etcGroup', 'etcHosts', 'initScript'] as const) {
     staged[key] = join(runDir, baseOf(mounts[key]));
@@ -52,7 +53,8 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
     chmodSync(copy, 0o755);
     return { src: join(runDir, baseOf(copy)), dest: e.dest };
   });
-  const script = binds.map((_, i) => `mount --bind "$${2 * i + 1}" "$${2 * i + 2}"`).join(' && ');
+  // Braces: past nine, sh reads "$10" as "$1" followed by "0".
+  const script = binds.map((_, i) => `mount --bind "\${${2 * i + 1}}" "\${${2 * i + 2}}"`).join(' && ');
   const prefix = [
     'unshare', '--mount', '--propagation', 'private', '--',
     '/bin/sh', '-c', `${script} && shift ${binds.length * 2} && exec "$@"`, 'bot-bottle-stage',

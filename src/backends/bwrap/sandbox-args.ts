@@ -16,6 +16,8 @@ export interface SandboxMounts {
   initScript: string;
   /** Extra read-only binds (e.g. an agent program installed outside /usr). */
   extra: Array<{ src: string; dest: string }>;
+  /** The agent's own home folders kept across runs (read-write, under the tmpfs home). */
+  persist?: Array<{ src: string; dest: string }>;
 }
 
 export const SANDBOX_RUN = '/run/bot-bottle';
@@ -65,6 +67,7 @@ export function sandboxArgs(opts: {
     '--perms', '0700', '--tmpfs', GUEST_HOME,
     '--bind', mounts.workspace, opts.workdir,
   );
+  for (const dir of mounts.persist ?? []) args.push('--bind', dir.src, dir.dest);
   for (const extra of mounts.extra) args.push('--ro-bind', extra.src, extra.dest);
   args.push('--remount-ro', '/', '--chdir', opts.workdir, '--clearenv');
   for (const [name, value] of Object.entries(opts.env)) args.push('--setenv', name, value);

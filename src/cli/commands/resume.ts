@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { allBackends, selectBackend } from '../../backends/select.js';
 import { launchPlan } from '../../launch/launch.js';
 import { ManifestCatalog } from '../../manifest/catalog.js';
+import { bottlesWithClaudeSession } from '../../plan/claude.js';
 import { resolvePlan } from '../../plan/resolve.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { readMetadata } from '../../state/metadata.js';
@@ -18,8 +19,12 @@ export function registerResume(program: Command, ctx: CliContext): void {
     .option('--dry-run', 'print the plan and create nothing', false)
     .option('--headless', 'run without a terminal UI: deliver --prompt and exit with the agent\'s code', false)
     .option('--prompt <text>', 'the task for a --headless run')
+    .option('--session <id>', 'continue this conversation of the agent (a Claude Code session id) instead of its latest')
     .action(async (slug, opts) => {
       if (opts.headless && opts.prompt === undefined) throw new CliError('--headless needs --prompt TEXT');
+      if (opts.session !== undefined && !bottlesWithClaudeSession(ctx.home, opts.session).includes(slug)) {
+        throw new CliError(`bottle ${slug} holds no Claude conversation ${JSON.stringify(opts.session)}`);
+      }
       if (opts.prompt !== undefined && !opts.headless) throw new CliError('--prompt is only used with --headless');
       const meta = readMetadata(ctx.home, slug);
       const backends = allBackends();
@@ -41,6 +46,8 @@ export function registerResume(program: Command, ctx: CliContext): void {
         mode: opts.headless ? { kind: 'headless', prompt: opts.prompt ?? '' } : { kind: 'interactive' },
         home: ctx.home,
         hostEnv: ctx.env,
+        resume: true,
+        session: opts.session,
       });
       const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
       if (existsSync(capabilities)) {
