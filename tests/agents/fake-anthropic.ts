@@ -227,7 +227,6 @@ export async function startFakeAnthropic(opts: { pki?: TestPki } = {}): Promise<
     res.end();
   });
   front.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    if (process.env.FAKE_DEBUG) console.error('CONNECT', req.url, head.length);
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => undefined);

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
+import { tempHome, type TempHome } from '../support/home.js';
+import { missingTool } from '../support/prereq.js';
+import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
+
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+
+/**
+ * What the real-Claude tests need: Claude Code installed the way users do
+ * (scripts/install-agents.sh), a bwrap bottle, and root to bind the fake API
+ * on port 443 (where egress sends api.anthropic.com). Missing locally: a skip
+ * with the reason; in CI: a failure.
+ */
+export function claudeMissing(extra: Array<() => string | undefined> = []): string | undefined {
+  const checks = [
+    () => missingTool('claude', ['--version']),
+    () => missingTool('bwrap'),
+    () => missingTool('socat', ['-V']),
+    ...extra,
+    () => {
+      if (process.getuid?.() === 0) return undefined;
+      const reason = 'the fake Anthropic API must listen on port 443, which needs root';
+      if (process.env.CI === 'true') throw new Error(`CI prerequisite missing: ${reason}`);
+      return reason;
+    },
+  ];
+  for (const check of checks) {
+    const reason = check();
+    if (reason) return reason;
+  }
+  return undefined;
+}
+
+export interface ClaudeRig {
+  h: TempHome;
+  fake: FakeAnthropic;
+  /** The real credential: only egress and the fake upstream may ever see it. */
+  token: string;
+  env: Record<string, string>;
+  cli(args: string[], timeoutMs?: number): Promise<BottleRun>;
+  /** The one bottle's slug (tests start one bottle per rig). */
+  slug(): string;
+  workspace(file: string): string;
+  /** Every file under the bottle's state folder, as text (to prove no token was kept). */
+  stateText(): string;
+  close(): Promise<void>;
+}
+
+/** A home with a `claude` bottle (as given) and an agent `coder` using it, and a fake API egress reaches. */
+export async function claudeRig(bottle: string, agent = ''): Promise<ClaudeRig> {
+  const h = tempHome();
+  const fake = await startFakeAnthropic();
+  const caFile = h.write('upstream-ca.pem', fake.caPem);
+  const token = `sk-ant-oat01-${randomBytes(24).toString('base64url')}`;
+  h.writeBottle('claude', bottle);
+  h.writeAgent('coder', `bottle: claude\n${agent}`, 'You are a careful coder.');
+  const env = {
+    BOT_BOTTLE_HOME: h.home,
+    BOT_BOTTLE_BACKEND: 'bwrap',
+    BOT_BOTTLE_RESOLVE: fake.resolve,
+    BOT_BOTTLE_UPSTREAM_CA: caFile,
+    BOT_BOTTLE_CLAUDE_OAUTH_TOKEN: token,
+    BOT_BOTTLE_ANTHROPIC_API_KEY: token,
+  };
+  const slug = (): string => {
+    const slugs = readdirSync(join(h.home, 'state'));
+    if (slugs.length !== 1) throw new Error(`expected one bottle, found ${slugs.join(', ')}`);
+    return slugs[0] ?? '';
+  };
+  return {
+    h,
+    fake,
+    token,
+    env,
+    cli: (args, timeoutMs = 120_000) => runBottleCli(args, { cwd: h.cwd, env, timeoutMs }),
+    slug,
+    workspace: (file) => readFileSync(join(h.home, 'state', slug(), 'workspace', file), 'utf8'),
+    stateText: () => collectText(join(h.home, 'state')),
+    close: async () => {
+      await fake.close();
+      h.cleanup();
+    },
+  };
+}
+
+function collectText(dir: string): string {
+  let out = '';
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const full = join(entry.parentPath, entry.name);
+    if (entry.isFile() && statSync(full).size < 16 * 1024 * 1024) out += readFileSync(full, 'latin1');
+  }
+  return out;
+}
+
+/** A tmux session running the CLI with the rig's environment; the shell prints EXITED=<code> after it. */
+export class TmuxCli {
+  readonly session = `bb-claude-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+  constructor(private readonly rig: ClaudeRig) {}
+
+  async start(args: string[]): Promise<void> {
+    const env = Object.entries({ ...this.rig.env, PATH: process.env.PATH ?? '/usr/bin:/bin', TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
+    // remain-on-exit: the pane stays after the CLI exits, so its last lines can be read.
+    await execa('tmux', ['new-session', '-d', '-s', this.session, '-x', '160', '-y', '50', '-c', this.rig.h.cwd, 'env', '-i', ...env, process.execPath, CLI, ...args, ';', 'set-option', '-t', this.session, 'remain-on-exit', 'on']);
+  }
+
+  async screen(): Promise<string> {
+    return (await execa('tmux', ['capture-pane', '-p', '-S', '-200', '-t', this.session])).stdout;
+  }
+
+  /** Polls the pane (bounded) until `pattern` shows up. */
+  async waitFor(pattern: string | RegExp, limitMs = 60_000): Promise<string> {
+    const until = Date.now() + limitMs;
+    let screen = '';
+    while (Date.now() < until) {
+      screen = await this.screen();
+      if (typeof pattern === 'string' ? screen.includes(pattern) : pattern.test(screen)) return screen;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${String(pattern)} did not appear; screen:\n${screen}`);
+  }
+
+  async keys(...keys: string[]): Promise<void> {
+    await execa('tmux', ['send-keys', '-t', this.session, ...keys]);
+  }
+
+  async type(text: string): Promise<void> {
+    await execa('tmux', ['send-keys', '-t', this.session, '-l', text]);
+  }
+
+  /**
+   * Types a line into a TUI and submits it. Keys that arrive together read as
+   * a paste, where Enter is a newline: wait until the text shows, then a beat.
+   */
+  async submit(text: string): Promise<void> {
+    await this.type(text);
+    await this.waitFor(text.slice(0, 40));
+    await new Promise((r) => setTimeout(r, 500));
+    await this.keys('Enter');
+  }
+
+  /** Waits until the CLI has exited (the pane is dead) and returns the whole pane. */
+  async exited(limitMs = 60_000): Promise<string> {
+    const until = Date.now() + limitMs;
+    while (Date.now() < until) {
+      const dead = (await execa('tmux', ['display-message', '-p', '-t', this.session, '#{pane_dead} #{pane_dead_status}'])).stdout.trim();
+      if (dead.startsWith('1 ')) return `${await this.screen()}\nEXIT=${dead.slice(2)}`;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`the CLI did not exit; screen:\n${await this.screen()}`);
+  }
+
+  async kill(): Promise<void> {
+    await execa('tmux', ['kill-session', '-t', this.session], { reject: false });
+  }
+}
