@@ -45,8 +45,8 @@ export interface FakeAnthropic {
   caPem: string;
   /** An HTTP proxy URL whose CONNECT to api.anthropic.com:443 reaches the fake; every other target gets 403. */
   proxyUrl: string;
-  /** Every request that reached the TLS server. */
-  requests: Array<{ method: string; path: string; headers: IncomingMessage['headers']; body: string }>;
+  /** Every request that reached the TLS server (`at`: Date.now() when its body had arrived). */
+  requests: Array<{ method: string; path: string; headers: IncomingMessage['headers']; body: string; at: number }>;
   /** Every Messages API call, parsed. */
   calls: MessagesCall[];
   /** CONNECT targets the front refused (a bare run must produce none). */
@@ -191,7 +191,7 @@ export async function startFakeAnthropic(opts: { pki?: TestPki } = {}): Promise<
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
       const path = req.url ?? '/';
-      requests.push({ method: req.method ?? '', path, headers: req.headers, body: raw });
+      requests.push({ method: req.method ?? '', path, headers: req.headers, body: raw, at: Date.now() });
       if (req.method === 'POST' && /^\/v1\/messages(\?|$)/.test(path)) {
         const body = JSON.parse(raw) as MessagesBody;
         calls.push({ path, headers: req.headers, body });
