@@ -1,3 +1,5 @@
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingTool } from '../support/prereq.js';
 import { claudeMissing, claudeRig, TmuxCli, type ClaudeRig } from './claude-support.js';
@@ -20,17 +22,17 @@ describe.skipIf(missing)('interactive claude in a bottle (tmux)', () => {
   let session: string;
 
   beforeAll(async () => {
-    // The shipped example bottle, as `bot-bottle init --examples` installs it.
-    const { readFileSync } = await import('node:fs');
-    const shipped = readFileSync('examples/bottles/claude.md', 'utf8');
-    rig = await claudeRig(shipped.slice(shipped.indexOf('\n') + 1, shipped.indexOf('\n---', 4)));
+    rig = await claudeRig('');
+    // The shipped example bottle and agent, as `bot-bottle init --examples` installs them (README: `bot-bottle start claude`).
+    cpSync('examples/bottles/claude.md', join(rig.h.home, 'bottles', 'claude.md'));
+    cpSync('examples/agents/claude.md', join(rig.h.home, 'agents', 'claude.md'));
   }, 60_000);
   afterAll(async () => rig?.close());
 
   it('starts at its prompt without onboarding, runs a tool without asking, and shows the reply', async () => {
     const tty = new TmuxCli(rig);
     try {
-      await tty.start(['start', 'coder']);
+      await tty.start(['start', 'claude']);
       await tty.waitFor('Launch this bottle? [y/N]');
       await tty.keys('y', 'Enter');
       const ready = await tty.waitFor(/bypass permissions on/);

@@ -119,9 +119,14 @@ export class TmuxCli {
     while (Date.now() < until) {
       screen = await this.screen();
       if (typeof pattern === 'string' ? screen.includes(pattern) : pattern.test(screen)) return screen;
+      if (await this.dead()) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`${String(pattern)} did not appear; screen:\n${screen}`);
+  }
+
+  private async dead(): Promise<boolean> {
+    return (await execa('tmux', ['display-message', '-p', '-t', this.session, '#{pane_dead}'])).stdout.trim() === '1';
   }
 
   async keys(...keys: string[]): Promise<void> {
