@@ -35,6 +35,9 @@ export function claudeGuest(plan: BottlePlan, superviseUrl: string, workspace: s
     permissions: { allow: [`mcp__${SUPERVISE_SERVER_NAME}`] },
     ...(bypass ? { skipDangerousModePermissionPrompt: true } : {}),
     autoUpdates: false,
+    // WebFetch would first ask api.anthropic.com/api/web/domain_info about every host (a path egress does
+    // not route); in a bottle, egress's routes are the list of what may be fetched.
+    skipWebFetchPreflight: true,
   };
   const files: GuestFile[] = [
     {
