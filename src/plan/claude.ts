@@ -20,16 +20,16 @@ import { PLACEHOLDER_TOKEN } from './placeholder.js';
 export const CLAUDE_CONFIG_DIR = '.claude';
 
 /**
- * What Claude Code must reach on api.anthropic.com, found by running it
- * (2.1.x) through egress and reading the audit: the Messages API (and
- * count_tokens under it), the connectivity check at start, and the
- * organisation's managed settings and policy limits, which Claude reads
- * before every session. Everything else it would call there is optional
- * (telemetry, feature flags, release notes) and is switched off by env.
+ * What Claude Code must reach on api.anthropic.com, found by running 2.1.332
+ * through egress (headless and interactive) and reading the audit: the
+ * Messages API (count_tokens lives under it) and the organisation's managed
+ * settings and policy limits, which it reads before every session. Everything
+ * else it calls there is optional and switched off by CLAUDE_ENV (telemetry,
+ * feature flags, bootstrap, release notes), skipped (the onboarding's
+ * /api/hello check, the WebFetch domain lookup) or carried by the proxy.
  */
 export const CLAUDE_API_MATCHES: NonNullable<RouteDraft['matches']> = [
   { paths: [{ type: 'prefix', value: '/v1/messages' }], methods: ['POST'], headers: [] },
-  { paths: [{ type: 'exact', value: '/api/hello' }], methods: ['GET', 'HEAD'], headers: [] },
   {
     paths: [
       { type: 'exact', value: '/api/claude_code/settings' },

@@ -57,7 +57,7 @@ describe.skipIf(missing)('claude -p in a bottle (OAuth token)', () => {
 
   it('reaches nothing but the Messages API and the start-up checks it is routed for', () => {
     const paths = new Set(rig.fake.requests.map((r) => r.path.split('?')[0]));
-    for (const path of paths) expect(['/v1/messages', '/api/claude_code/settings', '/api/claude_code/policy_limits', '/api/hello']).toContain(path);
+    for (const path of paths) expect(['/v1/messages', '/api/claude_code/settings', '/api/claude_code/policy_limits']).toContain(path);
     const audit = readAudit(rig);
     expect(audit.filter((l) => l.decision !== 'allow')).toEqual([]);
   });

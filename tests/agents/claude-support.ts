@@ -96,29 +96,40 @@ function collectText(dir: string): string {
   return out;
 }
 
-/** A tmux session running the CLI with the rig's environment; the shell prints EXITED=<code> after it. */
+/** The CLI on a real terminal: a tmux session with the rig's environment, kept after the CLI exits so its last lines can be read. */
 export class TmuxCli {
   readonly session = `bb-claude-${process.pid}-${randomBytes(3).toString('hex')}`;
+  /** A tmux server of its own: the machine's default one is shared with whatever else runs tmux. */
+  private readonly socket: string;
 
-  constructor(private readonly rig: ClaudeRig) {}
+  constructor(private readonly rig: ClaudeRig) {
+    this.socket = join(rig.h.root, `${this.session}.sock`);
+  }
+
+  private tmux(args: string[], opts: { reject?: boolean } = {}) {
+    return execa('tmux', ['-S', this.socket, ...args], opts);
+  }
 
   async start(args: string[]): Promise<void> {
     const env = Object.entries({ ...this.rig.env, PATH: process.env.PATH ?? '/usr/bin:/bin', TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
-    // remain-on-exit: the pane stays after the CLI exits, so its last lines can be read.
-    await execa('tmux', ['new-session', '-d', '-s', this.session, '-x', '160', '-y', '50', '-c', this.rig.h.cwd, 'env', '-i', ...env, process.execPath, CLI, ...args, ';', 'set-option', '-t', this.session, 'remain-on-exit', 'on']);
+    // A shell waits for the CLI and prints its exit code; tmux itself was seen not to reap an exited
+    // pane process under load (a zombie, so the pane never reads as dead).
+    const script = '"$@"; echo "EXIT=$?"; exec sleep 600';
+    await this.tmux(['new-session', '-d', '-s', this.session, '-x', '160', '-y', '50', '-c', this.rig.h.cwd, 'sh', '-c', script, 'sh', 'env', '-i', ...env, process.execPath, CLI, ...args]);
   }
 
   async screen(): Promise<string> {
-    return (await execa('tmux', ['capture-pane', '-p', '-S', '-200', '-t', this.session])).stdout;
+    return (await this.tmux(['capture-pane', '-p', '-S', '-200', '-t', this.session])).stdout;
   }
 
   /** Polls the pane (bounded) until `pattern` shows up. */
-  async waitFor(pattern: string | RegExp, limitMs = 60_000): Promise<string> {
+  async waitFor(pattern: string | RegExp | ((screen: string) => boolean), limitMs = 60_000): Promise<string> {
     const until = Date.now() + limitMs;
     let screen = '';
+    const matches = (text: string): boolean => (typeof pattern === 'string' ? text.includes(pattern) : pattern instanceof RegExp ? pattern.test(text) : pattern(text));
     while (Date.now() < until) {
       screen = await this.screen();
-      if (typeof pattern === 'string' ? screen.includes(pattern) : pattern.test(screen)) return screen;
+      if (matches(screen)) return screen;
       if (await this.dead()) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -126,15 +137,15 @@ export class TmuxCli {
   }
 
   private async dead(): Promise<boolean> {
-    return (await execa('tmux', ['display-message', '-p', '-t', this.session, '#{pane_dead}'])).stdout.trim() === '1';
+    return /^EXIT=\d+$/m.test(await this.screen());
   }
 
   async keys(...keys: string[]): Promise<void> {
-    await execa('tmux', ['send-keys', '-t', this.session, ...keys]);
+    await this.tmux(['send-keys', '-t', this.session, ...keys]);
   }
 
   async type(text: string): Promise<void> {
-    await execa('tmux', ['send-keys', '-t', this.session, '-l', text]);
+    await this.tmux(['send-keys', '-t', this.session, '-l', text]);
   }
 
   /**
@@ -143,23 +154,19 @@ export class TmuxCli {
    */
   async submit(text: string): Promise<void> {
     await this.type(text);
-    await this.waitFor(text.slice(0, 40));
+    // The prompt box is the last line starting with ❯ (earlier ones are history, which may hold the same text).
+    const head = text.slice(0, 40);
+    await this.waitFor((screen) => screen.split('\n').filter((l) => l.startsWith('❯')).at(-1)?.includes(head) === true);
     await new Promise((r) => setTimeout(r, 500));
     await this.keys('Enter');
   }
 
-  /** Waits until the CLI has exited (the pane is dead) and returns the whole pane. */
+  /** Waits until the CLI has exited and returns the whole pane, which ends with `EXIT=<code>`. */
   async exited(limitMs = 60_000): Promise<string> {
-    const until = Date.now() + limitMs;
-    while (Date.now() < until) {
-      const dead = (await execa('tmux', ['display-message', '-p', '-t', this.session, '#{pane_dead} #{pane_dead_status}'])).stdout.trim();
-      if (dead.startsWith('1 ')) return `${await this.screen()}\nEXIT=${dead.slice(2)}`;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`the CLI did not exit; screen:\n${await this.screen()}`);
+    return this.waitFor(/^EXIT=\d+$/m, limitMs);
   }
 
   async kill(): Promise<void> {
-    await execa('tmux', ['kill-session', '-t', this.session], { reject: false });
+    await this.tmux(['kill-session', '-t', this.session], { reject: false });
   }
 }

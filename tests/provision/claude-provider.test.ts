@@ -49,7 +49,7 @@ describe('claude provider', () => {
     const route = p.sidecars.egress.routes[0];
     expect(route?.auth).toEqual({ scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'TOK' });
     // Only what Claude Code needs: the Messages API and its start-up checks.
-    expect(route?.matches.flatMap((m) => m.paths.map((x) => x.value))).toEqual(['/v1/messages', '/api/hello', '/api/claude_code/settings', '/api/claude_code/policy_limits']);
+    expect(route?.matches.flatMap((m) => m.paths.map((x) => x.value))).toEqual(['/v1/messages', '/api/claude_code/settings', '/api/claude_code/policy_limits']);
   });
 
   it('keeps its permission prompts with permission_prompts: true, and still never asks before a supervise tool', () => {
