@@ -80,3 +80,32 @@ describe.skipIf(missing)('interactive claude in a bottle (tmux)', () => {
     expect(conversationText(later.at(-1)!.body)).toContain('from-the-terminal');
   }, 180_000);
 });
+
+describe.skipIf(missing)('interactive claude with an API key (tmux)', () => {
+  let rig: ClaudeRig;
+  beforeAll(async () => {
+    rig = await claudeRig('agent_provider: {template: claude, api_key: BOT_BOTTLE_ANTHROPIC_API_KEY}');
+  }, 60_000);
+  afterAll(async () => rig?.close());
+
+  it('starts without asking whether to use the key, and the key reaches the upstream as x-api-key', async () => {
+    const tty = new TmuxCli(rig);
+    let screen: string;
+    try {
+      await tty.start(['start', 'coder']);
+      await tty.waitFor('Launch this bottle? [y/N]');
+      await tty.keys('y', 'Enter');
+      screen = await tty.waitFor(/bypass permissions on/);
+      await tty.submit('say: keyed reply');
+      screen += await tty.waitFor('FAKE-REPLY keyed reply');
+      await tty.submit('/exit');
+      screen += await tty.exited();
+    } finally {
+      await tty.kill();
+    }
+    for (const never of NEVER) expect(screen).not.toMatch(never);
+    expect(screen).toContain('EXIT=0');
+    expect(rig.fake.calls.length).toBeGreaterThan(0);
+    for (const call of rig.fake.requests) expect(call.headers['x-api-key']).toBe(rig.token);
+  }, 180_000);
+});
