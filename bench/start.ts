@@ -3,10 +3,13 @@
  * on the bwrap backend and the sidecar bundle's peak RSS, median of 10, next to
  * the floor it cannot beat (node start-up, a bare bwrap sandbox) in the same run.
  * Each run is paired with one `--no-containment-check` run (alternated, so both
- * see the same machine) to show what the containment self-test adds.
+ * see the same machine) to show what the containment self-test adds. Then
+ * headless `claude -p` to first output through a bottle vs. bare against the
+ * same fake API (bench/claude-start.ts), when Claude Code is installed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { benchClaudeStart, type ClaudeStartResult } from './claude-start.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -87,6 +90,13 @@ const nodeStart = Array.from({ length: RUNS }, () => timed(() => execFileSync(pr
 const bareBwrap = Array.from({ length: RUNS }, () =>
   timed(() => execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bwrap', '--unshare-all', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', 'true'])),
 );
+let claude: ClaudeStartResult | string;
+try {
+  execFileSync('claude', ['--version'], { stdio: 'ignore' });
+  claude = process.getuid?.() === 0 ? await benchClaudeStart(root, cli, RUNS) : 'skipped: needs root (the fake API listens on port 443)';
+} catch (err) {
+  claude = `skipped: ${err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'claude is not installed (scripts/install-agents.sh)' : String(err)}`;
+}
 rmSync(root, { recursive: true, force: true });
 
 const fmt = (n: number): string => n.toFixed(0);
@@ -105,3 +115,19 @@ console.log(`\nphase (median ms since CLI start; with --no-containment-check the
 for (const [phase, xs] of phases) console.log(`  ${phase}: ${fmt(median(xs))}`);
 const added = median(starts) - median(unchecked);
 console.log(`\ntargets: start < 500 ms (${median(starts) < 500 ? 'met' : 'missed'}), bundle RSS < 80 MB (${median(rss) < 80 ? 'met' : 'missed'}), self-test ≤ 150 ms (${added <= 150 ? 'met' : 'missed'})`);
+
+if (typeof claude === 'string') console.log(`\nclaude -p, bottle vs bare: ${claude}`);
+else {
+  const overhead = median(claude.bottle.first) - median(claude.bare.first);
+  const row = (label: string, xs: number[]): string => `| ${label} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} |`;
+  console.log(`\nclaude -p to first output against the fake API (bwrap), ${RUNS} runs each, alternated`);
+  console.log('| measure (ms since spawn) | median | min | max |');
+  console.log('|---|---|---|---|');
+  console.log(row('bottle: first output', claude.bottle.first));
+  console.log(row('bare: first output', claude.bare.first));
+  console.log(row('bottle: first API request', claude.bottle.firstRequest));
+  console.log(row('bare: first API request', claude.bare.firstRequest));
+  console.log(row('bottle: Messages API call', claude.bottle.messages));
+  console.log(row('bare: Messages API call', claude.bare.messages));
+  console.log(`\ntarget: bottle overhead < 400 ms: ${fmt(overhead)} ms (${overhead < 400 ? 'met' : 'missed'})`);
+}

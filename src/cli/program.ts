@@ -3,6 +3,7 @@ import { LaunchError } from '../launch/errors.js';
 import { BackendUnavailableError } from '../backends/types.js';
 import { ManifestError } from '../manifest/errors.js';
 import { SlugError } from '../plan/slug.js';
+import { bottlesWithClaudeSession } from '../plan/claude.js';
 import { registerEdit } from './commands/edit.js';
 import { registerInfo } from './commands/info.js';
 import { registerInit } from './commands/init.js';
@@ -38,12 +39,26 @@ export function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
+/**
+ * `bot-bottle --resume <session>` is what Claude Code inside a bottle prints
+ * at exit (its CLAUDE_CODE_RESUME_HINT_COMMAND): `resume` of the bottle that
+ * holds that conversation.
+ */
+function claudeResumeHint(argv: readonly string[], ctx: CliContext): string[] {
+  if (argv[0] !== '--resume' || argv[1] === undefined) return [...argv];
+  const slugs = bottlesWithClaudeSession(ctx.home, argv[1]);
+  if (slugs.length !== 1) {
+    throw new CliError(slugs.length === 0 ? `no bottle holds the Claude conversation ${JSON.stringify(argv[1])}` : `several bottles hold the Claude conversation ${argv[1]}: ${slugs.join(', ')}; use bot-bottle resume SLUG --session ${argv[1]}`);
+  }
+  return ['resume', slugs[0] ?? '', '--session', argv[1], ...argv.slice(2)];
+}
+
 /** Parse and run; returns the exit code. Known errors print one clear message and no stack. */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
   const previous = process.exitCode;
   process.exitCode = undefined;
   try {
-    await buildProgram(ctx).parseAsync([...argv], { from: 'user' });
+    await buildProgram(ctx).parseAsync(claudeResumeHint(argv, ctx), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode; // commander already printed its one line

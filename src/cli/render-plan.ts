@@ -1,4 +1,5 @@
 import type { BottlePlan } from '../plan/types.js';
+import { describeAuth } from '../plan/egress-route.js';
 
 /**
  * The human view of a plan: what the preflight shows before anything runs.
@@ -17,7 +18,7 @@ export function renderPlan(plan: BottlePlan): string {
   lines.push('  egress routes:');
   if (plan.sidecars.egress.routes.length === 0) lines.push('    (none: every request is refused)');
   for (const route of plan.sidecars.egress.routes) {
-    const auth = route.auth ? `, injects ${route.auth.scheme} token from ${route.auth.tokenRef}` : '';
+    const auth = route.auth ? `, injects ${describeAuth(route.auth)} from ${route.auth.tokenRef}` : '';
     const matches = route.matches.length > 0 ? `, ${route.matches.length} match rule(s)` : ', any path';
     lines.push(`    ${route.host}:${route.port}${matches}${auth}; DLP on match: ${route.dlp.onMatch}${route.gitFetch ? '; git fetch allowed' : ''}`);
   }

@@ -39,6 +39,8 @@ const regexChecked = <T extends { type?: string | undefined; value: string }>(sc
     const problem = routeRegexProblem(ctx.value.value);
     if (problem) ctx.issues.push({ code: 'custom', message: problem, path: ['value'], input: ctx.value });
   });
+/** Headers that frame the request or belong to the proxy hop: never a place for an injected credential. */
+const AUTH_FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'proxy-connection']);
 
 export const EnvSchema = z.record(
   z.string().regex(ENV_NAME, 'env names are letters, digits and _ and do not start with a digit'),
@@ -87,9 +89,20 @@ export const RouteSchema = z.strictObject({
   port: z.number().int().min(1).max(65535).optional(),
   auth: z
     .strictObject({
-      scheme: z.string().regex(/^[A-Za-z][A-Za-z0-9._-]*$/, 'scheme is one word, e.g. Bearer or token'),
+      scheme: z.string().regex(/^[A-Za-z][A-Za-z0-9._-]*$/, 'scheme is one word, e.g. Bearer or token').optional(),
+      header: z
+        .string()
+        .transform((h) => h.toLowerCase())
+        .pipe(
+          z
+            .string()
+            .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, 'header is an HTTP header name, e.g. x-api-key')
+            .refine((h) => !AUTH_FORBIDDEN_HEADERS.has(h), 'this header cannot carry a credential: it frames the request or is the proxy\'s own'),
+        )
+        .optional(),
       token_ref: z.string().regex(ENV_NAME, 'token_ref is the NAME of a host environment variable, not the token itself'),
     })
+    .refine((a) => a.scheme !== undefined || a.header !== undefined, 'auth needs a scheme (sends `Authorization: <scheme> <token>`) or a header (sends `<header>: <token>`, e.g. header: x-api-key)')
     .optional(),
   matches: z.array(RouteMatchSchema).optional(),
   dlp: z
@@ -134,12 +147,25 @@ const RoutesSchema = z.array(RouteSchema).check((ctx) => {
 export const PROVIDER_TEMPLATES = ['shell', 'claude', 'codex'] as const;
 export type ProviderTemplate = (typeof PROVIDER_TEMPLATES)[number];
 
-export const AgentProviderSchema = z.strictObject({
-  template: z.enum(PROVIDER_TEMPLATES).optional(),
-  dockerfile: line(z.string().min(1)).optional(),
-  auth_token: z.string().regex(ENV_NAME, 'auth_token is the NAME of a host environment variable holding the token').optional(),
-  forward_host_credentials: z.boolean().optional(),
-});
+export const AgentProviderSchema = z
+  .strictObject({
+    template: z.enum(PROVIDER_TEMPLATES).optional(),
+    dockerfile: line(z.string().min(1)).optional(),
+    auth_token: z.string().regex(ENV_NAME, 'auth_token is the NAME of a host environment variable holding the token').optional(),
+    /** claude: an Anthropic Console API key (sent as x-api-key) instead of an OAuth token. */
+    api_key: z.string().regex(ENV_NAME, 'api_key is the NAME of a host environment variable holding the API key').optional(),
+    forward_host_credentials: z.boolean().optional(),
+    /** Keep the agent's own permission prompts; by default they are off, because the bottle is the boundary. */
+    permission_prompts: z.boolean().optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.api_key !== undefined && p.auth_token !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['api_key'], message: 'give either auth_token (an OAuth token, e.g. from `claude setup-token`) or api_key (an Anthropic Console API key), not both' });
+    }
+    if (p.api_key !== undefined && (p.template ?? 'claude') !== 'claude') {
+      ctx.addIssue({ code: 'custom', path: ['api_key'], message: 'api_key is only for the claude template (an Anthropic Console API key)' });
+    }
+  });
 
 export const BottleSchema = z.strictObject({
   extends: name('bottle', BOTTLE_FIX).optional(),
@@ -159,8 +185,11 @@ export const BottleSchema = z.strictObject({
     .optional(),
 });
 
-/** Claude Code subagent keys: accepted so one file can serve both tools, and ignored. */
+/** Claude Code subagent keys: accepted so one file can serve both tools; all but `model` are ignored. */
 export const CLAUDE_SUBAGENT_KEYS = ['name', 'description', 'model', 'color', 'memory', 'tools'] as const;
+
+/** A model name or alias as the agent program takes it (`sonnet`, `claude-sonnet-4-5`, `gpt-5-codex`); `inherit` = the program's default. */
+const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:@[\]/-]{0,127}$/;
 
 export const AgentSchema = z.strictObject({
   bottle: name('bottle', BOTTLE_FIX).optional(),
@@ -168,7 +197,7 @@ export const AgentSchema = z.strictObject({
   'git-gate': z.strictObject({ user: GitUserSchema.optional() }).optional(),
   name: z.unknown().optional(),
   description: z.unknown().optional(),
-  model: z.unknown().optional(),
+  model: z.string({ error: 'model is a model name or alias, e.g. sonnet' }).regex(MODEL, 'model is a model name or alias, e.g. sonnet or claude-sonnet-4-5').optional(),
   color: z.unknown().optional(),
   memory: z.unknown().optional(),
   tools: z.unknown().optional(),

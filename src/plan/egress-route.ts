@@ -52,7 +52,10 @@ export const EgressRoutePlanSchema = z.strictObject({
   port: z.int().check(z.minimum(1), z.maximum(65535)),
   auth: z.optional(
     z.strictObject({
-      scheme: z.string().check(z.minLength(1)),
+      /** `Authorization: <scheme> <token>`; absent with a `header`: the token alone. */
+      scheme: z.optional(z.string().check(z.minLength(1))),
+      /** Lower-case header the token goes into; absent = authorization. */
+      header: z.optional(z.string().check(z.regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/))),
       /** Env var name inside the sidecar holding the token, e.g. EGRESS_TOKEN_0. */
       tokenSlot: z.string().check(z.regex(/^EGRESS_TOKEN_[A-Z0-9_]+$/)),
       /** Host env var the value came from; shown to humans, never the value. */
@@ -75,3 +78,22 @@ export type OutboundDetector = (typeof OUTBOUND_DETECTORS)[number];
 export type InboundDetector = (typeof INBOUND_DETECTORS)[number];
 export type OnMatch = (typeof ON_MATCH)[number];
 export type InboundOnMatch = (typeof INBOUND_ON_MATCH)[number];
+
+export type RouteAuth = NonNullable<EgressRoutePlan['auth']>;
+
+/** The header a route's credential is injected into (the agent's own value for it is always dropped). */
+export function authHeaderName(auth: Pick<RouteAuth, 'header'>): string {
+  return auth.header ?? 'authorization';
+}
+
+/** The injected header's value: `<scheme> <token>`, or the token alone when there is no scheme. */
+export function authHeaderValue(auth: Pick<RouteAuth, 'scheme'>, token: string): string {
+  return auth.scheme ? `${auth.scheme} ${token}` : token;
+}
+
+/** How a plan or the allowlist describes the injection, never with a value: `Bearer token`, `x-api-key header`. */
+export function describeAuth(auth: Pick<RouteAuth, 'scheme' | 'header'>): string {
+  const header = authHeaderName(auth);
+  if (header === 'authorization') return `${auth.scheme ?? 'raw'} token`;
+  return auth.scheme ? `${auth.scheme} token in ${header}` : `token in ${header}`;
+}

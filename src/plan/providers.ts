@@ -2,8 +2,9 @@ import { homedir } from 'node:os';
 import type { ProviderTemplate } from '../manifest/schema.js';
 import type { MergedBottle } from '../manifest/merge.js';
 import { codexContribution } from './codex-provider.js';
-import type { BottlePlan, ImagePlan, PlanEnvEntry } from './types.js';
+import type { ImagePlan, PlanEnvEntry } from './types.js';
 import type { RouteDraft } from './routes.js';
+import { claudeContribution } from './claude.js';
 
 /**
  * What each agent provider adds to a bottle: the program it runs, the
@@ -16,12 +17,16 @@ export interface ProviderContribution {
   command: string[];
   routes: RouteDraft[];
   placeholders: PlanEnvEntry[];
+  /** The provider's fixed settings (e.g. auto-update off); the bottle's own env wins over them. */
+  env?: PlanEnvEntry[];
   /** Folders of the agent's home (relative to it) kept across runs of the bottle: the agent's settings and conversations. */
   persist?: string[];
   warnings: string[];
 }
 
-export const PLACEHOLDER_TOKEN = 'bot-bottle-placeholder-egress-injects-the-real-token';
+export type ProviderMode = { kind: 'interactive' } | { kind: 'headless'; prompt: string };
+
+export { PLACEHOLDER_TOKEN } from './placeholder.js';
 
 /**
  * A model API's reply is the agent's own conversation, not untrusted web
@@ -44,37 +49,23 @@ export function providerImage(bottle: MergedBottle, program: string, backend: st
 
 export function providerContribution(
   bottle: MergedBottle,
-  mode: BottlePlan['mode'],
+  mode: ProviderMode,
   userHome: string = homedir(),
-  agent: { model?: unknown; resume: boolean } = { resume: false },
+  agent: { model?: string | undefined; resume: boolean; session?: string | undefined; agentHome?: string | undefined } = { resume: false },
 ): ProviderContribution {
   const provider = bottle.agent_provider ?? {};
   switch (providerTemplate(bottle)) {
     case 'shell':
       return {
         program: 'bash',
-        command: mode.kind === 'headless' ? ['sh', '-c', mode.prompt] : ['bash', '-l'],
+        // bash in both modes: a headless prompt behaves as it does at the interactive prompt.
+        command: mode.kind === 'headless' ? ['bash', '-c', mode.prompt] : ['bash', '-l'],
         routes: [],
         placeholders: [],
         warnings: [],
       };
-    case 'claude': {
-      const authRef = provider.auth_token;
-      return {
-        program: 'claude',
-        command: mode.kind === 'headless' ? ['claude', '-p', mode.prompt] : ['claude'],
-        routes: [
-          {
-            host: 'api.anthropic.com',
-            ...(authRef ? { auth: { scheme: 'Bearer', tokenFrom: { kind: 'env', name: authRef } } } : {}),
-            dlp: MODEL_API_DLP,
-            source: 'provider',
-          },
-        ],
-        placeholders: authRef ? [{ name: 'CLAUDE_CODE_OAUTH_TOKEN', kind: 'placeholder', value: PLACEHOLDER_TOKEN, secret: false }] : [],
-        warnings: authRef ? [] : ['agent_provider.auth_token is not set: claude will have to log in inside the bottle'],
-      };
-    }
+    case 'claude':
+      return claudeContribution(bottle, mode, agent);
     case 'codex':
       return codexContribution(provider, mode, userHome, agent);
   }

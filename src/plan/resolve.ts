@@ -29,8 +29,9 @@ export interface PlanRequest {
   /** Read only to warn about unset variables; values never enter the plan. */
   hostEnv: Readonly<Record<string, string | undefined>>;
   userHome?: string;
-  /** `resume`: the agent continues its last conversation (`codex resume --last`). */
+  /** `resume`: the agent continues its last conversation (claude --continue, codex resume --last), or `session` when given. */
   resume?: boolean;
+  session?: string | undefined;
   /** False with --no-containment-check (default true). */
   containmentCheck?: boolean;
   /** `--rm`: delete the bottle's state when it stops. */
@@ -62,6 +63,8 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
   const provider = providerContribution(bottle, req.mode, userHome, {
     model: agent.frontmatter.model,
     resume: req.resume === true,
+    session: req.session,
+    agentHome: bottleStatePaths(req.slug, req.home).agentHome,
   });
   warnings.push(...provider.warnings);
   const { routes, tokens, merged } = finalizeRoutes((bottle.egress?.routes ?? []).map(draftFromManifest), provider.routes);
@@ -77,7 +80,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
     }
   }
 
-  const env: PlanEnvEntry[] = [];
+  const env: PlanEnvEntry[] = [...(provider.env ?? [])];
   for (const [name, raw] of Object.entries(bottle.env ?? {})) {
     const entry = classifyEnv(name, raw);
     if (entry.kind === 'literal') env.push({ ...entry, secret: false });

@@ -6,7 +6,7 @@ import type { TokenSource } from './types.js';
 export interface RouteDraft {
   host: string;
   port?: number;
-  auth?: { scheme: string; tokenFrom: TokenSource['from'] };
+  auth?: { scheme?: string; header?: string; tokenFrom: TokenSource['from'] };
   matches?: EgressRoutePlan['matches'];
   /** Only what was set: defaults are filled in last, so a manifest can tune one key of a provider route. */
   dlp?: Partial<RouteDlp>;
@@ -24,7 +24,7 @@ export function draftFromManifest(route: RouteFrontmatter): RouteDraft {
   return {
     host: route.host,
     ...(route.port !== undefined ? { port: route.port } : {}),
-    ...(route.auth ? { auth: { scheme: route.auth.scheme, tokenFrom: { kind: 'env', name: route.auth.token_ref } } } : {}),
+    ...(route.auth ? { auth: { ...(route.auth.scheme ? { scheme: route.auth.scheme } : {}), ...(route.auth.header && route.auth.header !== 'authorization' ? { header: route.auth.header } : {}), tokenFrom: { kind: 'env', name: route.auth.token_ref } } } : {}),
     matches: (route.matches ?? []).map((m) => ({
       paths: m.paths ?? [],
       methods: m.methods ?? [],
@@ -95,7 +95,7 @@ export function finalizeRoutes(
         source = { slot: `EGRESS_TOKEN_${tokens.length}`, from: draft.auth.tokenFrom };
         tokens.push(source);
       }
-      auth = { scheme: draft.auth.scheme, tokenSlot: source.slot, tokenRef: describeTokenSource(source.from) };
+      auth = { ...(draft.auth.scheme ? { scheme: draft.auth.scheme } : {}), ...(draft.auth.header ? { header: draft.auth.header } : {}), tokenSlot: source.slot, tokenRef: describeTokenSource(source.from) };
     }
     const dlp = draft.dlp ?? {};
     return {

@@ -7,6 +7,7 @@ import { CliError } from '../cli/context.js';
 import { resolveSkill } from '../manifest/roots.js';
 import { CODEX_HOME, codexAuthJson, codexConfigToml } from './codex.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_PATH, GUEST_USER } from './layout.js';
+import { claudeGuest, GUEST_SYSTEM_PROMPT } from './claude.js';
 
 /** The sidecars as the agent reaches them from inside the bottle. */
 export interface GuestEndpoints {
@@ -22,6 +23,8 @@ export interface GuestFile {
   mode: number;
   /** `merge-json`: deep-merge into an existing JSON file instead of replacing it. */
   merge?: 'json';
+  /** With `merge`: a JSON object that fills only what the existing file does not set. */
+  defaults?: string;
 }
 
 export interface GuestSetup {
@@ -76,13 +79,20 @@ export function provisionGuest(
   const files: GuestFile[] = [{ path: `${GUEST_HOME}/.gitconfig`, content: gitConfig(plan, endpoints), mode: 0o644 }];
   const registration = superviseRegistration(plan.provider.template, endpoints.superviseUrl);
   Object.assign(env, registration.env);
-  for (const file of registration.files) {
-    // Codex's config.toml starts with bot-bottle's settings; the registration appends its table.
-    const content = file.path === '.codex/config.toml' ? codexConfigToml(plan.workspace.guestPath) + file.content : file.content;
-    files.push({ path: `${GUEST_HOME}/${file.path}`, content, mode: 0o600, ...(file.mode === 'merge-json' ? { merge: 'json' as const } : {}) });
+  const claude = plan.provider.template === 'claude' ? claudeGuest(plan, endpoints.superviseUrl, plan.workspace.guestPath) : undefined;
+  if (claude) {
+    // Claude's registration lives in its own configuration folder, with everything else it needs to start.
+    Object.assign(env, claude.env);
+    files.push(...claude.files);
+  } else {
+    for (const file of registration.files) {
+      // Codex's config.toml starts with bot-bottle's settings; the registration appends its table.
+      const content = file.path === '.codex/config.toml' ? codexConfigToml(plan.workspace.guestPath) + file.content : file.content;
+      files.push({ path: `${GUEST_HOME}/${file.path}`, content, mode: 0o600, ...(file.mode === 'merge-json' ? { merge: 'json' as const } : {}) });
+    }
   }
   if (plan.agent.systemPrompt.length > 0) {
-    files.push({ path: `${GUEST_HOME}/.bot-bottle/system-prompt.md`, content: `${plan.agent.systemPrompt}\n`, mode: 0o644 });
+    files.push({ path: GUEST_SYSTEM_PROMPT, content: `${plan.agent.systemPrompt}\n`, mode: 0o644 });
   }
   // Always written: ~/.codex is kept across runs, and a prompt removed from the agent must not linger there.
   if (plan.provider.template === 'codex') files.push({ path: `${CODEX_HOME}/AGENTS.md`, content: plan.agent.systemPrompt.length > 0 ? `${plan.agent.systemPrompt}\n` : '', mode: 0o644 });
@@ -96,16 +106,10 @@ export function provisionGuest(
     return { hostPath: found.path, guestPath: `${GUEST_HOME}/.claude/skills/${skill}` };
   });
 
-  return { env, files, copies, command: agentCommand(plan), workdir: plan.workspace.guestPath };
-}
-
-/** Claude gets the agent's prompt appended to its own; codex reads ~/.codex/AGENTS.md; shell has none. */
-function agentCommand(plan: BottlePlan): string[] {
   const [program, ...rest] = plan.provider.command;
-  if (plan.provider.template === 'claude' && plan.agent.systemPrompt.length > 0) {
-    return [program ?? 'claude', '--append-system-prompt', plan.agent.systemPrompt, ...rest];
-  }
-  return [...plan.provider.command];
+  // Claude reads its settings and the agent's prompt from provisioned files; codex reads ~/.codex/AGENTS.md; shell has none.
+  const command = claude ? [program ?? 'claude', ...claude.args, ...rest] : [...plan.provider.command];
+  return { env, files, copies, command, workdir: plan.workspace.guestPath };
 }
 
 function gitConfig(plan: BottlePlan, endpoints: GuestEndpoints): string {

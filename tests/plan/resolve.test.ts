@@ -170,7 +170,7 @@ describe('agent and bottle choice', () => {
     h.writeAgent('a', 'bottle: x');
     const p = plan({ copyCwd: true, mode: { kind: 'headless', prompt: 'echo done' } });
     expect(p.workspace).toEqual({ mode: 'copy', source: h.cwd, skip: 'gitignored', hostPath: `${h.home}/state/a-0001/workspace`, guestPath: '/workspace' });
-    expect(p.provider.command).toEqual(['sh', '-c', 'echo done']);
+    expect(p.provider.command).toEqual(['bash', '-c', 'echo done']);
   });
 });
 

@@ -42,9 +42,26 @@ describe('provisionGuest', () => {
     expect(setup.env.LIT).toBe('v');
     expect(setup.env.SEC).toBe('host-secret-value');
     expect(JSON.stringify(setup)).not.toContain('real-oauth-token-value');
-    const claudeJson = setup.files.find((f) => f.path === '/home/agent/.claude.json');
-    expect(JSON.parse(claudeJson?.content ?? '{}')).toEqual({ mcpServers: { supervise: { type: 'http', url: 'http://127.0.0.1:8419/mcp' } } });
-    expect(setup.command).toEqual(['claude', '--append-system-prompt', 'Be careful.']);
+    // Claude's state lives in its configuration folder, which the bottle keeps across runs.
+    expect(setup.env.CLAUDE_CONFIG_DIR).toBe('/home/agent/.claude');
+    const claudeJson = setup.files.find((f) => f.path === '/home/agent/.claude/.claude.json');
+    expect(claudeJson?.merge).toBe('json');
+    expect(JSON.parse(claudeJson?.content ?? '{}')).toMatchObject({
+      hasCompletedOnboarding: true,
+      bypassPermissionsModeAccepted: true,
+      projects: { '/workspace': { hasTrustDialogAccepted: true } },
+      mcpServers: { supervise: { type: 'http', url: 'http://127.0.0.1:8419/mcp', alwaysLoad: true } },
+    });
+    expect(JSON.parse(setup.files.find((f) => f.path === '/home/agent/.bot-bottle/claude-settings.json')?.content ?? '{}')).toMatchObject({
+      permissions: { allow: ['mcp__supervise'] },
+    });
+    // The system prompt goes by file: an argument shows on the host's process list.
+    expect(setup.files.find((f) => f.path === '/home/agent/.bot-bottle/system-prompt.md')?.content).toBe('Be careful.\n');
+    expect(setup.command).toEqual([
+      'claude', '--settings', '/home/agent/.bot-bottle/claude-settings.json', '--append-system-prompt-file', '/home/agent/.bot-bottle/system-prompt.md',
+      '--permission-mode', 'bypassPermissions',
+    ]);
+    expect(setup.command.join(' ')).not.toContain('Be careful');
   });
 
   it('writes git identity and routes declared repos through the gate', () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { CliError, type CliContext } from '../../cli/context.js';
 import type { Readable, Writable } from 'node:stream';
@@ -24,6 +24,7 @@ import { rootStaging, SANDBOX_HOST_UID } from './root-staging.js';
 import { trace } from '../../util/trace.js';
 import { findOnPath } from '../probe.js';
 import { bwrapProbe, PROBE_FDS, probeFiles, type ProbePipes } from './containment.js';
+import { preparePersistedDirs, writePersistedFiles } from '../../launch/agent-home.js';
 
 const FORWARDS: Forward[] = [
   { name: 'egress', port: 3128, socket: 'egress.sock' },
@@ -81,6 +82,13 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     ctx.secrets,
     { term: opts.hostEnv.TERM },
   );
+  const asRoot = process.getuid?.() === 0;
+  // The agent's own folders (Claude's settings and conversations) persist in the state folder; provisioned files merge into them.
+  const owner = asRoot ? SANDBOX_HOST_UID : undefined;
+  // The agent wrote these last run: never create, write or bind through a link it planted.
+  for (const dir of plan.provider.persist ?? []) assertNoLinks(stateRoot, dir.hostPath);
+  const persisted = preparePersistedDirs(plan, owner);
+  setup.files = writePersistedFiles(persisted, setup.files, owner);
   writeSeed(seedDir, setup);
   // The operator's PATH order decides which installation runs, as it would on the host.
   const program = hostProgram(setup.command[0] ?? 'sh', (opts.hostEnv.PATH ? `${opts.hostEnv.PATH}:` : '') + GUEST_PATH);
@@ -111,8 +119,6 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   };
   chmodSync(run, 0o711);
 
-  const asRoot = process.getuid?.() === 0;
-  const persisted = persistedFolders(plan, stateRoot);
   let mounts: SandboxMounts = {
     workspace: paths.workspace,
     socketDir: sockDir,
@@ -188,23 +194,6 @@ function writeSeed(seedDir: string, setup: GuestSetup): void {
     if (!statSync(source).isDirectory()) throw new CliError(`skill ${copy.hostPath} is not a folder`);
     copyTree(source, target);
   }
-}
-
-/**
- * The agent's own home folders kept across runs of this bottle (Codex's
- * ~/.codex with its sessions), bound read-write from the state folder. What
- * the agent left there is never read by bot-bottle: the provisioned files go
- * through the seed and the sandbox's own init script copies them in.
- */
-function persistedFolders(plan: BottlePlan, stateRoot: string): Array<{ hostPath: string; guestPath: string }> {
-  const dirs = plan.provider.persist ?? [];
-  for (const dir of dirs) {
-    // The agent wrote this folder last run: never create or bind through a link it planted.
-    assertNoLinks(stateRoot, dir.hostPath);
-    mkdirSync(dir.hostPath, { recursive: true, mode: 0o700 });
-    if (!lstatSync(dir.hostPath).isDirectory()) throw new CliError(`${dir.hostPath} is not a folder: remove it (it holds the agent's own state)`);
-  }
-  return dirs;
 }
 
 /**

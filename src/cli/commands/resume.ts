@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { allBackends, selectBackend } from '../../backends/select.js';
 import { launchPlan } from '../../launch/launch.js';
 import { ManifestCatalog } from '../../manifest/catalog.js';
+import { bottlesWithClaudeSession } from '../../plan/claude.js';
 import { resolvePlan } from '../../plan/resolve.js';
 import { SlugError } from '../../plan/slug.js';
 import type { BottlePlan } from '../../plan/types.js';
@@ -33,8 +34,12 @@ export function registerResume(program: Command, ctx: CliContext): void {
     .option('--prompt <text>', 'the task for a --headless run')
     .option('--rm', 'delete the bottle\'s state, workspace included, when it stops (default: kept for resume)', false)
     .option('--no-containment-check', 'do NOT prove the bottle\'s isolation from inside before the agent starts (warns every time)')
+    .option('--session <id>', 'continue this conversation of the agent (a Claude Code session id) instead of its latest')
     .action(async (slug, opts) => {
       if (opts.headless && opts.prompt === undefined) throw new CliError('--headless needs --prompt TEXT');
+      if (opts.session !== undefined && !bottlesWithClaudeSession(ctx.home, opts.session).includes(slug)) {
+        throw new CliError(`bottle ${slug} holds no Claude conversation ${JSON.stringify(opts.session)}`);
+      }
       if (opts.prompt !== undefined && !opts.headless) throw new CliError('--prompt is only used with --headless');
       slugArg(slug);
       if (opts.prompt !== undefined) textArg(opts.prompt, '--prompt');
@@ -61,6 +66,7 @@ export function registerResume(program: Command, ctx: CliContext): void {
         resume: true,
         containmentCheck: opts.containmentCheck,
         removeAtExit: opts.rm,
+        session: opts.session,
       });
       const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
       if (existsSync(capabilities)) {

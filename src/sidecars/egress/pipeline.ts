@@ -10,6 +10,7 @@ import { heldValue } from './held-value.js';
 import { ResolveError, type Resolved, type Resolver } from './resolve.js';
 import { findRoute, routeAllows, type CompiledRoute, type RouteTable } from './routes.js';
 import { ALLOW, block, type Verdict } from './verdict.js';
+import { authHeaderName, authHeaderValue } from '../../plan/egress-route.js';
 
 /** What the CONNECT established, for requests inside a bumped tunnel. */
 export interface Tunnel {
@@ -202,7 +203,7 @@ export function buildStages(deps: PipelineDeps): Stage[] {
         for (const name in ctx.inHeaders) {
           const value = ctx.inHeaders[name];
           if (value === undefined || HOP_BY_HOP.has(name) || connectionListed?.has(name)) continue;
-          if (auth && name === 'authorization') continue;
+          if (auth && name === authHeaderName(auth)) continue;
           // Redaction may have rewritten header values: keep those.
           out[name] = Object.hasOwn(redacted, name) ? redacted[name]! : value;
         }
@@ -211,7 +212,7 @@ export function buildStages(deps: PipelineDeps): Stage[] {
           if (!token) {
             return block('token', `the credential for ${ctx.host} (${auth.tokenRef}, slot ${auth.tokenSlot}) is not set in the sidecar`, 502, false);
           }
-          out.authorization = `${auth.scheme} ${token}`;
+          out[authHeaderName(auth)] = authHeaderValue(auth, token);
         }
         ctx.outHeaders = out;
         return ALLOW;
@@ -299,7 +300,7 @@ function outboundHeadDlp(ctx: RequestContext, dlp: DlpPolicy): Verdict | Promise
   check(PATH, ctx.path);
   for (const name in ctx.inHeaders) {
     const value = ctx.inHeaders[name];
-    if (value === undefined || name === 'proxy-authorization' || name === 'host' || (auth && name === 'authorization')) continue;
+    if (value === undefined || name === 'proxy-authorization' || name === 'host' || (auth && name === authHeaderName(auth))) continue;
     check(name, typeof value === 'string' ? value : value.join('\n'));
   }
   if (!hits) return ALLOW;

@@ -111,7 +111,7 @@ export function describeRoutes(table: RouteTable): unknown[] {
   return table.routes.map(({ plan }) => ({
     host: plan.host,
     port: plan.port,
-    ...(plan.auth ? { auth: { scheme: plan.auth.scheme, tokenRef: plan.auth.tokenRef } } : {}),
+    ...(plan.auth ? { auth: { ...(plan.auth.scheme ? { scheme: plan.auth.scheme } : {}), ...(plan.auth.header ? { header: plan.auth.header } : {}), tokenRef: plan.auth.tokenRef } } : {}),
     matches: plan.matches,
     dlp: plan.dlp,
     gitFetch: plan.gitFetch,

@@ -30,7 +30,7 @@ const RouteView = z.object({
   host: z.string(),
   port: z.number(),
   matches: z.array(z.unknown()),
-  auth: z.object({ scheme: z.string(), token_ref: z.string() }).optional(),
+  auth: z.object({ scheme: z.string().optional(), header: z.string().optional(), token_ref: z.string() }).optional(),
   source: z.string(),
   git_fetch: z.boolean(),
 });
@@ -140,7 +140,7 @@ async function readRoutesView(file: string): Promise<z.infer<typeof RouteView>[]
     host: r.host,
     port: r.port,
     matches: r.matches,
-    ...(r.auth ? { auth: { scheme: r.auth.scheme, token_ref: r.auth.tokenRef } } : {}),
+    ...(r.auth ? { auth: { ...(r.auth.scheme ? { scheme: r.auth.scheme } : {}), ...(r.auth.header ? { header: r.auth.header } : {}), token_ref: r.auth.tokenRef } } : {}),
     source: r.source,
     git_fetch: r.gitFetch,
   }));

@@ -1,0 +1,125 @@
+/**
+ * Headless `claude -p` to its first output, through a bottle and bare, against
+ * the same fake Anthropic API (tests/agents/fake-anthropic.ts) in one run.
+ * Bare is the same program with the same arguments, settings and
+ * configuration the bottle provisions, reaching the fake through a CONNECT
+ * front (no DNS), without the supervise MCP server (there is none outside a
+ * bottle). Needs root (the fake listens on port 443, where egress sends
+ * api.anthropic.com) and Claude Code installed (scripts/install-agents.sh).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ManifestCatalog } from '../src/manifest/catalog.js';
+import { CLAUDE_ENV } from '../src/plan/claude.js';
+import { resolvePlan } from '../src/plan/resolve.js';
+import { claudeGuest } from '../src/provision/claude.js';
+import { startFakeAnthropic } from '../tests/agents/fake-anthropic.js';
+
+export interface ClaudeStartTimes {
+  /** Spawn to the first byte on stdout. */
+  first: number[];
+  /** Spawn to the first request at the API (the bottle's start-up plus Claude's own). */
+  firstRequest: number[];
+  /** Spawn to the Messages API call. */
+  messages: number[];
+}
+
+export interface ClaudeStartResult {
+  bottle: ClaudeStartTimes;
+  bare: ClaudeStartTimes;
+}
+
+const PROMPT = 'say: first output';
+let started = 0;
+
+/** Milliseconds from spawn to the first byte on stdout; fails unless the reply arrives and the exit is clean. */
+function firstOutput(file: string, args: string[], env: Record<string, string>, cwd: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    started = Date.now();
+    let first: number | undefined;
+    let out = '';
+    let err = '';
+    const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stdout.on('data', (c: Buffer) => {
+      first ??= performance.now() - t;
+      out += c.toString('utf8');
+    });
+    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0 || first === undefined || !out.includes('FAKE-REPLY first output')) reject(new Error(`${file} exited ${code}: ${out}\n${err}`));
+      else resolve(first);
+    });
+  });
+}
+
+export async function benchClaudeStart(root: string, cli: string, runs: number): Promise<ClaudeStartResult> {
+  const fake = await startFakeAnthropic();
+  try {
+    const home = join(root, 'claude-home');
+    mkdirSync(join(home, 'bottles'), { recursive: true });
+    mkdirSync(join(home, 'agents'), { recursive: true });
+    writeFileSync(join(home, 'bottles', 'claude.md'), '---\nagent_provider: {template: claude, auth_token: BENCH_CLAUDE_TOKEN}\n---\n');
+    writeFileSync(join(home, 'agents', 'coder.md'), '---\nbottle: claude\n---\n');
+    const caFile = join(root, 'fake-ca.pem');
+    writeFileSync(caFile, fake.caPem);
+    const base = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    const bottleEnv = { ...base, BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_RESOLVE: fake.resolve, BOT_BOTTLE_UPSTREAM_CA: caFile, BENCH_CLAUDE_TOKEN: 'bench-token' };
+
+    // The bare run gets what the bottle provisions: same arguments, settings file, config folder, env.
+    const bare = join(root, 'bare');
+    const workspace = join(bare, 'workspace');
+    const config = join(bare, 'home', '.claude');
+    mkdirSync(workspace, { recursive: true });
+    mkdirSync(config, { recursive: true });
+    const plan = resolvePlan(new ManifestCatalog({ home, cwd: root }), {
+      agent: 'coder', bottles: [], backend: 'bwrap', backendReason: 'bench', slug: 'bench-bare', cwd: root, copyCwd: false,
+      mode: { kind: 'headless', prompt: PROMPT }, home, hostEnv: {},
+    });
+    const guest = claudeGuest(plan, 'http://127.0.0.1:1/mcp', workspace);
+    const state = JSON.parse(guest.files.find((f) => f.path.endsWith('/.claude.json'))?.content ?? '{}') as Record<string, unknown>;
+    delete state.mcpServers;
+    writeFileSync(join(config, '.claude.json'), JSON.stringify(state));
+    const settings = join(bare, 'settings.json');
+    writeFileSync(settings, guest.files.find((f) => f.path.endsWith('claude-settings.json'))?.content ?? '{}');
+    const bareArgs = [...guest.args.map((a) => (a.endsWith('claude-settings.json') ? settings : a)), ...plan.provider.command.slice(1)];
+    const bareEnv = {
+      ...base,
+      ...CLAUDE_ENV,
+      HOME: join(bare, 'home'),
+      CLAUDE_CONFIG_DIR: config,
+      HTTPS_PROXY: fake.proxyUrl,
+      HTTP_PROXY: fake.proxyUrl,
+      NODE_EXTRA_CA_CERTS: caFile,
+      CLAUDE_CODE_OAUTH_TOKEN: 'bench-token',
+      // Inside the bottle Claude runs as uid 1000; bare as root it refuses bypassPermissions without this.
+      ...(process.getuid?.() === 0 ? { IS_SANDBOX: '1' } : {}),
+    };
+
+    const result: ClaudeStartResult = { bottle: { first: [], firstRequest: [], messages: [] }, bare: { first: [], firstRequest: [], messages: [] } };
+    const measure = async (into: ClaudeStartTimes | undefined, file: string, args: string[], env: Record<string, string>, cwd: string): Promise<void> => {
+      const seen = fake.requests.length;
+      const first = await firstOutput(file, args, env, cwd);
+      const requests = fake.requests.slice(seen);
+      if (!into) return;
+      into.first.push(first);
+      into.firstRequest.push((requests[0]?.at ?? NaN) - started);
+      into.messages.push((requests.find((r) => r.path.startsWith('/v1/messages'))?.at ?? NaN) - started);
+    };
+    const bottleArgs = [cli, 'start', 'coder', '--headless', '--prompt', PROMPT];
+    // Alternate, after one warm-up of each, so both see the same page cache and machine load.
+    await measure(undefined, process.execPath, bottleArgs, bottleEnv, root);
+    await measure(undefined, 'claude', bareArgs, bareEnv, workspace);
+    for (let i = 0; i < runs; i++) {
+      await measure(result.bottle, process.execPath, bottleArgs, bottleEnv, root);
+      await measure(result.bare, 'claude', bareArgs, bareEnv, workspace);
+    }
+    if (fake.refusedConnects.length > 0) throw new Error(`bare claude tried to reach ${fake.refusedConnects.join(', ')}`);
+    return result;
+  } finally {
+    await fake.close();
+  }
+}

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
+import { tempHome, type TempHome } from '../support/home.js';
+import { missingTool } from '../support/prereq.js';
+import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
+
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+
+/**
+ * What the real-Claude tests need: Claude Code installed the way users do
+ * (scripts/install-agents.sh), a bwrap bottle, and root to bind the fake API
+ * on port 443 (where egress sends api.anthropic.com). Missing locally: a skip
+ * with the reason; in CI: a failure.
+ */
+export function claudeMissing(extra: Array<() => string | undefined> = []): string | undefined {
+  const checks = [
+    () => missingTool('claude', ['--version']),
+    () => missingTool('bwrap'),
+    () => missingTool('socat', ['-V']),
+    ...extra,
+    () => {
+      if (process.getuid?.() === 0) return undefined;
+      const reason = 'the fake Anthropic API must listen on port 443, which needs root';
+      if (process.env.CI === 'true') throw new Error(`CI prerequisite missing: ${reason}`);
+      return reason;
+    },
+  ];
+  for (const check of checks) {
+    const reason = check();
+    if (reason) return reason;
+  }
+  return undefined;
+}
+
+export interface ClaudeRig {
+  h: TempHome;
+  fake: FakeAnthropic;
+  /** The real credential: only egress and the fake upstream may ever see it. */
+  token: string;
+  env: Record<string, string>;
+  cli(args: string[], timeoutMs?: number): Promise<BottleRun>;
+  /** The one bottle's slug (tests start one bottle per rig). */
+  slug(): string;
+  workspace(file: string): string;
+  /** Every file under the bottle's state folder, as text (to prove no token was kept). */
+  stateText(): string;
+  close(): Promise<void>;
+}
+
+/** A home with a `claude` bottle (as given) and an agent `coder` using it, and a fake API egress reaches. */
+export async function claudeRig(bottle: string, agent = ''): Promise<ClaudeRig> {
+  const h = tempHome();
+  const fake = await startFakeAnthropic();
+  const caFile = h.write('upstream-ca.pem', fake.caPem);
+  const token = `sk-ant-oat01-${randomBytes(24).toString('base64url')}`;
+  h.writeBottle('claude', bottle);
+  h.writeAgent('coder', `bottle: claude\n${agent}`, 'You are a careful coder.');
+  const env = {
+    BOT_BOTTLE_HOME: h.home,
+    BOT_BOTTLE_BACKEND: 'bwrap',
+    BOT_BOTTLE_RESOLVE: fake.resolve,
+    BOT_BOTTLE_UPSTREAM_CA: caFile,
+    BOT_BOTTLE_CLAUDE_OAUTH_TOKEN: token,
+    BOT_BOTTLE_ANTHROPIC_API_KEY: token,
+  };
+  const slug = (): string => {
+    const slugs = readdirSync(join(h.home, 'state'));
+    if (slugs.length !== 1) throw new Error(`expected one bottle, found ${slugs.join(', ')}`);
+    return slugs[0] ?? '';
+  };
+  return {
+    h,
+    fake,
+    token,
+    env,
+    cli: (args, timeoutMs = 120_000) => runBottleCli(args, { cwd: h.cwd, env, timeoutMs }),
+    slug,
+    workspace: (file) => readFileSync(join(h.home, 'state', slug(), 'workspace', file), 'utf8'),
+    stateText: () => collectText(join(h.home, 'state')),
+    close: async () => {
+      await fake.close();
+      h.cleanup();
+    },
+  };
+}
+
+function collectText(dir: string): string {
+  let out = '';
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const full = join(entry.parentPath, entry.name);
+    if (entry.isFile() && statSync(full).size < 16 * 1024 * 1024) out += readFileSync(full, 'latin1');
+  }
+  return out;
+}
+
+/** The CLI on a real terminal: a tmux session with the rig's environment, kept after the CLI exits so its last lines can be read. */
+export class TmuxCli {
+  readonly session = `bb-claude-${process.pid}-${randomBytes(3).toString('hex')}`;
+  /** A tmux server of its own: the machine's default one is shared with whatever else runs tmux. */
+  private readonly socket: string;
+
+  constructor(private readonly rig: ClaudeRig) {
+    this.socket = join(rig.h.root, `${this.session}.sock`);
+  }
+
+  private tmux(args: string[], opts: { reject?: boolean } = {}) {
+    return execa('tmux', ['-S', this.socket, ...args], opts);
+  }
+
+  async start(args: string[]): Promise<void> {
+    const env = Object.entries({ ...this.rig.env, PATH: process.env.PATH ?? '/usr/bin:/bin', TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
+    // A shell waits for the CLI and prints its exit code; tmux itself was seen not to reap an exited
+    // pane process under load (a zombie, so the pane never reads as dead).
+    const script = '"$@"; echo "EXIT=$?"; exec sleep 600';
+    await this.tmux(['new-session', '-d', '-s', this.session, '-x', '160', '-y', '50', '-c', this.rig.h.cwd, 'sh', '-c', script, 'sh', 'env', '-i', ...env, process.execPath, CLI, ...args]);
+  }
+
+  async screen(): Promise<string> {
+    return (await this.tmux(['capture-pane', '-p', '-S', '-200', '-t', this.session])).stdout;
+  }
+
+  /** Polls the pane (bounded) until `pattern` shows up. */
+  async waitFor(pattern: string | RegExp | ((screen: string) => boolean), limitMs = 60_000): Promise<string> {
+    const until = Date.now() + limitMs;
+    let screen = '';
+    const matches = (text: string): boolean => (typeof pattern === 'string' ? text.includes(pattern) : pattern instanceof RegExp ? pattern.test(text) : pattern(text));
+    while (Date.now() < until) {
+      screen = await this.screen();
+      if (matches(screen)) return screen;
+      if (await this.dead()) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${String(pattern)} did not appear; screen:\n${screen}`);
+  }
+
+  private async dead(): Promise<boolean> {
+    return /^EXIT=\d+$/m.test(await this.screen());
+  }
+
+  async keys(...keys: string[]): Promise<void> {
+    await this.tmux(['send-keys', '-t', this.session, ...keys]);
+  }
+
+  async type(text: string): Promise<void> {
+    await this.tmux(['send-keys', '-t', this.session, '-l', text]);
+  }
+
+  /**
+   * Types a line into a TUI and submits it. Keys that arrive together read as
+   * a paste, where Enter is a newline: wait until the text shows, then a beat.
+   */
+  async submit(text: string): Promise<void> {
+    await this.type(text);
+    // The prompt box is the last line starting with ❯ (earlier ones are history, which may hold the same text).
+    const head = text.slice(0, 40);
+    await this.waitFor((screen) => screen.split('\n').filter((l) => l.startsWith('❯')).at(-1)?.includes(head) === true);
+    await new Promise((r) => setTimeout(r, 500));
+    await this.keys('Enter');
+  }
+
+  /** Waits until the CLI has exited and returns the whole pane, which ends with `EXIT=<code>`. */
+  async exited(limitMs = 60_000): Promise<string> {
+    return this.waitFor(/^EXIT=\d+$/m, limitMs);
+  }
+
+  async kill(): Promise<void> {
+    await this.tmux(['kill-session', '-t', this.session], { reject: false });
+  }
+}
