@@ -55,13 +55,12 @@ describe('codex provider', () => {
     expect(plan(fm, '', { resume: true }).provider.command).toEqual(['codex', 'resume', '--last', '--dangerously-bypass-approvals-and-sandbox']);
   });
 
-  it('ignores Claude Code\'s model aliases and warns about a model that is not a name', () => {
+  it('ignores Claude Code\'s model aliases and refuses a model that is not a name at the manifest', () => {
     h = tempHome();
     const fm = 'agent_provider: {template: codex, auth_token: OPENAI_KEY}';
     expect(plan(fm, 'model: sonnet').provider.command).toEqual(['codex', '--dangerously-bypass-approvals-and-sandbox']);
-    const bad = plan(fm, 'model: "--config=x"');
-    expect(bad.provider.command).toEqual(['codex', '--dangerously-bypass-approvals-and-sandbox']);
-    expect(bad.warnings.join('\n')).toContain('the agent\'s model "--config=x" is not a model name');
+    // The agent schema checks `model:` before any provider sees it: an option can never pass as a model.
+    expect(() => plan(fm, 'model: "--config=x"')).toThrow(/model: model is a model name or alias/);
   });
 
   it('refuses both credential sources at once', () => {
