@@ -199,6 +199,14 @@ export const SHAPES: Record<string, Shape> = {
       () => place(['{"level":"info","msg":"boot","ts":1714644847}'], `{"level":"debug","msg":"loaded config","${keyName(w, 'snake')}":"${v}","ts":1714644848}`, []),
     ])(),
   http: (r, w, v) => place(['POST /v2/events HTTP/1.1', 'Host: api.example.com', 'Content-Type: application/json'], `${keyName(w, 'Header')}: ${v}`, ['Content-Length: 42', '', '{"event":"deploy","status":"ok"}']),
+  // A model request body: the agent pasted a config into the conversation (JSON-escaped quotes and line breaks).
+  'chat-json': (r, w, v) =>
+    place(['{"model":"claude-sonnet-4","max_tokens":1024,'], `"messages":[{"role":"user","content":"why does this fail?\\n\\n${r.pick([`${keyName(w, 'UPPER')}=${v}`, `${keyName(w, 'snake')}: \\"${v}\\"`, `const ${keyName(w, 'camel')} = \\"${v}\\";`])}\\nthe error is 401"}]}`, []),
+  notebook: (r, w, v) => place(['{"cells":[{"cell_type":"code","source":['], `"import requests\\n", "${keyName(w, 'UPPER')} = \\"${v}\\"\\n",`, ['"requests.get(URL)"]}]}']),
+  'c-define': (r, w, v) => place(['#include <stdio.h>', ''], `#define ${keyName(w, 'UPPER')} "${v}"`, ['int main(void) { return 0; }']),
+  powershell: (r, w, v) => place(['# deploy.ps1'], `$env:${keyName(w, 'UPPER')} = "${v}"`, ['./deploy.exe --verbose']),
+  systemd: (r, w, v) => place(['[Service]', 'ExecStart=/usr/bin/api'], `Environment="${keyName(w, 'UPPER')}=${v}"`, ['Restart=always']),
+  'docker-run': (r, w, v) => place(['#!/bin/sh'], `docker run -d -e ${keyName(w, 'UPPER')}=${v} -p 8080:8080 acme/api:1.4`, []),
 };
 
 const ALL_SHAPES = Object.keys(SHAPES);
@@ -370,7 +378,12 @@ export const FAMILIES: readonly Family[] = [
   { name: 'datadog-app-key', value: (r) => r.chars(40, HEXL), keys: [['dd', 'app', 'key'], ['datadog', 'app', 'key'], ['dd', 'application', 'key']] },
   { name: 'vercel-token', value: (r) => r.chars(24, ALNUM), keys: [['vercel', 'token'], ['vercel', 'api', 'token']] },
   { name: 'generic-api-key', value: (r) => r.pick([() => r.chars(32, HEXL), () => r.chars(r.int(24, 48), ALNUM), () => r.chars(r.int(24, 44), B64URL), () => r.chars(40, LOWNUM)])(), keys: [['api', 'key'], ['apikey'], ['x', 'api', 'key'], ['service', 'api', 'key'], ['client', 'secret'], ['app', 'secret'], ['secret', 'key'], ['access', 'token'], ['auth', 'token'], ['api', 'token'], ['secret']] },
-  { name: 'generic-password', value: humanPassword, keys: [['password'], ['db', 'password'], ['database', 'password'], ['admin', 'password'], ['smtp', 'password'], ['mysql', 'root', 'password'], ['passwd'], ['redis', 'password'], ['ldap', 'bind', 'password']] },
+  {
+    name: 'generic-password',
+    value: humanPassword,
+    keys: [['password'], ['db', 'password'], ['database', 'password'], ['admin', 'password'], ['smtp', 'password'], ['mysql', 'root', 'password'], ['passwd'], ['redis', 'password'], ['ldap', 'bind', 'password']],
+    custom: [(r, v) => place(['{', '  "ConnectionStrings": {'], `    "Default": "Server=${r.pick(['sql01', 'db.internal'])};Database=app;User Id=${r.pick(['app', 'sa'])};Password=${v};TrustServerCertificate=True"`, ['  }', '}'])],
+  },
   { name: 'alibaba-access-key', prefixed: true, value: (r) => j('LTAI', r.chars(20, ALNUM)), keys: [['alibaba', 'access', 'key', 'id'], ['aliyun', 'access', 'key']] },
   { name: 'mapbox-secret-token', prefixed: true, value: (r) => j('sk.eyJ1Ijoi', r.chars(r.int(40, 60), B64URL), '.', r.chars(22, B64URL)), keys: [['mapbox', 'secret', 'token'], ['mapbox', 'token']] },
   { name: 'shippo-token', prefixed: true, value: (r) => j('shippo_live_', r.chars(40, HEXL)), keys: [['shippo', 'api', 'token']] },
@@ -574,6 +587,15 @@ export const NEGATIVES: Record<string, Negative> = {
       () => neg('yaml', place([], '  url: https://user:password@example.com/repo.git', [])),
       () => neg('docs', place([], 'mysql://root:<password>@localhost:3306/db', ['git@github.com:acme/api.git'])),
       () => neg('env', place([], `SENTRY_ENVIRONMENT=production`, ['OTEL_EXPORTER_OTLP_ENDPOINT=https://otlp.example.com:4317'])),
+    ])(),
+  'i18n-and-forms': (r) =>
+    r.pick([
+      () => neg('json', place(['{', '  "login": "Log in",'], '  "password": "Password", "password_hint": "At least 12 characters", "api_key_label": "API key",', ['  "forgot_password": "Forgot your password?"', '}'])),
+      () => neg('html', place(['<form method="post" action="/login">'], `  <input type="hidden" name="csrf_token" value="${r.chars(43, B64URL)}">`, ['  <input type="password" name="password" autocomplete="current-password">', '</form>'])),
+      () => neg('yaml', place(['de:', '  auth:'], '    password: Passwort', ['    token_expired: Sitzung abgelaufen'])),
+      () => neg('env', place([], `MAPBOX_ACCESS_TOKEN=pk.eyJ1Ijoi${r.chars(40, B64URL)}.${r.chars(22, B64URL)}`, ['MAPBOX_STYLE=mapbox://styles/acme/streets'])),
+      () => neg('json', place(['{'], `  "idempotency_key": "${uuid(r)}", "trace_id": "${sha(r, 32)}", "session_id": null,`, ['  "token_type": "Bearer", "expires_in": 3600', '}'])),
+      () => neg('k8s', place(['kind: ConfigMap', 'binaryData:'], `  app.yaml: ${Buffer.from(`server:\n  port: 8080\n  password: \${DB_PASSWORD}\n  api_key: \${API_KEY}\n`).toString('base64')}`, [])),
     ])(),
   'test-fixture': (r) => {
     const w = r.pick(SECRET_NAMES);

@@ -194,7 +194,7 @@ function endBits(matcher: TokenMatcher): { bits: Uint32Array; rest: Uint32Array 
 /**
  * wasm/pass.ts assignable(): the chars that may follow a key name (`=`, `:`,
  * quotes, `]`, `>`, a backslash, `?`, `|`, a line break; keywords.ts reads the
- * shape) and, after spaces, an operator (`=`, `:`, `?`, `|`).
+ * shape) and, after spaces, an operator (`=`, `:`, `?`, `|`) or a quote (`#define KEY "…"`).
  */
 const END_NEXT = (() => {
   const t = new Uint32Array(8);
@@ -202,7 +202,7 @@ const END_NEXT = (() => {
     for (const ch of chars) t[word + (ch.charCodeAt(0) >>> 5)]! |= 1 << (ch.charCodeAt(0) & 31);
   };
   add(0, '=:"\'`]>\\?|\n\r');
-  add(4, '=:?|');
+  add(4, '=:?|"\'');
   return t;
 })();
 

@@ -11,6 +11,8 @@ const MAXBITS = 15;
 
 class BitReader {
   private bit = 0;
+  /** A read went past the end of the bytes. */
+  exhausted = false;
   constructor(
     private readonly buf: Uint8Array,
     private pos: number,
@@ -20,7 +22,10 @@ class BitReader {
   bits(n: number): number {
     let v = 0;
     for (let k = 0; k < n; k++) {
-      if (this.pos >= this.buf.length) return -1;
+      if (this.pos >= this.buf.length) {
+        this.exhausted = true;
+        return -1;
+      }
       v |= ((this.buf[this.pos]! >> this.bit) & 1) << k;
       if (++this.bit === 8) {
         this.bit = 0;
@@ -150,9 +155,18 @@ function dynamicCodes(r: BitReader): Codes | undefined {
 const FIRST_SYMBOLS = 24;
 const FIRST_LITERALS = 4;
 
-/** Whether `buf` from `at` can start a DEFLATE stream of text. */
-export function plausibleDeflate(buf: Uint8Array, at: number): boolean {
+/**
+ * Whether `buf` from `at` can start a DEFLATE stream of text. `prefix`: `buf`
+ * is only the first bytes of the data; running out of them before anything
+ * was found wrong is not a reason to reject (a second look with more decides).
+ */
+export function plausibleDeflate(buf: Uint8Array, at: number, prefix = false): boolean {
   const r = new BitReader(buf, at);
+  return firstSymbols(r) || (prefix && r.exhausted);
+}
+
+/** The first block's header and first symbols hold together. */
+function firstSymbols(r: BitReader): boolean {
   r.bits(1);
   const type = r.bits(2);
   if (type < 0 || type === 3) return false;
@@ -190,14 +204,14 @@ export function plausibleDeflate(buf: Uint8Array, at: number): boolean {
   return true;
 }
 
-/** What kind of compressed stream `buf` is, by its header: gzip and zlib have one, raw DEFLATE none. */
-export function compressedKind(buf: Uint8Array): 'gzip' | 'zlib' | 'deflate' | undefined {
+/** What kind of compressed stream `buf` is, by its header: gzip and zlib have one, raw DEFLATE none. `prefix`: see plausibleDeflate. */
+export function compressedKind(buf: Uint8Array, prefix = false): 'gzip' | 'zlib' | 'deflate' | undefined {
   if (buf.length >= 18 && buf[0] === 0x1f && buf[1] === 0x8b && buf[2] === 8 && (buf[3]! & 0xe0) === 0) {
     // gzip: the deflate data starts after the header's optional fields; zlib checks them.
     return 'gzip';
   }
   if (buf.length >= 6 && (buf[0]! & 0x0f) === 8 && buf[0]! >> 4 <= 7 && ((buf[0]! << 8) | buf[1]!) % 31 === 0 && (buf[1]! & 0x20) === 0) {
-    return plausibleDeflate(buf, 2) ? 'zlib' : undefined;
+    return plausibleDeflate(buf, 2, prefix) ? 'zlib' : undefined;
   }
-  return buf.length >= 4 && plausibleDeflate(buf, 0) ? 'deflate' : undefined;
+  return buf.length >= 4 && plausibleDeflate(buf, 0, prefix) ? 'deflate' : undefined;
 }

@@ -10,7 +10,7 @@ import { looksLikeCode, notSecret, plausibleLength, type SecretKind } from './ju
 import type { TokenRule } from './rules/types.js';
 import type { TokenHit } from './tokens.js';
 
-type Class = 'password' | 'secret' | 'token' | 'key' | 'auth' | 'credential' | 'pat' | 'user';
+type Class = 'password' | 'secret' | 'token' | 'key' | 'auth' | 'credential' | 'pat' | 'user' | 'sas';
 
 interface Suffix {
   text: string;
@@ -41,6 +41,7 @@ const SUFFIXES: readonly Suffix[] = [
   { text: 'pwd', cls: 'password', boundary: false },
   { text: 'key', cls: 'key', boundary: true },
   { text: 'pat', cls: 'pat', boundary: true },
+  { text: 'sig', cls: 'sas', boundary: true },
 ];
 
 /** What the word-end table holds for key names: each suffix's last four chars (fewer: any char before). */
@@ -225,7 +226,7 @@ function skipSpaces(text: string, i: number, max = 8): number {
 }
 
 /** The value after an assignment starting at `i` (after the key and its closing quote). */
-function assigned(text: string, i: number, ctx: { quotedKey: boolean; flag: boolean; call: boolean; xml: boolean; netrc: boolean }): Value | undefined {
+function assigned(text: string, i: number, ctx: { quotedKey: boolean; flag: boolean; call: boolean; xml: boolean; netrc: boolean; define: boolean }): Value | undefined {
   if (ctx.xml) {
     // <password>value</password>
     if (text.charCodeAt(i) !== 62) return undefined;
@@ -248,7 +249,7 @@ function assigned(text: string, i: number, ctx: { quotedKey: boolean; flag: bool
   else if (c === 40 && ctx.call) op = 1; // setPassword("value")
   if (op === 0) {
     // `--token value`, netrc `password value`: whitespace is the assignment.
-    if ((ctx.flag || ctx.netrc) && i > afterKey) return valueAt(text, i);
+    if ((ctx.flag || ctx.netrc || ctx.define) && i > afterKey) return valueAt(text, i);
     // Go: `var apiKey string = "…"`.
     if (text.startsWith('string', i) || text.startsWith('[]byte', i)) {
       const go = /^\s{1,4}(?:string|\[\]byte)\s{0,4}=(?![=>])\s{0,4}/.exec(text.slice(afterKey, afterKey + 32));
@@ -297,6 +298,7 @@ export function keywordAt(text: string, p: number, out: TokenHit[], final = true
   if (!suf) return;
   const sufStart = p - suf.text.length + 1;
   if (suf.boundary && !subwordStart(text, sufStart)) return;
+  if (suf.cls === 'sas') return sasAt(text, p, out);
   let ks = sufStart;
   while (ks > 0 && p - ks < MAX_KEY && isKeyChar(text.charCodeAt(ks - 1))) ks--;
   // `\nAPI_KEY=` inside a JSON string: the escape's letter is not part of the name.
@@ -327,7 +329,8 @@ export function keywordAt(text: string, p: number, out: TokenHit[], final = true
   const call = text.charCodeAt(i) === 40 && setterAt(text, w);
   const xml = before === 60;
   const netrc = (key === 'password' || key === 'passwd') && isSpace(text.charCodeAt(i)) && /(?:^|\n)[ \t]*$|\blogin\s+\S+\s+$/.test(text.slice(Math.max(0, ks - 96), ks));
-  const v = assigned(text, i, { quotedKey, flag, call, xml, netrc });
+  const define = isSpace(text.charCodeAt(i)) && defineAt(text, p);
+  const v = assigned(text, i, { quotedKey, flag, call, xml, netrc, define });
   // An unquoted value that runs to the end of a stream's part may go on: it is looked at again with more text.
   if (!v || (!final && !v.quoted && v.end >= text.length)) return;
   // `token = scanner.scan()`: a call, not a value; then the cheap tests, before the key name is read closely.
@@ -357,6 +360,28 @@ export function keywordAt(text: string, p: number, out: TokenHit[], final = true
   }
   if (notSecret(value, kind, v.quoted) !== undefined) return;
   out.push({ rule: keywordRule(user ? 'curl-auth-user' : ruleId(key.toLowerCase(), kind)), start, end: user ? start + value.length : v.end, view: v.joined ? 'joined' : 'raw' });
+}
+
+const SAS_SIGNATURE = /(?:[A-Za-z0-9+/]|%2[BbFf]){42,43}(?:%3[Dd]|=)/y;
+
+/**
+ * An Azure SAS token's signature (`…?sv=2022-11-02&…&sig=<base64 of a 32-byte
+ * HMAC>`), in a URL, a connection string or alone: `sig` is a query
+ * parameter, the URL-decoded value is base64 of 32 bytes, and `sv=` (the
+ * service version) comes before it in the same query.
+ */
+function sasAt(text: string, p: number, out: TokenHit[]): void {
+  const prev = text.charCodeAt(p - 3);
+  if (text.charCodeAt(p + 1) !== 61 || (prev !== 38 && prev !== 63 && prev !== 59)) return;
+  SAS_SIGNATURE.lastIndex = p + 2;
+  const m = SAS_SIGNATURE.exec(text);
+  if (!m || isKeyChar(text.charCodeAt(p + 2 + m[0].length)) || !text.slice(Math.max(0, p - 600), p).includes('sv=')) return;
+  try {
+    if (Buffer.from(decodeURIComponent(m[0]), 'base64').length !== 32) return;
+  } catch {
+    return;
+  }
+  out.push({ rule: keywordRule('azure-sas-token'), start: p + 2, end: p + 2 + m[0].length, view: 'raw' });
 }
 
 /**
@@ -397,6 +422,7 @@ function mayAssign(text: string, p: number): boolean {
       const d = text.charCodeAt(q);
       if (d === 61 || d === 58) return true;
       if ((d === 63 && text.charCodeAt(q + 1) === 61) || (d === 124 && text.charCodeAt(q + 1) === 124)) return true;
+      if ((d === 34 || d === 39) && defineAt(text, p)) return true;
       if (d === 42 || d === 47 || d === 41 || d === 59 || d === 123) return false; // * / ) ; {
       if (text.startsWith('string', q) || text.startsWith('[]byte', q)) return true;
       // A flag (`--api-key value`: a dash before some subword), or netrc's `password value`.
@@ -407,6 +433,13 @@ function mayAssign(text: string, p: number): boolean {
     default:
       return false;
   }
+}
+
+/** The word ending at `p` is the name of a C `#define` (`#define API_KEY "…"`). */
+function defineAt(text: string, p: number): boolean {
+  let w = p;
+  while (w > 0 && isWord(text.charCodeAt(w - 1))) w--;
+  return /(?:^|\n)[ \t]*#[ \t]*define[ \t]+$/.test(text.slice(Math.max(0, w - 24), w));
 }
 
 /** `set` or `with` and a capital or `_` at `w`. */

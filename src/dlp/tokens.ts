@@ -24,6 +24,13 @@ const MAX_GLUE = 12;
 const MAX_JOINED = 600;
 const MAX_FRAGMENTS = 12;
 const BEFORE_WINDOW = 48;
+/**
+ * Two-char fragments worth joining from (`"gh" + "p_…"`): the starts of the
+ * most common tokens, and none that code and prose write before a quote or a
+ * line break all the time (`"do"`, `"sh"`, `"AI"`). Three chars of any anchor
+ * (`"ghp" + "_…"`) are joined from without a list.
+ */
+const JOIN_PREFIXES = new Set(['gh', 'gl', 'xo', 'sk', 'AK', 'AS', 'np', 'hf', 'rk', 'dc', 'SG', 'ya', 'sq', 'EA', 'GO', 'PM', 'CF', 'HR', 'LT', 'EZ', 'FL', 'CL']);
 /** Longer than any anchor: a fragment this long that matched none is not a split one. */
 const MAX_ANCHOR = 24;
 
@@ -90,7 +97,7 @@ export class TokenMatcher {
     for (const rule of rules) {
       const anchors = rule.anchors ?? [];
       const joinable = rule.noJoin !== true && rule.group === undefined && rule.before === undefined && anchors.length > 0 && Math.min(...anchors.map((a) => a.length)) >= 3;
-      if (joinable && !rule.ignoreCase) for (const a of anchors) if (wordPrefix(a) >= 2) prefixes.add(a.slice(0, 2));
+      if (joinable && !rule.ignoreCase) for (const a of anchors) if (wordPrefix(a) >= 2 && JOIN_PREFIXES.has(a.slice(0, 2))) prefixes.add(a.slice(0, 2));
     }
     this.joinPrefixes = [...prefixes];
     for (const a of reversed) (this.reversedByFirst[a.charCodeAt(0)] ??= []).push(a);

@@ -209,7 +209,8 @@ function reversedView(text: string, p: number): View {
  */
 function compressedView(text: string, start: number, end: number, budget: { attempts: number }): View | undefined {
   if (end - start > MAX_COMPRESSED_RUN) return undefined;
-  // 512 bytes hold any block header deflate.ts reads.
+  // The first 24 bytes reject nearly every run; 512 hold any block header deflate.ts reads.
+  if (!compressedKind(Buffer.from(text.slice(start, Math.min(end, start + 32)), 'base64'), true)) return undefined;
   const head = Buffer.from(text.slice(start, Math.min(end, start + 684)), 'base64');
   const kind = compressedKind(head);
   if (!kind || budget.attempts-- <= 0) return undefined;

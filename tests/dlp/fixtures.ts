@@ -115,7 +115,6 @@ export function positives(): Record<string, string> {
     'putty-private-key': j('PuTTY-User-', 'Key-File-3: ssh-ed25519'),
     jwt: jwt(),
     'url-credentials': j('postgres://', 'admin:', rnd(16), '@db.internal:5432/app'),
-    'azure-sas-token': j('https://acme.blob.core.windows.net/c/f.txt?sv=2022-11-02&ss=b&srt=o&sp=r&se=2025-01-01T00:00:00Z&spr=https&', 'sig=', encodeURIComponent(b64(32))),
     'azure-shared-access-key': j('Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=Root;', 'SharedAccess', 'Key=', b64(32)),
     'sentry-dsn': j('https://', rnd(32, HEX), '@o123456.ingest.sentry.io/', '1234567'),
     'alibaba-access-key-id': j('LT', 'AI', rnd(20)),

@@ -1,22 +1,6 @@
 import { validCrc32Token } from '../checksum.js';
 import type { TokenRule } from './types.js';
 
-/** An Azure SAS signature: base64 of a 32-byte HMAC-SHA256, usually URL-encoded. */
-function sasSignature(v: string): boolean {
-  try {
-    return Buffer.from(decodeURIComponent(v), 'base64').length === 32;
-  } catch {
-    return false;
-  }
-}
-
-/** The query a SAS signature ends: `sv=` (the service version) within the URL or connection string before it. */
-function sasBefore(text: string, at: number): boolean {
-  const prev = text.charCodeAt(at - 1);
-  if (text.charCodeAt(at + 3) !== 61 || (prev !== 38 && prev !== 63 && prev !== 59)) return false;
-  return text.slice(Math.max(0, at - 600), at).includes('sv=');
-}
-
 // Word boundary after a token: the next char may not continue it.
 const END = '(?![A-Za-z0-9_])';
 
@@ -42,14 +26,6 @@ export const cloudAndScmRules: TokenRule[] = [
     anchors: ['AccountKey='],
     re: /AccountKey=([A-Za-z0-9+/]{86}==)/y,
     group: 1,
-  },
-  {
-    id: 'azure-sas-token',
-    anchors: ['sig'],
-    quick: sasBefore,
-    re: /sig=((?:[A-Za-z0-9+/]|%2[BbFf]){42,43}(?:%3[Dd]|=))/y,
-    group: 1,
-    validate: sasSignature,
   },
   { id: 'azure-shared-access-key', anchors: ['SharedAccessKey='], re: /SharedAccessKey=([A-Za-z0-9+/]{43}=)/y, group: 1 },
   {

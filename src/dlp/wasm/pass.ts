@@ -205,7 +205,7 @@ export function setup(): void {
 /**
  * What follows the word ending at p can make it a key name being assigned (a
  * quote, `=`, `:`, `]`, `>`, a line break...: the first set), or spaces and
- * then an operator (the second set) or, after a word that a dash precedes
+ * then an operator or a quote (the second set) or, after a word that a dash precedes
  * (`--api-key value`, `-H X-Token: …`) or a password (netrc), any value. Most
  * uses of such a word (`token()`, `token.kind`, `the token is`) are not.
  * Reversed tokens end before a quote, a space or a line break as well.
@@ -265,7 +265,6 @@ export function pass(from: i32, to: i32): i32 {
     const n = min(64, stop - i);
     const valid: u64 = n == 64 ? <u64>-1 : (<u64>1 << <u64>n) - 1;
     let A: u64 = 0;
-    let L: u64 = 0;
     let NX: u64 = 0;
     let W: u64 = 0;
     let B: u64 = 0;
@@ -283,7 +282,6 @@ export function pass(from: i32, to: i32): i32 {
       // The chars after `to` are spaces (the callers write them), so no mask bit is set past the end.
       const a = <u32>i8x16.bitmask(alnumV);
       A |= <u64>a << <u64>k;
-      L |= <u64><u32>i8x16.bitmask(letter) << <u64>k;
       const cls = v128.and(i8x16.swizzle(cst(S_NEXT_LO), v128.and(v, cst(S_LOW_NIBBLE))), i8x16.swizzle(cst(S_NEXT_HI), i8x16.shr_u(v, 4)));
       NX |= <u64><u32>i8x16.bitmask(i8x16.ne(cls, i8x16.splat(0))) << <u64>k;
       W |= <u64><u32>i8x16.bitmask(wordV) << <u64>k;
@@ -335,11 +333,11 @@ export function pass(from: i32, to: i32): i32 {
       count = startAt(i + <i32>ctz(S), count);
       S &= S - 1;
     }
-    // Word ends: a letter after a word char (`ks`: `sk-…` written backwards), followed (past the step
+    // Word ends: a word char after another (`ks`: `sk-…` written backwards), followed (past the step
     // too) by a char that can follow a key name.
     const c = <u32>load<u8>(TEXT + <usize>(i + n));
     const next = (NX >> 1) | (<u64>(inSet(0, c) || c == 32 || c == 9) << <u64>(n - 1));
-    let E = W & L & ((W << 1) | (prevW >> 63)) & next;
+    let E = W & ((W << 1) | (prevW >> 63)) & next;
     prevW = W;
     while (E != 0) {
       count = endAt(i + <i32>ctz(E), count);
