@@ -9,6 +9,7 @@
 // BENCH_SEED=N picks the corpus (default 1, the seed the detectors were tuned
 // on; report on another). BENCH_MISSES=1 lists bot-bottle's misses and false
 // alarms (the samples, for tuning). BENCH_JSON=FILE writes the raw results.
+// BENCH_CLI=PATH scans with another build's dist/cli.js (e.g. the old one, for before/after).
 // Both scanners read one file: the samples one after another, apart by a
 // separator line neither can read a credential across; a finding belongs to
 // the sample whose lines it starts on.
@@ -42,7 +43,7 @@ function layout(samples: readonly Sample[]): { text: string; first: number[] } {
 }
 
 function runBotBottle(file: string): Hit[] {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli.js'), 'scan', file, '--json'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { PATH: process.env['PATH'] ?? '' } });
+  const r = spawnSync(process.execPath, [process.env['BENCH_CLI'] ?? join(ROOT, 'dist/cli.js'), 'scan', file, '--json'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { PATH: process.env['PATH'] ?? '' } });
   if (r.status !== 0 && r.status !== 1) throw new Error(`bot-bottle scan failed (${r.status}): ${r.stderr}`);
   const findings = JSON.parse(r.stdout) as { line: number; rule: string; severity: string }[];
   // Warnings (published examples, placeholders) neither block nor hold anything.
@@ -160,7 +161,7 @@ try {
   const gl = judge(samples, first, glHits);
   const kinds = (k: Sample['kind']): number => samples.filter((s) => s.kind === k).length;
   console.log(`DLP quality, seed ${SEED}: ${samples.length} samples (${kinds('plain')} planted credentials in ${new Set(samples.filter((s) => s.kind === 'plain').map((s) => s.family)).size} families, ${kinds('evasion')} encoded or disguised, ${kinds('negative')} look-alikes), ${(text.length / 1024).toFixed(0)} KiB`);
-  console.log(`bot-bottle scan (built CLI, default detectors): ${(t1 - t0).toFixed(0)} ms; gitleaks 8.28 (wasm, default rules): ${(t2 - t1).toFixed(0)} ms\n`);
+  console.log(`bot-bottle scan (${process.env['BENCH_CLI'] ?? 'built CLI'}, default detectors): ${(t1 - t0).toFixed(0)} ms; gitleaks 8.28 (wasm, default rules): ${(t2 - t1).toFixed(0)} ms\n`);
   const a = score(samples, bb);
   const b = score(samples, gl);
   console.log('| scanner | recall | evasion recall | false-positive rate | precision | counts |');

@@ -81,7 +81,14 @@ export const cloudAndScmRules: TokenRule[] = [
     id: 'sentry-dsn',
     // https://<32 hex public key>[:<32 hex secret>]@host/<project id>: found at `://`, kept only with the key's shape.
     infix: '://',
-    quick: (text, p) => /^[0-9a-f]{32}[:@]/.test(text.slice(p + 3, p + 36)),
+    quick: (text, p) => {
+      for (let i = p + 3; i < p + 35; i++) {
+        const c = text.charCodeAt(i);
+        if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+      }
+      const c = text.charCodeAt(p + 35);
+      return c === 64 || c === 58;
+    },
     before: /(?<![A-Za-z0-9+.-])https?$/,
     re: /https?:\/\/[0-9a-f]{32}(?::[0-9a-f]{32})?@[A-Za-z0-9.-]{1,253}(?::\d{1,5})?\/(?:[\w.-]{1,64}\/)?\d{1,12}(?![\w])/y,
   },
