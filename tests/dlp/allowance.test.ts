@@ -66,7 +66,8 @@ describe('the allowance for published examples and placeholders', () => {
       writeFileSync(file, docs);
       const r = run(file);
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain('aws-access-key-id AKIA**** (warning)');
+      // (How much of a value a mask keeps is not this test's business.)
+      expect(r.stdout).toMatch(/ aws-access-key-id \S*\*\*\*\* \(warning\)\n/);
       expect(r.stdout).not.toContain(AWS_SECRET);
     });
   });
