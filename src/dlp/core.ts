@@ -24,7 +24,8 @@ import { PASS_WASM_BASE64 } from './pass-wasm.js';
 import { B64_VALUE } from './views.js';
 import { suspectTable } from './disguise.js';
 import { utf8Char } from './utf8.js';
-import type { TokenHit, TokenMatcher } from './tokens.js';
+import { keywordAt, keywordEndPatterns } from './keywords.js';
+import { TokenMatcher as TokenMatcherClass, type TokenHit, type TokenMatcher } from './tokens.js';
 
 const isWordChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 
@@ -61,6 +62,8 @@ export interface PassCarry {
   run: number;
   /** Word-run starts (offsets into the scanned text); the stream dispatches those it still carries again once more text follows. */
   starts: number[];
+  /** Word-run ends near the end (a key name whose value may still be arriving): looked at again once more text follows. */
+  ends: number[];
   /** Probe hits (offsets) whose windows ran past the end: verified again once more text follows. */
   probes: number[];
   /** The pass saw a char that can disguise a token near the end: the next scan looks again. */
@@ -80,6 +83,10 @@ export interface CoreResult {
   known: KnownHit[];
   /** Flat [start, end, start, end, ...] of runs of base64/hex chars ≥ MIN_ENCODED_RUN long. */
   encoded: number[];
+  /** Flat [start, end, ...] of base64 runs that may hold compressed text (views.ts decompresses the plausible ones). */
+  compressed: number[];
+  /** Last chars of word runs that read backwards begin a token (views.ts reverses the run before each). */
+  reversed: number[];
   /** Positions of suspicious non-ASCII chars (capped); `suspectOverflow` when there were more. */
   suspect: number[];
   suspectOverflow: boolean;
@@ -142,15 +149,70 @@ function startBits(matcher: TokenMatcher, table: Uint8Array): Uint32Array {
       }
     }
   }
+  // Two chars that begin a joinable anchor, then a char that glues fragments (`"gh" + "p_…"`).
+  for (const p of matcher.joinPrefixes) {
+    for (let g = 0; g < 128; g++) {
+      if (TokenMatcherClass.JOIN_TRIGGER[g] !== 1) continue;
+      const idx = (p.charCodeAt(0) << 14) | (p.charCodeAt(1) << 7) | g;
+      bits[idx >>> 5]! |= 1 << (idx & 31);
+    }
+  }
   startBitsCache.set(matcher, bits);
   return bits;
 }
 const NO_START_BITS = new Uint32Array(1 << 16);
 
+/**
+ * The word-end tables (wasm/pass.ts endAt): a word run's last three chars,
+ * read backwards, five low bits each (so case folds), and per entry (hashed
+ * to 10 bits) the sets of the fourth and fifth chars from the end; a pattern
+ * shorter than five leaves the rest open. They hold the ends of key names
+ * that say "secret" (keywords.ts) and, read backwards, the first chars of
+ * each distinctive anchor (a token written backwards ends with its prefix
+ * reversed). A prefilter: the JavaScript side confirms every end it reports.
+ */
+const ALL_LOW5 = 0xffffffff;
+const endBitsCache = new WeakMap<TokenMatcher, { bits: Uint32Array; rest: Uint32Array }>();
+function endBits(matcher: TokenMatcher): { bits: Uint32Array; rest: Uint32Array } {
+  const cached = endBitsCache.get(matcher);
+  if (cached) return cached;
+  const bits = new Uint32Array(1 << 10);
+  const rest = new Uint32Array(1 << 11);
+  const patterns = [...keywordEndPatterns(), ...matcher.reversedAnchors.map((a) => [...a.slice(0, 5)].map((ch) => ch.charCodeAt(0) & 31))];
+  for (const pat of patterns) {
+    if (pat.length < 3) throw new Error('core.ts: a word-end pattern needs three chars');
+    const idx = (pat[0]! << 10) | (pat[1]! << 5) | pat[2]!;
+    bits[idx >>> 5]! |= 1 << (idx & 31);
+    const h = (Math.imul(idx, 0x9e3779b1) >>> 22) << 1;
+    rest[h] = rest[h]! | (pat.length > 3 ? 1 << pat[3]! : ALL_LOW5);
+    rest[h + 1] = rest[h + 1]! | (pat.length > 4 ? 1 << pat[4]! : ALL_LOW5);
+  }
+  const t = { bits, rest };
+  endBitsCache.set(matcher, t);
+  return t;
+}
+/**
+ * wasm/pass.ts assignable(): the chars that may follow a key name (`=`, `:`,
+ * quotes, `]`, `>`, a backslash, `?`, `|`, a line break; keywords.ts reads the
+ * shape) and, after spaces, an operator (`=`, `:`, `?`, `|`) or a quote (`#define KEY "…"`).
+ */
+const END_NEXT = (() => {
+  const t = new Uint32Array(8);
+  const add = (word: number, chars: string): void => {
+    for (const ch of chars) t[word + (ch.charCodeAt(0) >>> 5)]! |= 1 << (ch.charCodeAt(0) & 31);
+  };
+  add(0, '=:"\'`]>\\?|\n\r');
+  add(4, '=:?|"\'');
+  return t;
+})();
+
+const NO_END_BITS = { bits: new Uint32Array(1 << 10), rest: new Uint32Array(1 << 11) };
+
 interface PassModule {
   pass: (from: number, to: number) => number;
   narrow: (n: number) => void;
   looksEncoded: (start: number, end: number) => number;
+  deflateLooks: (start: number, end: number) => number;
   /** Rewrites the module's vector constants (after PAIRS changes). */
   setup: () => void;
   /** TEXT, one byte per char, and the TEXT_SLACK bytes after it (spaces after a segment: the pass reads whole vectors). */
@@ -164,6 +226,9 @@ interface PassModule {
   events: Int32Array;
   bits: Int32Array;
   starting: Uint32Array;
+  ending: Uint32Array;
+  ending45: Uint32Array;
+  endNext: Uint32Array;
   textUnits: number;
   /** Which tables are in memory now: scans switch rarely (one matcher; known-secret sets per bottle). */
   loadedMatcher: TokenMatcher | null | undefined;
@@ -207,6 +272,7 @@ function loadPass(): PassModule {
     pass: ex['pass'] as PassModule['pass'],
     narrow: ex['narrow'] as PassModule['narrow'],
     looksEncoded: ex['looksEncoded'] as PassModule['looksEncoded'],
+    deflateLooks: ex['deflateLooks'] as PassModule['deflateLooks'],
     setup: ex['setup'] as PassModule['setup'],
     text: Buffer.from(buf, at('TEXT'), textUnits + TEXT_SLACK),
     hist: Buffer.from(buf, at('HIST'), at('HIST_BYTES')),
@@ -216,6 +282,9 @@ function loadPass(): PassModule {
     events: new Int32Array(buf, at('EVENTS'), at('EVENT_CAP')),
     bits: new Int32Array(buf, at('BITS'), 32768),
     starting: new Uint32Array(buf, at('STARTING'), at('STARTING_WORDS')),
+    ending: new Uint32Array(buf, at('ENDING'), at('ENDING_WORDS')),
+    ending45: new Uint32Array(buf, at('ENDING45'), at('ENDING45_WORDS')),
+    endNext: new Uint32Array(buf, at('ENDNEXT'), 8),
     textUnits,
     loadedMatcher: undefined,
     loadedKnown: undefined,
@@ -230,6 +299,10 @@ function prepare(matcher: TokenMatcher | null, known: KnownSecretIndex | null, c
   const starting = matcher ? startTable(matcher) : NO_STARTS;
   if (m.loadedMatcher !== matcher) {
     m.starting.set(matcher ? startBits(matcher, starting) : NO_START_BITS);
+    const end = matcher ? endBits(matcher) : NO_END_BITS;
+    m.ending.set(end.bits);
+    m.ending45.set(end.rest);
+    m.endNext.set(END_NEXT);
     const pairs = (matcher ? matcher.infixStrings() : []).map(triggerPair);
     if (pairs.length > m.pairs.length) throw new Error('core.ts: more token infixes than the module has trigger slots');
     pairs.forEach((p, k) => (m.pairs[k] = p));
@@ -264,19 +337,24 @@ function writeHistory(m: PassModule, text: string, at: number): void {
  * looks-encoded test, the only ones views.ts could decode. `resume`: the
  * text continues a stream, and its first `kept` chars were passed by the
  * previous scan; the pass picks up where it stopped instead of re-reading them.
+ * `final`: no more text follows (a stream's part is not final: a value that
+ * runs to its end may go on).
  */
-export function coreScan(text: string, matcher: TokenMatcher | null, known: KnownSecretIndex | null, deadline: number, allRuns = false, resume?: Resume, utf8 = false): CoreResult {
+export function coreScan(text: string, matcher: TokenMatcher | null, known: KnownSecretIndex | null, deadline: number, allRuns = false, resume?: Resume, utf8 = false, final = true): CoreResult {
   const tokens: TokenHit[] = [];
   const knownHits: KnownHit[] = [];
   const encoded: number[] = [];
+  const compressed: number[] = [];
   /** Word-run starts whose first two chars begin an anchor; gated and dispatched after the pass. */
   const starts: number[] = [];
+  const ends: number[] = [];
   const probes: number[] = [];
   const { m, starting } = prepare(matcher, known, resume?.carry);
   const n = text.length;
   const first = resume ? Math.min(resume.kept, n) : 0;
   if (resume) {
     for (const p of resume.carry.starts) starts.push(p);
+    for (const p of resume.carry.ends) ends.push(p);
     if (resume.carry.lastKnown) knownHits.push({ ...resume.carry.lastKnown });
     for (const p of resume.carry.probes) if (known!.verify(text, p, knownHits)) probes.push(p);
   }
@@ -288,7 +366,7 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
     writeHistory(m, text, seg);
     for (let from = 0; from < len; ) {
       from = m.pass(from, len);
-      flush(text, seg, m.events, m.state, known, knownHits, starts, encoded, probes, allRuns);
+      flush(text, seg, m.events, m.state, known, knownHits, starts, ends, encoded, compressed, probes, allRuns);
     }
     if (performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
   }
@@ -300,14 +378,17 @@ export function coreScan(text: string, matcher: TokenMatcher | null, known: Know
   // A run longer than a resumed text began before it: it is reported from the text's start.
   for (let i = 0; i < encoded.length; i += 2) if (encoded[i]! < 0) encoded[i] = 0;
   if (run >= MIN_ENCODED_RUN) encoded.push(Math.max(0, n - run), n);
+  const reversed: number[] = [];
   endStarts(text, starting, starts);
+  if (matcher) tailEnds(text, matcher, 0, ends);
+  if (matcher) dispatchEnds(text, matcher, ends, tokens, reversed, deadline, final);
   if (matcher) dispatchRuns(text, matcher, starts, tokens, deadline);
   const { suspect, overflow } = nonAscii ? (utf8 ? suspectsUtf8(text) : suspects(text)) : { suspect: [], overflow: false };
   // For a stream's next part: the stream keeps only the starts inside the window it carries
   // (stream.ts), and a disguising char this close to the end may have its view cut short.
   const lastSuspect = suspect[suspect.length - 1];
-  const carry: PassCarry = { tail, due, run, starts, probes, suspect: overflow || (lastSuspect !== undefined && lastSuspect >= n - SUSPECT_CARRY), lastKnown: knownHits[knownHits.length - 1] };
-  return { tokens, known: knownHits, encoded, suspect, suspectOverflow: overflow, carry };
+  const carry: PassCarry = { tail, due, run, starts, ends: ends.filter((p) => p >= n - END_CARRY), probes, suspect: overflow || (lastSuspect !== undefined && lastSuspect >= n - SUSPECT_CARRY), lastKnown: knownHits[knownHits.length - 1] };
+  return { tokens, known: knownHits, encoded, compressed, reversed, suspect, suspectOverflow: overflow, carry };
 }
 
 /** Word runs of one or two chars at the very end (the pass reports a start once its third char is in): the end reads as non-word chars. */
@@ -372,6 +453,7 @@ export function quietBytes(chunks: readonly Buffer[], before: Carried, matcher: 
   }
   const probes: number[] = [];
   const starts = carry ? [...carry.starts] : [];
+  const ends = carry ? [...carry.ends] : [];
   if (off > 0) {
     if (typeof before === 'string') writeHistory(m, before, off);
     else {
@@ -408,7 +490,8 @@ export function quietBytes(chunks: readonly Buffer[], before: Carried, matcher: 
         if (kind === EV_PROBE) probes.push(at + seg + off);
         else if (kind === EV_WORD) {
           if (at < 0 || passesGate(matcher!, m.text, len, at)) starts.push(at + seg + off);
-        } else if ((ev[++e]! & LOOKS_ENCODED) !== 0) return undefined;
+        } else if (kind === EV_END) ends.push(at + seg + off);
+        else if ((ev[++e]! & (LOOKS_ENCODED | MAY_BE_COMPRESSED)) !== 0) return undefined;
       }
       m.state[STATE_COUNT] = 0;
     }
@@ -420,18 +503,25 @@ export function quietBytes(chunks: readonly Buffer[], before: Carried, matcher: 
   if ((st[STATE_FLAGS]! & FLAG_NON_ASCII) !== 0 && holdsSuspect(chunks, before, utf8)) return undefined;
   // A long run at the end is decoded as it stands (coreScan reports it): only when it could be.
   const run = st[STATE_RUN]!;
-  if (run >= MIN_ENCODED_RUN && m.looksEncoded(len - run, len) !== 0) return undefined;
+  if (run >= MIN_ENCODED_RUN && (m.looksEncoded(len - run, len) !== 0 || m.deflateLooks(len - run, len) !== 0)) return undefined;
   const tail: [number, number] = [st[0]!, st[1]!];
   const due = st[STATE_DUE]!;
   // endStarts reads the last four chars (fewer at the stream's start): the segment's end, after its history.
   const k4 = Math.min(4, off + n);
   const fromText = Math.min(k4, len);
   const last4 = m.hist.toString('latin1', m.hist.length - (k4 - fromText)) + m.text.toString('latin1', len - fromText, len);
-  const ends: number[] = [];
-  endStarts(last4, starting, ends);
-  for (const e of ends) starts.push(off + n - last4.length + e);
+  const tailStarts: number[] = [];
+  endStarts(last4, starting, tailStarts);
+  for (const e of tailStarts) starts.push(off + n - last4.length + e);
+  if (matcher) {
+    // Word ends near the end, judged by what follows them in the next part (tailEnds).
+    const k = Math.min(TAIL_ENDS + 5, off + n);
+    const fromBytes = Math.min(k, len);
+    const tail = m.hist.toString('latin1', m.hist.length - (k - fromBytes)) + m.text.toString('latin1', len - fromBytes, len);
+    tailEnds(tail, matcher, off + n - tail.length, ends);
+  }
   const pending: number[] = [];
-  if (starts.length > 0 || probes.length > 0 || (carry && carry.probes.length > 0)) {
+  if (starts.length > 0 || ends.length > 0 || probes.length > 0 || (carry && carry.probes.length > 0)) {
     const text = latin1(before) + chunks.map((c) => c.toString('latin1')).join('');
     const hits: KnownHit[] = [];
     for (const p of carry ? carry.probes : []) if (known!.verify(text, p, hits)) pending.push(p);
@@ -442,8 +532,15 @@ export function quietBytes(chunks: readonly Buffer[], before: Carried, matcher: 
       dispatchRuns(text, matcher, starts, tokens, deadline);
       if (tokens.length > 0) return undefined;
     }
+    if (matcher && ends.length > 0) {
+      const tokens: TokenHit[] = [];
+      const reversed: number[] = [];
+      dispatchEnds(text, matcher, ends, tokens, reversed, deadline, false);
+      if (tokens.length > 0 || reversed.length > 0) return undefined;
+    }
   }
-  return { tail, due, run, starts, probes: pending, suspect: false, lastKnown: carry?.lastKnown };
+  const total = off + n;
+  return { tail, due, run, starts, ends: ends.filter((p) => p >= total - END_CARRY), probes: pending, suspect: false, lastKnown: carry?.lastKnown };
 }
 
 /**
@@ -457,18 +554,19 @@ function passesGate(matcher: TokenMatcher, bytes: Uint8Array, n: number, p: numb
   const w1 = CODE[c1] !== 0;
   const key = (bytes[p]! << 7) | (w1 ? c1 : 0);
   const bucket = matcher.dispatch[key] ?? 0;
-  if (bucket === 0 || (w1 && !matcher.thirdAllowed(bucket, bytes[p + 2]!))) return false;
+  if (bucket === 0) return false;
+  if (w1 && !matcher.thirdAllowed(bucket, bytes[p + 2]!)) return glues(bytes[p + 2]!);
   const gate = matcher.keyGate[key]!;
   let e = w1 ? p + 2 : p + 1;
   while (e < n && e - p < gate && CODE[bytes[e]!] !== 0) e++;
-  return e >= n || e - p >= gate;
+  return e >= n || e - p >= gate || (e - p >= 2 && glues(bytes[e]!));
 }
 
 /** How close to the end of a stream's part a disguising char makes the next part look for them again. */
 const SUSPECT_CARRY = 4096;
 
 /** Handles the events one pass() call wrote; positions are relative to the segment at `seg`. */
-function flush(text: string, seg: number, events: Int32Array, state: Int32Array, known: KnownSecretIndex | null, knownHits: KnownHit[], starts: number[], encoded: number[], probes: number[], allRuns: boolean): void {
+function flush(text: string, seg: number, events: Int32Array, state: Int32Array, known: KnownSecretIndex | null, knownHits: KnownHit[], starts: number[], ends: number[], encoded: number[], compressed: number[], probes: number[], allRuns: boolean): void {
   const count = state[STATE_COUNT]!;
   for (let e = 0; e < count; e++) {
     const ev = events[e]!;
@@ -478,9 +576,12 @@ function flush(text: string, seg: number, events: Int32Array, state: Int32Array,
     if (kind === EV_PROBE) {
       if (known!.verify(text, at, knownHits)) probes.push(at);
     } else if (kind === EV_WORD) starts.push(at);
+    else if (kind === EV_END) ends.push(at);
     else {
       const word = events[++e]!;
-      if (allRuns || (word & LOOKS_ENCODED) !== 0) encoded.push(at - (word & ~LOOKS_ENCODED), at);
+      const len = word & RUN_LENGTH;
+      if (allRuns || (word & LOOKS_ENCODED) !== 0) encoded.push(at - len, at);
+      else if ((word & MAY_BE_COMPRESSED) !== 0) compressed.push(at - len, at);
     }
   }
   state[STATE_COUNT] = 0;
@@ -497,14 +598,21 @@ const STATE_COUNT = 5;
 const STATE_PAIRS = 6;
 const FLAG_NON_ASCII = 1;
 const FLAG_TRIGGER = 2;
+const EV_END = 0;
 const EV_PROBE = 1;
 const EV_WORD = 2;
-/** Event kind 3 (a base64/hex run ended at the position) is followed by one more word: the run's length, | LOOKS_ENCODED. */
+/** Event kind 3 (a base64/hex run ended at the position) is followed by one more word: the run's length, | LOOKS_ENCODED, | MAY_BE_COMPRESSED. */
 const LOOKS_ENCODED = 1 << 30;
+const MAY_BE_COMPRESSED = 1 << 29;
+const RUN_LENGTH = MAY_BE_COMPRESSED - 1;
+/** How close to the end of a stream's part a key name keeps being looked at (its value may still be arriving). */
+const END_CARRY = 600;
 
 const NO_STARTS = new Uint8Array(STATE_MASK + 1);
 // wasm/pass.ts inlines the run threshold as 16 and the probe as 6 chars every 7.
 if (MIN_ENCODED_RUN !== 16 || GRAM !== 6 || PROBE_STRIDE !== 7) throw new Error('core.ts: wasm/pass.ts assumes MIN_ENCODED_RUN 16, GRAM 6, PROBE_STRIDE 7');
+
+const glues = (c: number): boolean => c < 128 && TokenMatcherClass.JOIN_TRIGGER[c] === 1;
 
 function dispatchRuns(text: string, matcher: TokenMatcher, starts: readonly number[], out: TokenHit[], deadline: number): void {
   const n = text.length;
@@ -515,15 +623,63 @@ function dispatchRuns(text: string, matcher: TokenMatcher, starts: readonly numb
     const c1 = s + 1 < n ? text.charCodeAt(s + 1) : 0;
     const w1 = CODE[c1] !== 0;
     const bucket = matcher.dispatch[(c0 << 7) | (w1 ? c1 : 0)]!;
+    if (bucket === 0) continue;
     // Cheapest reject first: most candidates ("co…", "us…", "ap…") fail on their third char.
-    if (bucket === 0 || (w1 && !matcher.thirdAllowed(bucket, s + 2 < n ? text.charCodeAt(s + 2) : 0))) continue;
+    const c2 = s + 2 < n ? text.charCodeAt(s + 2) : 0;
+    if (w1 && !matcher.thirdAllowed(bucket, c2)) {
+      // Two chars of an anchor, then a char that glues fragments: a split token (matchRun joins it).
+      if (glues(c2)) matcher.matchRun(text, bucket, s, s + 2, out);
+      continue;
+    }
     const gate = matcher.keyGate[(c0 << 7) | (w1 ? c1 : 0)]!;
     let e = w1 ? s + 2 : s + 1;
     const limit = Math.min(n, s + gate);
     while (e < limit && CODE[text.charCodeAt(e)] !== 0) e++;
-    if (e - s < gate) continue;
+    if (e - s < gate) {
+      if (e - s >= 2 && glues(text.charCodeAt(e))) matcher.matchRun(text, bucket, s, e, out);
+      continue;
+    }
     while (e < n && CODE[text.charCodeAt(e)] !== 0) e++;
     matcher.matchRun(text, bucket, s, e, out);
+  }
+}
+
+/** How close to the end of a part a word end is looked at again with the next part (the pass saw only spaces after it). */
+const TAIL_ENDS = 8;
+
+/**
+ * Word ends in the last TAIL_ENDS chars of `text` (offsets + `base`) whose
+ * last chars are in the word-end tables: the pass judged what follows them
+ * (wasm/pass.ts assignable) by the spaces after the part, so a key name whose
+ * `=` or value is in the next part is looked at again then.
+ */
+function tailEnds(text: string, matcher: TokenMatcher, base: number, ends: number[]): void {
+  const { bits, rest } = endBits(matcher);
+  const n = text.length;
+  const low = (p: number): number => (p >= 0 ? text.charCodeAt(p) & 31 : 0);
+  for (let p = Math.max(0, n - TAIL_ENDS); p < n; p++) {
+    if (CODE[text.charCodeAt(p)] === 0 || (p + 1 < n && CODE[text.charCodeAt(p + 1)] !== 0)) continue;
+    const idx = (low(p) << 10) | (low(p - 1) << 5) | low(p - 2);
+    if (((bits[idx >>> 5]! >>> (idx & 31)) & 1) === 0) continue;
+    const h = (Math.imul(idx, 0x9e3779b1) >>> 22) << 1;
+    if (((rest[h]! >>> low(p - 3)) & (rest[h + 1]! >>> low(p - 4)) & 1) === 0) continue;
+    if (!ends.includes(base + p)) ends.push(base + p);
+  }
+}
+
+/**
+ * The word ends the pass reported (the word-end table is a prefilter, and a
+ * segment's end reports a word that may go on): a key name assigned a secret
+ * (keywords.ts), or a token written backwards (its position goes to
+ * `reversed`, for views.ts).
+ */
+function dispatchEnds(text: string, matcher: TokenMatcher, ends: readonly number[], out: TokenHit[], reversed: number[], deadline: number, final: boolean): void {
+  for (let k = 0; k < ends.length; k++) {
+    if ((k & 0x3ff) === 0 && performance.now() > deadline) throw new DlpBudgetError('DLP scan exceeded its time budget');
+    const p = ends[k]!;
+    if (p < 0 || p >= text.length || (CODE[text.charCodeAt(p + 1)] ?? 0) !== 0) continue;
+    if (matcher.reversedAt(text, p)) reversed.push(p);
+    keywordAt(text, p, out, final);
   }
 }
 

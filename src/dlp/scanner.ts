@@ -5,6 +5,7 @@
 import { DlpBudgetError, type DetectorName, type Finding, type Scanner, type ScannerOptions } from './api.js';
 import { type Carried, coreScan, holdsTrigger, type PassCarry, quietBytes, type Resume } from './core.js';
 import { highEntropySpans } from './entropy.js';
+import { exampleCredential } from './examples.js';
 import { detectInjection } from './injection.js';
 import { KnownSecretIndex } from './known.js';
 import { LineIndex, mask, vendorPrefixesOf } from './mask.js';
@@ -25,6 +26,8 @@ export interface Hit {
   /** The matched value as seen in its view (masked before it leaves the scanner). */
   value: string;
   view: string;
+  /** Found by its key name (keywords.ts): yields to a rule that matched the same value. */
+  keyword?: boolean;
 }
 
 let sharedMatcher: TokenMatcher | undefined;
@@ -66,14 +69,17 @@ export class Engine {
   }
 
   hits(text: string): Hit[] {
-    return this.streamHits(text).hits;
+    return this.streamHits(text, undefined, true).hits;
   }
 
-  /** hits(), continuing a stream (see coreScan's `resume`); `carry` is undefined when no pass ran. */
-  streamHits(text: string, resume?: Resume): { hits: Hit[]; carry: PassCarry | undefined } {
+  /**
+   * hits(), continuing a stream (see coreScan's `resume`); `carry` is undefined when no pass ran.
+   * `final`: nothing follows the text (a value that runs to its end is whole).
+   */
+  streamHits(text: string, resume?: Resume, final = false): { hits: Hit[]; carry: PassCarry | undefined } {
     const deadline = performance.now() + this.budgetMs;
     const out: Hit[] = [];
-    const carry = this.scanLayer(text, 0, deadline, out, (s, e) => [s, e], resume);
+    const carry = this.scanLayer(text, 0, deadline, out, (s, e) => [s, e], final, resume);
     if (this.injection) {
       for (const h of detectInjection(text)) out.push({ ...h, detector: 'naive_injection_detection', view: 'nfkc' });
       check(deadline);
@@ -97,23 +103,23 @@ export class Engine {
     return holdsTrigger(text, this.matcher);
   }
 
-  private scanLayer(text: string, depth: number, deadline: number, out: Hit[], toSource: (s: number, e: number) => [number, number], resume?: Resume): PassCarry | undefined {
+  private scanLayer(text: string, depth: number, deadline: number, out: Hit[], toSource: (s: number, e: number) => [number, number], final: boolean, resume?: Resume): PassCarry | undefined {
     const wantViews = depth < MAX_DEPTH;
     if (!this.matcher && !this.known && !this.entropy) return undefined;
     // Only the scanned text itself is bytes; views are decoded strings.
     const utf8 = this.utf8Bytes && depth === 0;
-    const core = coreScan(text, this.matcher, this.known, deadline, this.entropy && depth === 0, resume, utf8);
+    const core = coreScan(text, this.matcher, this.known, deadline, this.entropy && depth === 0, resume, utf8, final);
     const push = (h: Omit<Hit, 'start' | 'end'>, s: number, e: number): void => {
       const [a, b] = toSource(s, e);
       out.push({ ...h, start: a, end: b });
     };
-    for (const t of core.tokens) {
-      push({ rule: t.rule.id, detector: 'token_patterns', severity: t.rule.severity ?? 'block', value: text.slice(t.start, t.end), view: t.view }, t.start, t.end);
-    }
     const infixHits: typeof core.tokens = [];
     this.matcher?.scanInfixes(text, infixHits);
-    for (const t of infixHits) {
-      push({ rule: t.rule.id, detector: 'token_patterns', severity: t.rule.severity ?? 'block', value: text.slice(t.start, t.end), view: t.view }, t.start, t.end);
+    for (const t of [...core.tokens, ...infixHits]) {
+      const value = text.slice(t.start, t.end);
+      // Published examples and placeholders (examples.ts) are reported, but neither block nor hold anything.
+      const severity = exampleCredential(t.rule.id, value) === undefined ? (t.rule.severity ?? 'block') : 'warn';
+      push({ rule: t.rule.id, detector: 'token_patterns', severity, value, view: t.view, ...(t.rule.keyword ? { keyword: true } : {}) }, t.start, t.end);
     }
     if (this.known) {
       this.known.findWhole(text, core.known);
@@ -138,13 +144,15 @@ export class Engine {
       // Offsets inside a view map proportionally onto the encoded source span.
       const map = v.map;
       const inner = (s: number, e: number): [number, number] => {
+        if (v.reversed) return toSource(v.end - e, v.end - s);
         if (map) return toSource(v.start + (map[s] ?? 0), v.start + (map[e] ?? span));
         const a = v.start + Math.floor((s * span) / len);
         const b = v.start + Math.ceil((e * span) / len);
         return toSource(Math.min(a, v.end - 1), Math.max(Math.min(b, v.end), a + 1));
       };
       const before = out.length;
-      this.scanLayer(v.text, depth + 1, deadline, out, inner);
+      // A view of text that ends before the scanned text does is whole.
+      this.scanLayer(v.text, depth + 1, deadline, out, inner, final || v.end < text.length);
       for (let i = before; i < out.length; i++) {
         const h = out[i];
         if (h) h.view = h.view === 'raw' ? v.name : `${v.name}/${h.view}`;
@@ -160,12 +168,16 @@ function check(deadline: number): void {
 
 const viewRank = (v: string): number => (v === 'raw' ? 0 : v === 'joined' ? 1 : 2);
 
-/** One finding per rule and overlapping span; a raw hit wins over the same secret seen again in a view. */
+/**
+ * One finding per rule and overlapping span; a raw hit wins over the same
+ * secret seen again in a view. A keyword finding (keywords.ts) is dropped
+ * where a token rule or another keyword finding has the value already.
+ */
 function dedupe(hits: Hit[]): Hit[] {
-  hits.sort((a, b) => viewRank(a.view) - viewRank(b.view) || a.start - b.start || b.end - a.end);
+  hits.sort((a, b) => Number(a.keyword === true) - Number(b.keyword === true) || viewRank(a.view) - viewRank(b.view) || a.start - b.start || b.end - a.end);
   const out: Hit[] = [];
   for (const h of hits) {
-    const dup = out.some((o) => o.rule === h.rule && o.start < h.end && h.start < o.end);
+    const dup = out.some((o) => (o.rule === h.rule || (h.keyword === true && o.detector === 'token_patterns')) && o.start < h.end && h.start < o.end);
     if (!dup) out.push(h);
   }
   return out.sort((a, b) => a.start - b.start || a.end - b.end);

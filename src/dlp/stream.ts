@@ -84,6 +84,7 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
     seen = seen.filter((f) => f.end > base.offset);
     if (pass) {
       pass.starts = pass.starts.map((p) => p - dropped).filter((p) => p >= 0);
+      pass.ends = pass.ends.map((p) => p - dropped).filter((p) => p >= 0);
       pass.probes = pass.probes.map((p) => p - dropped).filter((p) => p >= 0);
       const k = pass.lastKnown;
       pass.lastKnown = k && k.end - dropped > 0 ? { ...k, start: Math.max(0, k.start - dropped), end: k.end - dropped } : undefined;
@@ -93,7 +94,9 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
   const report = (scanned: string, carried: number): Finding[] => {
     const r = engine.streamHits(scanned, pass && carried > 0 ? { kept: carried, carry: pass } : undefined);
     pass = r.carry;
-    const hits = r.hits.filter((h) => h.end > carried);
+    // A keyword-anchored value may end right where the carried part does (its closing quote came with
+    // this chunk): it is found only now, and `seen` keeps it from being reported twice.
+    const hits = r.hits.filter((h) => h.end > carried || h.keyword === true);
     const end = base.offset + scanned.length;
     const fresh: Finding[] = [];
     const growing: Finding[] = [];
@@ -146,9 +149,15 @@ export function createStreamScanner(opts: ScannerOptions & { windowChars?: numbe
       return push(list.map((p) => latin1(p)).join(''));
     },
     end() {
-      // Everything was scanned on push; only findings held back to settle are pending.
+      // Everything was scanned on push; only findings held back to settle are pending, and
+      // a value assigned to a key name that ran to the end (keywords.ts waits for more text).
       const rest = open;
       open = [];
+      if (carry.length > 0 && pass !== undefined && pass.ends.length > 0) {
+        const text = latin1(carry);
+        const tail = engine.hits(text).filter((h) => h.keyword === true && h.end === text.length);
+        for (const f of toFindings(text, tail, base)) if (!seen.some((o) => overlaps(o, f)) && !rest.some((o) => overlaps(o, f))) rest.push(f);
+      }
       carry = '';
       pass = undefined;
       carryQuiet = true;

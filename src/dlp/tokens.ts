@@ -24,6 +24,15 @@ const MAX_GLUE = 12;
 const MAX_JOINED = 600;
 const MAX_FRAGMENTS = 12;
 const BEFORE_WINDOW = 48;
+/**
+ * Two-char fragments worth joining from (`"gh" + "p_…"`): the starts of the
+ * most common tokens, and none that code and prose write before a quote or a
+ * line break all the time (`"do"`, `"sh"`, `"AI"`). Three chars of any anchor
+ * (`"ghp" + "_…"`) are joined from without a list.
+ */
+const JOIN_PREFIXES = new Set(['gh', 'gl', 'xo', 'sk', 'AK', 'AS', 'np', 'hf', 'rk', 'dc', 'SG', 'ya', 'sq', 'EA', 'GO', 'PM', 'CF', 'HR', 'LT', 'EZ', 'FL', 'CL']);
+/** Longer than any anchor: a fragment this long that matched none is not a split one. */
+const MAX_ANCHOR = 24;
 
 interface Compiled {
   rule: TokenRule;
@@ -67,8 +76,31 @@ export class TokenMatcher {
   readonly bucketThird: Uint32Array[] = [new Uint32Array(4)];
   private readonly buckets: Compiled[][] = [];
   private readonly infixes: { infix: string; rules: TokenRule[] }[] = [];
+  /**
+   * Anchors distinctive enough to look for written backwards (3+ chars,
+   * case-sensitive, at the token's start): a reversed token ends with one
+   * reversed, and the pass reports word ends that do (core.ts endBits).
+   */
+  readonly reversedAnchors: readonly string[];
+  /** reversedAnchors by their first char (ASCII). */
+  private readonly reversedByFirst: (string[] | undefined)[] = [];
 
   constructor(rules: readonly TokenRule[] = TOKEN_RULES) {
+    const reversed = new Set<string>();
+    for (const rule of rules) {
+      if (rule.ignoreCase || rule.before || rule.noJoin || rule.keyword) continue;
+      // Punctuation in the first chars folds onto letters in the word-end table (`SG.` would match every "…ings").
+      for (const a of rule.anchors ?? []) if (a.length >= 3 && /^[A-Za-z0-9_-]+$/.test(a.slice(0, 5))) reversed.add(a);
+    }
+    this.reversedAnchors = [...reversed];
+    const prefixes = new Set<string>();
+    for (const rule of rules) {
+      const anchors = rule.anchors ?? [];
+      const joinable = rule.noJoin !== true && rule.group === undefined && rule.before === undefined && anchors.length > 0 && Math.min(...anchors.map((a) => a.length)) >= 3;
+      if (joinable && !rule.ignoreCase) for (const a of anchors) if (wordPrefix(a) >= 2 && JOIN_PREFIXES.has(a.slice(0, 2))) prefixes.add(a.slice(0, 2));
+    }
+    this.joinPrefixes = [...prefixes];
+    for (const a of reversed) (this.reversedByFirst[a.charCodeAt(0)] ??= []).push(a);
     for (const rule of rules) {
       if (rule.infix !== undefined) {
         const slot = this.infixes.find((x) => x.infix === rule.infix);
@@ -117,6 +149,28 @@ export class TokenMatcher {
     }
   }
 
+  /**
+   * A word run of 2+ chars that only begins an anchor and ends before a char
+   * that can glue fragments (`"gh" + "p_…"`): core.ts dispatches it even
+   * though it is shorter than the anchor, and matchRun joins it.
+   */
+  static readonly JOIN_TRIGGER = JOIN_TRIGGER;
+
+  /** The first two chars of joinable anchors whose first two are word chars (core.ts adds their starts before a glue char). */
+  readonly joinPrefixes: readonly string[];
+
+  /** Whether the text read backwards from `p` (inclusive) begins with an anchor: a token written in reverse ends there. */
+  reversedAt(text: string, p: number): boolean {
+    const list = this.reversedByFirst[text.charCodeAt(p)];
+    if (!list) return false;
+    next: for (const a of list) {
+      if (p - a.length + 1 < 0) continue;
+      for (let k = 0; k < a.length; k++) if (text.charCodeAt(p - k) !== a.charCodeAt(k)) continue next;
+      return true;
+    }
+    return false;
+  }
+
   /** Whether the char after a word run's first two chars (0 past the end) can continue an anchor of `bucket`. */
   thirdAllowed(bucket: number, c: number): boolean {
     const mask = this.bucketThird[bucket];
@@ -141,17 +195,31 @@ export class TokenMatcher {
     const rules = this.buckets[bucket - 1];
     if (!rules) return;
     const run = end - start;
+    /** Where the fragment at `start` ends when a glue char follows it within an anchor's length (-1: not a split; undefined: not looked at yet). */
+    let split: number | undefined;
     for (const c of rules) {
-      if (run < c.anchorRun) continue;
       const { rule } = c;
       let anchored = false;
-      for (const a of c.anchors) {
-        if (rule.ignoreCase ? startsWithIgnoreCase(text, start, a) : text.startsWith(a, start)) {
-          anchored = true;
-          break;
+      if (run >= c.anchorRun) {
+        for (const a of c.anchors) {
+          if (rule.ignoreCase ? startsWithIgnoreCase(text, start, a) : text.startsWith(a, start)) {
+            anchored = true;
+            break;
+          }
         }
       }
-      if (!anchored) continue;
+      if (!anchored) {
+        // `"gh" + "p_…"`, `'sk-an' + 't-…'`: the split falls inside the anchor.
+        if (c.joinable) {
+          if (split === undefined) {
+            let i = start;
+            while (i < text.length && i - start < MAX_ANCHOR && (FRAG[text.charCodeAt(i)] ?? 0) === 1) i++;
+            split = i - start >= 2 && (JOIN_TRIGGER[text.charCodeAt(i)] ?? 0) === 1 ? i : -1;
+          }
+          if (split !== -1) this.tryJoined(text, rule, start, out, c.anchors, true);
+        }
+        continue;
+      }
       if (rule.quick && !rule.quick(text, start)) continue;
       if (rule.before) {
         const m = rule.before.exec(text.slice(Math.max(0, start - BEFORE_WINDOW), start));
@@ -199,14 +267,15 @@ export class TokenMatcher {
 
   /**
    * A token split by concatenation or line breaks (`"sk-ant-" + "api03…"`):
-   * glue the fragments that follow the anchor and retry the rule.
+   * glue the fragments that follow the anchor and retry the rule. `partial`:
+   * the first fragment (2+ chars) is only the start of an anchor.
    */
-  private tryJoined(text: string, rule: TokenRule, start: number, out: TokenHit[], anchors: readonly string[]): void {
+  private tryJoined(text: string, rule: TokenRule, start: number, out: TokenHit[], anchors: readonly string[], partial = false): void {
     let i = start;
     while (i < text.length && (FRAG[text.charCodeAt(i)] ?? 0) === 1) i++;
     if (i >= text.length || i - start > MAX_JOINED || (JOIN_TRIGGER[text.charCodeAt(i)] ?? 0) !== 1) return;
-    // The fragment must hold a whole anchor, or there is nothing distinctive to join from.
-    if (!anchors.some((a) => i - start >= a.length)) return;
+    // The fragment must hold a whole anchor (or begin one, when partial), or there is nothing distinctive to join from.
+    if (partial ? i - start < 2 || !anchors.some((a) => a.length > i - start && a.startsWith(text.slice(start, i))) : !anchors.some((a) => i - start >= a.length)) return;
     const firstEnd = i;
     const pieces: string[] = [text.slice(start, i)];
     const origin: number[] = [start];

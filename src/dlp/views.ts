@@ -2,21 +2,40 @@
 // around spans that look encoded (long base64/hex runs, %XX, \x/\u escapes,
 // non-ASCII chars), never for the whole text, and each view remembers the
 // source span it came from so findings point at the encoded text.
+import { constants, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import type { CoreResult } from './core.js';
+import { compressedKind } from './deflate.js';
 import { INVISIBLE, suspectTable } from './disguise.js';
 import { decodeUtf8 } from './utf8.js';
 
 export interface View {
-  name: 'base64' | 'hex' | 'url' | 'escape' | 'nfkc';
+  name: 'base64' | 'hex' | 'url' | 'escape' | 'nfkc' | 'gzip' | 'zlib' | 'deflate' | 'reversed';
   text: string;
   /** Source span in the scanned text. */
   start: number;
   end: number;
   /** For views whose length differs unevenly from the source (nfkc): source offset of each view char, relative to start. */
   map?: number[];
+  /** The view is the source written backwards: view char k is source char end - 1 - k. */
+  reversed?: boolean;
 }
 
 const MAX_REGION = 8192;
+/** How far back a token written backwards is read from where its reversed prefix ends. */
+const MAX_REVERSED = 600;
+/**
+ * Compressed payloads: base64 runs up to 1 MiB, the first 64 KiB of the
+ * compressed bytes, at most 1 MiB out; per text, a bounded number of runs
+ * looked at (~2 µs each) and of those zlib is asked about (~140 µs when it fails).
+ */
+const MAX_COMPRESSED_RUN = 1 << 20;
+const MAX_COMPRESSED_BYTES = 64 * 1024;
+const MAX_INFLATED = 1 << 20;
+const MAX_INFLATE_ATTEMPTS = 64;
+const MAX_COMPRESSED_CANDIDATES = 4096;
+/** Chars a token (or a URL holding one) is made of: where reading it backwards stops. */
+const TOKEN_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.+/=~:$@%') TOKEN_CHAR[c.charCodeAt(0)] = 1;
 const NFKC_MARGIN = 160;
 /** Base64 of real text is almost all printable; of images and keys it is not. */
 const MIN_PRINTABLE = 0.9;
@@ -173,8 +192,47 @@ function wholeChars(text: string, a: number, b: number, from: number, to: number
   return [a, b];
 }
 
+/** The token chars that end at `p`, written forwards again. */
+function reversedView(text: string, p: number): View {
+  let a = p;
+  while (a > 0 && p - a < MAX_REVERSED && TOKEN_CHAR[text.charCodeAt(a - 1)] === 1) a--;
+  let rev = '';
+  for (let i = p; i >= a; i--) rev += text.charAt(i);
+  return { name: 'reversed', text: rev, start: a, end: p + 1, reversed: true };
+}
+
+/**
+ * A base64 run that decodes to gzip, zlib or raw DEFLATE data holding text
+ * (no header or content type needs to say so). deflate.ts rejects nearly all
+ * other runs before zlib is asked; zlib reads at most MAX_COMPRESSED_BYTES
+ * (a cut-off stream yields what it has) and may write at most MAX_INFLATED.
+ */
+function compressedView(text: string, start: number, end: number, budget: { attempts: number }): View | undefined {
+  if (end - start > MAX_COMPRESSED_RUN) return undefined;
+  // The first 24 bytes reject nearly every run; 512 hold any block header deflate.ts reads.
+  if (!compressedKind(Buffer.from(text.slice(start, Math.min(end, start + 32)), 'base64'), true)) return undefined;
+  const head = Buffer.from(text.slice(start, Math.min(end, start + 684)), 'base64');
+  const kind = compressedKind(head);
+  if (!kind || budget.attempts-- <= 0) return undefined;
+  const bytes = Buffer.from(text.slice(start, Math.min(end, start + Math.ceil((MAX_COMPRESSED_BYTES * 4) / 3))), 'base64');
+  const opts = { maxOutputLength: MAX_INFLATED, finishFlush: constants.Z_SYNC_FLUSH };
+  let out: Buffer;
+  try {
+    out = kind === 'gzip' ? gunzipSync(bytes, opts) : kind === 'zlib' ? inflateSync(bytes, opts) : inflateRawSync(bytes, opts);
+  } catch {
+    return undefined;
+  }
+  return printable(out) ? { name: kind, text: out.toString('utf8'), start, end } : undefined;
+}
+
 export function buildViews(text: string, core: CoreResult, from = 0, to = text.length, utf8 = false): View[] {
   const views: View[] = [];
+  for (const p of core.reversed) if (p >= from && p < to) views.push(reversedView(text, p));
+  const budget = { attempts: MAX_INFLATE_ATTEMPTS };
+  for (let i = 0; i + 1 < core.compressed.length && i < 2 * MAX_COMPRESSED_CANDIDATES; i += 2) {
+    const v = compressedView(text, core.compressed[i]!, core.compressed[i + 1]!, budget);
+    if (v) views.push(v);
+  }
   const enc = core.encoded;
   for (let i = 0; i + 1 < enc.length; i += 2) {
     const start = enc[i]!;
@@ -186,7 +244,7 @@ export function buildViews(text: string, core: CoreResult, from = 0, to = text.l
         continue;
       }
     }
-    const v = base64View(text, start, end);
+    const v = base64View(text, start, end) ?? compressedView(text, start, end, budget);
     if (v) views.push(v);
   }
   if (text.indexOf('%', from) !== -1) {

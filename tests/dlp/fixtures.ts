@@ -22,6 +22,8 @@ export const ALPHA = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const ALNUM_LOWER = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 const j = (...parts: string[]): string => parts.join('');
+/** Base64 of `n` pseudo-random bytes. */
+export const b64 = (n: number): string => Buffer.from(rnd(2 * n, HEX), 'hex').toString('base64');
 
 /** A token in the GitHub/npm format: prefix + 30 random + base62(crc32) of those 30. */
 export function checksummed(prefix: string): string {
@@ -113,5 +115,23 @@ export function positives(): Record<string, string> {
     'putty-private-key': j('PuTTY-User-', 'Key-File-3: ssh-ed25519'),
     jwt: jwt(),
     'url-credentials': j('postgres://', 'admin:', rnd(16), '@db.internal:5432/app'),
+    'azure-shared-access-key': j('Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=Root;', 'SharedAccess', 'Key=', b64(32)),
+    'sentry-dsn': j('https://', rnd(32, HEX), '@o123456.ingest.sentry.io/', '1234567'),
+    'alibaba-access-key-id': j('LT', 'AI', rnd(20)),
+    'mapbox-secret-token': j('sk.', 'eyJ1Ijoi', rnd(50), '.', rnd(22)),
+    'shippo-api-token': j('shippo', '_live_', rnd(40, HEX)),
+    'contentful-token': j('CFP', 'AT-', rnd(43)),
+    'supabase-token': j('sb', 'p_', rnd(40, HEX)),
+    'prefect-api-key': j('pn', 'u_', rnd(36)),
+    'readme-api-key': j('rd', 'me_', rnd(70, ALNUM_LOWER)),
+    'easypost-api-key': j('EZ', 'AK', rnd(54)),
+    'flutterwave-secret-key': j('FLW', 'SECK-', rnd(32, HEX), '-X'),
+    'duffel-token': j('duffel', '_live_', rnd(43)),
+    'frameio-token': j('fio', '-u-', rnd(64)),
+    'clojars-token': j('CLOJ', 'ARS_', rnd(60, ALNUM_LOWER)),
+    'adafruit-io-key': j('ai', 'o_', rnd(28)),
+    'dropbox-token': j('sl', '.', rnd(135)),
+    'basic-auth': `Authorization: Basic ${Buffer.from(`deploy:${rnd(16)}`).toString('base64')}`,
+    'bearer-token': `Authorization: Bearer ${rnd(40)}`,
   };
 }

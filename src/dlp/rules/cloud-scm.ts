@@ -27,6 +27,7 @@ export const cloudAndScmRules: TokenRule[] = [
     re: /AccountKey=([A-Za-z0-9+/]{86}==)/y,
     group: 1,
   },
+  { id: 'azure-shared-access-key', anchors: ['SharedAccessKey='], re: /SharedAccessKey=([A-Za-z0-9+/]{43}=)/y, group: 1 },
   {
     id: 'azure-ad-client-secret',
     // The Q~ marker sits mid-word (after 3 chars + a digit), so it is found by indexOf; Q is rare.
@@ -67,7 +68,8 @@ export const cloudAndScmRules: TokenRule[] = [
   { id: 'digitalocean-token', anchors: ['dop_v1_', 'doo_v1_', 'dor_v1_'], re: new RegExp(`do[opr]_v1_[a-f0-9]{64}${END}`, 'y') },
   { id: 'hashicorp-vault-token', anchors: ['hvs.', 'hvb.'], re: /hv[sb]\.[A-Za-z0-9_-]{90,400}/y },
   { id: 'databricks-token', anchors: ['dapi'], re: /dapi[a-f0-9]{32}(?:-\d)?(?![A-Za-z0-9_])/y, minRun: 36 },
-  { id: 'doppler-token', anchors: ['dp.'], re: /dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}/y },
+  // Service tokens name their config: dp.st.<config>.<40 chars>.
+  { id: 'doppler-token', anchors: ['dp.'], re: /dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[A-Za-z0-9_-]{1,60}\.)?[A-Za-z0-9]{40,44}(?![A-Za-z0-9])/y },
   { id: 'pulumi-token', anchors: ['pul-'], re: new RegExp(`pul-[a-f0-9]{40}${END}`, 'y') },
   { id: 'flyio-token', anchors: ['fo1_', 'fm1', 'fm2_'], re: /(?:fo1_[\w-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,}={0,3}|fm2_[A-Za-z0-9+/]{100,}={0,3})/y },
   { id: 'grafana-token', anchors: ['glc_', 'glsa_'], re: /(?:glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})/y },
@@ -75,5 +77,21 @@ export const cloudAndScmRules: TokenRule[] = [
   { id: 'dynatrace-token', anchors: ['dt0c01.'], re: /dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64}/y },
   { id: 'age-secret-key', anchors: ['AGE-SECRET-KEY-'], re: /AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}/y },
   { id: 'sentry-token', anchors: ['sntrys_', 'sntryu_'], re: /(?:sntrys_eyJ[A-Za-z0-9_=+/-]{60,400}|sntryu_[a-f0-9]{64})/y },
+  {
+    id: 'sentry-dsn',
+    // https://<32 hex public key>[:<32 hex secret>]@host/<project id>: found at `://`, kept only with the key's shape.
+    infix: '://',
+    quick: (text, p) => {
+      for (let i = p + 3; i < p + 35; i++) {
+        const c = text.charCodeAt(i);
+        if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+      }
+      const c = text.charCodeAt(p + 35);
+      return c === 64 || c === 58;
+    },
+    before: /(?<![A-Za-z0-9+.-])https?$/,
+    re: /https?:\/\/[0-9a-f]{32}(?::[0-9a-f]{32})?@[A-Za-z0-9.-]{1,253}(?::\d{1,5})?\/(?:[\w.-]{1,64}\/)?\d{1,12}(?![\w])/y,
+  },
+  { id: 'alibaba-access-key-id', anchors: ['LTAI'], re: /LTAI[A-Za-z0-9]{12,20}(?![A-Za-z0-9_])/y, minRun: 16 },
   { id: 'onepassword-token', anchors: ['ops_eyJ'], re: /ops_eyJ[A-Za-z0-9+/]{200,1000}={0,3}/y },
 ];

@@ -19,4 +19,6 @@ export interface TokenRule {
   /** Never try re-joining split fragments for this rule (generic anchors). */
   noJoin?: boolean;
   severity?: 'block' | 'warn';
+  /** Found by its key name (keywords.ts), not a regex: yields to a rule that matched the same value. */
+  keyword?: boolean;
 }

@@ -18,6 +18,9 @@
 //   EVENTS   EVENT_CAP i32
 //   BITS     32768 i32  known-secret bitset: two bits per gram of GRAM projected chars (known.ts gramSlots)
 //   STARTING 65536 i32  word-start bitset of the token matcher, indexed by the first three chars' low 7 bits
+//   ENDING   1024 i32   word-end bitset: the last three chars, five low bits each (core.ts endBits)
+//   ENDING45 1024 x 2 u32 per hash of a word-end entry, the five low bits the fourth and fifth chars from the end may have
+//   ENDNEXT  8 u32      chars that may follow a key name (`=`, `:`, quotes...) and that may follow the spaces after one (`=`, `:`, `?`, `|`)
 //   PROJ     STRIDE+32  the alnum projection of the current call
 //   HIST     64 u8      the bytes before the segment (spaces at a text's start)
 //   TEXT     TEXT_UNITS u8 (+64 slack) the segment being scanned
@@ -36,9 +39,18 @@ export const EVENT_CAP: i32 = 32768;
 export const BITS: usize = EVENTS + <usize>EVENT_CAP * 4;
 export const STARTING: usize = BITS + 32768 * 4;
 export const STARTING_WORDS: i32 = 65536;
-/** A char raises under one event word (a word start needs a non-word char before it), so a call stops after STRIDE chars and EVENT_CAP = 2 × STRIDE never overflows. */
+export const ENDING: usize = STARTING + <usize>STARTING_WORDS * 4;
+export const ENDING_WORDS: i32 = 1024;
+export const ENDING45: usize = ENDING + <usize>ENDING_WORDS * 4;
+export const ENDING45_WORDS: i32 = 2048;
+export const ENDNEXT: usize = ENDING45 + <usize>ENDING45_WORDS * 4;
+/**
+ * A char raises at most a probe, a word start or end (each needs a non-word char beside it) and a
+ * share of a run's two words, under 1.3 event words per char: a call stops after STRIDE chars and
+ * EVENT_CAP = 2 × STRIDE never overflows.
+ */
 export const STRIDE: i32 = 16384;
-export const PROJ: usize = STARTING + <usize>STARTING_WORDS * 4;
+export const PROJ: usize = ENDNEXT + 32;
 export const HIST_BYTES: i32 = 64;
 export const HIST: usize = PROJ + <usize>STRIDE + 32;
 export const TEXT: usize = HIST + <usize>HIST_BYTES;
@@ -89,6 +101,11 @@ const S_FIRST0 = 19;
 const S_SECOND0 = 20;
 const S_FIRST1 = 21;
 const S_SECOND1 = 22;
+const S_UPPER_ADD = 23;
+const S_UPPER_TOP = 24;
+const S_NEXT_LO = 25;
+const S_NEXT_HI = 26;
+const S_LOW_NIBBLE = 27;
 
 @inline function cst(slot: i32): v128 {
   return v128.load(SPLATS + (<usize>slot << 4));
@@ -111,6 +128,13 @@ export function setup(): void {
   range(S_HEXLETTER_ADD, 97, 6);
   range(S_HEXLEAD_ADD, 50, 6);
   range(S_B64LEAD1_ADD, 73, 18);
+  range(S_UPPER_ADD, 65, 26);
+  // What may follow a key name (assignable()), classified by nibbles: a byte is in the set when the
+  // bit its low nibble selects in NEXT_LO meets the one its high nibble selects in NEXT_HI.
+  // Groups by high nibble: 1 = 0x0_ (\t \n \r), 2 = 0x2_ (space " '), 4 = 0x3_ (: = > ?), 8 = 0x5_ (\ ]), 16 = 0x6_ (`), 32 = 0x7_ (|).
+  v128.store(SPLATS + (<usize>S_NEXT_LO << 4), i8x16(2 | 16, 0, 2, 0, 0, 0, 0, 2, 0, 1, 1 | 4, 0, 8 | 32, 1 | 4 | 8, 4, 4));
+  v128.store(SPLATS + (<usize>S_NEXT_HI << 4), i8x16(1, 0, 2, 4, 0, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0));
+  splat(S_LOW_NIBBLE, 15);
   splat(S_UNDER, 95);
   splat(S_PLUS, 43);
   splat(S_SLASH, 47);
@@ -151,10 +175,63 @@ export function setup(): void {
 }
 
 /**
+ * Emits the word end at p (its last char) when its last three chars, five
+ * low bits each (so case folds), are in the word-end table (4 KB: it stays in
+ * L1) and the fourth and fifth from the end in the entry's sets (ENDING45):
+ * the last subword of a key name that says it holds a secret (…PASSWORD,
+ * api_key, authToken), or, read backwards, the first chars of a token written
+ * in reverse. The chars before p may lie in HIST.
+ */
+@inline function endAt(p: i32, count: i32): i32 {
+  // Bytes p-2..p, five low bits each, packed into 15 bits (p's in the top five).
+  const y = (load<u32>(TEXT + <usize>(p - 3)) >>> 8) & 0x1f1f1f;
+  const t = (y & 0x1f001f) | ((y >>> 3) & 0x3e0);
+  const idx = (t & 0x3ff) | ((t >>> 6) & 0x7c00);
+  if (((load<u32>(ENDING + (<usize>(idx >>> 5) << 2)) >>> (idx & 31)) & 1) != 0) {
+    const e = ENDING45 + (<usize>((idx * 0x9e3779b1) >>> 22) << 3);
+    if (((load<u32>(e) >>> (load<u8>(TEXT + <usize>(p - 3)) & 31)) & (load<u32>(e, 4) >>> (load<u8>(TEXT + <usize>(p - 4)) & 31)) & 1) != 0 && assignable(p)) {
+      store<i32>(EVENTS + (<usize>count << 2), p << 2);
+      return count + 1;
+    }
+  }
+  return count;
+}
+
+/** Whether char c (a byte) is in the 128-bit set at ENDNEXT + off. */
+@inline function inSet(off: usize, c: u32): bool {
+  return c < 128 && ((load<u32>(ENDNEXT + off + (<usize>(c >>> 5) << 2)) >>> (c & 31)) & 1) != 0;
+}
+
+/**
+ * What follows the word ending at p can make it a key name being assigned (a
+ * quote, `=`, `:`, `]`, `>`, a line break...: the first set), or spaces and
+ * then an operator or a quote (the second set) or, after a word that a dash precedes
+ * (`--api-key value`, `-H X-Token: …`) or a password (netrc), any value. Most
+ * uses of such a word (`token()`, `token.kind`, `the token is`) are not.
+ * Reversed tokens end before a quote, a space or a line break as well.
+ */
+@inline function assignable(p: i32): bool {
+  const c1 = <u32>load<u8>(TEXT + <usize>(p + 1));
+  if (inSet(0, c1)) return true;
+  if (c1 != 32 && c1 != 9) return false;
+  let q = p + 2;
+  while (q < p + 6 && (load<u8>(TEXT + <usize>q) == 32 || load<u8>(TEXT + <usize>q) == 9)) q++;
+  const c2 = <u32>load<u8>(TEXT + <usize>q);
+  if (inSet(16, c2)) return true;
+  // A dash before the word run, or the run ends in "password"/"passwd" (netrc: `password value`).
+  let s = p;
+  while (s > p - 40 && isWord(s - 1)) s--;
+  if (load<u8>(TEXT + <usize>(s - 1)) == 45) return true;
+  const w = load<u64>(TEXT + <usize>(p - 7)) | 0x2020202020202020;
+  return w == 0x64726f7773736170 || (w >>> 16) == 0x647773736170;
+}
+
+/**
  * Scans TEXT[from, to) (positions relative to the segment), stopping early
  * after STRIDE chars; returns where it stopped. `from` is 0 or where the last
  * call stopped, and the 64 bytes after `to` are spaces. Events are
- * (position << 2 | kind): 1 = the GRAM projected (alnum) chars ending just
+ * (position << 2 | kind): 0 = a word run that may end a key name (or begin a
+ * reversed token) ends at position (its last char), 1 = the GRAM projected (alnum) chars ending just
  * before position hit the known-secret bitset (probed at every
  * PROBE_STRIDE-th projected char), 2 = a word run that can begin a token starts at position
  * (reported once its third char is in range), 3 = a base64/hex run of 16+
@@ -179,6 +256,8 @@ export function pass(from: i32, to: i32): i32 {
     if (p + 2 < stop && isWord(p) && !isWord(p - 1)) count = startAt(p, count);
   }
   let prevWord = isWord(from - 1);
+  // The word mask's last bit before this step (a word end needs a word char before it).
+  let prevW: u64 = <u64>prevWord << 63;
   // 64 chars per step: four vectors make 64-bit masks, and each scalar loop
   // below (probes, word starts) runs once per 64 chars; its exit branch is the
   // one a CPU mispredicts, so fewer, longer loops are faster.
@@ -186,6 +265,7 @@ export function pass(from: i32, to: i32): i32 {
     const n = min(64, stop - i);
     const valid: u64 = n == 64 ? <u64>-1 : (<u64>1 << <u64>n) - 1;
     let A: u64 = 0;
+    let NX: u64 = 0;
     let W: u64 = 0;
     let B: u64 = 0;
     // Non-ASCII bytes (high bit) and triggers (all bits), as one vector; the flags say which below.
@@ -202,6 +282,8 @@ export function pass(from: i32, to: i32): i32 {
       // The chars after `to` are spaces (the callers write them), so no mask bit is set past the end.
       const a = <u32>i8x16.bitmask(alnumV);
       A |= <u64>a << <u64>k;
+      const cls = v128.and(i8x16.swizzle(cst(S_NEXT_LO), v128.and(v, cst(S_LOW_NIBBLE))), i8x16.swizzle(cst(S_NEXT_HI), i8x16.shr_u(v, 4)));
+      NX |= <u64><u32>i8x16.bitmask(i8x16.ne(cls, i8x16.splat(0))) << <u64>k;
       W |= <u64><u32>i8x16.bitmask(wordV) << <u64>k;
       B |= <u64><u32>i8x16.bitmask(b64V) << <u64>k;
       // Gather the alnum bytes into the projection, eight mask bits at a time.
@@ -250,6 +332,16 @@ export function pass(from: i32, to: i32): i32 {
     while (S != 0) {
       count = startAt(i + <i32>ctz(S), count);
       S &= S - 1;
+    }
+    // Word ends: a word char after another (`ks`: `sk-…` written backwards), followed (past the step
+    // too) by a char that can follow a key name.
+    const c = <u32>load<u8>(TEXT + <usize>(i + n));
+    const next = (NX >> 1) | (<u64>(inSet(0, c) || c == 32 || c == 9) << <u64>(n - 1));
+    let E = W & ((W << 1) | (prevW >> 63)) & next;
+    prevW = W;
+    while (E != 0) {
+      count = endAt(i + <i32>ctz(E), count);
+      E &= E - 1;
     }
 
     // Base64/hex runs of 16 or more: the one the step's first non-run char ends
@@ -308,11 +400,55 @@ export function pass(from: i32, to: i32): i32 {
   return ((load<i32>(BITS + (<usize>(slot >>> 5) << 2)) >>> (slot & 31)) & 1) != 0;
 }
 
-/** Emits "a base64/hex run of `len` chars ended at `at`" and whether it looks encoded. */
+/** Emits "a base64/hex run of `len` chars ended at `at`", whether it looks encoded and whether it may be compressed. */
 function runEnd(at: i32, len: i32, count: i32): i32 {
   store<i32>(EVENTS + (<usize>count << 2), (at << 2) | 3);
-  store<i32>(EVENTS + (<usize>count << 2), len | (looksEncoded(at - len, at) << 30), 4);
+  const looks = looksEncoded(at - len, at);
+  store<i32>(EVENTS + (<usize>count << 2), len | (looks << 30) | (select<i32>(0, deflateLooks(at - len, at), looks) << 29), 4);
   return count + 2;
+}
+
+/**
+ * 1 when the run TEXT[start, end) may be base64 of compressed text (gzip,
+ * zlib or raw DEFLATE, none of which base64Looks accepts): 24+ chars with
+ * upper and lower case and a digit among the first 32 and few underscores
+ * (not a hex hash, a UUID or an identifier), and first bytes that can begin such a
+ * stream: gzip's or zlib's header, or a DEFLATE block header that is not the
+ * invalid type 3 or a stored block whose LEN is not ~NLEN (a PNG's). deflate.ts
+ * looks further before anything is decompressed.
+ */
+export function deflateLooks(start: i32, end: i32): i32 {
+  const len = end - start;
+  if (len < 24) return 0;
+  if (start < -HIST_BYTES) return 1;
+  if (load<u32>(TEXT + <usize>start) == 0x49733448) return 1; // "H4sI": 1f 8b 08
+  const want = len >= 32 ? -1 : (1 << len) - 1;
+  let upper = 0;
+  let lower = 0;
+  let digit = 0;
+  let under = 0;
+  for (let k = 0; k < 32; k += 16) {
+    const v = v128.load(TEXT + <usize>(start + k));
+    upper |= inRange(v, S_UPPER_ADD) << k;
+    lower |= inRange(v, S_LETTER_ADD) << k;
+    digit |= inRange(v, S_DIGIT_ADD) << k;
+    under |= i8x16.bitmask(i8x16.eq(v, cst(S_UNDER))) << k;
+  }
+  // Random base64: each class several times, a digit nearly always, `_` rarely (identifiers: many).
+  if (popcnt(upper & want) < 3 || popcnt(lower & want) < 3 || (digit & want) == 0 || popcnt(under & want) > 2) return 0;
+  // The first six bytes, from the first eight chars (run chars are all base64).
+  let b: u64 = 0;
+  for (let k = 0; k < 8; k++) b = (b << 6) | <u64>(<u8>load<i8>(B64 + <usize>load<u8>(TEXT + <usize>(start + k))) & 63);
+  const b0 = <i32>(b >> 40) & 255;
+  const b1 = <i32>(b >> 32) & 255;
+  if ((b0 & 15) == 8 && ((b0 << 8) | b1) % 31 == 0) return 1; // zlib
+  const type = (b0 >> 1) & 3;
+  if (type == 3) return 0;
+  if (type != 0) return 1;
+  // A stored block: LEN and NLEN follow in bytes 1-4.
+  const n = <i32>(b >> 24) & 0xffff;
+  const nn = <i32>(b >> 8) & 0xffff;
+  return <i32>((((n >> 8) | ((n & 255) << 8)) ^ ((nn >> 8) | ((nn & 255) << 8))) == 0xffff);
 }
 
 /** Groups whose lead char is checked; the same bound as views.ts (LEAD_GROUPS). */
