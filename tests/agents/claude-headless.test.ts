@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { agentAudit } from '../support/audit.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BottleRun } from '../support/bottle-run.js';
@@ -104,8 +105,5 @@ describe.skipIf(missing)('claude -p in a bottle (API key, permission prompts kep
 });
 
 function readAudit(rig: ClaudeRig): Array<Record<string, unknown>> {
-  const file = join(rig.h.home, 'state', rig.slug(), 'egress-audit.jsonl');
-  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  // The launch's own containment probe asks for an unrouted `bb-containment-*.invalid` before the agent starts.
-  return lines.filter((e) => !/^bb-containment-[0-9a-f]+\.invalid$/.test(String(e.host)));
+  return agentAudit(join(rig.h.home, 'state', rig.slug(), 'egress-audit.jsonl'));
 }

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tmuxServer } from '../support/tmux.js';
 import { missingTool } from '../support/prereq.js';
 import { codexPrereqMissing, codexWorld, filesContaining, type CodexWorld } from './codex-support.js';
 import { inputTexts, lastUserText, toolOutputs, type ModelScript } from './fake-openai.js';
@@ -32,25 +32,9 @@ const script: ModelScript = (call) => {
 /** A tmux server of this file's own: nothing else on the machine can kill its sessions, nor it theirs. */
 const TMUX_SOCKET = join(tmpdir(), `bb-codex-tmux-${process.pid}.sock`);
 
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-S', TMUX_SOCKET, ...args], { encoding: 'utf8' });
-}
-
-/** Poll the pane (bounded) until `text` shows up. */
-async function waitFor(session: string, text: string, limitMs = 30_000): Promise<string> {
-  const until = Date.now() + limitMs;
-  let screen = '';
-  while (Date.now() < until) {
-    try {
-      screen = tmux('capture-pane', '-p', '-t', session);
-    } catch (err) {
-      throw new Error(`the terminal went away while waiting for "${text}"; last screen:\n${screen}`, { cause: err });
-    }
-    if (screen.includes(text)) return screen;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`"${text}" did not appear; screen:\n${screen}`);
-}
+const { tmux, waitFor: waitOnPane } = tmuxServer(TMUX_SOCKET);
+/** Codex's TUI is slower to draw: 30 s. */
+const waitFor = (session: string, text: string, limitMs = 30_000): Promise<string> => waitOnPane(session, text, limitMs);
 
 /** Type a line into the TUI: the text, then Enter on its own (a paste followed by Enter is taken as one paste). */
 async function typeLine(session: string, text: string): Promise<void> {

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { makeUpstreamPki } from '../egress/support.js';
+import { agentAudit } from '../support/audit.js';
 import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
@@ -96,11 +97,7 @@ export async function codexWorld(script: ModelScript): Promise<CodexWorld> {
     cli: (args, opts = {}) => runBottleCli(args, { cwd: h.cwd, env: { ...env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 90_000 }),
     slugs: () => (existsSync(stateRoot) ? readdirSync(stateRoot).filter((s) => existsSync(join(stateRoot, s, 'metadata.json'))).sort((a, b) => started(a).localeCompare(started(b))) : []),
     stateDir: (slug) => join(stateRoot, slug),
-    audit: (slug) => {
-      const file = join(stateRoot, slug, 'egress-audit.jsonl');
-      const lines = existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
-      return lines.filter((e) => !/^bb-containment-[0-9a-f]+\.invalid$/.test(String(e.host)));
-    },
+    audit: (slug) => agentAudit(join(stateRoot, slug, 'egress-audit.jsonl')),
     close: async () => {
       await fake.close();
       h.cleanup();

@@ -1,28 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
+import { tmuxServer } from '../support/tmux.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 const missing = missingTool('tmux', ['-V']) ?? missingTool('bwrap') ?? missingTool('socat', ['-V']);
 
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', args, { encoding: 'utf8' });
-}
-
-/** Poll the pane (bounded) until `text` shows up. */
-async function waitFor(session: string, text: string, limitMs = 20_000): Promise<string> {
-  const until = Date.now() + limitMs;
-  let screen = '';
-  while (Date.now() < until) {
-    screen = tmux('capture-pane', '-p', '-t', session);
-    if (screen.includes(text)) return screen;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`"${text}" did not appear; screen:\n${screen}`);
-}
+const { tmux, waitFor } = tmuxServer();
 
 describe.skipIf(missing)('interactive start on a real terminal (tmux)', () => {
   it('shows the preflight, asks y/N, attaches the agent to the terminal and returns its exit code', async () => {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,24 +6,11 @@ import { runBottleCli } from '../support/bottle-run.js';
 import { tempHome } from '../support/home.js';
 import { bundlePids, CLI, processesExactly, processesWith } from '../support/lifecycle.js';
 import { missingTool } from '../support/prereq.js';
+import { tmuxServer } from '../support/tmux.js';
 
 const missing = missingTool('tmux', ['-V']) ?? missingTool('bwrap') ?? missingTool('socat', ['-V']);
 
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', args, { encoding: 'utf8' });
-}
-
-/** Poll the pane (bounded) until `text` shows up. */
-async function waitFor(session: string, text: string, limitMs = 20_000): Promise<string> {
-  const until = Date.now() + limitMs;
-  let screen = '';
-  while (Date.now() < until) {
-    screen = tmux('capture-pane', '-p', '-t', session);
-    if (screen.includes(text)) return screen;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`"${text}" did not appear; screen:\n${screen}`);
-}
+const { tmux, waitFor } = tmuxServer();
 
 /** The CLI the pane's shell started (its only child). */
 function cliPid(session: string): number {

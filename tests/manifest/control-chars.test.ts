@@ -5,7 +5,8 @@ import { askSecret } from '../../src/cli/ask-secret.js';
 import { CliError } from '../../src/cli/context.js';
 import { resolveSecrets } from '../../src/launch/secrets.js';
 import { ManifestCatalog } from '../../src/manifest/catalog.js';
-import { ManifestError } from '../../src/manifest/errors.js';
+import type { ManifestError } from '../../src/manifest/errors.js';
+import { manifestErrorOf } from '../support/manifest-error.js';
 import { parseAgent, parseBottle } from '../../src/manifest/load.js';
 import { resolvePlan } from '../../src/plan/resolve.js';
 import { cli, tempHome, type TempHome } from '../support/home.js';
@@ -13,17 +14,7 @@ import { cli, tempHome, type TempHome } from '../support/home.js';
 let h: TempHome;
 afterEach(() => h.cleanup());
 
-function thrown(fn: () => unknown): ManifestError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ManifestError) return err;
-    throw err;
-  }
-  throw new Error('expected a ManifestError');
-}
-
-const bottleError = (fm: string): ManifestError => thrown(() => parseBottle(h.writeBottle('b', fm)));
+const bottleError = (fm: string): ManifestError => manifestErrorOf(() => parseBottle(h.writeBottle('b', fm)));
 
 describe('control characters in manifests', () => {
   it('refuses a NUL in an env value with file, line, key and the character, never the value', () => {
@@ -45,7 +36,7 @@ describe('control characters in manifests', () => {
 
   it('refuses a NUL anywhere, even under keys that are ignored, and a control character in a key', () => {
     h = tempHome();
-    const ignored = thrown(() => parseAgent(h.writeAgent('a', 'description: "a\\u0000b"'), 'home'));
+    const ignored = manifestErrorOf(() => parseAgent(h.writeAgent('a', 'description: "a\\u0000b"'), 'home'));
     expect(ignored.location).toMatchObject({ line: 2, key: 'description' });
     expect(bottleError('env:\n  "A\\u0000B": "1"').message).toContain('a key contains the control character NUL');
   });
@@ -54,10 +45,10 @@ describe('control characters in manifests', () => {
     h = tempHome();
     const ok = parseAgent(h.writeAgent('a', 'description: "tab\\there\\nnext"', 'Line one\n\tindented line two'), 'home');
     expect(ok.body).toBe('Line one\n\tindented line two');
-    const nul = thrown(() => parseAgent(h.writeAgent('n', 'bottle: b', 'hello\u0000world'), 'home'));
+    const nul = manifestErrorOf(() => parseAgent(h.writeAgent('n', 'bottle: b', 'hello\u0000world'), 'home'));
     expect(nul.location).toMatchObject({ line: 4, column: 6 });
     expect(nul.message).toContain('NUL (U+0000)');
-    const cr = thrown(() => parseAgent(h.writeAgent('c', 'bottle: b', 'visible\rhidden'), 'home'));
+    const cr = manifestErrorOf(() => parseAgent(h.writeAgent('c', 'bottle: b', 'visible\rhidden'), 'home'));
     expect(cr.message).toContain('carriage return');
     expect(parseAgent(h.write('crlf.md', '---\r\nbottle: b\r\n---\r\nwindows\r\n'), 'home').body).toBe('windows');
   });

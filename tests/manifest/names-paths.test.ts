@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManifestCatalog } from '../../src/manifest/catalog.js';
-import { ManifestError } from '../../src/manifest/errors.js';
+import { manifestErrorOf } from '../support/manifest-error.js';
 import { parseAgent, parseBottle } from '../../src/manifest/load.js';
 import { isName } from '../../src/manifest/names.js';
 import { resolveSkill } from '../../src/manifest/roots.js';
@@ -12,16 +12,6 @@ let h: TempHome;
 afterEach(() => h.cleanup());
 
 const catalog = (): ManifestCatalog => new ManifestCatalog({ home: h.home, cwd: h.cwd, userHome: h.userHome });
-
-function thrown(fn: () => unknown): ManifestError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ManifestError) return err;
-    throw err;
-  }
-  throw new Error('expected a ManifestError');
-}
 
 describe('the name rule', () => {
   it('accepts plain names and refuses anything path-like or hidden', () => {
@@ -42,7 +32,7 @@ describe('names in manifests are names, with file, line and key', () => {
   ])('refuses an agent whose bottle is %j', (bottle) => {
     h = tempHome();
     const file = h.writeRepoAgent('evil', `description: x\nbottle: "${bottle}"`);
-    const err = thrown(() => parseAgent(file, 'repo'));
+    const err = manifestErrorOf(() => parseAgent(file, 'repo'));
     expect(err.location).toMatchObject({ file, line: 3, key: 'bottle' });
     expect(err.message).toContain('is not a name');
     expect(err.message).toContain('repositories can never supply one');
@@ -50,11 +40,11 @@ describe('names in manifests are names, with file, line and key', () => {
 
   it('refuses a path in extends, in skills and as a git-gate repo name', () => {
     h = tempHome();
-    expect(thrown(() => parseBottle(h.writeBottle('b', 'extends: ../b2'))).location.key).toBe('extends');
-    expect(thrown(() => parseAgent(h.writeAgent('a', 'skills: [ok, ../../.ssh]'), 'home')).location).toMatchObject({ line: 2, key: 'skills[1]' });
-    const repo = thrown(() => parseBottle(h.writeBottle('c', 'git-gate:\n  repos:\n    "..": {url: u, identity: i, host_key: k}')));
+    expect(manifestErrorOf(() => parseBottle(h.writeBottle('b', 'extends: ../b2'))).location.key).toBe('extends');
+    expect(manifestErrorOf(() => parseAgent(h.writeAgent('a', 'skills: [ok, ../../.ssh]'), 'home')).location).toMatchObject({ line: 2, key: 'skills[1]' });
+    const repo = manifestErrorOf(() => parseBottle(h.writeBottle('c', 'git-gate:\n  repos:\n    "..": {url: u, identity: i, host_key: k}')));
     expect(repo.message).toContain('is not a name');
-    expect(thrown(() => parseBottle(h.writeBottle('d', 'git-gate:\n  repos:\n    app.git: {url: u, identity: i, host_key: k}'))).message).toContain('must not end in ".git"');
+    expect(manifestErrorOf(() => parseBottle(h.writeBottle('d', 'git-gate:\n  repos:\n    app.git: {url: u, identity: i, host_key: k}'))).message).toContain('must not end in ".git"');
   });
 });
 
@@ -65,9 +55,9 @@ describe('the catalog joins only names to folders, and reads only inside them', 
     mkdirSync(join(h.cwd, 'notes'));
     writeFileSync(join(h.cwd, 'notes', 'b.md'), '---\nenv: {A: "2"}\n---\n');
     for (const name of ['../../repo/notes/b', join(h.cwd, 'notes', 'b'), '..']) {
-      expect(thrown(() => catalog().loadBottle(name)).message).toContain('is not a name');
+      expect(manifestErrorOf(() => catalog().loadBottle(name)).message).toContain('is not a name');
     }
-    expect(thrown(() => catalog().loadAgent('../x')).message).toContain('is not a name');
+    expect(manifestErrorOf(() => catalog().loadAgent('../x')).message).toContain('is not a name');
   });
 
   it('refuses a bottle file that is a symlink out of the bottles folder, but accepts a symlinked folder', () => {
@@ -75,7 +65,7 @@ describe('the catalog joins only names to folders, and reads only inside them', 
     const outside = h.write('elsewhere/evil.md', '---\nenv: {A: "1"}\n---\n');
     mkdirSync(join(h.home, 'bottles'), { recursive: true });
     symlinkSync(outside, join(h.home, 'bottles', 'linked.md'));
-    const err = thrown(() => catalog().loadBottle('linked'));
+    const err = manifestErrorOf(() => catalog().loadBottle('linked'));
     expect(err.message).toContain('outside');
     expect(err.hint).toContain('symlinked bottles folder is fine');
     expect(catalog().bottleNames()).not.toContain('linked');
@@ -102,7 +92,7 @@ describe('the catalog joins only names to folders, and reads only inside them', 
     expect(c.agents().map((a) => a.name)).toEqual(['fine']);
     expect(c.warnings.join('\n')).toMatch(/ignoring .*leak\.md: it resolves to .*host-file\.md, outside/);
     expect(c.warnings.join('\n')).toContain('"bad name" is not a name');
-    expect(thrown(() => c.loadAgent('leak')).message).toContain('no agent named "leak"');
+    expect(manifestErrorOf(() => c.loadAgent('leak')).message).toContain('no agent named "leak"');
   });
 
   it('ignores a repo whose .bot-bottle folder points outside it', () => {

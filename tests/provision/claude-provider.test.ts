@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hostProgram } from '../../src/backends/bwrap/host-program.js';
 import { ManifestCatalog } from '../../src/manifest/catalog.js';
-import { ManifestError } from '../../src/manifest/errors.js';
+import { manifestErrorOf } from '../support/manifest-error.js';
 import { resolvePlan, type PlanRequest } from '../../src/plan/resolve.js';
 import { provisionGuest } from '../../src/provision/guest.js';
 import { tempHome, type TempHome } from '../support/home.js';
@@ -25,16 +25,6 @@ function plan(bottle: string, agent = '', overrides: Partial<PlanRequest> = {}) 
     mode: { kind: 'headless', prompt: '-starts with a dash' }, home: h.home, hostEnv: { TOK: 'x', KEY: 'y' }, userHome: h.userHome,
     ...overrides,
   });
-}
-
-function manifestError(fn: () => unknown): ManifestError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ManifestError) return err;
-    throw err;
-  }
-  throw new Error('expected a ManifestError');
 }
 
 describe('claude provider', () => {
@@ -73,7 +63,7 @@ describe('claude provider', () => {
     expect(plan('agent_provider: {template: claude, auth_token: TOK}', 'model: inherit').provider.command).not.toContain('--model');
     h.cleanup();
     h = tempHome();
-    const err = manifestError(() => plan('agent_provider: {template: claude, auth_token: TOK}', 'model: "--dangerous flag"'));
+    const err = manifestErrorOf(() => plan('agent_provider: {template: claude, auth_token: TOK}', 'model: "--dangerous flag"'));
     expect(err.message).toContain('model is a model name or alias');
   });
 
@@ -85,10 +75,10 @@ describe('claude provider', () => {
     expect(p.env.find((e) => e.name === 'CLAUDE_CODE_OAUTH_TOKEN')).toBeUndefined();
     h.cleanup();
     h = tempHome();
-    expect(manifestError(() => plan('agent_provider: {template: claude, api_key: KEY, auth_token: TOK}')).message).toContain('not both');
+    expect(manifestErrorOf(() => plan('agent_provider: {template: claude, api_key: KEY, auth_token: TOK}')).message).toContain('not both');
     h.cleanup();
     h = tempHome();
-    expect(manifestError(() => plan('agent_provider: {template: shell, api_key: KEY}')).message).toContain('only for the claude template');
+    expect(manifestErrorOf(() => plan('agent_provider: {template: shell, api_key: KEY}')).message).toContain('only for the claude template');
   });
 
   it("lets the bottle's env override a provider setting", () => {
