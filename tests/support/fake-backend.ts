@@ -49,12 +49,17 @@ export function fakeBackend(opts: FakeBackendOptions): { backend: Backend; recor
   const create = (name: string, defer: (label: string, fn: () => unknown) => void): void => {
     record.alive.add(name);
     defer(`fake ${name}`, () => {
-      record.alive.delete(name);
       record.events.push(`undo ${name}`);
+      // A resource whose undo failed may well still exist.
       if (opts.failUndo === name) throw new Error(`undo of ${name} failed`);
+      record.alive.delete(name);
     });
   };
   const refuse = (): Promise<never> => Promise.reject(new Error('fake'));
+  // The bundle takes its time: it is ready only once the guest has started (or a moment later, so that a
+  // sequence that waits for the bundle first shows up as the wrong order, not as a hang).
+  let guestStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => (guestStarted = resolve));
   const backend: Backend = {
     name: 'bwrap',
     availability: () => Promise.resolve({ available: true, reason: 'fake' }),
@@ -71,7 +76,9 @@ export function fakeBackend(opts: FakeBackendOptions): { backend: Backend; recor
             record.bundleProcess = { argv: ['node', 'sidecars.js', '--config', '/run/sidecars.json'], env: { ...start.settings } };
             record.secretsChannel = { ...start.secrets };
             create('bundle', start.teardown.defer.bind(start.teardown));
-            await Promise.resolve();
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([started, new Promise<void>((resolve) => (timer = setTimeout(resolve, 200)))]);
+            clearTimeout(timer);
             step('bundle.ready');
             return { caPem: opts.caPem, died: new Promise<string>(() => undefined), hostProcessMarkers: ['/run/sidecars.json'] };
           },
@@ -93,6 +100,7 @@ export function fakeBackend(opts: FakeBackendOptions): { backend: Backend; recor
             start(probeSpec) {
               step('guest.start');
               create('guest', defer);
+              guestStarted();
               opts.onStart?.(probeSpec);
               return Promise.resolve({
                 exited: Promise.resolve(0),
