@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LaunchError } from '../../src/launch/errors.js';
 import { hostSidecarHost } from '../../src/launch/host-sidecars.js';
 import { TeardownStack } from '../../src/launch/teardown.js';
+import { readBundleSecrets } from '../../src/sidecars/secrets.js';
 import { route } from '../egress/support.js';
 import { tempHome, type TempHome } from '../support/home.js';
 import { bundlePids, processesExactly, processesWith, startCli, waitUntil, type StartedCli } from '../support/lifecycle.js';
@@ -79,5 +80,24 @@ describe('a bundle whose token slot has no value', () => {
     expect(existsSync(join(dir, 'sidecars-secrets.json'))).toBe(false);
     expect(processesWith('sidecars.js', join(dir, 'sidecars.json'))).toEqual([]);
     expect(stack.size).toBe(0);
+  });
+});
+
+describe("the bundle's secrets file", () => {
+  it('is read only when it is a regular 0600 file of ours, and no error quotes its content', () => {
+    h = tempHome();
+    const ok = join(h.root, 'ok.json');
+    writeFileSync(ok, JSON.stringify({ EGRESS_TOKEN_0: TOKEN }), { mode: 0o600 });
+    expect(readBundleSecrets(ok)).toEqual({ EGRESS_TOKEN_0: TOKEN });
+    const open = join(h.root, 'open.json');
+    writeFileSync(open, JSON.stringify({ EGRESS_TOKEN_0: TOKEN }), { mode: 0o640 });
+    expect(() => readBundleSecrets(open)).toThrow(/readable by others \(mode 640\); it must be 0600/);
+    const link = join(h.root, 'link.json');
+    symlinkSync(ok, link);
+    expect(() => readBundleSecrets(link)).toThrow(/cannot open it \(ELOOP\)/);
+    const bad = join(h.root, 'bad.json');
+    writeFileSync(bad, `{"EGRESS_TOKEN_0": "${TOKEN}"`, { mode: 0o600 });
+    expect(() => readBundleSecrets(bad)).toThrow(/is not JSON$/);
+    expect(() => readBundleSecrets(bad)).not.toThrow(new RegExp(TOKEN));
   });
 });
