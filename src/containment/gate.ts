@@ -1,6 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { LaunchSecrets } from '../backends/types.js';
+import type { LaunchSecrets } from '../launch/boundary.js';
 import { CliError } from '../cli/context.js';
 import type { BottlePlan } from '../plan/types.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME } from '../provision/layout.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { LaunchSecrets } from '../backends/types.js';
+import type { LaunchSecrets } from '../launch/boundary.js';
 import type { BottlePlan } from '../plan/types.js';
 import { needleForms, type Needle } from './checks.js';
 

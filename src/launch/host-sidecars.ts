@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { LaunchError } from './errors.js';
-import { constants, createWriteStream, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, createWriteStream, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import type { BundleSecrets, ReadyBundle, SidecarHost } from './boundary.js';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../util/package-root.js';
@@ -19,22 +20,11 @@ export interface HostSidecars {
   died: Promise<string>;
 }
 
-/** Host variables the bundle may need besides token slots: its own knobs and the DLP's sensitive values. */
-export function sidecarEnv(hostEnv: Readonly<Record<string, string | undefined>>, tokens: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  const prefixes = (hostEnv.BOT_BOTTLE_SENSITIVE_PREFIXES ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0);
-  for (const [name, value] of Object.entries(hostEnv)) {
-    if (value === undefined) continue;
-    const knob = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS', 'EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS'].includes(name) || name.startsWith('BOT_BOTTLE_');
-    if (knob || prefixes.some((p) => name.startsWith(p))) env[name] = value;
-  }
-  return { ...env, ...tokens };
-}
-
 /**
  * Run `bot-bottle sidecars` as a supervised child of this process (the bwrap
- * backend's bundle). Token values reach it through its environment only.
- * Its JSON log goes to a file; start-up waits for the `ready` line.
+ * backend's bundle). Token values reach it through its secrets file only
+ * (hostSidecarHost), never its environment. Its JSON log goes to a file;
+ * start-up waits for the `ready` line.
  */
 export async function startHostSidecars(opts: {
   configFile: string;
@@ -116,5 +106,38 @@ function peakRssKb(pid: number): string {
     return /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
   } catch {
     return '?';
+  }
+}
+
+/**
+ * The bundle as a child process of the launching CLI, with its config and
+ * secrets files in `dir` (the bottle's run folder). `onReady` lets the
+ * backend record the process and open its sockets to the guest.
+ */
+export function hostSidecarHost(dir: string, onReady: (bundle: HostSidecars) => void = () => undefined): SidecarHost {
+  return {
+    async start(opts): Promise<ReadyBundle> {
+      const secretsFile = join(dir, 'sidecars-secrets.json');
+      // Removed once the bundle has read it (below), and by teardown if the start fails first.
+      opts.teardown.defer('remove the bundle secrets file', () => rmSync(secretsFile, { force: true }));
+      writeSecretsFile(secretsFile, opts.secrets);
+      const configFile = join(dir, 'sidecars.json');
+      writeFileSync(configFile, `${JSON.stringify({ ...opts.config, secretsFile }, null, 2)}\n`, { mode: 0o600 });
+      trace('sidecar config written');
+      const bundle = await startHostSidecars({ configFile, logFile: opts.logFile, env: opts.settings, teardown: opts.teardown });
+      rmSync(secretsFile, { force: true });
+      onReady(bundle);
+      return { caPem: readFileSync(opts.config.egress.caCertOut, 'utf8'), died: bundle.died, hostProcessMarkers: [configFile] };
+    },
+  };
+}
+
+/** 0600, created new (O_EXCL: never an existing file or a planted link), readable by the bundle's uid alone. */
+function writeSecretsFile(file: string, secrets: BundleSecrets): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, JSON.stringify(secrets));
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
-import type { Backend, RunningBottle } from '../backends/types.js';
-import { CliError, type CliContext } from '../cli/context.js';
+import type { Backend, RunningBottle } from './boundary.js';
+import type { CliContext } from '../cli/context.js';
+import { LaunchError } from './errors.js';
 import type { BottlePlan } from '../plan/types.js';
 import { prepareState } from './prepare.js';
 import { resolveSecrets } from './secrets.js';
@@ -12,16 +13,18 @@ import { settleState } from './at-exit.js';
 import { trace } from '../util/trace.js';
 import { askSecret } from '../cli/ask-secret.js';
 import { ContainmentError, containmentGate, OPT_OUT_WARNING, recordSkipped } from '../containment/gate.js';
+import { launchBottle } from './orchestrate.js';
 
 /**
  * Execute a plan: refuse on blocking warnings, confirm, resolve secrets,
- * create state, then hand the plan to the backend under a teardown stack that
- * unwinds everything on failure and when the agent ends. State is kept for
+ * create state, then run the launch sequence (orchestrate.ts) with the
+ * backend's boundary under a teardown stack that unwinds everything on
+ * failure and when the agent ends. State is kept for
  * `resume`, or deleted with `--rm` (at-exit.ts).
  */
 export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliContext, opts: { confirm: boolean }): Promise<number> {
   const blocking = plan.warnings.filter((w) => w.endsWith('launch will fail'));
-  if (blocking.length > 0) throw new CliError(`cannot launch ${plan.slug}:\n  ${blocking.join('\n  ')}`);
+  if (blocking.length > 0) throw new LaunchError(`cannot launch ${plan.slug}:\n  ${blocking.join('\n  ')}`);
   if (!plan.containmentCheck.run) ctx.stderr(`bot-bottle: ${OPT_OUT_WARNING}\n`);
   if (opts.confirm && !(await confirm(ctx, 'Launch this bottle? [y/N] '))) {
     ctx.stderr('bot-bottle: not launched\n');
@@ -46,13 +49,7 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
       await prepareState(plan, ctx.home, ctx.cwd, created, log);
       trace('state prepared');
       if (!plan.containmentCheck.run) recordSkipped(plan.slug, ctx.home, plan.containmentCheck.reason);
-      running = await teardown.guard(async (stack) => {
-        stack.defer('close containment canaries', () => containment.dispose());
-        const started = await backend.launch(plan, { teardown: stack, secrets, log, home: ctx.home, hostEnv: ctx.env, interactive, containment });
-        // Fail closed: a backend that forgot the self-test does not get to hand the bottle over.
-        if (containment.enabled && !containment.verified) throw new ContainmentError(`the ${backend.name} backend started ${plan.slug} without the containment check; refusing to hand it over`);
-        return started;
-      });
+      running = await teardown.guard((stack) => launchBottle(plan, backend, { teardown: stack, secrets, log, home: ctx.home, hostEnv: ctx.env, interactive, containment }));
     } catch (err) {
       // guard() has unwound the backend's resources; now what the start created on disk. A bottle
       // refused by its containment check keeps its state: the record says which check failed (`info`),
@@ -79,7 +76,7 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
 }
 
 async function confirm(ctx: CliContext, question: string): Promise<boolean> {
-  if (!ctx.isTTY) throw new CliError('refusing to launch without confirmation: no terminal (use --headless for unattended runs)');
+  if (!ctx.isTTY) throw new LaunchError('refusing to launch without confirmation: no terminal (use --headless for unattended runs)');
   return /^y(es)?$/i.test((await ask(question)).trim());
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { LaunchSecrets } from '../backends/types.js';
-import { CliError } from '../cli/context.js';
+import type { LaunchSecrets } from './boundary.js';
+import { LaunchError } from './errors.js';
 import { controlProblem, type TextKind } from '../manifest/control-chars.js';
 import type { BottlePlan, TokenSource } from '../plan/types.js';
 
@@ -20,13 +20,13 @@ export async function resolveSecrets(plan: BottlePlan, sources: SecretSources): 
   for (const entry of plan.env) {
     if (entry.kind === 'host') {
       const value = sources.hostEnv[entry.hostVar];
-      if (value === undefined) throw new CliError(`env ${entry.name}: host variable ${entry.hostVar} is not set`);
+      if (value === undefined) throw new LaunchError(`env ${entry.name}: host variable ${entry.hostVar} is not set`);
       // Multi-line values (a PEM key) are fine in an environment; a NUL would split the sandbox's arguments.
       agentEnv[entry.name] = checkedSecret(value, 'nul', `env ${entry.name}: the value of host variable ${entry.hostVar}`);
     } else if (entry.kind === 'prompt') {
-      if (!sources.prompt) throw new CliError(`env ${entry.name} must be typed in at launch ("${entry.prompt}"), but there is no terminal`);
+      if (!sources.prompt) throw new LaunchError(`env ${entry.name} must be typed in at launch ("${entry.prompt}"), but there is no terminal`);
       const value = await sources.prompt(`${entry.prompt}: `);
-      if (value.length === 0) throw new CliError(`env ${entry.name}: no value given`);
+      if (value.length === 0) throw new LaunchError(`env ${entry.name}: no value given`);
       agentEnv[entry.name] = checkedSecret(value, 'line', `env ${entry.name}: the value typed in`);
     }
   }
@@ -42,14 +42,14 @@ export async function resolveSecrets(plan: BottlePlan, sources: SecretSources): 
 function checkedSecret(value: string, kind: TextKind | 'nul', what: string): string {
   const nul = value.indexOf('\0');
   const problem = kind !== 'nul' ? controlProblem(value, kind) : nul >= 0 ? `contains the control character NUL (U+0000) at character ${nul + 1}` : undefined;
-  if (problem) throw new CliError(`${what} ${problem}; refusing to pass it on`);
+  if (problem) throw new LaunchError(`${what} ${problem}; refusing to pass it on`);
   return value;
 }
 
 function tokenValue(token: TokenSource, sources: SecretSources): string {
   if (token.from.kind === 'env') {
     const value = sources.hostEnv[token.from.name];
-    if (!value) throw new CliError(`host variable ${token.from.name} (the token egress injects as ${token.slot}) is not set`);
+    if (!value) throw new LaunchError(`host variable ${token.from.name} (the token egress injects as ${token.slot}) is not set`);
     return value;
   }
   return codexAccessToken(token.from.path, sources.now?.() ?? Date.now());
@@ -66,16 +66,16 @@ export function codexAccessToken(path: string, now: number): string {
   try {
     auth = JSON.parse(readFileSync(path, 'utf8')) as CodexAuth;
   } catch (err) {
-    throw new CliError(`cannot read Codex credentials ${path} (${(err as NodeJS.ErrnoException).code ?? 'invalid JSON'}): run \`codex login\` on the host`);
+    throw new LaunchError(`cannot read Codex credentials ${path} (${(err as NodeJS.ErrnoException).code ?? 'invalid JSON'}): run \`codex login\` on the host`);
   }
   const access = auth.tokens?.access_token;
   if (access) {
     const exp = jwtExpiry(access);
-    if (exp !== undefined && exp * 1000 <= now) throw new CliError(`the Codex access token in ${path} has expired: run \`codex\` on the host once to refresh it`);
+    if (exp !== undefined && exp * 1000 <= now) throw new LaunchError(`the Codex access token in ${path} has expired: run \`codex\` on the host once to refresh it`);
     return access;
   }
   if (auth.OPENAI_API_KEY) return auth.OPENAI_API_KEY;
-  throw new CliError(`${path} holds no access token or API key: run \`codex login\` on the host`);
+  throw new LaunchError(`${path} holds no access token or API key: run \`codex login\` on the host`);
 }
 
 function jwtExpiry(token: string): number | undefined {

@@ -1,4 +1,4 @@
-import { CliError } from '../cli/context.js';
+import { LaunchError } from './errors.js';
 
 const FULL = new Set(['ENOSPC', 'EDQUOT']);
 
@@ -13,7 +13,7 @@ export function startFailure(err: unknown, opts: { slug: string; home: string; r
   if (code === undefined) return err;
   const path = findPath(err) ?? opts.home;
   const kept = opts.resumed ? 'The bottle\'s workspace and state are kept; what this start created was removed.' : 'Nothing of the new bottle was left behind.';
-  return new CliError(
+  return new LaunchError(
     `cannot start ${opts.slug}: the file system holding ${path} is full (${code}). ${kept} ` +
       'Free some space there (`bot-bottle cleanup --state --all` deletes the state of every stopped bottle) and try again.',
   );

@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import type { LaunchSecrets } from '../backends/types.js';
+import type { LaunchSecrets } from '../launch/boundary.js';
 import { gitInsteadOfEntries, renderGitConfig } from '../sidecars/git-gate/insteadof.js';
 import { superviseRegistration } from '../supervise/registration.js';
 import type { BottlePlan } from '../plan/types.js';

@@ -10,6 +10,8 @@ import { SuperviseConfigSchema } from './supervise/config.js';
  */
 export const SidecarConfigSchema = z.strictObject({
   bottle: z.string().check(z.minLength(1)),
+  /** The token slots' and sensitive host values (secrets.ts): a 0600 file only the bundle reads. */
+  secretsFile: z.optional(z.string().check(z.minLength(1))),
   egress: z.optional(EgressConfigSchema),
   gitGate: z.optional(GitGateConfigSchema),
   supervise: z.optional(SuperviseConfigSchema),

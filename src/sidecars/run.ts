@@ -1,4 +1,5 @@
 import { loadSidecarConfig, type SidecarConfig } from './config.js';
+import { readBundleSecrets, type BundleSecrets } from './secrets.js';
 
 export interface Daemon {
   name: string;
@@ -22,10 +23,10 @@ export const stdoutLog: SidecarLog = (event) => {
  * Starts every daemon whose section is present, in one process. If one fails
  * to start, the ones already running are closed before the error propagates.
  */
-export async function startSidecars(config: SidecarConfig, log: SidecarLog = stdoutLog): Promise<RunningSidecars> {
+export async function startSidecars(config: SidecarConfig, log: SidecarLog = stdoutLog, secrets: BundleSecrets = {}): Promise<RunningSidecars> {
   const daemons: Daemon[] = [];
   const ready: Record<string, unknown> = { event: 'ready', bottle: config.bottle };
-  const ctx = { bottle: config.bottle, log };
+  const ctx = { bottle: config.bottle, log, secrets };
   const closeAll = async (): Promise<void> => {
     for (const d of [...daemons].reverse()) {
       await d.close().catch((err: unknown) => log({ event: 'sidecar-close-failed', daemon: d.name, error: (err as Error).message }));
@@ -78,7 +79,8 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
 /** `bot-bottle sidecars --config FILE`: run until SIGTERM/SIGINT. */
 export async function runSidecars(configFile: string, log: SidecarLog = stdoutLog): Promise<void> {
   const config = loadSidecarConfig(configFile);
-  const running = await startSidecars(config, log);
+  const secrets = config.secretsFile !== undefined ? readBundleSecrets(config.secretsFile) : {};
+  const running = await startSidecars(config, log, secrets);
   log(running.ready);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {

@@ -8,7 +8,7 @@ function fake(name: BackendName, available: boolean): Backend {
   return {
     name,
     availability: () => Promise.resolve({ available, reason: available ? `${name} ok` : `${name} missing` }),
-    launch: refuse, exec: refuse, attach: refuse, stop: refuse, list: () => Promise.resolve([]),
+    boundary: refuse, exec: refuse, attach: refuse, stop: refuse, list: () => Promise.resolve([]),
   };
 }
 const set = (avail: Partial<Record<BackendName, boolean>>): Record<BackendName, Backend> => ({

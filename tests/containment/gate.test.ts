@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend, LaunchContext } from '../../src/backends/types.js';
 import type { CliContext } from '../../src/cli/context.js';
 import type { ProbeInside } from '../../src/containment/gate.js';
 import { PROBE_BUNDLE } from '../../src/containment/guest.js';
@@ -11,6 +10,7 @@ import { launchPlan } from '../../src/launch/launch.js';
 import { ManifestCatalog } from '../../src/manifest/catalog.js';
 import { resolvePlan } from '../../src/plan/resolve.js';
 import { makeUpstreamPki } from '../egress/support.js';
+import { fakeBackend } from '../support/fake-backend.js';
 import { tempHome, type TempHome } from '../support/home.js';
 
 /**
@@ -46,21 +46,6 @@ function plan(ctx: CliContext, containmentCheck = true) {
   });
 }
 
-function fakeBackend(launch: (ctx: LaunchContext) => Promise<void>, undone: string[]): Backend {
-  const refuse = () => Promise.reject(new Error('fake'));
-  return {
-    name: 'bwrap',
-    availability: () => Promise.resolve({ available: true, reason: 'fake' }),
-    launch: async (p, ctx) => {
-      ctx.teardown.defer('fake sandbox', () => undone.push('fake sandbox'));
-      await launch(ctx);
-      return { slug: p.slug, exited: Promise.resolve(0), failed: new Promise<string>(() => undefined) };
-    },
-    exec: refuse, attach: refuse, stop: refuse, list: () => Promise.resolve([]),
-  };
-}
-
-const targets = { endpoints: [], proxy: { host: '127.0.0.1', port: 9 } };
 const inside = (finish: ProbeInside['finish']): ProbeInside => ({
   expect: { interfaces: ['lo'], routes: false, seccomp: false },
   caPem,
@@ -75,57 +60,54 @@ interface Stored {
 const stored = (): Stored => JSON.parse(readFileSync(join(h.home, 'state', 'gate', 'containment.json'), 'utf8')) as Stored;
 
 describe('containment gate', () => {
-  it('refuses a backend that hands over a bottle without running the check, and unwinds it', async () => {
+  it('runs the check for every backend: the agent is released only after the gate passed', async () => {
     const { ctx } = setup();
-    const undone: string[] = [];
-    await expect(launchPlan(plan(ctx), fakeBackend(() => Promise.resolve(), undone), ctx, { confirm: false })).rejects.toThrow(
-      'the bwrap backend started gate without the containment check; refusing to hand it over',
-    );
-    expect(undone).toEqual(['fake sandbox']);
+    const fake = fakeBackend({ caPem, inside: () => inside(() => Promise.resolve('node: bad option: --x')) });
+    await expect(launchPlan(plan(ctx), fake.backend, ctx, { confirm: false })).rejects.toThrow(/containment check failed/);
+    expect(fake.record.events).toContain('guest.probe');
+    expect(fake.record.released).toBe(false);
+    expect([...fake.record.alive]).toEqual([]);
   });
 
   it('refuses when the probe cannot report, and records why', async () => {
     const { ctx } = setup();
-    const undone: string[] = [];
-    const backend = fakeBackend(async (c) => {
-      await c.containment.begin(targets);
-      await c.containment.verify(inside(() => Promise.resolve('node: bad option: --x')));
-    }, undone);
-    await expect(launchPlan(plan(ctx), backend, ctx, { confirm: false })).rejects.toThrow(/containment check failed.*\n.*the probe could not run: the probe did not report: "node: bad option/);
-    expect(undone).toEqual(['fake sandbox']);
+    const fake = fakeBackend({ caPem, inside: () => inside(() => Promise.resolve('node: bad option: --x')) });
+    await expect(launchPlan(plan(ctx), fake.backend, ctx, { confirm: false })).rejects.toThrow(/containment check failed.*\n.*the probe could not run: the probe did not report: "node: bad option/);
+    expect(fake.record.events).toContain('undo guest');
     expect(stored().result).toBe('failed');
   });
 
   it('with --no-containment-check asks the backend for nothing, warns, and records the skip', async () => {
     const { ctx, stderr } = setup();
-    let enabled: boolean | undefined;
-    const backend = fakeBackend((c) => Promise.resolve(void (enabled = c.containment.enabled)), []);
-    expect(await launchPlan(plan(ctx, false), backend, ctx, { confirm: false })).toBe(0);
-    expect(enabled).toBe(false);
+    let probeSpec: string | undefined = 'not started';
+    const fake = fakeBackend({ caPem, onStart: (spec) => (probeSpec = spec) });
+    expect(await launchPlan(plan(ctx, false), fake.backend, ctx, { confirm: false })).toBe(0);
+    expect(fake.record.guestSpecs[0]?.probe).toBe(false);
+    expect(probeSpec).toBeUndefined();
+    expect(fake.record.events).not.toContain('guest.probe');
     expect(stderr()).toContain('WARNING: --no-containment-check');
     expect(stored()).toMatchObject({ result: 'skipped' });
   });
 
   it('fails every host-facing check when the real probe runs with no boundary at all', async () => {
     const { ctx } = setup();
-    const undone: string[] = [];
     let reported = '';
-    const backend = fakeBackend(async (c) => {
-      // As a runtime that silently ran the "bottle" on the host would, token value in its environment included.
-      const child = spawn(process.execPath, [PROBE], { env: { LEAKED: TOKEN }, stdio: ['pipe', 'pipe', 'inherit'] });
-      const report = new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout }).once('line', (line) => resolve((reported = line)));
-        child.once('error', reject);
-      });
-      child.stdin.write(`${await c.containment.begin(targets)}\n`);
-      await c.containment.verify(
+    // As a runtime that silently ran the "bottle" on the host would, token value in its environment included.
+    const child = spawn(process.execPath, [PROBE], { env: { LEAKED: TOKEN }, stdio: ['pipe', 'pipe', 'inherit'] });
+    const report = new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout }).once('line', (line) => resolve((reported = line)));
+      child.once('error', reject);
+    });
+    const fake = fakeBackend({
+      caPem,
+      onStart: (spec) => child.stdin.write(`${spec ?? ''}\n`),
+      inside: () =>
         inside((late) => {
           child.stdin.end(`${late}\n`);
           return report;
         }),
-      );
-    }, undone);
-    const failure = launchPlan(plan(ctx), backend, ctx, { confirm: false });
+    });
+    const failure = launchPlan(plan(ctx), fake.backend, ctx, { confirm: false });
     await expect(failure).rejects.toThrow(/containment check failed/);
     expect(reported.startsWith('{')).toBe(true);
     const failed = Object.fromEntries(stored().checks.filter((c) => c.status === 'failed').map((c) => [c.id, c.detail]));
@@ -137,7 +119,7 @@ describe('containment gate', () => {
     expect(failed.secrets).not.toContain(TOKEN);
     expect(failed.processes).toMatch(/host processes are visible/);
     if (process.getuid?.() === 0) expect(failed.privileges).toContain('host root');
-    expect(undone).toEqual(['fake sandbox']);
+    expect(fake.record.events).toContain('undo guest');
     expect(existsSync(join(h.home, 'state', 'gate', 'metadata.json'))).toBe(true);
   });
 });

@@ -35,12 +35,14 @@ describe('dist/sidecars.js bundle (egress)', () => {
     writeFileSync(routes, JSON.stringify([route('routed.test', up.port, { auth: { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'T' } })]));
     const cfg = join(dir, 'sidecars.json');
     const caCertOut = join(dir, 'ca.pem');
-    writeFileSync(cfg, JSON.stringify({ bottle: 'bundle', egress: { listen: { host: '127.0.0.1', port: 0 }, routesFile: routes, caCertOut } }));
+    // The token through the secrets file (0600), as the launcher hands it over; never the environment.
+    const secretsFile = join(dir, 'secrets.json');
+    writeFileSync(secretsFile, JSON.stringify({ EGRESS_TOKEN_0: token }), { mode: 0o600 });
+    writeFileSync(cfg, JSON.stringify({ bottle: 'bundle', secretsFile, egress: { listen: { host: '127.0.0.1', port: 0 }, routesFile: routes, caCertOut } }));
     // With the launchers' node flags, so a flag this node rejects fails here.
     const c = spawnBundle([...BUNDLE_NODE_FLAGS, join(dir, 'dist', 'sidecars.js'), '--config', cfg], {
       BOT_BOTTLE_UPSTREAM_CA: upCa,
       BOT_BOTTLE_RESOLVE: `routed.test:${up.port}:127.0.0.1`,
-      EGRESS_TOKEN_0: token,
     });
     child = c;
     ready = await new Promise((resolve, reject) => {

@@ -21,7 +21,6 @@ describe.skipIf(noCurl)('egress proxy: allowlist, token injection, deny rules (c
         route('*.routed.test', p, { matches: [{ paths: [{ type: 'prefix', value: '/v1/' }], methods: ['GET'], headers: [] }] }),
         route('git.test', p, { gitFetch: true }),
         route('localhost', p),
-        route('missing.test', p, { auth: { scheme: 'token', tokenSlot: 'EGRESS_TOKEN_MISSING', tokenRef: 'NOPE' } }),
       ],
       {
         env: { EGRESS_TOKEN_0: token },
@@ -127,10 +126,11 @@ describe.skipIf(noCurl)('egress proxy: allowlist, token injection, deny rules (c
     expect(fetchNo.body).toContain('gitFetch');
   });
 
-  it('fails closed when the token slot is missing', async () => {
-    const r = await curl(h, `https://missing.test:${up.port}/`);
-    expect(r.status).toBe(502);
-    expect(r.body).toContain('EGRESS_TOKEN_MISSING');
+  it('refuses to start when a token slot it serves has no value, naming the slot and the host variable', async () => {
+    const missing = [route('missing.test', up.port, { auth: { scheme: 'token', tokenSlot: 'EGRESS_TOKEN_MISSING', tokenRef: 'NOPE' } })];
+    await expect(startHarness(await makeUpstreamPki(['missing.test']), missing, { env: { EGRESS_TOKEN_0: 'x'.repeat(20) }, resolve: '' })).rejects.toThrow(
+      /egress has no value for token slot EGRESS_TOKEN_MISSING \(host variable NOPE\)/,
+    );
   });
 
   it('refuses a Host header that differs from the CONNECT target (domain fronting)', async () => {

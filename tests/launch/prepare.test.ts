@@ -1,8 +1,9 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Backend, LaunchContext } from '../../src/backends/types.js';
-import { CliError, type CliContext } from '../../src/cli/context.js';
+import type { Backend } from '../../src/backends/types.js';
+import type { CliContext } from '../../src/cli/context.js';
+import { LaunchError } from '../../src/launch/errors.js';
 import { launchPlan } from '../../src/launch/launch.js';
 import { prepareState } from '../../src/launch/prepare.js';
 import { TeardownStack } from '../../src/launch/teardown.js';
@@ -37,12 +38,12 @@ function context(): CliContext & { err: () => string } {
   return { home: h.home, cwd: h.cwd, env: {}, stdout: () => undefined, stderr: (t) => (stderr += t), isTTY: false, err: () => stderr };
 }
 
-/** A backend whose launch creates something, registers its undo, then fails the way a full disk does. */
+/** A backend whose boundary creates something, registers its undo, then fails the way a full disk does. */
 function failingBackend(error: Error, created: string[]): Backend {
   return {
     name: 'bwrap',
     availability: () => Promise.resolve({ available: true, reason: 'test' }),
-    launch: (p, ctx: LaunchContext) => {
+    boundary: (p, ctx) => {
       const run = bottleStatePaths(p.slug, ctx.home).runDir;
       mkdirSync(queueDir(p.slug, ctx.home), { recursive: true });
       writeFileSync(join(run, 'sidecars.json'), '{}');
@@ -68,7 +69,7 @@ describe('a start that fails', () => {
     const ctx = context();
     const created: string[] = [];
     const error = await launchPlan(p, failingBackend(enospc(join(h.home, 'state', 'a-0001', 'run', 'ca.pem')), created), ctx, { confirm: false }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CliError);
+    expect(error).toBeInstanceOf(LaunchError);
     expect((error as Error).message).toMatch(/file system holding .*ca\.pem is full \(ENOSPC\)/);
     expect((error as Error).message).toContain('Nothing of the new bottle was left behind');
     expect((error as Error).message).toContain('bot-bottle cleanup --state');

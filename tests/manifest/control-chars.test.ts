@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sandboxArgs, sandboxCommand, type SandboxMounts } from '../../src/backends/bwrap/sandbox-args.js';
 import { askSecret } from '../../src/cli/ask-secret.js';
 import { CliError } from '../../src/cli/context.js';
+import { LaunchError } from '../../src/launch/errors.js';
 import { resolveSecrets } from '../../src/launch/secrets.js';
 import { ManifestCatalog } from '../../src/manifest/catalog.js';
 import type { ManifestError } from '../../src/manifest/errors.js';
@@ -102,7 +103,7 @@ describe('control characters in secrets', () => {
   it('refuses a host variable whose value holds a NUL, without printing the value; newlines (a PEM) pass', async () => {
     const plan = secretsPlan('agent_provider: {template: shell}\nenv:\n  KEY: "${HOST_KEY}"');
     const err = await resolveSecrets(plan, { hostEnv: { HOST_KEY: 'secret-part\u0000--share-net' } }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CliError);
+    expect(err).toBeInstanceOf(LaunchError);
     expect((err as Error).message).toContain('env KEY: the value of host variable HOST_KEY contains the control character NUL');
     expect((err as Error).message).not.toContain('secret-part');
     const pem = await resolveSecrets(plan, { hostEnv: { HOST_KEY: '-----BEGIN KEY-----\nabc\n-----END KEY-----' } });

@@ -1,5 +1,5 @@
 import { onPath, probe } from '../probe.js';
-import { launchBwrap } from './launch.js';
+import { bwrapBoundary } from './launch.js';
 import { listBwrap, stopBwrap } from './status.js';
 import type { Availability, Backend } from '../types.js';
 
@@ -18,7 +18,7 @@ export function bwrapBackend(): Backend {
       if (!run.ok) return { available: false, reason: `bwrap cannot create an unprivileged user namespace here: ${run.output.split('\n')[0] ?? ''}` };
       return { available: true, reason: 'bubblewrap with unprivileged user namespaces' };
     },
-    launch: (plan, ctx) => launchBwrap(plan, ctx, { home: ctx.home, hostEnv: ctx.hostEnv, interactive: ctx.interactive }),
+    boundary: (plan, ctx) => bwrapBoundary(plan, ctx),
     exec: () => Promise.reject(new Error('bwrap bottles cannot be entered from outside; use the terminal that started them')),
     attach: () => Promise.reject(new Error('bwrap bottles stay attached to the terminal that started them')),
     list: (home) => Promise.resolve(listBwrap(home)),

@@ -1,30 +1,27 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { CliError, type CliContext } from '../../cli/context.js';
 import type { Readable, Writable } from 'node:stream';
-import { startHostSidecars, sidecarEnv } from '../../launch/host-sidecars.js';
-import { sidecarConfig } from '../../launch/sidecar-config.js';
+import { hostSidecarHost } from '../../launch/host-sidecars.js';
+import { LaunchError } from '../../launch/errors.js';
 import type { TeardownStack } from '../../launch/teardown.js';
 import { caBundle } from '../../provision/ca-bundle.js';
-import { provisionGuest, type GuestSetup } from '../../provision/guest.js';
+import type { GuestSetup } from '../../provision/guest.js';
 import { GUEST_HOME, GUEST_PATH, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { bottleStatePaths, homePaths } from '../../state/paths.js';
 import { PidRecord } from '../../state/pids.js';
 import { identify, signalProcess } from '../../state/process-identity.js';
-import { assertNoLinks, chownTree, copyTree, removeTree } from '../../util/safe-fs.js';
-import type { LaunchContext, RunningBottle } from '../types.js';
+import { chownTree, copyTree, removeTree } from '../../util/safe-fs.js';
+import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
 import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
 import { seccompProgram } from './seccomp.js';
 import { assertNulFree, sandboxArgs, sandboxCommand, type SandboxMounts } from './sandbox-args.js';
 import { lendWorkspace } from './ownership.js';
 import { rootStaging, SANDBOX_HOST_UID } from './root-staging.js';
-import { trace } from '../../util/trace.js';
 import { findOnPath } from '../probe.js';
 import { bwrapProbe, PROBE_FDS, probeFiles, type ProbePipes } from './containment.js';
-import { preparePersistedDirs, writePersistedFiles } from '../../launch/agent-home.js';
 
 const FORWARDS: Forward[] = [
   { name: 'egress', port: 3128, socket: 'egress.sock' },
@@ -32,22 +29,18 @@ const FORWARDS: Forward[] = [
   { name: 'git-gate', port: 8418, socket: 'git-gate.sock' },
 ];
 
-export interface BwrapLaunchOptions {
-  home: string;
-  hostEnv: CliContext['env'];
-  interactive: boolean;
-}
-
 /**
- * One bwrap bottle: the bundle runs on the host as a child process listening
- * on Unix sockets in the bottle's run folder; the sandbox gets those sockets
- * and loopback forwarders, and no network at all.
+ * One bwrap bottle's boundary: the bundle runs on the host as a child process
+ * listening on Unix sockets in the bottle's run folder; the sandbox gets those
+ * sockets and loopback forwarders, and no network at all. As root, bwrap's
+ * own parts are the root staging, lending the workspace to the sandbox uid,
+ * the seccomp filter and the host program binds.
  */
-export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: BwrapLaunchOptions): Promise<RunningBottle> {
-  const paths = bottleStatePaths(plan.slug, opts.home);
+export function bwrapBoundary(plan: BottlePlan, ctx: BoundaryContext): Promise<Boundary> {
+  const paths = bottleStatePaths(plan.slug, ctx.home);
   const stack = ctx.teardown;
   const run = paths.runDir;
-  const stateRoot = homePaths(opts.home).stateRoot;
+  const stateRoot = homePaths(ctx.home).stateRoot;
   removeTree(stateRoot, run);
   const sockDir = join(run, 'sock');
   const seedDir = join(run, 'seed');
@@ -55,114 +48,100 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
   mkdirSync(seedDir, { recursive: true, mode: 0o755 });
   stack.defer('remove run folder', () => removeTree(stateRoot, run));
   const pids = new PidRecord(join(run, 'pids.json'));
-
-  const caCertOut = join(run, 'ca.pem');
-  const configFile = join(run, 'sidecars.json');
-  const config = sidecarConfig(
-    plan,
-    paths,
-    opts.home,
-    {
-      egress: { socket: join(sockDir, 'egress.sock') },
-      supervise: { socket: join(sockDir, 'supervise.sock') },
-      gitGate: { socket: join(sockDir, 'git-gate.sock') },
-      superviseHosts: ['127.0.0.1:8419', 'localhost:8419'],
-    },
-    caCertOut,
-  );
-  // Provision first: a missing agent program or skill fails before anything is started.
-  const forwards = FORWARDS.filter((f) => f.name !== 'git-gate' || config.gitGate !== undefined);
-  const setup = provisionGuest(
-    plan,
-    {
-      proxyUrl: 'http://127.0.0.1:3128',
-      superviseUrl: 'http://127.0.0.1:8419/mcp',
-      ...(config.gitGate ? { gitGateUrl: 'http://127.0.0.1:8418' } : {}),
-    },
-    ctx.secrets,
-    { term: opts.hostEnv.TERM },
-  );
   const asRoot = process.getuid?.() === 0;
-  // The agent's own folders (Claude's settings and conversations) persist in the state folder; provisioned files merge into them.
-  const owner = asRoot ? SANDBOX_HOST_UID : undefined;
-  // The agent wrote these last run: never create, write or bind through a link it planted.
-  for (const dir of plan.provider.persist ?? []) assertNoLinks(stateRoot, dir.hostPath);
-  const persisted = preparePersistedDirs(plan, owner);
-  setup.files = writePersistedFiles(persisted, setup.files, owner);
-  writeSeed(seedDir, setup);
-  // The operator's PATH order decides which installation runs, as it would on the host.
-  const program = hostProgram(setup.command[0] ?? 'sh', (opts.hostEnv.PATH ? `${opts.hostEnv.PATH}:` : '') + GUEST_PATH);
-  if (program.guestDir) setup.env.PATH = `${program.guestDir}:${setup.env.PATH ?? GUEST_PATH}`;
+  let forwards = FORWARDS;
 
-  writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  trace('sidecar config written');
-  // The sandbox starts while the bundle does (its init holds the agent until released below), so the
-  // sandbox's and the probe's start-up overlap the bundle's instead of adding to it.
-  const starting = startHostSidecars({
-    configFile,
-    logFile: join(paths.dir, 'sidecars.log'),
-    env: sidecarEnv(opts.hostEnv, ctx.secrets.sidecarEnv),
-    teardown: stack,
+  const sidecars = hostSidecarHost(run, (bundle) => {
+    pids.set('sidecars', bundle.identity);
+    // The sandbox runs as another uid when we are root; sockets need to be connectable by it.
+    for (const sock of readdirSync(sockDir)) chmodSync(join(sockDir, sock), 0o666);
   });
-  void starting.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
 
-  const probe = ctx.containment.enabled ? probeFiles(run) : undefined;
-  const early = probe ? await ctx.containment.begin({ proxy: { host: '127.0.0.1', port: 3128 }, endpoints: forwards.map((f) => ({ host: '127.0.0.1', port: f.port })) }) : undefined;
-  const files = {
-    // Filled in place (same inode, so the sandbox's binds see it) once the bundle has minted the CA.
-    caFile: writeRunFile(run, 'ca-guest.pem', ''),
-    caBundle: writeRunFile(run, 'ca-bundle.crt', ''),
-    etcPasswd: writeRunFile(run, 'passwd', `root:x:0:0:root:/root:/usr/sbin/nologin\n${GUEST_USER}:x:${GUEST_UID}:${GUEST_UID}:agent:${GUEST_HOME}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`),
-    etcGroup: writeRunFile(run, 'group', `root:x:0:\n${GUEST_USER}:x:${GUEST_UID}:\nnogroup:x:65534:\n`),
-    etcHosts: writeRunFile(run, 'hosts', `127.0.0.1\tlocalhost ${plan.slug}\n::1\tlocalhost\n`),
-    initScript: writeRunFile(run, 'init.sh', initScript(forwards, probe?.init)),
-  };
-  chmodSync(run, 0o711);
-
-  let mounts: SandboxMounts = {
-    workspace: paths.workspace,
-    socketDir: sockDir,
-    seedDir,
-    ...files,
-    extra: [...program.binds, ...(probe?.binds ?? [])],
-    links: program.links,
-    persist: persisted.map((d) => ({ src: d.hostPath, dest: d.guestPath })),
-  };
-  let prefix: string[] = [];
-  if (asRoot) {
-    // bwrap started by root maps the sandbox to host root; run it as an unprivileged uid instead,
-    // lent the workspace for the run (ownership.ts). The seed is this launch's own fresh folder.
-    lendWorkspace(paths.workspace, stack);
-    chownTree(seedDir, SANDBOX_HOST_UID, SANDBOX_HOST_UID);
-    for (const dir of persisted) chownTree(dir.hostPath, SANDBOX_HOST_UID, SANDBOX_HOST_UID);
-    const staged = rootStaging(plan.slug, mounts, stack);
-    mounts = staged.mounts;
-    prefix = staged.prefix;
-  }
-  trace('guest provisioned');
-  const args = sandboxArgs({ mounts, env: setup.env, hostname: plan.slug, workdir: setup.workdir, newSession: !opts.interactive });
-  const seccomp = seccompProgram();
-  if (!seccomp) ctx.log(`bot-bottle: no seccomp filter for ${process.arch}; the bottle relies on its namespaces alone`);
-  // The operator's PATH decides which bwrap runs, as it decided which one `availability` checked.
-  const bwrapArgv = [...prefix, findOnPath('bwrap', opts.hostEnv.PATH) ?? 'bwrap', '--info-fd', '4', ...(seccomp ? ['--seccomp', '5'] : []), '--args', '3', ...sandboxCommand(setup.command)];
-  const running = await spawnSandbox(plan.slug, bwrapArgv, args, seccomp, opts.interactive, stack, pids);
-  // The probe starts its checks that need no bundle now, while the bundle starts.
-  if (early !== undefined) running.pipes.spec.write(`${early}\n`);
-
-  const sidecars = await starting;
-  trace('sidecars ready');
-  pids.set('sidecars', sidecars.identity);
-  // The sandbox runs as another uid when we are root; sockets need to be connectable by it.
-  for (const sock of readdirSync(sockDir)) chmodSync(join(sockDir, sock), 0o666);
-  const caPem = readFileSync(caCertOut, 'utf8');
-  writeFileSync(files.caFile, caPem);
-  writeFileSync(files.caBundle, caBundle(caPem));
-  if (probe) {
-    // The agent starts only once the gate has judged what the probe saw from inside.
-    await ctx.containment.verify(bwrapProbe({ pipes: running.pipes, exited: running.exited, caPem, hostProcessMarkers: [configFile], seccomp: seccomp !== undefined }));
-  }
-  running.pipes.verdict.end('go\n');
-  return { slug: running.slug, exited: running.exited, failed: sidecars.died };
+  return Promise.resolve({
+    sidecars,
+    ...(asRoot ? { agentDirOwner: SANDBOX_HOST_UID } : {}),
+    endpoints({ gitGate }) {
+      forwards = FORWARDS.filter((f) => f.name !== 'git-gate' || gitGate);
+      return {
+        listen: {
+          egress: { socket: join(sockDir, 'egress.sock') },
+          supervise: { socket: join(sockDir, 'supervise.sock') },
+          gitGate: { socket: join(sockDir, 'git-gate.sock') },
+          superviseHosts: ['127.0.0.1:8419', 'localhost:8419'],
+        },
+        caCertOut: join(run, 'ca.pem'),
+        guest: {
+          proxyUrl: 'http://127.0.0.1:3128',
+          superviseUrl: 'http://127.0.0.1:8419/mcp',
+          ...(gitGate ? { gitGateUrl: 'http://127.0.0.1:8418' } : {}),
+        },
+        probe: { proxy: { host: '127.0.0.1', port: 3128 }, endpoints: forwards.map((f) => ({ host: '127.0.0.1', port: f.port })) },
+      };
+    },
+    materialise(spec) {
+      const { setup, persisted } = spec;
+      writeSeed(seedDir, setup);
+      // The operator's PATH order decides which installation runs, as it would on the host.
+      const program = hostProgram(setup.command[0] ?? 'sh', (ctx.hostEnv.PATH ? `${ctx.hostEnv.PATH}:` : '') + GUEST_PATH);
+      const env = program.guestDir ? { ...setup.env, PATH: `${program.guestDir}:${setup.env.PATH ?? GUEST_PATH}` } : setup.env;
+      const probe = spec.probe ? probeFiles(run) : undefined;
+      const files = {
+        // Filled in place (same inode, so the sandbox's binds see it) once the bundle has minted the CA.
+        caFile: writeRunFile(run, 'ca-guest.pem', ''),
+        caBundle: writeRunFile(run, 'ca-bundle.crt', ''),
+        etcPasswd: writeRunFile(run, 'passwd', `root:x:0:0:root:/root:/usr/sbin/nologin\n${GUEST_USER}:x:${GUEST_UID}:${GUEST_UID}:agent:${GUEST_HOME}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`),
+        etcGroup: writeRunFile(run, 'group', `root:x:0:\n${GUEST_USER}:x:${GUEST_UID}:\nnogroup:x:65534:\n`),
+        etcHosts: writeRunFile(run, 'hosts', `127.0.0.1\tlocalhost ${plan.slug}\n::1\tlocalhost\n`),
+        initScript: writeRunFile(run, 'init.sh', initScript(forwards, probe?.init)),
+      };
+      chmodSync(run, 0o711);
+      const seccomp = seccompProgram();
+      return Promise.resolve({
+        async start(probeSpec) {
+          let mounts: SandboxMounts = {
+            workspace: paths.workspace,
+            socketDir: sockDir,
+            seedDir,
+            ...files,
+            extra: [...program.binds, ...(probe?.binds ?? [])],
+            links: program.links,
+            persist: persisted.map((d) => ({ src: d.hostPath, dest: d.guestPath })),
+          };
+          let prefix: string[] = [];
+          if (asRoot) {
+            // bwrap started by root maps the sandbox to host root; run it as an unprivileged uid instead,
+            // lent the workspace for the run (ownership.ts). The seed is this launch's own fresh folder.
+            lendWorkspace(paths.workspace, stack);
+            chownTree(seedDir, SANDBOX_HOST_UID, SANDBOX_HOST_UID);
+            for (const dir of persisted) chownTree(dir.hostPath, SANDBOX_HOST_UID, SANDBOX_HOST_UID);
+            const staged = rootStaging(plan.slug, mounts, stack);
+            mounts = staged.mounts;
+            prefix = staged.prefix;
+          }
+          const args = sandboxArgs({ mounts, env, hostname: plan.slug, workdir: setup.workdir, newSession: !ctx.interactive });
+          if (!seccomp) ctx.log(`bot-bottle: no seccomp filter for ${process.arch}; the bottle relies on its namespaces alone`);
+          // The operator's PATH decides which bwrap runs, as it decided which one `availability` checked.
+          const bwrapArgv = [...prefix, findOnPath('bwrap', ctx.hostEnv.PATH) ?? 'bwrap', '--info-fd', '4', ...(seccomp ? ['--seccomp', '5'] : []), '--args', '3', ...sandboxCommand(setup.command)];
+          const running = await spawnSandbox(plan.slug, bwrapArgv, args, seccomp, ctx.interactive, stack, pids);
+          // The probe starts its checks that need no bundle now, while the bundle starts.
+          if (probeSpec !== undefined) running.pipes.spec.write(`${probeSpec}\n`);
+          return {
+            exited: running.exited,
+            trust(caPem) {
+              writeFileSync(files.caFile, caPem);
+              writeFileSync(files.caBundle, caBundle(caPem));
+              return Promise.resolve();
+            },
+            probe: (ready) => bwrapProbe({ pipes: running.pipes, exited: running.exited, caPem: ready.caPem, hostProcessMarkers: ready.hostProcessMarkers, seccomp: seccomp !== undefined }),
+            release() {
+              running.pipes.verdict.end('go\n');
+              return Promise.resolve();
+            },
+          };
+        },
+      });
+    },
+  });
 }
 
 function writeRunFile(run: string, name: string, content: string): string {
@@ -191,7 +170,7 @@ function writeSeed(seedDir: string, setup: GuestSetup): void {
     // The skill folder itself may be a link the operator made (skill managers do); inside it,
     // links are copied as links and never followed, so a skill cannot carry host files in.
     const source = realpathSync(copy.hostPath);
-    if (!statSync(source).isDirectory()) throw new CliError(`skill ${copy.hostPath} is not a folder`);
+    if (!statSync(source).isDirectory()) throw new LaunchError(`skill ${copy.hostPath} is not a folder`);
     copyTree(source, target);
   }
 }
@@ -200,7 +179,7 @@ function writeSeed(seedDir: string, setup: GuestSetup): void {
  * Args travel over fd 3 (`bwrap --args 3`) so env values, including the
  * agent's secrets, never appear on any process's command line.
  */
-function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, pids: PidRecord): Promise<Omit<RunningBottle, 'failed'> & { pid: number; pipes: ProbePipes }> {
+function spawnSandbox(slug: string, argv: string[], args: string[], seccomp: Buffer | undefined, interactive: boolean, stack: TeardownStack, pids: PidRecord): Promise<Pick<HeldGuest, 'exited'> & { slug: string; pid: number; pipes: ProbePipes }> {
   const [file, ...rest] = argv;
   // bwrap's own pid-1 reaper lives inside the sandbox and keeps bwrap's environment, readable through
   // /proc/1/environ: it must get nothing of the operator's environment (which holds token values).

@@ -2,8 +2,8 @@ import * as z from 'zod/mini';
 
 /**
  * The egress section of the sidecar config file that the launch step writes.
- * Token values are not here: they arrive in the sidecar's environment as
- * EGRESS_TOKEN_* variables named by each route's `auth.tokenSlot`.
+ * Token values are not here: they arrive in the bundle's secrets file
+ * (../secrets.ts), named by each route's `auth.tokenSlot` (EGRESS_TOKEN_*).
  */
 export const ListenSchema = z.union([
   z.strictObject({ host: z.string().check(z.minLength(1)), port: z.int().check(z.minimum(0), z.maximum(65535)) }),

@@ -15,10 +15,13 @@ import { UPSTREAM_HEADERS_TIMEOUT_MS } from './forward.js';
 import { createProxyServer } from './server.js';
 import { upstreamCa } from './upstream.js';
 import { createUpstream } from './upstream-node-http.js';
+import { assertTokenSlots } from './token-slots.js';
 
 export interface SidecarContext {
   bottle: string;
   log: (event: Record<string, unknown>) => void;
+  /** Token slots and sensitive host values from the bundle's secrets file (never its environment). */
+  secrets?: Readonly<Record<string, string>>;
 }
 
 export interface EgressHandle {
@@ -41,6 +44,10 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number
 export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: NodeJS.ProcessEnv = process.env): Promise<EgressHandle> {
   // Start-up is strict: a bad routes file, resolve map or CA file is fatal.
   let table: RouteTable = loadRouteTable(cfg.routesFile);
+  // The secrets file's values beside the knobs; in-process callers (tests) may still pass them in `env`.
+  const secretEnv: NodeJS.ProcessEnv = { ...env, ...ctx.secrets };
+  // A route whose token is missing fails the start here, not each of its requests with a 502.
+  assertTokenSlots(table.routes.map((r) => r.plan), secretEnv);
   const resolver = new Resolver(parseResolveOverrides(env.BOT_BOTTLE_RESOLVE));
   const trust = upstreamCa(env);
   const agent = createUpstream(resolver, trust, env);
@@ -48,8 +55,8 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const timeoutS = seconds(env, 'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS', DEFAULT_SUPERVISE_TIMEOUT_S);
   const headersTimeoutS = seconds(env, 'EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS', UPSTREAM_HEADERS_TIMEOUT_MS / 1000);
   const dlp = new DlpPolicy({
-    knownSecrets: knownSecretsFromEnv(env),
-    knownSecretNames: knownSecretEntriesFromEnv(env),
+    knownSecrets: knownSecretsFromEnv(secretEnv),
+    knownSecretNames: knownSecretEntriesFromEnv(secretEnv),
     routes: () => table.routes.map((r) => r.plan),
     queue: cfg.superviseQueueDir ? new ProposalQueue(cfg.superviseQueueDir, ctx.bottle) : undefined,
     superviseTimeoutMs: timeoutS * 1000,
@@ -57,7 +64,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   });
   const audit = createAudit(ctx.bottle, cfg.auditLog, ctx.log);
   const { server, destroyTunnels } = createProxyServer(
-    { stages: buildStages({ dlp, resolver, env }), agent, dlp, audit: audit.write, auditDown: audit.down, table: () => table, upstreamHeadersTimeoutMs: headersTimeoutS * 1000 },
+    { stages: buildStages({ dlp, resolver, env: secretEnv }), agent, dlp, audit: audit.write, auditDown: audit.down, table: () => table, upstreamHeadersTimeoutMs: headersTimeoutS * 1000 },
     ca,
     { resolver, trust },
   );

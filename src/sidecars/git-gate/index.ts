@@ -15,6 +15,8 @@ export { gitInsteadOfEntries, renderGitConfig } from './insteadof.js';
 export interface GitGateContext {
   bottle: string;
   log: (event: Record<string, unknown>) => void;
+  /** Token slots and sensitive host values from the bundle's secrets file: what a push must not carry. */
+  secrets?: Readonly<Record<string, string>>;
   /** Replaces the default outbound DLP scanner (tests use it to prove the gate fails closed). */
   scanner?: Scanner;
 }
@@ -36,7 +38,7 @@ export async function startGitGate(section: GitGateConfig | GitGateConfigInput, 
   await mkdir(join(config.dataDir, 'repos'), { recursive: true });
 
   const mirrors = new Map(config.repos.map((r) => [r.name, new Mirror(r, config.dataDir)]));
-  const scanner = ctx.scanner ?? createPushScanner(Math.min(30_000, config.scanTimeoutMs));
+  const scanner = ctx.scanner ?? createPushScanner(Math.min(30_000, config.scanTimeoutMs), { ...process.env, ...ctx.secrets });
   const hooks = await startHookServer(
     config.dataDir,
     (req, say) => handlePush({ config, bottle: ctx.bottle, mirrors, log: ctx.log, scanner }, req, say),

@@ -28,10 +28,10 @@ export interface ReceiveContext {
 const MAX_REPORTED = 20;
 const UPSTREAM_PUSH_TIMEOUT_MS = 30 * 60_000;
 
-export function createPushScanner(timeBudgetMs: number): Scanner {
+export function createPushScanner(timeBudgetMs: number, secretEnv: NodeJS.ProcessEnv = process.env): Scanner {
   return createScanner({
     detectors: ['token_patterns', 'known_secrets'],
-    knownSecrets: knownSecretsFromEnv(process.env),
+    knownSecrets: knownSecretsFromEnv(secretEnv),
     timeBudgetMs,
   });
 }
