@@ -1,4 +1,8 @@
+import { execa } from 'execa';
 import type { ChildProcess } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DockerError, dockerChild } from './cli.js';
 import { AGENT_USER } from './guest.js';
 
@@ -32,27 +36,74 @@ export interface GuestExecOptions {
 
 /**
  * Run a command in the bottle as the agent: `docker exec` with the
- * environment read by the docker CLI from a pipe (`--env-file /dev/fd/3`),
- * so no value is on any command line, in the CLI's environment, on disk or
- * in `docker inspect`. Resolves the child; its exit is the command's.
+ * environment read by the docker CLI from a FIFO in a private folder
+ * (`--env-file`), so no value is on any command line, in the CLI's
+ * environment, in a file's contents or in `docker inspect`. (Node gives a
+ * child socket pairs, which the CLI cannot open by path, hence the FIFO.)
+ * Resolves the child; its exit is the command's.
  */
-export function guestExec(container: string, opts: GuestExecOptions): ChildProcess {
+export async function guestExec(container: string, opts: GuestExecOptions): Promise<ChildProcess> {
   if (opts.argv.length === 0) throw new DockerError('nothing to run in the bottle');
-  const file = envFile(opts.env);
-  const args = ['exec', '--user', AGENT_USER, '--env-file', '/dev/fd/3'];
-  if (opts.workdir !== undefined) args.push('--workdir', opts.workdir);
-  if (opts.tty === true) args.push('--interactive', '--tty');
-  else if (opts.stdin === true) args.push('--interactive');
-  args.push(container, ...opts.argv);
-  const child = dockerChild(args, { extraFds: 1, inheritStdio: opts.tty === true });
-  (child.stdio[3] as NodeJS.WritableStream).end(file);
-  return child;
+  const content = envFile(opts.env);
+  const dir = mkdtempSync(join(tmpdir(), 'bot-bottle-env-'));
+  const fifo = join(dir, 'env');
+  try {
+    await execa('mkfifo', ['-m', '600', fifo], { extendEnv: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const args = ['exec', '--user', AGENT_USER, '--env-file', fifo];
+    if (opts.workdir !== undefined) args.push('--workdir', opts.workdir);
+    if (opts.tty === true) args.push('--interactive', '--tty');
+    else if (opts.stdin === true) args.push('--interactive');
+    args.push(container, ...opts.argv);
+    const child = dockerChild(args, { inheritStdio: opts.tty === true });
+    try {
+      await feedFifo(fifo, content, child);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+    return child;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Write `content` once the CLI has opened the FIFO (a non-blocking open
+ * fails until a reader is there), then close it so the CLI reads EOF.
+ * Bounded: 10 s, or until the CLI exits without reading.
+ */
+async function feedFifo(fifo: string, content: string, reader: ChildProcess): Promise<void> {
+  const until = Date.now() + 10_000;
+  let fd: number | undefined;
+  while (fd === undefined) {
+    if (reader.exitCode !== null || reader.signalCode !== null) throw new DockerError('docker exec ended before it read the environment');
+    try {
+      fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > until) throw new DockerError(`docker exec did not read the environment: ${(error as Error).message}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  try {
+    const bytes = Buffer.from(content, 'utf8');
+    let offset = 0;
+    while (offset < bytes.length) {
+      try {
+        offset += writeSync(fd, bytes, offset);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > until) throw error;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The exit code of a child (128 + signal number when killed). */
 export function exitCode(child: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 1)));
+    child.once('close', (code, signal) => resolve(code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 1)));
   });
 }

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -5,8 +6,8 @@ import type { TeardownStack } from '../../launch/teardown.js';
 import { caBundle } from '../../provision/ca-bundle.js';
 import type { GuestSetup } from '../../provision/guest.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_UID } from '../../provision/layout.js';
-import { chownTree, copyTree, removeTree } from '../../util/safe-fs.js';
-import { docker, DockerError } from './cli.js';
+import { copyTree, removeTree } from '../../util/safe-fs.js';
+import { docker, DockerError, dockerChild } from './cli.js';
 import { createContainer, startContainer } from './containers.js';
 import { containerName } from './names.js';
 import type { DockerRuntime } from './runtime.js';
@@ -73,11 +74,13 @@ export async function createAgentContainer(opts: AgentContainerOptions): Promise
 }
 
 /**
- * Put the provisioned home files and skill copies in place before the
- * container starts: staged in a private folder, owned by the agent's uid,
- * and copied with `docker cp --archive` (ownership kept). Only paths under
- * the home are written, as in every backend. No secret is in these files:
- * the agent's secret environment goes with `docker exec` (guest-exec.ts).
+ * Put the provisioned home files and skill copies in place in the started,
+ * held container: staged in a private folder and streamed as a tar archive
+ * into `tar -x` run as the agent's uid (`docker exec`), so everything is the
+ * agent's own, whatever the runtime (gVisor keeps the container's files out
+ * of reach of `docker cp`'s ownership handling). Only paths under the home
+ * are written, as in every backend. No secret is in these files: the agent's
+ * secret environment goes with `docker exec` (guest-exec.ts).
  */
 export async function copyGuestFiles(container: string, setup: Pick<GuestSetup, 'files' | 'copies'>): Promise<void> {
   const staging = mkdtempSync(join(tmpdir(), 'bot-bottle-guest-'));
@@ -105,11 +108,29 @@ export async function copyGuestFiles(container: string, setup: Pick<GuestSetup, 
       if (!statSync(source).isDirectory()) throw new DockerError(`skill ${copy.hostPath} is not a folder`);
       copyTree(source, path);
     }
-    if (process.getuid?.() === 0) chownTree(root, GUEST_UID, GUEST_UID);
-    await docker(['cp', '--archive', `${root}/.`, `${container}:${GUEST_HOME}`]);
+    await streamTree(root, container, GUEST_HOME);
   } finally {
     removeTree(dirname(staging), staging);
   }
+}
+
+/** `tar -c` of a host folder into `tar -x` inside the container, as the agent. */
+async function streamTree(dir: string, container: string, into: string): Promise<void> {
+  const pack = spawn('tar', ['-C', dir, '--numeric-owner', '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const unpack = dockerChild(['exec', '--interactive', '--user', AGENT_USER, container, 'tar', '-C', into, '--no-same-owner', '-xpf', '-']);
+  let errors = '';
+  for (const s of [pack.stderr, unpack.stderr, unpack.stdout]) s?.on('data', (d: Buffer) => (errors = (errors + d.toString('utf8')).slice(-2000)));
+  if (unpack.stdin === null) throw new DockerError('docker exec gave no stdin');
+  pack.stdout.pipe(unpack.stdin);
+  const [packed, unpacked] = await Promise.all([exitOf(pack), exitOf(unpack)]);
+  if (packed !== 0 || unpacked !== 0) throw new DockerError(`copying the bottle's home files in failed (tar ${packed}, docker exec tar ${unpacked}): ${errors.trim()}`);
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('error', () => resolve(null));
+    child.once('close', (code) => resolve(code));
+  });
 }
 
 export async function startAgentContainer(container: string): Promise<void> {
