@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,10 @@ describe.skipIf(missingOfflineBase())('a docker bottle (real engine)', () => {
         const b = await launch();
         try {
           await b.verdict;
+          // Every check ran and passed (none skipped for lack of something to look at).
+          const record = JSON.parse(readFileSync(join(b.h.home, 'state', b.slug, 'containment.json'), 'utf8')) as { result: string; checks: Array<{ id: string; status: string; detail: string }> };
+          expect(record.result).toBe('passed');
+          expect(record.checks.filter((c) => c.status !== 'passed')).toEqual([]);
           expect(await docker(['inspect', '--format', '{{.HostConfig.Runtime}}', b.agent.id])).toBe(runtime);
           // Through the bundle, by its alias: the upstream saw exactly the injected token.
           const answer = await inAgent(b, 'curl -sS --max-time 20 https://upstream:8443/hello');
