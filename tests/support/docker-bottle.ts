@@ -56,11 +56,14 @@ export interface TestBottleOptions {
   /** A root the bundle trusts for upstreams (BOT_BOTTLE_UPSTREAM_CA, written into the bottle's state folder). */
   upstreamCaPem?: string;
   stack?: TeardownStack;
+  slug?: string;
+  /** The agent image (default: the shell provider's). */
+  image?: string;
 }
 
 export async function launchTestBottle(opts: TestBottleOptions): Promise<TestBottle> {
   const [sidecarsImage, shellImage] = await Promise.all([ensureSidecarsImage(quiet), ensureAgentImage({ kind: 'provider', template: 'shell' }, quiet)]);
-  const slug = `dkb-${randomBytes(4).toString('hex')}`;
+  const slug = opts.slug ?? `dkb-${randomBytes(4).toString('hex')}`;
   const h = tempHome();
   h.writeBottle('b', 'agent_provider: {template: shell}\nenv:\n  AGENT_SECRET: ${AGENT_SECRET_HOST}\negress:\n  routes:\n    - host: api.example.test\n      auth: {scheme: Bearer, token_ref: DKB_TOKEN}');
   h.writeAgent('a', 'bottle: b');
@@ -98,7 +101,7 @@ export async function launchTestBottle(opts: TestBottleOptions): Promise<TestBot
   stack.defer('close canaries', () => gate.dispose());
   const agent = await createAgentContainer({
     slug,
-    image: shellImage.id,
+    image: opts.image ?? shellImage.id,
     runtime: opts.runtime,
     network: internal.name,
     workspace: { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
