@@ -24,7 +24,7 @@ export function readStdinSecrets(input: NodeJS.ReadableStream = process.stdin, t
       try {
         resolve(parseSecrets(line ?? Buffer.alloc(0)));
       } catch (err) {
-        reject(err as Error);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     };
     const onData = (chunk: Buffer): void => {

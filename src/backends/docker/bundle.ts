@@ -63,7 +63,11 @@ export interface DockerBundleOptions {
   /** Where egress writes its CA certificate (config.egress.caCertOut), read back on the host through the bind. */
   caCertOut: string;
   binds: Array<{ path: string; readOnly: boolean }>;
-  /** Token slots, sensitive host values and knobs: the first line of the bundle's stdin, never env or argv. */
+  /**
+   * Token slots, sensitive host values and knobs (sidecarEnv's map): the first
+   * line of the bundle's stdin, never env or argv. The host's PATH, HOME,
+   * TMPDIR and LANG are dropped: inside, the image's own apply.
+   */
   secrets: Record<string, string>;
   teardown: TeardownStack;
   /** The bundle's JSON log (stdout and stderr), opened without following links. */
@@ -125,7 +129,7 @@ export async function startDockerBundle(opts: DockerBundleOptions): Promise<Dock
     await exited;
     clearTimeout(timer);
   });
-  stdin.write(`${JSON.stringify(opts.secrets)}\n`);
+  stdin.write(`${JSON.stringify(withoutHostPaths(opts.secrets))}\n`);
 
   let stderrTail = '';
   stderr.on('data', (chunk: Buffer) => {
@@ -156,4 +160,10 @@ export async function startDockerBundle(opts: DockerBundleOptions): Promise<Dock
   const caPem = readFileSync(opts.caCertOut, 'utf8');
   if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`the sidecar bundle reported ready without a CA certificate at ${opts.caCertOut}`);
   return { id: container.id, name, ready, caPem, died };
+}
+
+const HOST_ONLY = new Set(['PATH', 'HOME', 'TMPDIR', 'LANG']);
+
+function withoutHostPaths(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !HOST_ONLY.has(name)));
 }
