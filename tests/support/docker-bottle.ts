@@ -61,7 +61,14 @@ export interface TestBottleOptions {
   image?: string;
 }
 
+/** A failed launch unwinds what it made, unless the caller gave the stack (then the caller unwinds). */
 export async function launchTestBottle(opts: TestBottleOptions): Promise<TestBottle> {
+  if (opts.stack !== undefined) return launch(opts, opts.stack);
+  const stack = new TeardownStack(() => undefined);
+  return stack.guard(() => launch(opts, stack));
+}
+
+async function launch(opts: TestBottleOptions, stack: TeardownStack): Promise<TestBottle> {
   const [sidecarsImage, shellImage] = await Promise.all([ensureSidecarsImage(quiet), ensureAgentImage({ kind: 'provider', template: 'shell' }, quiet)]);
   const slug = opts.slug ?? `dkb-${randomBytes(4).toString('hex')}`;
   const h = tempHome();
@@ -80,7 +87,6 @@ export async function launchTestBottle(opts: TestBottleOptions): Promise<TestBot
   const upstreamCa = join(paths.dir, 'upstream-ca.pem');
   if (opts.upstreamCaPem !== undefined) writeFileSync(upstreamCa, opts.upstreamCaPem);
 
-  const stack = opts.stack ?? new TeardownStack(() => undefined);
   stack.defer('remove temp home', () => h.cleanup());
   const internal = await createInternalNetwork(slug);
   stack.defer('internal network', internal.undo);

@@ -127,9 +127,13 @@ describe.skipIf(missingOfflineBase())('a docker bottle (real engine)', () => {
     });
   }
 
-  it('two bottles reach neither each other nor each other’s bundle', async () => {
-    const a = await launchTestBottle({ runtime: 'runc', egressNetwork: upstreamNet, routes: [] });
-    const b = await launchTestBottle({ runtime: 'runc', egressNetwork: upstreamNet, routes: [] });
+  for (const [runtime, missing] of [
+    ['runc', undefined],
+    ['runsc', missingRunsc()],
+  ] as Array<[DockerRuntime, string | undefined]>) {
+  it.skipIf(missing)(`two bottles reach neither each other nor each other’s bundle (${runtime})`, async () => {
+    const a = await launchTestBottle({ runtime, egressNetwork: upstreamNet, routes: [] });
+    const b = await launchTestBottle({ runtime, egressNetwork: upstreamNet, routes: [] });
     try {
       await Promise.all([a.verdict, b.verdict]);
       const bAgent = await addressOn(b.agent.id, b.internal.name);
@@ -152,4 +156,5 @@ describe.skipIf(missingOfflineBase())('a docker bottle (real engine)', () => {
       expect(await b.stack.unwind()).toEqual([]);
     }
   }, 300_000);
+  }
 });
