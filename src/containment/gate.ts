@@ -17,6 +17,8 @@ import { PROBE_SPEC_VERSION, type Endpoint, type ProbeSpec, type ProbeSpecEarly,
 export interface ProbeTargets {
   endpoints: Endpoint[];
   proxy: Endpoint;
+  /** The endpoints are another machine's (docker's bundle container): reached, not listening inside. */
+  endpointsRemote?: boolean;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface ProbeTargets {
  */
 export interface ProbeInside {
   /** The network this backend builds (bwrap: only `lo`, no routes). */
-  expect: { interfaces: string[]; routes: boolean; seccomp: boolean };
+  expect: { interfaces: string[]; routes: boolean; seccomp: boolean; noNewPrivsReported?: boolean; runtimeListeners?: string[] };
   /** The CA egress signs leaves with (PEM). */
   caPem: string;
   /** Strings only host processes' command lines hold (e.g. the bundle's config path). */
@@ -101,6 +103,7 @@ export function containmentGate(opts: {
         canaries: canaries.list,
         ...optional('dnsName', await dnsName),
         endpoints: targets.endpoints,
+        ...(targets.endpointsRemote === true ? { endpointsRemote: true } : {}),
         proxy: targets.proxy,
         unroutedHost: unroutedHost(plan),
         ca: { bundlePath: GUEST_CA_BUNDLE, filePath: GUEST_CA_FILE, ...optional('leafFor', routedHost(plan)) },

@@ -21,7 +21,7 @@ export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate
     return value;
   };
   // What needs no bundle: the network as the bottle sees it, what it can reach, who it is, what runs beside it.
-  const notListening = await timed('listening', waitForListeners(early.endpoints, 5_000));
+  const notListening = await timed('listening', early.endpointsRemote === true ? waitForConnect(early.endpoints, 5_000) : waitForListeners(early.endpoints, 5_000));
   // Snapshot sockets before this process opens any of its own.
   const network = { ...readNetwork(), notListening };
   const ms = early.limits.attemptMs;
@@ -261,6 +261,18 @@ async function waitForListeners(endpoints: Endpoint[], limitMs: number): Promise
     const missing = endpoints.filter((e) => !listening.some((l) => l.host === e.host && l.port === e.port));
     if (missing.length === 0 || Date.now() > until) return missing;
     await new Promise((r) => setTimeout(r, 3));
+  }
+}
+
+/** Poll (bounded) until every remote endpoint accepts a connection: the bundle starts beside the probe. */
+async function waitForConnect(endpoints: Endpoint[], limitMs: number): Promise<Endpoint[]> {
+  const until = Date.now() + limitMs;
+  let missing = endpoints;
+  for (;;) {
+    const outcomes = await Promise.all(missing.map(async (e) => ({ e, outcome: await tcpAttempt(e.host, e.port, 500) })));
+    missing = outcomes.filter((o) => o.outcome !== 'connected').map((o) => o.e);
+    if (missing.length === 0 || Date.now() > until) return missing;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

@@ -25,6 +25,12 @@ export interface ProbeSpec {
   dnsName?: string;
   /** The bundle's endpoints as the agent reaches them; the probe waits (bounded) until they listen. */
   endpoints: Endpoint[];
+  /**
+   * The endpoints are another machine's (docker: the bundle's container, by
+   * its alias): the probe waits until they accept a connection instead of
+   * until they listen inside.
+   */
+  endpointsRemote?: boolean;
   proxy: Endpoint;
   /** A host no route matches: the proxy must answer it with a route block. */
   unroutedHost: string;

@@ -1,4 +1,5 @@
 import { runSidecars } from './run.js';
+import { readStdinSecrets } from './stdin-secrets.js';
 
 /**
  * The bundle's own entry point (dist/sidecars.js): the same daemons as
@@ -11,6 +12,14 @@ if (!config) {
   process.stderr.write('usage: sidecars.js --config FILE\n');
   process.exitCode = 2;
 } else {
+  if (process.argv.includes('--secrets-stdin')) {
+    try {
+      Object.assign(process.env, await readStdinSecrets());
+    } catch (err) {
+      process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
   if (process.argv.includes('--exit-with-parent')) {
     // The launching CLI holds our stdin open; if it dies without tearing down, stdin ends and we stop
     // instead of serving a bottle that no longer exists.

@@ -189,3 +189,37 @@ describe('the name for the DNS check', () => {
     }
   });
 });
+
+describe('containment checks for a docker bottle', () => {
+  const docker = (over: Partial<Expectations> = {}): Expectations => expectations({ interfaces: ['lo', 'eth0'], routes: true, runtimeListeners: ['127.0.0.11'], ...over });
+  const dockerReport = (): ProbeReport => {
+    const r = sealed();
+    r.network.interfaces = ['lo', 'eth0'];
+    r.network.routes = ['eth0 00000000 010012AC 0003'];
+    // The bundle is another container: nothing of it listens inside; docker's resolver does.
+    r.network.listeners = [
+      { proto: 'tcp', host: '127.0.0.11', port: 43441 },
+      { proto: 'udp', host: '127.0.0.11', port: 36662 },
+    ];
+    return r;
+  };
+  const remoteSpec: ProbeSpec = { ...spec, endpoints: [{ host: 'sidecars', port: 3128 }], endpointsRemote: true, proxy: { host: 'sidecars', port: 3128 } };
+
+  it("takes docker's resolver for the runtime's own, and still fails any other listener", () => {
+    expect(evaluate(remoteSpec, dockerReport(), docker()).filter((c) => c.status !== 'passed')).toEqual([]);
+    const r = dockerReport();
+    r.network.listeners.push({ proto: 'tcp', host: '0.0.0.0', port: 22 });
+    expect(evaluate(remoteSpec, r, docker()).find((c) => c.id === 'endpoints')).toMatchObject({ status: 'failed', detail: expect.stringContaining('tcp 0.0.0.0:22') });
+    // Without the allowance (any other backend) the resolver is a stray listener.
+    expect(evaluate(remoteSpec, dockerReport(), docker({ runtimeListeners: [] })).find((c) => c.id === 'endpoints')?.status).toBe('failed');
+  });
+
+  it("notes gVisor's unreported no_new_privs, but fails an explicit 0 and a missing field elsewhere", () => {
+    const r = dockerReport();
+    r.self = { ...r.self, noNewPrivs: '?', seccomp: '0' };
+    expect(evaluate(remoteSpec, r, docker({ seccomp: false, noNewPrivsReported: false })).find((c) => c.id === 'privileges')).toMatchObject({ status: 'passed', detail: expect.stringContaining('not reported') });
+    expect(evaluate(remoteSpec, r, docker({ seccomp: false })).find((c) => c.id === 'privileges')).toMatchObject({ status: 'failed', detail: expect.stringContaining('no_new_privs is off') });
+    r.self.noNewPrivs = '0';
+    expect(evaluate(remoteSpec, r, docker({ seccomp: false, noNewPrivsReported: false })).find((c) => c.id === 'privileges')?.status).toBe('failed');
+  });
+});

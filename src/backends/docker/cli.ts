@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Writable } from 'node:stream';
 
 /**
@@ -26,7 +27,7 @@ export interface DockerRunOptions {
 }
 
 /** The docker CLI's own knobs pass through; nothing else of the operator's environment reaches it. */
-function cliEnv(extra: Record<string, string> | undefined): Record<string, string> {
+export function cliEnv(extra?: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of ['PATH', 'HOME', 'DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'DOCKER_CERT_PATH', 'DOCKER_TLS_VERIFY', 'DOCKER_BUILDKIT']) {
     const value = process.env[name];
@@ -86,4 +87,19 @@ export function isNoSuchObject(error: unknown): boolean {
 /** The subcommand and its operands for messages: flags' values can be long, so only the shape is kept. */
 function describe(args: readonly string[]): string {
   return args.length <= 6 ? args.join(' ') : `${args.slice(0, 3).join(' ')} … ${args.slice(-1).join(' ')}`;
+}
+
+/**
+ * A long-lived docker command whose stdio the caller drives (`start -ai`,
+ * `exec -i`): pipes for stdin, stdout and stderr, plus extra pipes for
+ * `extraFds` (a `--env-file /dev/fd/3` the CLI reads, so values never touch
+ * argv, the CLI's environment or the disk).
+ */
+export function dockerChild(args: readonly string[], opts: { extraFds?: number; inheritStdio?: boolean } = {}): ChildProcess {
+  const extra = Array.from({ length: opts.extraFds ?? 0 }, () => 'pipe' as const);
+  const stdio: StdioOptions = opts.inheritStdio === true ? ['inherit', 'inherit', 'inherit', ...extra] : ['pipe', 'pipe', 'pipe', ...extra];
+  const child: ChildProcess = spawn('docker', [...args], { env: cliEnv(), stdio });
+  // A child that died leaves broken pipes: its exit is what callers watch, never an EPIPE.
+  for (const s of child.stdio) (s as NodeJS.EventEmitter | null)?.on('error', () => undefined);
+  return child;
 }

@@ -27,6 +27,9 @@ export interface ContainerSpec {
   /** `127.0.0.1` keeps Docker's embedded DNS from forwarding outside names for the agent. */
   dns?: string[];
   pidsLimit?: number;
+  /** Keep stdin open (`docker start -ai` then feeds it; closed when that CLI ends). */
+  interactive?: boolean;
+  hostname?: string;
   command: string[];
 }
 
@@ -50,6 +53,8 @@ export function createArgs(spec: ContainerSpec): string[] {
   if (spec.readOnlyRoot === true) args.push('--read-only');
   for (const d of spec.dns ?? []) args.push('--dns', d);
   if (spec.pidsLimit !== undefined) args.push('--pids-limit', String(spec.pidsLimit));
+  if (spec.interactive === true) args.push('--interactive');
+  if (spec.hostname !== undefined) args.push('--hostname', spec.hostname);
   args.push('--', spec.image, ...spec.command);
   return args;
 }

@@ -3,9 +3,20 @@ import * as z from 'zod/mini';
 /** Loopback only: the server has no authentication, so nothing off-host may reach it. */
 const LOOPBACK = ['127.0.0.1', '::1', 'localhost'] as const;
 
+/**
+ * Or a single-label name: a container alias (the docker backend's `sidecars`),
+ * which resolves to the bundle's address on the bottle's own internal network,
+ * where only its agent is. Never an address (a wildcard or a routable one).
+ */
+const CONTAINER_ALIAS = /^[a-z][a-z0-9-]{0,62}$/;
+
 export const SuperviseListenSchema = z.union([
   z.strictObject({
-    host: z.enum(LOOPBACK, { error: 'supervise.listen.host must be 127.0.0.1, ::1 or localhost (the server has no auth)' }),
+    host: z.string().check(
+      z.refine((h) => (LOOPBACK as readonly string[]).includes(h) || CONTAINER_ALIAS.test(h), {
+        error: 'supervise.listen.host must be 127.0.0.1, ::1, localhost or a container alias on the bottle\'s internal network (the server has no auth)',
+      }),
+    ),
     port: z.int().check(z.minimum(0), z.maximum(65535)),
   }),
   z.strictObject({ socket: z.string().check(z.minLength(1)) }),

@@ -1,0 +1,169 @@
+import { constants, createWriteStream, openSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { SidecarConfigFile } from '../../launch/sidecar-config.js';
+import type { TeardownStack } from '../../launch/teardown.js';
+import { BUNDLE_NODE_FLAGS } from '../../sidecars/node-flags.js';
+import { dockerChild } from './cli.js';
+import { connectNetwork, createContainer } from './containers.js';
+import { SIDECARS_ENTRY_IN_IMAGE } from './images.js';
+import { BUNDLE_ALIAS, containerName } from './names.js';
+import type { BottleNetwork } from './network.js';
+import type { DockerRuntime } from './runtime.js';
+
+/** The bundle's ports inside its container, on its internal-network address only (bound by alias). */
+export const BUNDLE_PORTS = { egress: 3128, supervise: 8419, gitGate: 8418 } as const;
+
+/** The listeners a docker bundle's config gets (sidecarConfig's `listen`), and how the agent names them. */
+export function bundleListeners(): { egress: { host: string; port: number }; gitGate: { host: string; port: number }; supervise: { host: string; port: number }; superviseHosts: string[] } {
+  // Bound to the alias, i.e. the bundle's address on the internal network: never on the egress leg,
+  // where other containers may be (BOT_BOTTLE_DOCKER_EGRESS_NETWORK).
+  return {
+    egress: { host: BUNDLE_ALIAS, port: BUNDLE_PORTS.egress },
+    gitGate: { host: BUNDLE_ALIAS, port: BUNDLE_PORTS.gitGate },
+    supervise: { host: BUNDLE_ALIAS, port: BUNDLE_PORTS.supervise },
+    superviseHosts: [BUNDLE_ALIAS],
+  };
+}
+
+/** The bundle as the agent reaches it (provisionGuest's endpoints). */
+export function bundleGuestEndpoints(gitGate: boolean): { proxyUrl: string; superviseUrl: string; gitGateUrl?: string } {
+  return {
+    proxyUrl: `http://${BUNDLE_ALIAS}:${BUNDLE_PORTS.egress}`,
+    superviseUrl: `http://${BUNDLE_ALIAS}:${BUNDLE_PORTS.supervise}/mcp`,
+    ...(gitGate ? { gitGateUrl: `http://${BUNDLE_ALIAS}:${BUNDLE_PORTS.gitGate}` } : {}),
+  };
+}
+
+/**
+ * Host paths the bundle needs, bound at the same path so the config written
+ * for the host works unchanged inside and `supervise`/`approve` on the host
+ * keep reading the same routes file, queue and audit log: the bottle's state
+ * folder and queue read-write, git-gate deploy keys read-only.
+ */
+export function bundleBinds(config: SidecarConfigFile, dirs: { stateDir: string; queueDir: string }): Array<{ path: string; readOnly: boolean }> {
+  const binds = [
+    { path: dirs.stateDir, readOnly: false },
+    { path: dirs.queueDir, readOnly: false },
+  ];
+  for (const repo of config.gitGate?.repos ?? []) {
+    if (!binds.some((b) => b.path === repo.identityFile)) binds.push({ path: repo.identityFile, readOnly: true });
+  }
+  return binds;
+}
+
+export interface DockerBundleOptions {
+  slug: string;
+  /** The sidecars image (ensureSidecarsImage). */
+  image: string;
+  runtime: DockerRuntime;
+  internal: BottleNetwork;
+  egress: BottleNetwork;
+  /** The config's host path; it must lie in one of `binds`. */
+  configFile: string;
+  /** Where egress writes its CA certificate (config.egress.caCertOut), read back on the host through the bind. */
+  caCertOut: string;
+  binds: Array<{ path: string; readOnly: boolean }>;
+  /**
+   * Token slots, sensitive host values and knobs (sidecarEnv's map): the first
+   * line of the bundle's stdin, never env or argv. The host's PATH, HOME,
+   * TMPDIR and LANG are dropped: inside, the image's own apply.
+   */
+  secrets: Record<string, string>;
+  teardown: TeardownStack;
+  /** The bundle's JSON log (stdout and stderr), opened without following links. */
+  logFile: string;
+  timeoutMs?: number;
+}
+
+export interface DockerBundle {
+  id: string;
+  name: string;
+  ready: Record<string, unknown>;
+  caPem: string;
+  /** Resolves with what happened if the bundle ends before teardown stops it; never rejects. */
+  died: Promise<string>;
+}
+
+/**
+ * The sidecar bundle as a container on the bottle's internal network (alias
+ * `sidecars`) and its egress network. Created with stdin open and started
+ * attached (`docker start -ai`): the secrets are the first line on its stdin
+ * and the rest of stdin is its lifeline (`--exit-with-parent`), so a CLI that
+ * dies takes the bundle with it. Each resource registers its undo as it
+ * comes into being.
+ */
+export async function startDockerBundle(opts: DockerBundleOptions): Promise<DockerBundle> {
+  const name = containerName(opts.slug, 'sidecars');
+  const container = await createContainer({
+    slug: opts.slug,
+    role: 'sidecars',
+    name,
+    image: opts.image,
+    network: opts.internal.name,
+    aliases: [BUNDLE_ALIAS],
+    runtime: opts.runtime,
+    mounts: opts.binds.map((b) => ({ source: b.path, target: b.path, readOnly: b.readOnly })),
+    interactive: true,
+    pidsLimit: 512,
+    command: ['node', ...BUNDLE_NODE_FLAGS, SIDECARS_ENTRY_IN_IMAGE, '--config', opts.configFile, '--exit-with-parent', '--secrets-stdin'],
+  });
+  opts.teardown.defer('remove bundle container', container.undo);
+  await connectNetwork(container.id, opts.egress.name);
+
+  const logFd = openSync(opts.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  const log = createWriteStream(opts.logFile, { fd: logFd });
+  log.on('error', () => undefined);
+  opts.teardown.defer('close bundle log', () => new Promise<void>((resolve) => log.end(resolve)));
+
+  const attached = dockerChild(['start', '--attach', '--interactive', container.id]);
+  const { stdin, stdout, stderr } = attached;
+  if (stdin === null || stdout === null || stderr === null) throw new Error('docker start gave no pipes');
+  let stopping = false;
+  const exited = new Promise<number | null>((resolve) => attached.once('exit', (code) => resolve(code)));
+  const died = exited.then((code) => (stopping ? new Promise<string>(() => undefined) : `the sidecar bundle container ${name} exited unexpectedly (code ${code ?? '?'}); its log: ${opts.logFile}`));
+  opts.teardown.defer('stop bundle', async () => {
+    stopping = true;
+    // Its lifeline: the bundle stops on its own (and flushes its audit) when stdin ends.
+    stdin.end();
+    const timer = setTimeout(() => attached.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  });
+  stdin.write(`${JSON.stringify(withoutHostPaths(opts.secrets))}\n`);
+
+  let stderrTail = '';
+  stderr.on('data', (chunk: Buffer) => {
+    log.write(chunk);
+    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
+  });
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the sidecar bundle container ${name} did not become ready in ${timeoutMs} ms (log: ${opts.logFile})`)), timeoutMs);
+    const lines = createInterface({ input: stdout });
+    lines.on('line', (line) => {
+      log.write(`${line}\n`);
+      try {
+        const event = JSON.parse(line) as Record<string, unknown>;
+        if (event.event === 'ready') {
+          clearTimeout(timer);
+          resolve(event);
+        }
+      } catch {
+        // Not JSON: kept in the log only.
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the sidecar bundle container ${name} exited before it was ready (code ${code ?? '?'}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`));
+    });
+  });
+  const caPem = readFileSync(opts.caCertOut, 'utf8');
+  if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`the sidecar bundle reported ready without a CA certificate at ${opts.caCertOut}`);
+  return { id: container.id, name, ready, caPem, died };
+}
+
+const HOST_ONLY = new Set(['PATH', 'HOME', 'TMPDIR', 'LANG']);
+
+function withoutHostPaths(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !HOST_ONLY.has(name)));
+}

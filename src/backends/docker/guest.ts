@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import type { TeardownStack } from '../../launch/teardown.js';
+import { caBundle } from '../../provision/ca-bundle.js';
+import type { GuestSetup } from '../../provision/guest.js';
+import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_UID } from '../../provision/layout.js';
+import { copyTree, removeTree } from '../../util/safe-fs.js';
+import { docker, DockerError, dockerChild } from './cli.js';
+import { createContainer, startContainer } from './containers.js';
+import { containerName } from './names.js';
+import type { DockerRuntime } from './runtime.js';
+
+/** The agent's user inside every docker bottle (the images' `agent`). */
+export const AGENT_USER = `${GUEST_UID}:${GUEST_UID}`;
+
+/**
+ * What holds an agent container while nothing of the agent runs: its pid 1
+ * (under docker's `--init`) just sleeps. The launcher provisions, runs the
+ * containment probe and then starts the agent with `docker exec` (guest-exec.ts),
+ * so "released" means "the launcher ran the agent", and nothing in the
+ * container can release itself.
+ */
+export const HOLD_COMMAND = ['sleep', 'infinity'];
+
+export interface AgentContainerOptions {
+  slug: string;
+  /** The agent image (ensureAgentImage), or a committed snapshot of this bottle (commit.ts). */
+  image: string;
+  runtime: DockerRuntime;
+  /** The bottle's internal network: its only network. */
+  network: string;
+  workspace: { hostPath: string; guestPath: string };
+  /** Folders the agent keeps across runs (plan.provider.persist), bound read-write. */
+  persist?: Array<{ hostPath: string; guestPath: string }>;
+  /** Host files bound read-only (the containment probe and its node, probe.ts). */
+  readOnly?: Array<{ hostPath: string; guestPath: string }>;
+  teardown: TeardownStack;
+}
+
+/**
+ * The agent container, created (not started): uid 1000 with the image's home,
+ * on the internal network only, no capabilities, no privilege gain, gVisor
+ * when registered. Its root stays writable so `commit` can keep what the
+ * agent did to its home; as uid 1000 the agent can write only its home and
+ * the temporary folders. Docker's embedded resolver answers the bottle's own
+ * names (the bundle's alias) and forwards nothing else (`--dns 127.0.0.1`).
+ */
+export async function createAgentContainer(opts: AgentContainerOptions): Promise<{ id: string; name: string }> {
+  const name = containerName(opts.slug, 'agent');
+  const mounts = [
+    { source: opts.workspace.hostPath, target: opts.workspace.guestPath, readOnly: false },
+    ...(opts.persist ?? []).map((p) => ({ source: p.hostPath, target: p.guestPath, readOnly: false })),
+    ...(opts.readOnly ?? []).map((p) => ({ source: p.hostPath, target: p.guestPath, readOnly: true })),
+  ];
+  const container = await createContainer({
+    slug: opts.slug,
+    role: 'agent',
+    name,
+    image: opts.image,
+    network: opts.network,
+    runtime: opts.runtime,
+    user: AGENT_USER,
+    workdir: opts.workspace.guestPath,
+    hostname: opts.slug.slice(0, 63),
+    dns: ['127.0.0.1'],
+    pidsLimit: 4096,
+    mounts,
+    command: HOLD_COMMAND,
+  });
+  opts.teardown.defer('remove agent container', container.undo);
+  return { id: container.id, name };
+}
+
+/**
+ * Put the provisioned home files and skill copies in place in the started,
+ * held container: staged in a private folder and streamed as a tar archive
+ * into `tar -x` run as the agent's uid (`docker exec`), so everything is the
+ * agent's own, whatever the runtime (gVisor keeps the container's files out
+ * of reach of `docker cp`'s ownership handling). Only paths under the home
+ * are written, as in every backend. No secret is in these files: the agent's
+ * secret environment goes with `docker exec` (guest-exec.ts).
+ */
+export async function copyGuestFiles(container: string, setup: Pick<GuestSetup, 'files' | 'copies'>): Promise<void> {
+  const staging = mkdtempSync(join(tmpdir(), 'bot-bottle-guest-'));
+  const root = join(staging, 'home');
+  try {
+    mkdirSync(root, { mode: 0o755 });
+    const target = (guestPath: string): string | undefined => {
+      if (!guestPath.startsWith(`${GUEST_HOME}/`)) return undefined;
+      const path = join(root, guestPath.slice(GUEST_HOME.length + 1));
+      const rel = relative(root, path);
+      return rel.length > 0 && !rel.startsWith('..') ? path : undefined;
+    };
+    for (const file of setup.files) {
+      const path = target(file.path);
+      if (path === undefined) continue;
+      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      writeFileSync(path, file.content, { mode: file.mode });
+    }
+    for (const copy of setup.copies) {
+      const path = target(copy.guestPath);
+      if (path === undefined) continue;
+      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      // A skill folder may be a link the operator made; inside it, links stay links and are never followed.
+      const source = realpathSync(copy.hostPath);
+      if (!statSync(source).isDirectory()) throw new DockerError(`skill ${copy.hostPath} is not a folder`);
+      copyTree(source, path);
+    }
+    await streamTree(root, container, GUEST_HOME);
+  } finally {
+    removeTree(dirname(staging), staging);
+  }
+}
+
+/** `tar -c` of a host folder into `tar -x` inside the container, as the agent. */
+async function streamTree(dir: string, container: string, into: string): Promise<void> {
+  const pack = spawn('tar', ['-C', dir, '--numeric-owner', '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const unpack = dockerChild(['exec', '--interactive', '--user', AGENT_USER, container, 'tar', '-C', into, '--no-same-owner', '-xpf', '-']);
+  let errors = '';
+  for (const s of [pack.stderr, unpack.stderr, unpack.stdout]) s?.on('data', (d: Buffer) => (errors = (errors + d.toString('utf8')).slice(-2000)));
+  if (unpack.stdin === null) throw new DockerError('docker exec gave no stdin');
+  pack.stdout.pipe(unpack.stdin);
+  const [packed, unpacked] = await Promise.all([exitOf(pack), exitOf(unpack)]);
+  if (packed !== 0 || unpacked !== 0) throw new DockerError(`copying the bottle's home files in failed (tar ${packed}, docker exec tar ${unpacked}): ${errors.trim()}`);
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('error', () => resolve(null));
+    child.once('close', (code) => resolve(code));
+  });
+}
+
+export async function startAgentContainer(container: string): Promise<void> {
+  await startContainer(container);
+}
+
+/**
+ * The bottle CA into the running agent's trust stores (the CA alone for Node
+ * and Codex, host roots plus the CA at Debian's default bundle path), as
+ * root inside the container through `docker exec` with the bytes on stdin:
+ * the agent (uid 1000) cannot change them.
+ */
+export async function installGuestCa(container: string, caPem: string): Promise<void> {
+  const ca = `${caPem.trim()}\n`;
+  const bundle = caBundle(caPem);
+  const script = [
+    'set -eu',
+    `mkdir -p ${dirname(GUEST_CA_FILE)} ${dirname(GUEST_CA_BUNDLE)}`,
+    `head -c "$1" > ${GUEST_CA_FILE}`,
+    `cat > ${GUEST_CA_BUNDLE}`,
+    `chmod 644 ${GUEST_CA_FILE} ${GUEST_CA_BUNDLE}`,
+  ].join('; ');
+  await docker(['exec', '--interactive', '--user', '0:0', container, 'sh', '-c', script, 'sh', String(Buffer.byteLength(ca))], { input: ca + bundle });
+}

@@ -1,0 +1,96 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProbeInside, ProbeTargets } from '../../containment/gate.js';
+import { GUEST_PROBE_NODE, GUEST_PROBE_SCRIPT, PROBE_BUNDLE, probeCommand } from '../../containment/guest.js';
+import { packageRoot } from '../../util/package-root.js';
+import { BUNDLE_PORTS } from './bundle.js';
+import { dockerChild } from './cli.js';
+import { AGENT_USER } from './guest.js';
+import { BUNDLE_ALIAS } from './names.js';
+import type { DockerRuntime } from './runtime.js';
+
+/** A report larger than this is not a report (the probe's own scan limit is 32 MB, base64 adds a third). */
+const MAX_REPORT_BYTES = 64 << 20;
+/** Docker's embedded resolver listens inside every container on a user network. */
+const DOCKER_RESOLVER = '127.0.0.11';
+
+/**
+ * The probe's files, bound read-only into the agent container: the bundled
+ * probe and the CLI's own node (a Linux binary for the images' Debian; an
+ * agent image it cannot run in fails the check, loudly).
+ */
+export function probeBinds(): Array<{ hostPath: string; guestPath: string }> {
+  const script = join(packageRoot(), 'dist', PROBE_BUNDLE);
+  if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`);
+  return [
+    { hostPath: realpathSync(process.execPath), guestPath: GUEST_PROBE_NODE },
+    { hostPath: script, guestPath: GUEST_PROBE_SCRIPT },
+  ];
+}
+
+/** The bundle's endpoints as the agent reaches them, for the gate's `begin`. */
+export function dockerProbeTargets(gitGate: boolean): ProbeTargets {
+  const at = (port: number): { host: string; port: number } => ({ host: BUNDLE_ALIAS, port });
+  return {
+    proxy: at(BUNDLE_PORTS.egress),
+    endpoints: [at(BUNDLE_PORTS.egress), at(BUNDLE_PORTS.supervise), ...(gitGate ? [at(BUNDLE_PORTS.gitGate)] : [])],
+    endpointsRemote: true,
+  };
+}
+
+/**
+ * What a docker bottle looks like from inside: its own loopback and one leg
+ * on the internal network (with the routes docker gives it; the host firewall
+ * rule and `--internal` make them lead nowhere but the bundle), docker's
+ * resolver, the default seccomp profile under runc; gVisor reports neither
+ * a seccomp filter nor no_new_privs (its kernel is the boundary).
+ */
+export function dockerExpectations(runtime: DockerRuntime): ProbeInside['expect'] {
+  return { interfaces: ['lo', 'eth0'], routes: true, seccomp: runtime === 'runc', noNewPrivsReported: runtime === 'runc', runtimeListeners: [DOCKER_RESOLVER] };
+}
+
+/**
+ * Start the probe in the held agent container (`docker exec -i`, as the
+ * agent's uid, none of its environment) and hand it the first spec line at
+ * once; `inside` gives the gate the way to finish it once the CA exists.
+ */
+export function startDockerProbe(container: string, early: string): { inside: (o: { caPem: string; hostProcessMarkers: string[]; runtime: DockerRuntime }) => ProbeInside; stop: () => void } {
+  const child = dockerChild(['exec', '--interactive', '--user', AGENT_USER, container, ...probeCommand(GUEST_PROBE_NODE)]);
+  const { stdin, stdout, stderr } = child;
+  if (stdin === null || stdout === null || stderr === null) throw new Error('docker exec gave no pipes');
+  stdin.write(`${early}\n`);
+  let other = '';
+  stderr.on('data', (chunk: Buffer) => {
+    if (other.length < 4_000) other += chunk.toString('utf8');
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+    inside: (o) => ({
+      expect: dockerExpectations(o.runtime),
+      caPem: o.caPem,
+      hostProcessMarkers: o.hostProcessMarkers,
+      finish: (late) =>
+        new Promise<string>((resolve, reject) => {
+          let buffered = '';
+          const onData = (chunk: Buffer): void => {
+            buffered += chunk.toString('utf8');
+            const nl = buffered.indexOf('\n');
+            if (nl >= 0) {
+              stdout.off('data', onData);
+              const line = buffered.slice(0, nl);
+              if (line.startsWith('{')) return resolve(line);
+              if (line.startsWith('probe-error ')) return reject(new Error(`the probe failed: ${line.slice(12, 512)}`));
+              return reject(new Error(`the probe answered ${JSON.stringify(line.slice(0, 200))}${other ? `: ${other.trim().slice(0, 500)}` : ''}`));
+            }
+            if (buffered.length > MAX_REPORT_BYTES) reject(new Error(`the probe's report is over ${MAX_REPORT_BYTES} bytes`));
+          };
+          stdout.on('data', onData);
+          void exited.then((code) => reject(new Error(`the probe exited (status ${code ?? '?'}) before it reported${other ? `: ${other.trim().slice(0, 500)}` : ''}`)));
+          stdin.end(`${late}\n`);
+        }),
+    }),
+  };
+}
