@@ -28,7 +28,7 @@ export interface EgressHandle {
   caCertPath: string;
   /** Re-reads the routes file (what SIGHUP does). Resolves false when the file was bad and the old table stays. */
   reload(): Promise<boolean>;
-  /** After the bundle's ready line: load the upstream client and mint the routed hosts' leaf certificates. */
+  /** After the bundle's ready line: mint the routed hosts' leaf certificates, load the upstream client, build the upstream trust store. */
   warm(): void;
 }
 
@@ -109,8 +109,17 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
     caCertPath: cfg.caCertOut,
     reload,
     warm() {
-      agent.warm?.();
       premintLeaves(ca, table);
+      agent.warm?.();
+      // The upstream trust store (every system root parsed into one context, ~40 ms here) is built
+      // once, lazily: build it now rather than in the agent's first request.
+      setImmediate(() => {
+        try {
+          trust();
+        } catch {
+          // The first request meets the same error and reports it.
+        }
+      });
     },
     async close() {
       process.off('SIGHUP', onHup);
