@@ -83,13 +83,19 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
   return { daemons, ready, close: closeAll, warm: () => daemons.forEach((d) => d.warm?.()) };
 }
 
-/** `bot-bottle sidecars --config FILE`: run until SIGTERM/SIGINT. */
-export async function runSidecars(configFile: string, log: SidecarLog = stdoutLog): Promise<void> {
+/**
+ * `bot-bottle sidecars --config FILE`: run until SIGTERM/SIGINT. The daemons'
+ * warm-ups start once `warmWhen` resolves (default: right after the ready
+ * line); a launcher that checks the bottle before releasing its agent passes
+ * the moment it releases it, so the warm-ups do not hold up the check's own
+ * requests (docs/performance.md, "Claude Code start").
+ */
+export async function runSidecars(configFile: string, log: SidecarLog = stdoutLog, warmWhen?: Promise<void>): Promise<void> {
   const config = loadSidecarConfig(configFile);
   const running = await startSidecars(config, log);
   log(running.ready);
   // After the ready line has been written: the launcher is told first, the warm-ups overlap its next steps.
-  setImmediate(() => running.warm());
+  void (warmWhen ?? Promise.resolve()).then(() => setImmediate(() => running.warm()));
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.off('SIGTERM', onTerm);
