@@ -162,6 +162,7 @@ export async function launchBwrap(plan: BottlePlan, ctx: LaunchContext, opts: Bw
     await ctx.containment.verify(bwrapProbe({ pipes: running.pipes, exited: running.exited, caPem, hostProcessMarkers: [configFile], seccomp: seccomp !== undefined }));
   }
   running.pipes.verdict.end('go\n');
+  sidecars.warm();
   return { slug: running.slug, exited: running.exited, failed: sidecars.died };
 }
 
