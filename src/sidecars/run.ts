@@ -95,7 +95,12 @@ export async function runSidecars(configFile: string, log: SidecarLog = stdoutLo
   const running = await startSidecars(config, log);
   log(running.ready);
   // After the ready line has been written: the launcher is told first, the warm-ups overlap its next steps.
-  void (warmWhen ?? Promise.resolve()).then(() => setImmediate(() => running.warm()));
+  void (warmWhen ?? Promise.resolve()).then(() =>
+    setImmediate(() => {
+      log({ event: 'sidecars-warming' });
+      running.warm();
+    }),
+  );
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.off('SIGTERM', onTerm);
