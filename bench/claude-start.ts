@@ -31,6 +31,8 @@ export interface ClaudeStartTimes {
 export interface ClaudeStartResult {
   bottle: ClaudeStartTimes;
   bare: ClaudeStartTimes;
+  /** The bottle through `compareCli` (another build), alternated in the same run. */
+  compare?: ClaudeStartTimes;
 }
 
 const PROMPT = 'say: first output';
@@ -59,7 +61,7 @@ function firstOutput(file: string, args: string[], env: Record<string, string>, 
   });
 }
 
-export async function benchClaudeStart(root: string, cli: string, runs: number): Promise<ClaudeStartResult> {
+export async function benchClaudeStart(root: string, cli: string, runs: number, compareCli?: string): Promise<ClaudeStartResult> {
   const fake = await startFakeAnthropic();
   try {
     const home = join(root, 'claude-home');
@@ -103,7 +105,7 @@ export async function benchClaudeStart(root: string, cli: string, runs: number):
     };
 
     const times = (): ClaudeStartTimes => ({ first: [], firstRequest: [], messages: [], ready: [], released: [] });
-    const result: ClaudeStartResult = { bottle: times(), bare: times() };
+    const result: ClaudeStartResult = { bottle: times(), bare: times(), ...(compareCli ? { compare: times() } : {}) };
     const traced = (stderr: string, phase: string): number[] => {
       const at = new RegExp(`\\[bot-bottle trace ([\\d.]+) ms\\] ${phase}`).exec(stderr)?.[1];
       return at === undefined ? [] : [Number(at)];
@@ -126,6 +128,7 @@ export async function benchClaudeStart(root: string, cli: string, runs: number):
     for (let i = 0; i < runs; i++) {
       await measure(result.bottle, process.execPath, bottleArgs, bottleEnv, root);
       await measure(result.bare, 'claude', bareArgs, bareEnv, workspace);
+      if (compareCli) await measure(result.compare, process.execPath, [compareCli, ...bottleArgs.slice(1)], bottleEnv, root);
     }
     if (fake.refusedConnects.length > 0) throw new Error(`bare claude tried to reach ${fake.refusedConnects.join(', ')}`);
     return result;

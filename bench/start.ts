@@ -20,7 +20,7 @@ cpSync('examples/bottles', join(home, 'bottles'), { recursive: true });
 cpSync('examples/agents', join(home, 'agents'), { recursive: true });
 // BENCH_CLI: another build's CLI (e.g. the previous commit's, to compare in one window).
 const cli = process.env.BENCH_CLI ?? join(process.cwd(), 'dist', 'cli.js');
-// BENCH_CLAUDE_ONLY=1: only the claude -p comparison.
+// BENCH_CLAUDE_ONLY=1: only the claude -p comparison. BENCH_COMPARE_CLI: a second build's CLI, its claude -p bottle alternated with this one's.
 const claudeOnly = process.env.BENCH_CLAUDE_ONLY === '1';
 
 function median(xs: number[]): number {
@@ -96,7 +96,7 @@ const bareBwrap = Array.from({ length: claudeOnly ? 0 : RUNS }, () =>
 let claude: ClaudeStartResult | string;
 try {
   execFileSync('claude', ['--version'], { stdio: 'ignore' });
-  claude = process.getuid?.() === 0 ? await benchClaudeStart(root, cli, RUNS) : 'skipped: needs root (the fake API listens on port 443)';
+  claude = process.getuid?.() === 0 ? await benchClaudeStart(root, cli, RUNS, process.env.BENCH_COMPARE_CLI) : 'skipped: needs root (the fake API listens on port 443)';
 } catch (err) {
   claude = `skipped: ${err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'claude is not installed (scripts/install-agents.sh)' : String(err)}`;
 }
@@ -135,6 +135,11 @@ else {
   console.log(row('bare: first API request', claude.bare.firstRequest));
   console.log(row('bottle: Messages API call', claude.bottle.messages));
   console.log(row('bare: Messages API call', claude.bare.messages));
+  if (claude.compare) {
+    console.log(row(`bottle with ${process.env.BENCH_COMPARE_CLI}: first output`, claude.compare.first));
+    console.log(row(`bottle with ${process.env.BENCH_COMPARE_CLI}: first API request`, claude.compare.firstRequest));
+    console.log(`| overhead with ${process.env.BENCH_COMPARE_CLI} | ${fmt(median(claude.compare.first) - median(claude.bare.first))} | | |`);
+  }
   const { bottle, bare } = claude;
   const gap = (to: number[], from: number[]): number => median(to) - median(from);
   console.log(`\nwhere the bottle's time goes (differences of medians, ms; bottle vs bare):`);
