@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { ProposalQueue } from '../../supervise/queue.js';
 import { SuperviseConfigSchema, type SuperviseConfigInput } from './config.js';
+import { rehearseHandshake } from './rehearse.js';
 
 /**
  * The MCP SDK is the bundle's largest dependency; it loads on the first
@@ -26,7 +27,7 @@ export interface SuperviseHandle {
   /** `http://127.0.0.1:<port>/mcp`, or `http://localhost/mcp` over the unix socket. */
   url: string;
   close(): Promise<void>;
-  /** Loads the MCP server's modules ahead of the first request (after the bundle's ready line). */
+  /** Loads the MCP server's modules and rehearses one handshake ahead of the agent's (after the bundle's ready line). */
   warm(): void;
 }
 
@@ -112,7 +113,11 @@ export async function startSupervise(section: SuperviseConfigInput, ctx: Sidecar
 
   return {
     url,
-    warm: () => void loadMcp().catch((err: unknown) => ctx.log({ event: 'supervise-error', error: `cannot load the MCP server: ${(err as Error).message}` })),
+    warm: () =>
+      void loadMcp().then(
+        () => rehearseHandshake(server, allowedHosts[0] ?? 'localhost'),
+        (err: unknown) => ctx.log({ event: 'supervise-error', error: `cannot load the MCP server: ${(err as Error).message}` }),
+      ),
     async close() {
       // Waiting tool calls end here; their proposals stay pending on disk.
       shutdown.abort(new Error('supervise is shutting down'));
