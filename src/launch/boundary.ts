@@ -51,6 +51,12 @@ export interface ReadyBundle {
   died: Promise<string>;
   /** Strings only the bundle's host-side command line holds (the containment check looks for them inside). */
   hostProcessMarkers: string[];
+  /**
+   * Starts the bundle's warm-ups (leaf certificates, upstream trust, the MCP
+   * server) once the agent is released, so they overlap the agent's start and
+   * not the containment check. A bundle without it warms up right after ready.
+   */
+  warm?(): void;
 }
 
 /** Where the bundle runs: a host child process (bwrap), a container (docker, smolmachines), a pod. */

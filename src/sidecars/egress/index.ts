@@ -31,6 +31,8 @@ export interface EgressHandle {
   caCertPath: string;
   /** Re-reads the routes file (what SIGHUP does). Resolves false when the file was bad and the old table stays. */
   reload(): Promise<boolean>;
+  /** After the bundle's ready line: mint the routed hosts' leaf certificates, load the upstream client, build the upstream trust store. */
+  warm(): void;
 }
 
 const DEFAULT_SUPERVISE_TIMEOUT_S = 300;
@@ -108,13 +110,24 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const addr = server.address();
   const address = typeof addr === 'string' ? addr : `${(addr as AddressInfo).address}:${(addr as AddressInfo).port}`;
   ctx.log({ event: 'egress-listening', address, caCertOut: cfg.caCertOut, routes: table.routes.length });
-  // Next turn, after the ready line: load the upstream client before the first request needs it.
-  setImmediate(() => agent.warm?.());
 
   return {
     address,
     caCertPath: cfg.caCertOut,
     reload,
+    warm() {
+      premintLeaves(ca, table);
+      agent.warm?.();
+      // The upstream trust store (every system root parsed into one context, ~40 ms here) is built
+      // once, lazily: build it now rather than in the agent's first request.
+      setImmediate(() => {
+        try {
+          trust();
+        } catch {
+          // The first request meets the same error and reports it.
+        }
+      });
+    },
     async close() {
       process.off('SIGHUP', onHup);
       clearTimeout(debounce);
@@ -128,4 +141,27 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
       await audit.close();
     },
   };
+}
+
+/** Leaves minted ahead: enough for a plan's own hosts, bounded whatever the routes file holds. */
+const PREMINT_MAX = 16;
+
+/**
+ * Mints the leaf certificates of the routed hosts (routes with injected auth,
+ * the model API, first), one per event-loop turn so a request arriving
+ * meanwhile is not held behind them: the agent's first CONNECT to its model
+ * API then finds its leaf ready. Only exact hosts of the plan; wildcards and
+ * unrouted names are minted on use, as before.
+ */
+function premintLeaves(ca: MitmCa, table: RouteTable): void {
+  const hosts = [...new Set([...table.routes].sort((a, b) => Number(b.plan.auth !== undefined) - Number(a.plan.auth !== undefined)).map((r) => r.plan.host.toLowerCase()))]
+    .filter((h) => !h.startsWith('*.'))
+    .slice(0, PREMINT_MAX);
+  const next = (): void => {
+    const host = hosts.shift();
+    if (host === undefined) return;
+    void ca.contextFor(host).catch(() => undefined);
+    setImmediate(next);
+  };
+  next();
 }
