@@ -1,5 +1,6 @@
 import type { ContainmentGate } from '../containment/gate.js';
 import type { TeardownStack } from '../launch/teardown.js';
+import type { BoundaryPlan } from '../plan/boundary.js';
 import type { BackendName, BottlePlan } from '../plan/types.js';
 
 export interface Availability {
@@ -68,6 +69,12 @@ export interface BottleStatus {
 export interface Backend {
   readonly name: BackendName;
   availability(): Promise<Availability>;
+  /**
+   * The backend's part of the plan (addresses, commands, cache keys) and the
+   * host checks that failed: pure apart from those checks, so a dry run
+   * prints it on any host.
+   */
+  planBoundary?(plan: BottlePlan, ctx: { home: string; env: Readonly<Record<string, string | undefined>> }): Promise<BoundaryPlan>;
   launch(plan: BottlePlan, ctx: LaunchContext): Promise<RunningBottle>;
   exec(slug: string, argv: readonly string[]): Promise<number>;
   attach(slug: string): Promise<number>;

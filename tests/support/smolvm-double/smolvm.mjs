@@ -438,7 +438,7 @@ function pack(argv) {
   if (containerPid(machine.container) !== undefined) throw fail(`pack: machine '${machine.name}' is running; stop it first`);
   if (FAIL.has('pack')) throw fail('pack: failed to export the machine (injected by SMOLVM_DOUBLE_FAIL=pack)');
   const tag = `smolvm-double-pack:${createHash('sha256').update(`${DATA_DIR}\0${o.output}`).digest('hex').slice(0, 12)}`;
-  docker(['commit', machine.container, tag]);
+  docker(['commit', '--change', `LABEL ${LABEL}=${DATA_DIR}`, machine.container, tag]);
   const image = docker(['image', 'inspect', '--format', '{{.Id}}', tag]).stdout.trim();
   mkdirSync(dirname(o.output), { recursive: true });
   writeFileSync(`${o.output}.smolmachine`, JSON.stringify({ smolvmDouble: 1, image, from: machine.name }));
