@@ -98,9 +98,8 @@ export async function installCa(deps: MachineDeps, name: string, pem: string, ca
   if (!/^\/[A-Za-z0-9._/-]+$/.test(caFile)) throw new SmolvmError(`${caFile} is not a plain absolute path`, 2);
   const script = [
     `mkdir -p /usr/local/share/ca-certificates "$(dirname ${caFile})"`,
-    // A retried step must add the certificate again, not find it present ("0 added").
-    `rm -f ${GUEST_CA_SOURCE}`,
-    'update-ca-certificates >/dev/null 2>&1 || true',
+    // A retried step must add the certificate again, not find it present ("0 added"): drop its link too.
+    `rm -f ${GUEST_CA_SOURCE} /etc/ssl/certs/bot-bottle.pem`,
     `cat > ${GUEST_CA_SOURCE} <<'BOT_BOTTLE_CA'`,
     cert.trimEnd(),
     'BOT_BOTTLE_CA',

@@ -1,8 +1,8 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { execa } from 'execa';
 import { TeardownStack } from '../../launch/teardown.js';
 import { removeTree } from '../../util/safe-fs.js';
 import { deleteMachine, stopMachine, type MachineDeps } from './machine.js';
@@ -39,10 +39,17 @@ export interface SaveStream {
 }
 
 function dockerSave(imageId: string): SaveStream {
-  const child = execa('docker', ['save', imageId], { reject: false, buffer: { stdout: false, stderr: true }, stdin: 'ignore' });
-  const stdout = child.stdout;
-  if (stdout === null) throw new SmolvmError('docker save has no stdout', 1);
-  return { stdout, done: child.then((r) => ({ ok: r.exitCode === 0, message: String(r.stderr).trim() })) };
+  const child = spawn('docker', ['save', imageId], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-2000);
+  });
+  // 'exit', not 'close': the consumer owns stdout, and its end is not ours to wait for.
+  const done = new Promise<{ ok: boolean; message: string }>((resolve) => {
+    child.on('error', (error) => resolve({ ok: false, message: error.message }));
+    child.on('exit', (code, signal) => resolve({ ok: code === 0, message: stderr.trim() || `exit ${code ?? signal ?? '?'}` }));
+  });
+  return { stdout: child.stdout, done };
 }
 
 /**

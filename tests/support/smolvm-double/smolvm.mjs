@@ -163,7 +163,7 @@ function ruleset(machine) {
 
 function enforce(machine, pid) {
   const policy = machine.allowCidrs.length > 0 || machine.allowHosts.length > 0;
-  if (!policy || FAIL.has('allow-list')) return;
+  if (!policy || machine.open) return;
   const v4 = spawnSync('nsenter', ['-t', String(pid), '-n', 'iptables-restore'], { input: ruleset(machine), encoding: 'utf8' });
   if (v4.status !== 0) throw fail(`agent operation failed: start: network policy: ${(v4.stderr || '').trim()}`);
   spawnSync('nsenter', ['-t', String(pid), '-n', 'ip6tables-restore'], {
@@ -227,6 +227,9 @@ function create(argv) {
 
   // Before 1.8.0, `--from` silently dropped the egress policy (the machine came up with open networking).
   const policyDropped = fromPack && semverLess(VERSION, '1.8.0');
+  // A machine whose policy was dropped or did not take is wide open: TSI proxies its sockets through
+  // the host, so it reaches whatever the host reaches. The double gives it the host's network.
+  const open = policyDropped || FAIL.has('allow-list');
   const machine = {
     name,
     state: 'created',
@@ -240,15 +243,16 @@ function create(argv) {
     env: o.env.map((e) => (e.includes('=') ? e : `${e}=${env[e] ?? ''}`)),
     workdir: fromPack ? undefined : o.workdir,
     labels: Object.fromEntries(o.labels.map((l) => [l.split('=')[0], l.split('=').slice(1).join('=')])),
+    open,
     container: dockerName(name),
-    network: dockerName(name),
+    network: open ? undefined : dockerName(name),
     execs: 0,
     events: [],
     created_at: new Date().toISOString(),
   };
   const label = `${LABEL}=${DATA_DIR}`;
-  docker(['network', 'create', '--label', label, machine.network]);
-  const args = ['create', '--name', machine.container, '--label', label, '--network', machine.network, '--init'];
+  if (machine.network !== undefined) docker(['network', 'create', '--label', label, machine.network]);
+  const args = ['create', '--name', machine.container, '--label', label, '--network', machine.network ?? 'host', '--init'];
   // The guest's root must not be able to rewrite its own policy (a VM guest cannot reach the host's gateway either).
   args.push('--cap-drop', 'NET_ADMIN', '--cap-drop', 'NET_RAW', '--tmpfs', '/tmp:rw,exec,mode=1777', '--tmpfs', '/run:rw,exec,mode=755');
   for (const e of machine.env) args.push('--env', e);
@@ -256,7 +260,7 @@ function create(argv) {
   args.push('--entrypoint', 'sleep', image, 'infinity');
   const created = docker(args, { allowFail: true });
   if (created.status !== 0) {
-    docker(['network', 'rm', machine.network], { allowFail: true });
+    if (machine.network !== undefined) docker(['network', 'rm', machine.network], { allowFail: true });
     throw fail(`config operation failed: create machine: ${created.stderr.trim()}`);
   }
   save(machine);
@@ -274,7 +278,7 @@ function start(argv) {
     save(machine);
     throw fail(`agent operation failed: start: guest agent did not answer (injected by SMOLVM_DOUBLE_FAIL=start)`);
   }
-  for (const net of networksFor(machine.allowCidrs)) {
+  for (const net of machine.open ? [] : networksFor(machine.allowCidrs)) {
     const r = docker(['network', 'connect', net, machine.container], { allowFail: true });
     if (r.status !== 0 && !/already exists/.test(r.stderr)) throw fail(`agent operation failed: start: ${r.stderr.trim()}`);
   }
@@ -328,7 +332,7 @@ function remove(argv) {
     if (!process.stdin.isTTY) return { stdout: `Delete machine '${machine.name}'? [y/N] Cancelled\n` };
   }
   docker(['rm', '--force', machine.container], { allowFail: true });
-  docker(['network', 'rm', machine.network], { allowFail: true });
+  if (machine.network !== undefined) docker(['network', 'rm', machine.network], { allowFail: true });
   rmSync(statePath(machine.name), { force: true });
   return { stdout: `Deleted machine: ${machine.name}\n` };
 }
