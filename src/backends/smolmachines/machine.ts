@@ -176,3 +176,14 @@ function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {
   if (!parsed.success) throw new SmolvmError(`${what} printed JSON of an unknown shape: ${parsed.error.issues[0]?.message ?? ''}`, 1);
   return parsed.data;
 }
+
+/**
+ * `cleanup`/`stop` after a dead launch: the bottle's machine, found by the
+ * name its slug maps to (never by guessing), stopped and deleted; absent
+ * counts as done. Returns whether one was there.
+ */
+export async function removeBottleMachine(run: SmolvmRun, name: string): Promise<boolean> {
+  const present = (await listMachines(run)).some((m) => m.name === name);
+  if (present) await deleteMachine(run, name);
+  return present;
+}

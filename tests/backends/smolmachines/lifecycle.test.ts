@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../../../src/backends/docker/cli.js';
 import { ensureAgentImage } from '../../../src/backends/docker/images.js';
 import { bundleAddressing } from '../../../src/backends/smolmachines/addressing.js';
-import { bringUpMachine, deleteMachine, installCa, listMachines, ownHome, readEgressEvents, type MachineDeps } from '../../../src/backends/smolmachines/machine.js';
+import { bringUpMachine, installCa, removeBottleMachine, listMachines, ownHome, readEgressEvents, type MachineDeps } from '../../../src/backends/smolmachines/machine.js';
 import { ensurePack } from '../../../src/backends/smolmachines/pack.js';
 import { execArgs, machineNameFor, type SmolvmRun } from '../../../src/backends/smolmachines/smolvm.js';
 import { TeardownStack } from '../../../src/launch/teardown.js';
@@ -192,8 +192,10 @@ describe.skipIf(missingOfflineBase())('smolvm machine lifecycle (Docker real, sm
       const bare = await smol.run(['machine', 'delete', '--name', name]);
       expect(bare).toMatchObject({ exitCode: 0, stdout: expect.stringContaining('Cancelled') as unknown });
       expect((await listMachines(smol.run)).map((m) => m.name)).toContain(name);
-      await deleteMachine(smol.run, name);
+      // What cleanup does after a dead launch: found by name, stopped and deleted; then nothing to do.
+      expect(await removeBottleMachine(smol.run, name)).toBe(true);
       await assertGone(name);
+      expect(await removeBottleMachine(smol.run, name)).toBe(false);
       // The stack's own undos find it gone and count that as done.
       expect(await stack.unwind()).toEqual([]);
     }, 60_000);
