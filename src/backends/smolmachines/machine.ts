@@ -156,8 +156,8 @@ export async function listMachines(run: SmolvmRun): Promise<MachineInfo[]> {
   return parseJson(z.array(MachineInfo), result.stdout, 'smolvm machine ls --json');
 }
 
-/** The connections the guest's policy refused: an audit source. Fields are smolvm's own. */
-const EgressEvent = z.record(z.string(), z.unknown());
+/** A connection the guest's policy refused (smolvm 1.9.3: `dest` is `ip:port`; `operation` connect or sendto): an audit source. */
+const EgressEvent = z.object({ timestamp: z.string(), operation: z.string(), dest: z.string() }).passthrough();
 export type EgressEvent = z.infer<typeof EgressEvent>;
 
 export async function readEgressEvents(run: SmolvmRun, name: string): Promise<EgressEvent[]> {

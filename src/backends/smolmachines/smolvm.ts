@@ -111,10 +111,25 @@ export function packArgs(fromVm: string, output: string): string[] {
   return ['pack', 'create', '--from-vm', assertMachineName(fromVm), '-o', output];
 }
 
-/** `exec` takes `--name` only (never `-n`); stdin reaches the guest only with `-i`. */
-export function execArgs(name: string, command: readonly string[], opts: { stdin?: boolean; workdir?: string; timeoutSeconds?: number } = {}): string[] {
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * `exec` takes `--name` only (never `-n`); stdin reaches the guest only with `-i`.
+ * `secretEnv` maps a guest variable to a variable of smolvm's own environment
+ * (`--secret-env GUEST=HOST`, 1.9+): the value never appears on argv; the
+ * runner's per-call `env` carries it.
+ */
+export function execArgs(
+  name: string,
+  command: readonly string[],
+  opts: { stdin?: boolean; workdir?: string; timeoutSeconds?: number; secretEnv?: Record<string, string> } = {},
+): string[] {
   if (command.length === 0) throw new SmolvmError('exec needs a command', 2);
   const args = ['machine', 'exec', '--name', assertMachineName(name)];
+  for (const [guest, host] of Object.entries(opts.secretEnv ?? {})) {
+    if (!ENV_NAME.test(guest) || !ENV_NAME.test(host)) throw new SmolvmError(`--secret-env ${guest.slice(0, 40)}=${host.slice(0, 40)}: not variable names`, 2);
+    args.push('--secret-env', `${guest}=${host}`);
+  }
   if (opts.stdin === true) args.push('-i');
   if (opts.workdir !== undefined) args.push('-w', opts.workdir);
   if (opts.timeoutSeconds !== undefined) args.push('--timeout', `${Math.max(1, Math.floor(opts.timeoutSeconds))}s`);
@@ -131,6 +146,8 @@ export interface SmolvmResult {
 export interface SmolvmRunOptions {
   /** What the command reads on stdin (a script, or a `docker save` stream). */
   input?: string | Readable;
+  /** Extra variables for smolvm's own environment (the values behind `--secret-env`), never on argv. */
+  env?: Record<string, string>;
   timeoutMs?: number;
 }
 
@@ -153,7 +170,7 @@ export function smolvmRunner(opts: { binary?: string; env?: Readonly<Record<stri
   return async (args, runOpts = {}) => {
     const input = runOpts.input;
     const result = await execa(binary, [...args], {
-      env,
+      env: { ...env, ...runOpts.env },
       extendEnv: false,
       reject: false,
       stripFinalNewline: false,

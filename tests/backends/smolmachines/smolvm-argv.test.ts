@@ -35,6 +35,11 @@ describe('smolvm argv', () => {
     expect(execArgs('m', ['true'])).toEqual(['machine', 'exec', '--name', 'm', '--', 'true']);
   });
 
+  it('exec passes secrets by reference (--secret-env GUEST=HOST), never by value', () => {
+    expect(execArgs('m', ['env'], { secretEnv: { API_KEY: 'BB_SECRET_1' } })).toEqual(['machine', 'exec', '--name', 'm', '--secret-env', 'API_KEY=BB_SECRET_1', '--', 'env']);
+    expect(() => execArgs('m', ['env'], { secretEnv: { 'A=B': 'C' } })).toThrow(/not variable names/);
+  });
+
   it('pack output must not end in .smolmachine', () => {
     expect(packArgs('base', '/c/x')).toEqual(['pack', 'create', '--from-vm', 'base', '-o', '/c/x']);
     expect(() => packArgs('base', '/c/x.smolmachine')).toThrow(/must not end/);

@@ -296,6 +296,10 @@ function start(argv) {
   return { stdout: `Machine '${machine.name}' running (PID: ${pid})\n` };
 }
 
+/**
+ * smolvm 1.9.3 prints `{timestamp, operation, dest}` with dest `ip:port`. xt_recent keeps the destination
+ * address only, so the double's dest is the bare address and the timestamp is when the double first read it.
+ */
 function readEvents(machine, pid) {
   const r = spawnSync('nsenter', ['-t', String(pid), '-n', 'cat', `/proc/net/xt_recent/${REFUSED_LIST}`], { encoding: 'utf8' });
   if (r.status !== 0) return [];
@@ -303,7 +307,7 @@ function readEvents(machine, pid) {
     .split('\n')
     .map((l) => /src=(\S+)/.exec(l)?.[1])
     .filter(Boolean)
-    .map((destination) => ({ machine: machine.name, destination, action: 'denied' }));
+    .map((dest) => ({ timestamp: new Date().toISOString(), operation: 'connect', dest }));
 }
 
 function stop(argv) {
@@ -320,8 +324,8 @@ function stop(argv) {
 }
 
 function mergeEvents(a, b) {
-  const seen = new Set(a.map((e) => e.destination));
-  return [...a, ...b.filter((e) => !seen.has(e.destination))];
+  const seen = new Set(a.map((e) => e.dest));
+  return [...a, ...b.filter((e) => !seen.has(e.dest))];
 }
 
 function remove(argv) {
@@ -385,6 +389,7 @@ function exec(argv) {
     {
       name: { key: 'name', value: true },
       env: { key: 'env', short: ['e'], value: true, multiple: true },
+      'secret-env': { key: 'secretEnv', value: true, multiple: true },
       workdir: { key: 'workdir', short: ['w'], value: true },
       interactive: { key: 'interactive', short: ['i'] },
       tty: { key: 'tty', short: ['t'] },
@@ -406,11 +411,20 @@ function exec(argv) {
   // `--from` machines run as root up to ~1.14; others as the image's USER.
   if (machine.fromPack) args.push('--user', '0');
   for (const e of o.env) args.push('--env', e.includes('=') ? e : `${e}=${env[e] ?? ''}`);
+  // --secret-env GUEST=HOST: the value is read from smolvm's environment and reaches docker the same way.
+  const secretEnv = {};
+  for (const ref of o.secretEnv) {
+    const [guest, host] = ref.split('=');
+    if (!guest || !host || env[host] === undefined) throw fail(`config operation failed: exec: secret-env ${ref}: host variable not set`);
+    secretEnv[guest] = env[host];
+    args.push('--env', guest);
+  }
   if (o.workdir !== undefined) args.push('--workdir', o.workdir);
   args.push(machine.container, ...o.trailing);
   const timeout = o.timeout !== undefined ? parseTimeout(o.timeout) : undefined;
   const streaming = o.interactive || o.tty || o.stream;
   const r = spawnSync('docker', args, {
+    env: { ...env, ...secretEnv },
     stdio: streaming ? [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
     maxBuffer: 11 * 1024 * 1024,
     timeout,
@@ -421,13 +435,15 @@ function exec(argv) {
 }
 
 function egressEvents(argv) {
-  const o = parse(argv, { name: { key: 'name', value: true }, json: { key: 'json' } }, 'machine egress-events --name <NAME> [--json]');
-  const machine = load(checkName(o.name, 'machine egress-events --name <NAME>'));
+  const o = parse(argv, { name: { key: 'name', short: ['n'], value: true }, limit: { key: 'limit', value: true }, json: { key: 'json' } }, 'machine egress-events [OPTIONS]');
+  const name = o.name ?? 'default';
+  const machine = load(name);
   const pid = containerPid(machine.container);
-  const events = mergeEvents(machine.events, pid === undefined ? [] : readEvents(machine, pid));
-  if (o.json) return { stdout: `${JSON.stringify(events)}\n` };
-  if (events.length === 0) return { stdout: 'No egress events.\n' };
-  return { stdout: events.map((e) => `denied ${e.destination}`).join('\n') + '\n' };
+  const events = mergeEvents(machine.events, pid === undefined ? [] : readEvents(machine, pid)).slice(-Number(o.limit ?? 200));
+  if (o.json) return { stdout: `${JSON.stringify(events, null, 2)}\n` };
+  if (events.length === 0) return { stdout: `No egress denials recorded for '${name}'.\n` };
+  const lines = [`${'TIMESTAMP'.padEnd(30)} ${'OP'.padEnd(9)} DESTINATION`, ...events.map((e) => `${e.timestamp.padEnd(30)} ${e.operation.padEnd(9)} ${e.dest}`)];
+  return { stdout: `${lines.join('\n')}\n` };
 }
 
 function pack(argv) {
