@@ -332,8 +332,16 @@ function remove(argv) {
   const o = parse(argv, { name: { key: 'name', short: ['n'], value: true }, force: { key: 'force', short: ['f'] } }, 'machine delete --name <NAME> [-f]');
   const machine = load(checkName(o.name, 'machine delete --name <NAME>'));
   if (!o.force) {
-    // smolvm <= 1.9.3: the confirmation prompt on a non-terminal reads nothing, says Cancelled and exits 0.
-    if (!process.stdin.isTTY) return { stdout: `Delete machine '${machine.name}'? [y/N] Cancelled\n` };
+    // smolvm <= 1.9.3: the prompt goes to stderr and one line is read from stdin; anything but y/yes
+    // (an empty or closed stdin included) prints Cancelled and exits 0 with nothing deleted.
+    process.stderr.write(`Delete machine '${machine.name}'? [y/N] `);
+    let answer = '';
+    try {
+      answer = readFileSync(0, 'utf8').split('\n')[0].trim().toLowerCase();
+    } catch {
+      answer = '';
+    }
+    if (answer !== 'y' && answer !== 'yes') return { stdout: 'Cancelled\n' };
   }
   docker(['rm', '--force', machine.container], { allowFail: true });
   if (machine.network !== undefined) docker(['network', 'rm', machine.network], { allowFail: true });
