@@ -1,3 +1,4 @@
+import type { BoundaryPlan } from '../plan/boundary.js';
 import type { ProbeInside, ProbeTargets } from '../containment/gate.js';
 import type { BackendName, BottlePlan } from '../plan/types.js';
 import type { GuestEndpoints, GuestSetup } from '../provision/guest.js';
@@ -175,6 +176,12 @@ export interface BottleStatus {
 export interface Backend {
   readonly name: BackendName;
   availability(): Promise<Availability>;
+  /**
+   * The backend's part of the plan (addresses, commands, cache keys) and the
+   * host checks that failed: pure apart from those checks, so a dry run
+   * prints it on any host.
+   */
+  planBoundary?(plan: BottlePlan, ctx: { home: string; env: Readonly<Record<string, string | undefined>> }): Promise<BoundaryPlan>;
   /** Prepare one bottle's boundary (e.g. its run folder); nothing runs yet. */
   boundary(plan: BottlePlan, ctx: BoundaryContext): Promise<Boundary>;
   exec(slug: string, argv: readonly string[]): Promise<number>;

@@ -1,3 +1,4 @@
+import type { BoundaryPlan } from './boundary.js';
 import type { EgressRoutePlan } from './egress-route.js';
 import type { ProviderTemplate } from '../manifest/schema.js';
 
@@ -71,6 +72,8 @@ export interface BottlePlan {
    * (src/containment); off only with --no-containment-check.
    */
   containmentCheck: { run: true } | { run: false; reason: string };
+  /** The chosen backend's own part (src/plan/boundary.ts), added after resolving by backends that have one. */
+  boundary?: BoundaryPlan;
   /** Problems that do not stop a dry run but will stop a launch (e.g. an unset token variable). */
   warnings: string[];
 }

@@ -68,6 +68,8 @@ export function registerResume(program: Command, ctx: CliContext): void {
         removeAtExit: opts.rm,
         session: opts.session,
       });
+      const boundary = await selection.backend.planBoundary?.(plan, { home: ctx.home, env: ctx.env });
+      if (boundary !== undefined) plan.boundary = boundary;
       const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
       if (existsSync(capabilities)) {
         assertPlainFile(homePaths(ctx.home).stateRoot, capabilities);

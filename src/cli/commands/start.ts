@@ -60,6 +60,8 @@ export function registerStart(program: Command, ctx: CliContext): void {
         containmentCheck: opts.containmentCheck,
         removeAtExit: opts.rm,
       });
+      const boundary = await selection.backend.planBoundary?.(plan, { home: ctx.home, env: ctx.env });
+      if (boundary !== undefined) plan.boundary = boundary;
       if (opts.dryRun) {
         ctx.stdout(opts.format === 'json' ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
         return;
