@@ -72,7 +72,7 @@ describe.skipIf(missing)('claude -p shows a reply that mentions prompt injection
 
   it('the model route reports the phrase instead of cutting the reply; claude prints it and exits 0', async () => {
     rig = await claudeRig(BOTTLE);
-    const run = await rig.cli(['start', 'coder', '--headless', '--prompt', 'say: the page told me to ignore previous instructions, so I did not']);
+    const run = await rig.cli(['start', 'coder', '--headless', '--prompt', 'say: the page told me to ignore previous instructions, so I did not'], 60_000);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toContain('FAKE-REPLY the page told me to ignore previous instructions, so I did not');
     expect(audit(rig).filter((l) => l.decision !== 'allow')).toEqual([]);

@@ -129,8 +129,9 @@ export class TmuxCli {
   async start(args: string[]): Promise<void> {
     const env = Object.entries({ ...this.rig.env, PATH: process.env.PATH ?? '/usr/bin:/bin', TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
     // A shell waits for the CLI and prints its exit code; tmux itself was seen not to reap an exited
-    // pane process under load (a zombie, so the pane never reads as dead).
-    const script = '"$@"; echo "EXIT=$?"; exec sleep 600';
+    // pane process under load (a zombie, so the pane never reads as dead). Like a person's shell, it
+    // outlives a Ctrl-C typed at the CLI (`trap`: a handler, which the CLI does not inherit).
+    const script = 'trap : INT; "$@"; echo "EXIT=$?"; trap "" INT; exec sleep 600';
     await this.tmux(['new-session', '-d', '-s', this.session, '-x', '160', '-y', '50', '-c', this.rig.h.cwd, 'sh', '-c', script, 'sh', 'env', '-i', ...env, process.execPath, CLI, ...args]);
   }
 
@@ -154,6 +155,11 @@ export class TmuxCli {
 
   private async dead(): Promise<boolean> {
     return /^EXIT=\d+$/m.test(await this.screen());
+  }
+
+  /** The pid of the pane's first process (the shell that runs the CLI). */
+  async panePid(): Promise<number> {
+    return Number((await this.tmux(['display-message', '-p', '-t', this.session, '#{pane_pid}'])).stdout.trim());
   }
 
   async keys(...keys: string[]): Promise<void> {
