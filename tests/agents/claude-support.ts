@@ -147,7 +147,12 @@ export class TmuxCli {
     while (Date.now() < until) {
       screen = await this.screen();
       if (matches(screen)) return screen;
-      if (await this.dead()) break;
+      if (await this.dead()) {
+        // The CLI may have printed its last lines between the two captures: look once more.
+        screen = await this.screen();
+        if (matches(screen)) return screen;
+        break;
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`${String(pattern)} did not appear; screen:\n${screen}`);
