@@ -148,7 +148,8 @@ function relay(
       : new ClientFrameFilter({
           stream: core.dlp.streamScanner(detectors),
           oneShot: core.dlp.scanner(detectors),
-          blocking: (found) => core.dlp.blocking(found, () => undefined),
+          // Values the operator allowed for this host, and published example keys, pass here as in requests.
+          blocking: (found, rawOf) => core.dlp.blocking(found, rawOf, ctx.host),
           ...(deps.maxMessageBytes !== undefined ? { maxMessageBytes: deps.maxMessageBytes } : {}),
         });
   let closed = false;
