@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Backend, RunningBottle } from '../backends/types.js';
 import { CliError, type CliContext } from '../cli/context.js';
 import type { BottlePlan } from '../plan/types.js';
+import { blockingWarnings } from '../plan/warnings.js';
 import { prepareState } from './prepare.js';
 import { resolveSecrets } from './secrets.js';
 import { startFailure } from './start-failure.js';
@@ -20,7 +21,7 @@ import { ContainmentError, containmentGate, OPT_OUT_WARNING, recordSkipped } fro
  * `resume`, or deleted with `--rm` (at-exit.ts).
  */
 export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliContext, opts: { confirm: boolean }): Promise<number> {
-  const blocking = plan.warnings.filter((w) => w.endsWith('launch will fail'));
+  const blocking = blockingWarnings(plan);
   if (blocking.length > 0) throw new CliError(`cannot launch ${plan.slug}:\n  ${blocking.join('\n  ')}`);
   if (!plan.containmentCheck.run) ctx.stderr(`bot-bottle: ${OPT_OUT_WARNING}\n`);
   if (opts.confirm && !(await confirm(ctx, 'Launch this bottle? [y/N] '))) {

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
 import { array } from 'zod/mini';
-import { EgressRoutePlanSchema, type EgressRoutePlan } from '../plan/egress-route.js';
+import { EgressRoutePlanSchema, type EgressRoutePlan } from '../routes/model.js';
 import type { BottlePlan } from '../plan/types.js';
 import { writeMetadata } from '../state/metadata.js';
 import { bottleStatePaths, homePaths, queueDir, type BottleStatePaths } from '../state/paths.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { INBOUND_DETECTORS, INBOUND_ON_MATCH, ON_MATCH, OUTBOUND_DETECTORS } from '../plan/egress-route.js';
-import { routeRegexProblem } from '../plan/route-regex.js';
+import { INBOUND_DETECTORS, INBOUND_ON_MATCH, ON_MATCH, OUTBOUND_DETECTORS } from '../routes/model.js';
+import { routeRegexProblem } from '../routes/regex.js';
 import { controlProblem } from './control-chars.js';
 import { nameProblem } from './names.js';
 

@@ -1,4 +1,4 @@
-import type { EgressRoutePlan } from './egress-route.js';
+import type { EgressRoutePlan } from '../routes/model.js';
 import type { ProviderTemplate } from '../manifest/schema.js';
 
 /**
@@ -71,9 +71,31 @@ export interface BottlePlan {
    * (src/containment); off only with --no-containment-check.
    */
   containmentCheck: { run: true } | { run: false; reason: string };
-  /** Problems that do not stop a dry run but will stop a launch (e.g. an unset token variable). */
-  warnings: string[];
+  /** Problems found while planning; a dry run prints them, a launch refuses the blocking ones (`blockingWarnings`). */
+  warnings: PlanWarning[];
 }
+
+/**
+ * A problem found while planning. `blocksLaunch` is decided where the problem
+ * is found (an unset token variable, a missing identity file): a launch
+ * refuses, a dry run only shows it. The message is what the operator reads.
+ */
+export interface PlanWarning {
+  code: PlanWarningCode;
+  message: string;
+  blocksLaunch: boolean;
+}
+
+export type PlanWarningCode =
+  | 'manifest'
+  | 'provider-auth'
+  | 'provider-model'
+  | 'route-auth-ignored'
+  | 'token-unset'
+  | 'codex-login-missing'
+  | 'env-unset'
+  | 'skill-missing'
+  | 'git-identity';
 
 export type BackendName = 'bwrap' | 'docker' | 'smolmachines';
 export const BACKEND_NAMES: readonly BackendName[] = ['bwrap', 'docker', 'smolmachines'];

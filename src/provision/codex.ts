@@ -1,6 +1,6 @@
 import { codexPlaceholderAuth } from '../launch/secrets.js';
 import { CODEX_PLACEHOLDER_KEY_VAR } from '../plan/codex-provider.js';
-import { PLACEHOLDER_TOKEN } from '../plan/providers.js';
+import { PLACEHOLDER_TOKEN } from '../plan/placeholder.js';
 import type { BottlePlan } from '../plan/types.js';
 import { GUEST_HOME } from './layout.js';
 

@@ -2,12 +2,7 @@ import { mkdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z, type core } from 'zod';
-import {
-  DEFAULT_OUTBOUND_DETECTORS,
-  EgressRoutePlanSchema,
-  type EgressRoutePlan,
-  type RouteMatch,
-} from '../plan/egress-route.js';
+import { completeRoute, EgressRoutePlanSchema, type EgressRoutePlan, type RouteMatch } from '../routes/model.js';
 import type { BottleStatePaths } from '../state/paths.js';
 import { appendAudit } from './audit.js';
 import { CapabilityBlockInput, EgressBlockDetails, formatIssues } from './proposals.js';
@@ -66,14 +61,7 @@ export function routeFromEgressBlock(details: Record<string, unknown>): EgressRo
     methods.length === 0 && paths.length === 0
       ? []
       : [{ methods, paths: paths.map((value) => ({ type: 'prefix' as const, value })), headers: [] }];
-  return EgressRoutePlanSchema.parse({
-    host: d.host,
-    port: d.port ?? 443,
-    matches,
-    dlp: { outbound: [...DEFAULT_OUTBOUND_DETECTORS], inbound: ['naive_injection_detection'], onMatch: 'supervise' },
-    gitFetch: false,
-    source: 'supervise',
-  });
+  return EgressRoutePlanSchema.parse(completeRoute({ host: d.host, port: d.port, matches, source: 'supervise' }));
 }
 
 /**

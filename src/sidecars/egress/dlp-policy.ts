@@ -7,7 +7,7 @@ import {
   type StreamScanner,
 } from '../../dlp/index.js';
 import { exampleCredential } from '../../dlp/examples.js';
-import type { EgressRoutePlan } from '../../plan/egress-route.js';
+import type { EgressRoutePlan } from '../../routes/model.js';
 import type { ProposalQueue } from '../../supervise/queue.js';
 import type { AuditFinding } from './audit.js';
 import { secretOwners, type HeldValue } from './held-value.js';

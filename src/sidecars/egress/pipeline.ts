@@ -10,7 +10,7 @@ import { heldValue } from './held-value.js';
 import { ResolveError, type Resolved, type Resolver } from './resolve.js';
 import { findRoute, routeAllows, type CompiledRoute, type RouteTable } from './routes.js';
 import { ALLOW, block, type Verdict } from './verdict.js';
-import { authHeaderName, authHeaderValue } from '../../plan/egress-route.js';
+import { authHeaderName, authHeaderValue } from '../../routes/model.js';
 
 /** What the CONNECT established, for requests inside a bumped tunnel. */
 export interface Tunnel {

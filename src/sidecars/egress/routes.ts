@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { readJsonFile } from '../../util/json-file.js';
-import { EgressRoutePlanSchema, type EgressRoutePlan, type RouteMatch } from '../../plan/egress-route.js';
-import { compileRouteMatcher } from '../../plan/route-regex.js';
+import { EgressRoutePlanSchema, type EgressRoutePlan, type RouteMatch } from '../../routes/model.js';
+import { compileRouteMatcher } from '../../routes/regex.js';
 
 /** A route with its regexes compiled once per load, not per request. */
 export interface CompiledRoute {

@@ -3,7 +3,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { EgressRoutePlanSchema } from '../../plan/egress-route.js';
+import { EgressRoutePlanSchema } from '../../routes/model.js';
 import { CapabilityBlockInput, EgressBlockInput } from '../../supervise/proposals.js';
 import type { Answer, ProposalKind, ProposalQueue } from '../../supervise/queue.js';
 
