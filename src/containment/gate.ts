@@ -1,7 +1,7 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { LaunchSecrets } from '../backends/types.js';
-import { CliError } from '../cli/context.js';
+import { UserError } from '../util/errors.js';
 import type { BottlePlan } from '../plan/types.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME } from '../provision/layout.js';
 import { trace } from '../util/trace.js';
@@ -56,7 +56,7 @@ export interface ContainmentGate {
 }
 
 /** A launch refused because the bottle's containment could not be proven. */
-export class ContainmentError extends CliError {
+export class ContainmentError extends UserError {
   override name = 'ContainmentError';
 }
 
