@@ -1,6 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { LaunchSecrets } from '../backends/types.js';
+import type { ResolvedSecrets } from '../plan/secrets.js';
 import { UserError } from '../util/errors.js';
 import type { BottlePlan } from '../plan/types.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME } from '../provision/layout.js';
@@ -65,7 +65,7 @@ const PROBE_TIMEOUT_MS = 15_000;
 
 export function containmentGate(opts: {
   plan: BottlePlan;
-  secrets: LaunchSecrets;
+  secrets: ResolvedSecrets;
   hostEnv: Readonly<Record<string, string | undefined>>;
   home: string;
   log: (message: string) => void;

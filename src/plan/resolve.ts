@@ -10,7 +10,7 @@ import { bottleStatePaths } from '../state/paths.js';
 import { providerContribution, providerImage, providerTemplate } from './providers.js';
 import { draftFromManifest, finalizeRoutes } from './routes.js';
 import { defaultColor } from './slug.js';
-import { GUEST_HOME } from '../provision/layout.js';
+import { GUEST_HOME } from './guest-layout.js';
 import type { AnsiColor, BackendName, BottlePlan, PlanEnvEntry, PlanWarning, Provenanced } from './types.js';
 import { blocking, notice } from './warnings.js';
 

@@ -1,3 +1,4 @@
+import type { AnsiColor, BackendName } from '../state/names.js';
 import type { EgressRoutePlan } from '../routes/model.js';
 import type { ProviderTemplate } from '../manifest/schema.js';
 
@@ -97,17 +98,7 @@ export type PlanWarningCode =
   | 'skill-missing'
   | 'git-identity';
 
-export type BackendName = 'bwrap' | 'docker' | 'smolmachines';
-export const BACKEND_NAMES: readonly BackendName[] = ['bwrap', 'docker', 'smolmachines'];
-/** Auto-detection order: strongest isolation first. */
-export const BACKEND_PREFERENCE: readonly BackendName[] = ['smolmachines', 'docker', 'bwrap'];
-
-export const ANSI_COLORS = [
-  'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white', 'gray',
-  'bright-red', 'bright-green', 'bright-yellow', 'bright-blue', 'bright-magenta', 'bright-cyan', 'bright-white', 'black',
-] as const;
-export type AnsiColor = (typeof ANSI_COLORS)[number];
-
+export { ANSI_COLORS, BACKEND_NAMES, BACKEND_PREFERENCE, type AnsiColor, type BackendName } from '../state/names.js';
 export type ImagePlan =
   | { kind: 'host-program'; program: string }
   | { kind: 'default'; name: string }

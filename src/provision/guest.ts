@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import type { LaunchSecrets } from '../backends/types.js';
+import type { ResolvedSecrets } from '../plan/secrets.js';
 import { gitInsteadOfEntries, renderGitConfig } from '../sidecars/git-gate/insteadof.js';
 import { superviseRegistration } from '../supervise/registration.js';
 import type { BottlePlan } from '../plan/types.js';
@@ -46,7 +46,7 @@ export interface GuestSetup {
 export function provisionGuest(
   plan: BottlePlan,
   endpoints: GuestEndpoints,
-  secrets: LaunchSecrets,
+  secrets: ResolvedSecrets,
   opts: { term?: string | undefined; userHome?: string } = {},
 ): GuestSetup {
   const userHome = opts.userHome ?? homedir();

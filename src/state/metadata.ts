@@ -3,9 +3,9 @@ import { mkdir } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
-import { isSlug } from '../plan/slug.js';
+import { isSlug } from './names.js';
 import { assertNoLinks, readPlainFileSync } from '../util/safe-fs.js';
-import { ANSI_COLORS, BACKEND_NAMES } from '../plan/types.js';
+import { ANSI_COLORS, BACKEND_NAMES } from './names.js';
 import { bottleStatePaths, homePaths } from './paths.js';
 import type { MetadataStore } from './store/types.js';
 
