@@ -74,15 +74,9 @@ export const EgressRoutePlanSchema = z.strictObject({
   source: z.enum(['manifest', 'provider', 'supervise']),
 });
 
-export type PathMatch = z.infer<typeof PathMatchSchema>;
-export type HeaderMatch = z.infer<typeof HeaderMatchSchema>;
 export type RouteMatch = z.infer<typeof RouteMatchSchema>;
 export type RouteDlp = z.infer<typeof RouteDlpSchema>;
 export type EgressRoutePlan = z.infer<typeof EgressRoutePlanSchema>;
-export type OutboundDetector = (typeof OUTBOUND_DETECTORS)[number];
-export type InboundDetector = (typeof INBOUND_DETECTORS)[number];
-export type OnMatch = (typeof ON_MATCH)[number];
-export type InboundOnMatch = (typeof INBOUND_ON_MATCH)[number];
 
 export type RouteAuth = NonNullable<EgressRoutePlan['auth']>;
 

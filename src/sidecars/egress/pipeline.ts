@@ -241,12 +241,8 @@ export function buildStages(deps: PipelineDeps): Stage[] {
   ];
 }
 
-export async function runStages(stages: readonly Stage[], ctx: RequestContext): Promise<Verdict> {
-  return runStagesFast(stages, ctx);
-}
-
 /**
- * Same order and verdicts as `runStages`, but synchronous while every stage
+ * Run the stages in order until one refuses. Synchronous while every stage
  * answers synchronously (the common case: a cached DNS answer, no supervise
  * wait): no promise or microtask per stage on the hot path.
  */
