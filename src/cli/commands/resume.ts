@@ -1,5 +1,4 @@
 import type { Command } from '@commander-js/extra-typings';
-import { existsSync, readFileSync } from 'node:fs';
 import { allBackends, selectBackend } from '../../backends/select.js';
 import { launchPlan } from '../../launch/launch.js';
 import { ManifestCatalog } from '../../manifest/catalog.js';
@@ -8,8 +7,8 @@ import { resolvePlan } from '../../plan/resolve.js';
 import { SlugError } from '../../plan/slug.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { readMetadata } from '../../state/metadata.js';
-import { bottleStatePaths, homePaths } from '../../state/paths.js';
-import { assertPlainFile } from '../../util/safe-fs.js';
+import { bottleStatePaths } from '../../state/paths.js';
+import { fileBottleStores } from '../../state/store/index.js';
 import { slugArg, textArg } from '../arg-checks.js';
 import { CliError, type CliContext } from '../context.js';
 import { renderPlan } from '../render-plan.js';
@@ -68,12 +67,11 @@ export function registerResume(program: Command, ctx: CliContext): void {
         removeAtExit: opts.rm,
         session: opts.session,
       });
-      const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
-      if (existsSync(capabilities)) {
-        assertPlainFile(homePaths(ctx.home).stateRoot, capabilities);
-        const pending = readFileSync(capabilities, 'utf8').trim();
-        if (pending.length > 2) ctx.stderr(`note: approved capability changes are recorded in ${capabilities}; the ${plan.backend} backend applies them when it builds the agent's image\n`);
-      }
+      const paths = bottleStatePaths(slug, ctx.home);
+      const approved = await fileBottleStores(paths).approvals.readCapabilities().catch((err: unknown) => {
+        throw new CliError((err as Error).message);
+      });
+      if (approved.length > 0) ctx.stderr(`note: approved capability changes are recorded in ${paths.approvedCapabilities}; the ${plan.backend} backend applies them when it builds the agent's image\n`);
       if (opts.dryRun) {
         ctx.stdout(renderPlan(plan));
         return;
