@@ -7,10 +7,10 @@ import { FileRoutesStore } from '../../state/store/file-routes.js';
 import { waitUntilLive } from '../../state/store/route-ack.js';
 import type { RoutesStore } from '../../state/store/types.js';
 import { CapabilityBlockInput, EgressBlockInput } from '../../supervise/proposals.js';
-import type { Answer, ProposalKind, ProposalQueue } from '../../supervise/queue.js';
+import type { Answer, ProposalKind, ProposalStore } from '../../supervise/queue.js';
 
 export interface SuperviseServerDeps {
-  queue: ProposalQueue;
+  queue: ProposalStore;
   routesFile: string;
   /** The live route table; default: the file `routesFile` (its folder is where links are refused). */
   routes?: RoutesStore;
