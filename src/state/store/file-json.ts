@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
-import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { safeParse } from 'zod/mini';
 import type { core } from 'zod';
 import '../../util/json-file.js'; // zod/mini's messages (the locale is configured there)
@@ -62,8 +61,33 @@ export async function writeJson(base: string, file: string, value: unknown, opts
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   assertNoLinks(base, file);
   const text = `${JSON.stringify(value, null, 2)}\n`;
-  await writeFileAtomic(file, text, { mode: opts.mode ?? 0o600 });
+  await writeAtomic(file, text, opts.mode ?? 0o600);
   return digestOf(text);
+}
+
+/**
+ * A new file beside the target (created exclusively, so never through a
+ * planted link), synced, then renamed over the target (which replaces a link
+ * there, never writes through it). Not write-file-atomic: egress writes its
+ * acknowledgements while it may be asked to stop, and that library's
+ * signal-exit hooks re-raise a SIGTERM once the daemon's own handler has run,
+ * killing it before its clean shutdown.
+ */
+async function writeAtomic(file: string, text: string, mode: number): Promise<void> {
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(tmp, 'wx', mode);
+  try {
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
