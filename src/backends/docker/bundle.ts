@@ -1,6 +1,5 @@
 import { constants, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { SidecarConfigFile } from '../../launch/sidecar-config.js';
 import type { TeardownStack } from '../../launch/teardown.js';
 import { BUNDLE_NODE_FLAGS } from '../../sidecars/node-flags.js';
 import { dockerChild } from './cli.js';
