@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type { BottlePlan } from '../../plan/types.js';
 import { GUEST_UID } from '../../provision/layout.js';
 import { readMetadata, writeMetadata } from '../../state/metadata.js';
@@ -8,6 +8,7 @@ import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
 import { chownTree, removeTree } from '../../util/safe-fs.js';
 import { trace } from '../../util/trace.js';
 import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
+import { DockerError } from './cli.js';
 import { bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle, runDockerBundle } from './bundle.js';
 import { blockBridgeToHost } from './firewall.js';
 import { exitCode, guestExec } from './guest-exec.js';
@@ -106,7 +107,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           internal,
           egress,
           configFile,
-          binds: bundleBinds({ gitGate: { repos: plan.sidecars.gitGate.repos } }, { stateDir: paths.dir, queueDir: queueDir(plan.slug, ctx.home) }),
+          binds: [...bundleBinds({ gitGate: { repos: plan.sidecars.gitGate.repos } }, { stateDir: paths.dir, queueDir: queueDir(plan.slug, ctx.home) }), ...upstreamCaBind(ctx.hostEnv)],
           teardown: stack,
         }),
         // Before anything runs on the internal network, its bridge is closed to the host.
@@ -144,6 +145,17 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       };
     },
   };
+}
+
+/**
+ * BOT_BOTTLE_UPSTREAM_CA names a host file (a corporate MITM root, a test's
+ * upstream CA); the bundle reads it at that path, so it is bound read-only.
+ */
+function upstreamCaBind(hostEnv: Readonly<Record<string, string | undefined>>): Array<{ path: string; readOnly: boolean }> {
+  const file = hostEnv.BOT_BOTTLE_UPSTREAM_CA;
+  if (file === undefined || file === '') return [];
+  if (!isAbsolute(file) || !existsSync(file)) throw new DockerError(`BOT_BOTTLE_UPSTREAM_CA=${file.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)} is not an absolute path to an existing file`);
+  return [{ path: file, readOnly: true }];
 }
 
 /** Registers the undo the moment the resource exists (on the same tick as it resolves). */
