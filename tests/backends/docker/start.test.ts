@@ -131,7 +131,7 @@ describe.skipIf(missingOfflineBase())('start --backend docker (real engine, whol
           'for i in $(seq 300); do [ -f /workspace/peer ] && break; sleep 0.2; done',
           'for addr in $(cat /workspace/peer); do timeout 3 bash -c "exec 3<>/dev/tcp/${addr%:*}/${addr#*:}" 2>/dev/null && echo "OPEN $addr" || echo "CLOSED $addr"; done',
           'timeout 3 bash -c "exec 3<>/dev/tcp/sidecars/3128" && echo OWN-BUNDLE-OPEN; kill %1',
-        ].join('; ');
+        ].join('\n');
         const runs = slugs.map((slug) => runBottleCli(['start', 'a', '--headless', '--label', slug, '--prompt', script], { cwd: h.cwd, env: runEnv(), timeoutMs: 240_000 }));
         const ws = (slug: string): string => join(h.home, 'state', slug, 'workspace');
         let finished = 0;
