@@ -161,43 +161,40 @@ describe.skipIf(missingOfflineBase())('start --backend docker (real engine, whol
   }
 
   describe('a failure at each launch step leaves nothing behind (runc)', () => {
-    let wrapDir: string;
     const realDocker = findOnPath('docker', process.env.PATH) ?? '/usr/bin/docker';
     const realIptables = findOnPath('iptables', process.env.PATH) ?? '/usr/sbin/iptables';
 
-    beforeAll(() => {
-      // `docker` and `iptables` that log every call and fail the Nth (counted under a lock: calls run concurrently).
-      wrapDir = mkdtempSync(join(tmpdir(), 'bb-fail-docker-'));
-      for (const [name, real] of [
-        ['docker', realDocker],
-        ['iptables', realIptables],
-      ] as const) {
-        writeFileSync(
-          join(wrapDir, name),
-          `#!/bin/sh
-n=$(flock "$BB_WRAP_DIR/lock" sh -c 'n=$(( $(cat "$BB_WRAP_DIR/count" 2>/dev/null || echo 0) + 1 )); echo $n > "$BB_WRAP_DIR/count"; echo $n')
-echo "$n ${name} $1 $2" >> "$BB_WRAP_DIR/calls"
-if [ "$n" = "$BB_FAIL_AT" ]; then echo "injected failure of call $n" >&2; exit 1; fi
+    /**
+     * `docker` and `iptables` that log every call and fail the Nth (counted under a lock: calls run
+     * concurrently). Paths are written into the scripts: the backend runs docker with a minimal environment.
+     */
+    const start = async (slug: string, failAt: number): Promise<{ exitCode: number; stderr: string; calls: string[] }> => {
+      const dir = mkdtempSync(join(tmpdir(), 'bb-fail-docker-'));
+      try {
+        for (const [name, real] of [
+          ['docker', realDocker],
+          ['iptables', realIptables],
+        ] as const) {
+          writeFileSync(
+            join(dir, name),
+            `#!/bin/sh
+n=$(flock "${dir}/lock" sh -c 'n=$(( $(cat "${dir}/count" 2>/dev/null || echo 0) + 1 )); echo $n > "${dir}/count"; echo $n')
+echo "$n ${name} $*" | cut -c1-160 >> "${dir}/calls"
+if [ "$n" = "${failAt}" ]; then echo "injected failure of call $n" >&2; exit 1; fi
 exec ${real} "$@"
 `,
-        );
-        chmodSync(join(wrapDir, name), 0o755);
-      }
-    });
-    afterAll(() => rmSync(wrapDir, { recursive: true, force: true }));
-
-    const start = async (slug: string, failAt: number): Promise<{ exitCode: number; stderr: string; calls: string[] }> => {
-      const state = mkdtempSync(join(tmpdir(), 'bb-fail-state-'));
-      try {
+          );
+          chmodSync(join(dir, name), 0o755);
+        }
         const run = await runBottleCli(['start', 'a', '--headless', '--label', slug, '--prompt', 'true'], {
           cwd: h.cwd,
-          env: { ...env, BOT_BOTTLE_DOCKER_RUNTIME: 'runc', PATH: `${wrapDir}:${process.env.PATH ?? '/usr/bin:/bin'}`, BB_WRAP_DIR: state, BB_FAIL_AT: String(failAt) },
+          env: { ...env, BOT_BOTTLE_DOCKER_RUNTIME: 'runc', PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}` },
           timeoutMs: 120_000,
         });
-        const calls = existsSync(join(state, 'calls')) ? readFileSync(join(state, 'calls'), 'utf8').trim().split('\n') : [];
+        const calls = existsSync(join(dir, 'calls')) ? readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n') : [];
         return { exitCode: run.exitCode, stderr: run.stderr, calls };
       } finally {
-        rmSync(state, { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true });
       }
     };
 
@@ -205,7 +202,7 @@ exec ${real} "$@"
       const clean = await start(`dkf-ok-${randomBytes(2).toString('hex')}`, 0);
       expect(clean.exitCode, clean.stderr).toBe(0);
       // Every call up to the one that runs the agent (a `docker exec` with the env file) is a launch step.
-      const release = clean.calls.findIndex((c) => / docker exec --user/.test(c) && !/ tar /.test(c));
+      const release = clean.calls.findIndex((c) => / docker exec --user \S+ --env-file /.test(c));
       const steps = clean.calls.slice(0, release > 0 ? release : clean.calls.length).map((c) => Number(c.split(' ')[0]));
       expect(steps.length).toBeGreaterThan(8);
       for (const n of steps) {
