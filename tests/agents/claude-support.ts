@@ -5,6 +5,8 @@ import { execa } from 'execa';
 import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
+import type { DockerRuntime } from '../../src/backends/docker/runtime.js';
+import { dockerBottleEnv, startDockerUpstream } from '../support/docker-upstream.js';
 import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
@@ -50,18 +52,32 @@ export interface ClaudeRig {
   close(): Promise<void>;
 }
 
-/** A home with a `claude` bottle (as given) and an agent `coder` using it, and a fake API egress reaches. */
-export async function claudeRig(bottle: string, agent = ''): Promise<ClaudeRig> {
+/**
+ * A home with a `claude` bottle (as given) and an agent `coder` using it, and a fake API egress reaches:
+ * on loopback for bwrap; with `docker`, behind a relay container on the network the bundle's outside leg joins.
+ */
+export async function claudeRig(bottle: string, agent = '', opts: { docker?: DockerRuntime } = {}): Promise<ClaudeRig> {
   const h = tempHome();
-  const fake = await startFakeAnthropic();
+  const up = opts.docker === undefined ? undefined : await startDockerUpstream();
+  let fake: FakeAnthropic;
+  let resolve: string;
+  let backendEnv: Record<string, string> = { BOT_BOTTLE_BACKEND: 'bwrap' };
+  if (up === undefined || opts.docker === undefined) {
+    fake = await startFakeAnthropic();
+    resolve = fake.resolve;
+  } else {
+    fake = await startFakeAnthropic({ host: up.hostAddress });
+    resolve = `api.anthropic.com:443:${await up.relay(fake.port)}`;
+    backendEnv = dockerBottleEnv(up, opts.docker);
+  }
   const caFile = h.write('upstream-ca.pem', fake.caPem);
   const token = `sk-ant-oat01-${randomBytes(24).toString('base64url')}`;
   h.writeBottle('claude', bottle);
   h.writeAgent('coder', `bottle: claude\n${agent}`, 'You are a careful coder.');
   const env = {
     BOT_BOTTLE_HOME: h.home,
-    BOT_BOTTLE_BACKEND: 'bwrap',
-    BOT_BOTTLE_RESOLVE: fake.resolve,
+    ...backendEnv,
+    BOT_BOTTLE_RESOLVE: resolve,
     BOT_BOTTLE_UPSTREAM_CA: caFile,
     BOT_BOTTLE_CLAUDE_OAUTH_TOKEN: token,
     BOT_BOTTLE_ANTHROPIC_API_KEY: token,
@@ -82,6 +98,7 @@ export async function claudeRig(bottle: string, agent = ''): Promise<ClaudeRig> 
     stateText: () => collectText(join(h.home, 'state')),
     close: async () => {
       await fake.close();
+      await up?.close();
       h.cleanup();
     },
   };

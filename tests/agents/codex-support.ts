@@ -7,6 +7,8 @@ import { agentAudit } from '../support/audit.js';
 import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
+import type { DockerRuntime } from '../../src/backends/docker/runtime.js';
+import { dockerBottleEnv, startDockerUpstream, type DockerUpstream } from '../support/docker-upstream.js';
 import { startFakeOpenAi, type FakeOpenAi, type ModelScript } from './fake-openai.js';
 
 /** The version CI installs (scripts/install-agents.sh); the tests are written against it. */
@@ -60,14 +62,23 @@ export interface CodexWorld {
 /**
  * A temp home with a codex bottle (`auth_token` from a host variable) and a
  * `coder` agent, and a fake OpenAI API that egress reaches for
- * api.openai.com, trusting its CA.
+ * api.openai.com, trusting its CA: on loopback for bwrap; with `docker`,
+ * behind a relay container on the network the bundle's outside leg joins.
  */
-export async function codexWorld(script: ModelScript): Promise<CodexWorld> {
+export async function codexWorld(script: ModelScript, opts: { docker?: DockerRuntime } = {}): Promise<CodexWorld> {
   const h = tempHome();
   const pki = await makeUpstreamPki(['api.openai.com']);
   const caFile = h.write('upstream-ca.pem', pki.caPem);
   let fake: FakeOpenAi | undefined;
   let address = '';
+  let up: DockerUpstream | undefined;
+  let backendEnv: Record<string, string> = { BOT_BOTTLE_BACKEND: 'bwrap' };
+  if (opts.docker !== undefined) {
+    up = await startDockerUpstream();
+    fake = await startFakeOpenAi(pki, script, { host: up.hostAddress });
+    address = await up.relay(fake.port);
+    backendEnv = dockerBottleEnv(up, opts.docker);
+  }
   for (let attempt = 0; fake === undefined; attempt++) {
     // A loopback address of its own: test files run in parallel, and each fake needs port 443.
     address = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
@@ -82,7 +93,7 @@ export async function codexWorld(script: ModelScript): Promise<CodexWorld> {
   h.writeAgent('coder', `bottle: cx\nmodel: ${CODEX_TEST_MODEL}`, 'You work in /workspace.');
   const env = {
     BOT_BOTTLE_HOME: h.home,
-    BOT_BOTTLE_BACKEND: 'bwrap',
+    ...backendEnv,
     BOT_BOTTLE_RESOLVE: `api.openai.com:443:${address}`,
     BOT_BOTTLE_UPSTREAM_CA: caFile,
     BB_TEST_OPENAI_KEY: key,
@@ -100,6 +111,7 @@ export async function codexWorld(script: ModelScript): Promise<CodexWorld> {
     audit: (slug) => agentAudit(join(stateRoot, slug, 'egress-audit.jsonl')),
     close: async () => {
       await fake.close();
+      await up?.close();
       h.cleanup();
     },
   };

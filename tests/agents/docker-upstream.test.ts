@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../../src/backends/docker/cli.js';
 import { makeUpstreamPki } from '../egress/support.js';
 import { missingOfflineBase } from '../support/docker.js';
-import { inAgent, launchTestBottle, TOKEN } from '../support/docker-bottle.js';
+import { guestExec } from '../../src/backends/docker/guest-exec.js';
+import { AGENT_SECRET, inAgent, launchTestBottle, TOKEN } from '../support/docker-bottle.js';
+import { secretSightings } from '../support/docker-sightings.js';
 import { startDockerUpstream, type DockerUpstream } from '../support/docker-upstream.js';
 import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
 
@@ -65,6 +67,16 @@ describe.skipIf(missingOfflineBase())('fake APIs for docker bottles: a relay con
       expect(await fromBundle(up.hostAddress, fake.port)).toBe('open');
       expect(await direct(relay, 443)).toBe('closed');
       expect(await direct(up.hostAddress, fake.port)).toBe('closed');
+      // The sightings helper the agent tests rely on: the token nowhere; the agent's own secret seen where it is.
+      expect(await secretSightings(b.slug, TOKEN)).toEqual([]);
+      const held = await guestExec(b.agent.id, { argv: ['sh', '-c', 'echo up; exec sleep 60'], env: b.setup.env });
+      try {
+        await new Promise((r) => held.stdout?.once('data', r));
+        await inAgent(b, 'umask 077; printenv AGENT_SECRET > ~/.kept');
+        expect(await secretSightings(b.slug, AGENT_SECRET)).toEqual(['agent: a process environment', 'agent: /home/agent/.kept']);
+      } finally {
+        held.kill();
+      }
     } finally {
       expect(await b.stack.unwind()).toEqual([]);
     }

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { docker } from '../../src/backends/docker/cli.js';
 import { ensureSidecarsImage } from '../../src/backends/docker/images.js';
-import { networkGateways, removeNetwork } from '../../src/backends/docker/network.js';
+import { EGRESS_NETWORK_ENV, networkGateways, removeNetwork } from '../../src/backends/docker/network.js';
+import { RUNTIME_ENV, type DockerRuntime } from '../../src/backends/docker/runtime.js';
+import { missingOfflineBase, missingRunsc, OFFLINE_BUILD } from './docker.js';
+import { missingTool } from './prereq.js';
 import { quiet } from './docker-bottle.js';
 
 /**
@@ -78,4 +81,30 @@ async function listening(id: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`relay ${id.slice(0, 12)} did not start listening: ${logs}`);
+}
+
+/** The CLI's environment for a docker bottle whose bundle joins `up`, under `runtime`, with images built on the offline base. */
+export function dockerBottleEnv(up: DockerUpstream, runtime: DockerRuntime): Record<string, string> {
+  return { BOT_BOTTLE_BACKEND: 'docker', [EGRESS_NETWORK_ENV]: up.network, [RUNTIME_ENV]: runtime, ...OFFLINE_BUILD.env };
+}
+
+/**
+ * What a real agent in a docker bottle needs: the engine with the offline
+ * base (and gVisor for runsc), the agent program on the host (its image is
+ * built from that install; none for `shell`), and root for the bottle's host
+ * firewall rule. Locally a missing piece skips with the reason; in CI it fails.
+ */
+export function dockerAgentMissing(runtime: DockerRuntime, program?: 'claude' | 'codex'): string | undefined {
+  const root = (): string | undefined => {
+    if (process.getuid?.() === 0) return undefined;
+    const reason = "the docker backend adds a host firewall rule for the bottle's bridge, which needs root";
+    if (process.env.CI === 'true') throw new Error(`CI prerequisite missing: ${reason}`);
+    return reason;
+  };
+  return (
+    missingOfflineBase() ??
+    (runtime === 'runsc' ? missingRunsc() : undefined) ??
+    (program === undefined ? undefined : missingTool(program, ['--version'], 'scripts/install-agents.sh')) ??
+    root()
+  );
 }
