@@ -37,6 +37,22 @@ export function claudeMissing(extra: Array<() => string | undefined> = []): stri
   return undefined;
 }
 
+/** The placeholder the agent holds instead of its credential (egress swaps in the real one). */
+export const CLAUDE_PLACEHOLDER = 'bot-bottle-placeholder-egress-injects-the-real-token';
+
+/**
+ * The scripted session every headless Claude test runs: Bash (as which
+ * user), Write, a supervise tool, then Claude's own environment and the
+ * sandbox's first process's (Claude keeps its credential out of its tools'
+ * environment, so the test reads both). Results come back as `RESULT n:`.
+ */
+export const CLAUDE_TOOL_STEPS = [
+  'bash: echo from-bash > /workspace/bash.txt && id -u',
+  'write: /workspace/written.txt written by the Write tool',
+  'mcp: mcp__supervise__list-egress-routes {}',
+  "bash: cat /proc/$CLAUDE_PID/environ /proc/1/environ | tr '\\0' '\\n'",
+] as const;
+
 export interface ClaudeRig {
   h: TempHome;
   fake: FakeAnthropic;
