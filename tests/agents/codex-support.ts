@@ -9,7 +9,7 @@ import { tempHome, type TempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
 import type { DockerRuntime } from '../../src/backends/docker/runtime.js';
 import { dockerBottleEnv, startDockerUpstream, type DockerUpstream } from '../support/docker-upstream.js';
-import { startFakeOpenAi, type FakeOpenAi, type ModelScript } from './fake-openai.js';
+import { inputTexts, lastUserText, startFakeOpenAi, toolOutputs, type FakeOpenAi, type ModelScript, type ResponsesCall } from './fake-openai.js';
 
 /** The version CI installs (scripts/install-agents.sh); the tests are written against it. */
 export const CODEX_VERSION = '0.171.0';
@@ -131,3 +131,37 @@ export function filesContaining(dir: string, needle: string): string[] {
   return out;
 }
 
+/**
+ * The scripted model of the headless Codex tests, by prompt: `make hello` writes a file with a shell
+ * command (showing its environment and credentials file), asks supervise's egress_block, then reports
+ * the operator's answer; `what did I ask first` answers from the earlier turns; `where is codex` shows
+ * which binary runs; anything else is echoed.
+ */
+export const codexScript: ModelScript = (call) => {
+  const prompt = lastUserText(call.input);
+  const outputs = [...toolOutputs(call.input).values()];
+  if (prompt.startsWith('make hello')) {
+    if (outputs.length === 0) {
+      return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: "printf 'written by codex\\n' > /workspace/hello.txt && env | sort && cat ~/.codex/auth.json" } }];
+    }
+    if (outputs.length === 1) {
+      return [{ type: 'function_call', namespace: 'mcp__supervise', name: 'egress_block', arguments: { host: 'docs.example.org', reason: 'the task needs its documentation' } }];
+    }
+    return [{ type: 'message', text: `HELLO-DONE operator said: ${/"status":\s*"(\w+)"/.exec(outputs[1] ?? '')?.[1] ?? 'nothing'}` }];
+  }
+  if (prompt.startsWith('what did I ask first')) {
+    const earlier = inputTexts(call.input).some((t) => t.startsWith('make hello'));
+    return [{ type: 'message', text: earlier ? 'RESUMED: first you asked me to make hello' : 'RESUMED-WITHOUT-HISTORY' }];
+  }
+  if (prompt.startsWith('where is codex')) {
+    if (outputs.length === 0) {
+      // Which codex binary is running (the launcher execs the native one from the platform package).
+      return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: 'for p in /proc/[0-9]*; do readlink "$p/exe"; done | grep /codex$ | sort -u; touch /opt/bot-bottle/lib/node_modules/@openai/codex/x 2>&1; echo "touch-rc=$?"' } }];
+    }
+    return [{ type: 'message', text: `WHERE ${outputs[0]?.replace(/\s+/g, ' ') ?? ''}` }];
+  }
+  return [{ type: 'message', text: `ECHO ${prompt}` }];
+};
+
+/** Calls of one turn: those whose prompt (the last user message) starts with `prefix`. */
+export const codexTurn = (w: CodexWorld, prefix: string): ResponsesCall[] => w.fake.calls.filter((c) => !c.prewarm && lastUserText(c.input).startsWith(prefix));
