@@ -135,7 +135,7 @@ export function filesContaining(dir: string, needle: string): string[] {
  * The scripted model of the headless Codex tests, by prompt: `make hello` writes a file with a shell
  * command (showing its environment and credentials file), asks supervise's egress_block, then reports
  * the operator's answer; `what did I ask first` answers from the earlier turns; `where is codex` shows
- * which binary runs; anything else is echoed.
+ * which binary runs; `which rg` runs Codex's ripgrep; anything else is echoed.
  */
 export const codexScript: ModelScript = (call) => {
   const prompt = lastUserText(call.input);
@@ -159,6 +159,11 @@ export const codexScript: ModelScript = (call) => {
       return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: 'for p in /proc/[0-9]*; do readlink "$p/exe"; done | grep /codex$ | sort -u; touch /opt/bot-bottle/lib/node_modules/@openai/codex/x 2>&1; echo "touch-rc=$?"' } }];
     }
     return [{ type: 'message', text: `WHERE ${outputs[0]?.replace(/\s+/g, ' ') ?? ''}` }];
+  }
+  if (prompt.startsWith('which rg')) {
+    // Codex's bundled ripgrep, which its agent is told to search with, on the agent's PATH.
+    if (outputs.length === 0) return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: 'rg --version | head -n 1' } }];
+    return [{ type: 'message', text: `RG ${outputs[0]?.replace(/\s+/g, ' ') ?? ''}` }];
   }
   return [{ type: 'message', text: `ECHO ${prompt}` }];
 };

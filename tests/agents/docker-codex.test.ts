@@ -69,5 +69,11 @@ for (const runtime of ['runc', 'runsc'] as DockerRuntime[]) {
       expect(audit.some((e) => e.host === 'api.openai.com' && e.status === 101)).toBe(true);
       expect(audit.filter((e) => e.host !== 'api.openai.com')).toEqual([]);
     });
+
+    it("finds the tools Codex ships for its agent (ripgrep) on the agent's PATH", async () => {
+      const rg = await w.cli(['start', 'coder', '--backend', 'docker', '--headless', '--prompt', 'which rg'], { timeoutMs: 300_000 });
+      expect(rg.exitCode, `${rg.stdout}\n${rg.stderr}`).toBe(0);
+      expect(rg.stdout).toMatch(/RG .*ripgrep \d+/);
+    }, 300_000);
   });
 }
