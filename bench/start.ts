@@ -6,12 +6,19 @@
  * see the same machine) to show what the containment self-test adds. Then
  * headless `claude -p` to first output through a bottle vs. bare against the
  * same fake API (bench/claude-start.ts), when Claude Code is installed.
+ * `-- --backend docker`: the docker backend against a bare `docker run` (bench/docker-start.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { benchClaudeStart, type ClaudeStartResult } from './claude-start.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+const backendFlag = process.argv.indexOf('--backend');
+if (backendFlag >= 0 && process.argv[backendFlag + 1] === 'docker') {
+  await import('./docker-start.js');
+  process.exit(0);
+}
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const root = mkdtempSync(join(tmpdir(), 'bb-bench-start-'));
