@@ -6,6 +6,7 @@ import type { BottleRun } from '../support/bottle-run.js';
 import { secretSightings } from '../support/docker-sightings.js';
 import { dockerAgentMissing } from '../support/docker-upstream.js';
 import { CLAUDE_PLACEHOLDER, CLAUDE_TOOL_STEPS, claudeRig, type ClaudeRig } from './claude-support.js';
+import { conversationText } from './fake-anthropic.js';
 import { approveWhenAsked } from './operator.js';
 
 /**
@@ -70,5 +71,18 @@ for (const runtime of ['runc', 'runsc'] as DockerRuntime[]) {
       expect(audit.length).toBeGreaterThan(0);
       expect(audit.filter((l) => l.decision !== 'allow')).toEqual([]);
     });
+
+    it('`resume --headless` continues the conversation: the model sees the earlier turns', async () => {
+      const before = rig.fake.calls.length;
+      const again = await rig.cli(['resume', rig.slug(), '--headless', '--prompt', 'say: second run'], 300_000);
+      expect(again.exitCode, `${again.stdout}\n${again.stderr}`).toBe(0);
+      expect(again.stdout).toContain('FAKE-REPLY second run');
+      const later = rig.fake.calls.slice(before).filter((c) => (c.body.tools ?? []).some((t) => t.name === 'Bash'));
+      expect(later.length).toBeGreaterThan(0);
+      const seen = conversationText(later[0]!.body);
+      expect(seen).toContain('from-bash');
+      expect(seen).toContain('FAKE-REPLY all done');
+      expect(rig.stateText()).not.toContain(rig.token);
+    }, 300_000);
   });
 }

@@ -7,7 +7,7 @@ import type { BottleRun } from '../support/bottle-run.js';
 import { secretSightings } from '../support/docker-sightings.js';
 import { dockerAgentMissing } from '../support/docker-upstream.js';
 import { CODEX_TEST_MODEL, codexScript, codexTurn, codexWorld, filesContaining, type CodexWorld } from './codex-support.js';
-import { toolOutputs } from './fake-openai.js';
+import { inputTexts, toolOutputs } from './fake-openai.js';
 import { approveWhenAsked } from './operator.js';
 
 /**
@@ -69,6 +69,14 @@ for (const runtime of ['runc', 'runsc'] as DockerRuntime[]) {
       expect(audit.some((e) => e.host === 'api.openai.com' && e.status === 101)).toBe(true);
       expect(audit.filter((e) => e.host !== 'api.openai.com')).toEqual([]);
     });
+
+    it('`resume` continues the conversation: the model sees the earlier turns', async () => {
+      const resumed = await w.cli(['resume', slug, '--headless', '--prompt', 'what did I ask first?'], { timeoutMs: 300_000 });
+      expect(resumed.exitCode, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
+      expect(resumed.stdout).toContain('RESUMED: first you asked me to make hello');
+      expect(inputTexts(codexTurn(w, 'what did I ask first')[0]?.input ?? []).some((t) => t.includes('HELLO-DONE'))).toBe(true);
+      expect(filesContaining(w.stateDir(slug), w.key)).toEqual([]);
+    }, 300_000);
 
     it("finds the tools Codex ships for its agent (ripgrep) on the agent's PATH", async () => {
       const rg = await w.cli(['start', 'coder', '--backend', 'docker', '--headless', '--prompt', 'which rg'], { timeoutMs: 300_000 });
