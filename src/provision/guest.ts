@@ -70,7 +70,10 @@ export function provisionGuest(
     CODEX_CA_CERTIFICATE: GUEST_CA_FILE,
   };
   for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) env[name] = endpoints.proxyUrl;
-  for (const name of ['NO_PROXY', 'no_proxy']) env[name] = 'localhost,127.0.0.1';
+  // The bundle's own services are reached directly, never through its proxy (which routes only the
+  // bottle's upstreams): on loopback for bwrap, by the bundle's name where it is another machine (docker).
+  const direct = ['localhost', '127.0.0.1', ...[endpoints.superviseUrl, endpoints.gitGateUrl].flatMap((url) => (url === undefined ? [] : [new URL(url).hostname]))];
+  for (const name of ['NO_PROXY', 'no_proxy']) env[name] = [...new Set(direct)].join(',');
   for (const entry of plan.env) {
     if (entry.kind === 'literal' || entry.kind === 'placeholder') env[entry.name] = entry.value;
   }

@@ -3,7 +3,7 @@ import { agentAudit } from '../support/audit.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BottleRun } from '../support/bottle-run.js';
-import { claudeMissing, claudeRig, type ClaudeRig } from './claude-support.js';
+import { CLAUDE_PLACEHOLDER, CLAUDE_TOOL_STEPS, claudeMissing, claudeRig, type ClaudeRig } from './claude-support.js';
 import { conversationText } from './fake-anthropic.js';
 
 /**
@@ -12,19 +12,11 @@ import { conversationText } from './fake-anthropic.js';
  * tool calls: Bash, Write and a supervise MCP tool.
  */
 const missing = claudeMissing();
-const PLACEHOLDER = 'bot-bottle-placeholder-egress-injects-the-real-token';
 
 describe.skipIf(missing)('claude -p in a bottle (OAuth token)', () => {
   let rig: ClaudeRig;
   let first: BottleRun;
-  const prompt = [
-    'bash: echo from-bash > /workspace/bash.txt && id -u',
-    'write: /workspace/written.txt written by the Write tool',
-    'mcp: mcp__supervise__list-egress-routes {}',
-    // Claude keeps its credential out of its tools' environment: read its own, and the sandbox's first process's.
-    "bash: cat /proc/$CLAUDE_PID/environ /proc/1/environ | tr '\\0' '\\n'",
-    'say: all done',
-  ].join('\n');
+  const prompt = [...CLAUDE_TOOL_STEPS, 'say: all done'].join('\n');
 
   beforeAll(async () => {
     rig = await claudeRig('agent_provider: {template: claude, auth_token: BOT_BOTTLE_CLAUDE_OAUTH_TOKEN}');
@@ -50,7 +42,7 @@ describe.skipIf(missing)('claude -p in a bottle (OAuth token)', () => {
     const messages = rig.fake.calls.filter((c) => c.path.startsWith('/v1/messages'));
     expect(messages.length).toBeGreaterThanOrEqual(5);
     for (const call of rig.fake.requests) expect(call.headers.authorization).toBe(`Bearer ${rig.token}`);
-    expect(first.stdout).toContain(`CLAUDE_CODE_OAUTH_TOKEN=${PLACEHOLDER}`);
+    expect(first.stdout).toContain(`CLAUDE_CODE_OAUTH_TOKEN=${CLAUDE_PLACEHOLDER}`);
     expect(first.stdout + first.stderr).not.toContain(rig.token);
     expect(rig.stateText()).not.toContain(rig.token);
     expect(rig.stateText()).toContain('"hasCompletedOnboarding": true');

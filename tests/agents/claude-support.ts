@@ -6,6 +6,8 @@ import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
 import { makeUpstreamPki } from '../egress/support.js';
+import type { DockerRuntime } from '../../src/backends/docker/runtime.js';
+import { dockerBottleEnv, startDockerUpstream } from '../support/docker-upstream.js';
 import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
 import { startFakeSite, type FakeSite } from './fake-site.js';
 
@@ -37,6 +39,22 @@ export function claudeMissing(extra: Array<() => string | undefined> = []): stri
   return undefined;
 }
 
+/** The placeholder the agent holds instead of its credential (egress swaps in the real one). */
+export const CLAUDE_PLACEHOLDER = 'bot-bottle-placeholder-egress-injects-the-real-token';
+
+/**
+ * The scripted session every headless Claude test runs: Bash (as which
+ * user), Write, a supervise tool, then Claude's own environment and the
+ * sandbox's first process's (Claude keeps its credential out of its tools'
+ * environment, so the test reads both). Results come back as `RESULT n:`.
+ */
+export const CLAUDE_TOOL_STEPS = [
+  'bash: echo from-bash > /workspace/bash.txt && id -u',
+  'write: /workspace/written.txt written by the Write tool',
+  'mcp: mcp__supervise__list-egress-routes {}',
+  "bash: cat /proc/$CLAUDE_PID/environ /proc/1/environ | tr '\\0' '\\n'",
+] as const;
+
 export interface ClaudeRig {
   h: TempHome;
   fake: FakeAnthropic;
@@ -55,18 +73,32 @@ export interface ClaudeRig {
 }
 
 export interface RigOptions {
-  /** Host names of a fake HTTPS site (fake-site.ts) egress can reach once they are routed. */
+  /** Host names of a fake HTTPS site (fake-site.ts) egress can reach once they are routed (bwrap only). */
   sites?: string[];
   /** How long the fake API keeps an idle connection open, or waits for a request to arrive whole. */
   idleTimeoutMs?: number;
+  /** Run the bottle on docker with this runtime; the fake API sits behind a relay container on the network the bundle's outside leg joins. */
+  docker?: DockerRuntime;
 }
 
-/** A home with a `claude` bottle (as given) and an agent `coder` using it, and a fake API egress reaches. */
+/** A home with a `claude` bottle (as given) and an agent `coder` using it, and a fake API egress reaches (on loopback for bwrap). */
 export async function claudeRig(bottle: string, agent = '', opts: RigOptions = {}): Promise<ClaudeRig> {
   const h = tempHome();
   const sites = opts.sites ?? [];
   const pki = await makeUpstreamPki(['api.anthropic.com', ...sites]);
-  const fake = await startFakeAnthropic({ pki, ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}) });
+  const fakeOpts = { pki, ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}) };
+  const up = opts.docker === undefined ? undefined : await startDockerUpstream();
+  let fake: FakeAnthropic;
+  let resolve: string;
+  let backendEnv: Record<string, string> = { BOT_BOTTLE_BACKEND: 'bwrap' };
+  if (up === undefined || opts.docker === undefined) {
+    fake = await startFakeAnthropic(fakeOpts);
+    resolve = fake.resolve;
+  } else {
+    fake = await startFakeAnthropic({ ...fakeOpts, host: up.hostAddress });
+    resolve = `api.anthropic.com:443:${await up.relay(fake.port)}`;
+    backendEnv = dockerBottleEnv(up, opts.docker);
+  }
   const site = sites.length > 0 ? await startFakeSite(pki, sites) : undefined;
   const caFile = h.write('upstream-ca.pem', fake.caPem);
   const token = `sk-ant-oat01-${randomBytes(24).toString('base64url')}`;
@@ -74,8 +106,8 @@ export async function claudeRig(bottle: string, agent = '', opts: RigOptions = {
   h.writeAgent('coder', `bottle: claude\n${agent}`, 'You are a careful coder.');
   const env = {
     BOT_BOTTLE_HOME: h.home,
-    BOT_BOTTLE_BACKEND: 'bwrap',
-    BOT_BOTTLE_RESOLVE: [fake.resolve, ...(site?.resolve ?? [])].join(','),
+    ...backendEnv,
+    BOT_BOTTLE_RESOLVE: [resolve, ...(site?.resolve ?? [])].join(','),
     BOT_BOTTLE_UPSTREAM_CA: caFile,
     BOT_BOTTLE_CLAUDE_OAUTH_TOKEN: token,
     BOT_BOTTLE_ANTHROPIC_API_KEY: token,
@@ -98,6 +130,7 @@ export async function claudeRig(bottle: string, agent = '', opts: RigOptions = {
     close: async () => {
       await fake.close();
       await site?.close();
+      await up?.close();
       h.cleanup();
     },
   };

@@ -7,8 +7,10 @@ import { agentAudit } from '../support/audit.js';
 import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
-import { startFakeOpenAi, type FakeOpenAi, type ModelScript } from './fake-openai.js';
 import { startFakeSite, type FakeSite } from './fake-site.js';
+import type { DockerRuntime } from '../../src/backends/docker/runtime.js';
+import { dockerBottleEnv, startDockerUpstream, type DockerUpstream } from '../support/docker-upstream.js';
+import { inputTexts, lastUserText, startFakeOpenAi, toolOutputs, type FakeOpenAi, type ModelScript, type ResponsesCall } from './fake-openai.js';
 
 /** The version CI installs (scripts/install-agents.sh); the tests are written against it. */
 export const CODEX_VERSION = '0.171.0';
@@ -63,9 +65,10 @@ export interface CodexWorld {
 /**
  * A temp home with a codex bottle (`auth_token` from a host variable) and a
  * `coder` agent, and a fake OpenAI API that egress reaches for
- * api.openai.com, trusting its CA.
+ * api.openai.com, trusting its CA: on loopback for bwrap; with `docker`,
+ * behind a relay container on the network the bundle's outside leg joins.
  */
-export async function codexWorld(script: ModelScript, opts: { sites?: string[] } = {}): Promise<CodexWorld> {
+export async function codexWorld(script: ModelScript, opts: { sites?: string[]; docker?: DockerRuntime } = {}): Promise<CodexWorld> {
   const h = tempHome();
   const sites = opts.sites ?? [];
   const pki = await makeUpstreamPki(['api.openai.com', ...sites]);
@@ -73,6 +76,14 @@ export async function codexWorld(script: ModelScript, opts: { sites?: string[] }
   const caFile = h.write('upstream-ca.pem', pki.caPem);
   let fake: FakeOpenAi | undefined;
   let address = '';
+  let up: DockerUpstream | undefined;
+  let backendEnv: Record<string, string> = { BOT_BOTTLE_BACKEND: 'bwrap' };
+  if (opts.docker !== undefined) {
+    up = await startDockerUpstream();
+    fake = await startFakeOpenAi(pki, script, { host: up.hostAddress });
+    address = await up.relay(fake.port);
+    backendEnv = dockerBottleEnv(up, opts.docker);
+  }
   for (let attempt = 0; fake === undefined; attempt++) {
     // A loopback address of its own: test files run in parallel, and each fake needs port 443.
     address = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
@@ -87,7 +98,7 @@ export async function codexWorld(script: ModelScript, opts: { sites?: string[] }
   h.writeAgent('coder', `bottle: cx\nmodel: ${CODEX_TEST_MODEL}`, 'You work in /workspace.');
   const env = {
     BOT_BOTTLE_HOME: h.home,
-    BOT_BOTTLE_BACKEND: 'bwrap',
+    ...backendEnv,
     BOT_BOTTLE_RESOLVE: [`api.openai.com:443:${address}`, ...(site?.resolve ?? [])].join(','),
     BOT_BOTTLE_UPSTREAM_CA: caFile,
     BB_TEST_OPENAI_KEY: key,
@@ -107,6 +118,7 @@ export async function codexWorld(script: ModelScript, opts: { sites?: string[] }
     close: async () => {
       await fake.close();
       await site?.close();
+      await up?.close();
       h.cleanup();
     },
   };
@@ -126,3 +138,42 @@ export function filesContaining(dir: string, needle: string): string[] {
   return out;
 }
 
+/**
+ * The scripted model of the headless Codex tests, by prompt: `make hello` writes a file with a shell
+ * command (showing its environment and credentials file), asks supervise's egress_block, then reports
+ * the operator's answer; `what did I ask first` answers from the earlier turns; `where is codex` shows
+ * which binary runs; `which rg` runs Codex's ripgrep; anything else is echoed.
+ */
+export const codexScript: ModelScript = (call) => {
+  const prompt = lastUserText(call.input);
+  const outputs = [...toolOutputs(call.input).values()];
+  if (prompt.startsWith('make hello')) {
+    if (outputs.length === 0) {
+      return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: "printf 'written by codex\\n' > /workspace/hello.txt && env | sort && cat ~/.codex/auth.json" } }];
+    }
+    if (outputs.length === 1) {
+      return [{ type: 'function_call', namespace: 'mcp__supervise', name: 'egress_block', arguments: { host: 'docs.example.org', reason: 'the task needs its documentation' } }];
+    }
+    return [{ type: 'message', text: `HELLO-DONE operator said: ${/"status":\s*"(\w+)"/.exec(outputs[1] ?? '')?.[1] ?? 'nothing'}` }];
+  }
+  if (prompt.startsWith('what did I ask first')) {
+    const earlier = inputTexts(call.input).some((t) => t.startsWith('make hello'));
+    return [{ type: 'message', text: earlier ? 'RESUMED: first you asked me to make hello' : 'RESUMED-WITHOUT-HISTORY' }];
+  }
+  if (prompt.startsWith('where is codex')) {
+    if (outputs.length === 0) {
+      // Which codex binary is running (the launcher execs the native one from the platform package).
+      return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: 'for p in /proc/[0-9]*; do readlink "$p/exe"; done | grep /codex$ | sort -u; touch /opt/bot-bottle/lib/node_modules/@openai/codex/x 2>&1; echo "touch-rc=$?"' } }];
+    }
+    return [{ type: 'message', text: `WHERE ${outputs[0]?.replace(/\s+/g, ' ') ?? ''}` }];
+  }
+  if (prompt.startsWith('which rg')) {
+    // Codex's bundled ripgrep, which its agent is told to search with, on the agent's PATH.
+    if (outputs.length === 0) return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: 'rg --version | head -n 1' } }];
+    return [{ type: 'message', text: `RG ${outputs[0]?.replace(/\s+/g, ' ') ?? ''}` }];
+  }
+  return [{ type: 'message', text: `ECHO ${prompt}` }];
+};
+
+/** Calls of one turn: those whose prompt (the last user message) starts with `prefix`. */
+export const codexTurn = (w: CodexWorld, prefix: string): ResponsesCall[] => w.fake.calls.filter((c) => !c.prewarm && lastUserText(c.input).startsWith(prefix));

@@ -2,12 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listAllPending } from '../../src/supervise/queue.js';
-import { homePaths } from '../../src/state/paths.js';
 import { PLACEHOLDER_TOKEN } from '../../src/plan/placeholder.js';
 import type { BottleRun } from '../support/bottle-run.js';
-import { CODEX_TEST_MODEL, codexPackageRoot, codexPrereqMissing, codexWorld, filesContaining, type CodexWorld } from './codex-support.js';
-import { inputTexts, lastUserText, toolOutputs, type ModelScript, type ResponsesCall } from './fake-openai.js';
+import { CODEX_TEST_MODEL, codexPackageRoot, codexPrereqMissing, codexScript as script, codexTurn as turn, codexWorld, filesContaining, type CodexWorld } from './codex-support.js';
+import { inputTexts, toolOutputs } from './fake-openai.js';
+import { approveWhenAsked } from './operator.js';
 
 /**
  * The real Codex CLI (npm, pinned by scripts/install-agents.sh) run headless
@@ -18,35 +17,6 @@ import { inputTexts, lastUserText, toolOutputs, type ModelScript, type Responses
  */
 const missing = codexPrereqMissing();
 
-const script: ModelScript = (call) => {
-  const prompt = lastUserText(call.input);
-  const outputs = [...toolOutputs(call.input).values()];
-  if (prompt.startsWith('make hello')) {
-    if (outputs.length === 0) {
-      return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: "printf 'written by codex\\n' > /workspace/hello.txt && env | sort && cat ~/.codex/auth.json" } }];
-    }
-    if (outputs.length === 1) {
-      return [{ type: 'function_call', namespace: 'mcp__supervise', name: 'egress_block', arguments: { host: 'docs.example.org', reason: 'the task needs its documentation' } }];
-    }
-    return [{ type: 'message', text: `HELLO-DONE operator said: ${/"status":\s*"(\w+)"/.exec(outputs[1] ?? '')?.[1] ?? 'nothing'}` }];
-  }
-  if (prompt.startsWith('what did I ask first')) {
-    const earlier = inputTexts(call.input).some((t) => t.startsWith('make hello'));
-    return [{ type: 'message', text: earlier ? 'RESUMED: first you asked me to make hello' : 'RESUMED-WITHOUT-HISTORY' }];
-  }
-  if (prompt.startsWith('where is codex')) {
-    if (outputs.length === 0) {
-      // Which codex binary is running (the launcher execs the native one from the platform package).
-      return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: 'for p in /proc/[0-9]*; do readlink "$p/exe"; done | grep /codex$ | sort -u; touch /opt/bot-bottle/lib/node_modules/@openai/codex/x 2>&1; echo "touch-rc=$?"' } }];
-    }
-    return [{ type: 'message', text: `WHERE ${outputs[0]?.replace(/\s+/g, ' ') ?? ''}` }];
-  }
-  return [{ type: 'message', text: `ECHO ${prompt}` }];
-};
-
-/** Calls of one turn: those whose prompt (the last user message) starts with `prefix`. */
-const turn = (w: CodexWorld, prefix: string): ResponsesCall[] => w.fake.calls.filter((c) => !c.prewarm && lastUserText(c.input).startsWith(prefix));
-
 describe.skipIf(missing)('codex headless in a bwrap bottle (real Codex, fake OpenAI API)', () => {
   let w: CodexWorld;
   let first: BottleRun;
@@ -56,17 +26,7 @@ describe.skipIf(missing)('codex headless in a bwrap bottle (real Codex, fake Ope
     w = await codexWorld(script);
     const run = w.cli(['start', 'coder', '--headless', '--prompt', 'make hello']);
     // The operator, in another terminal: approve what the agent asks for through supervise.
-    const until = Date.now() + 60_000;
-    let approved = false;
-    while (!approved && Date.now() < until) {
-      const pending = await listAllPending(homePaths(w.h.home).queueRoot);
-      const ask = pending.find((p) => p.kind === 'egress-block');
-      if (ask) {
-        const answer = await w.cli(['supervise', 'approve', ask.id]);
-        expect(answer.exitCode, answer.stderr).toBe(0);
-        approved = true;
-      } else await new Promise((r) => setTimeout(r, 100));
-    }
+    await approveWhenAsked({ home: w.h.home, kind: 'egress-block', cli: (args) => w.cli(args) });
     first = await run;
     slug = w.slugs()[0] ?? '';
   }, 120_000);

@@ -37,9 +37,11 @@ export interface MessagesBody {
 type ContentBlock = { type: string; text?: string; content?: unknown; [key: string]: unknown };
 
 export interface FakeAnthropic {
-  /** The loopback address the TLS server listens on (port 443). */
+  /** The address the TLS server listens on (a loopback address, unless `host` was given). */
   address: string;
-  /** `BOT_BOTTLE_RESOLVE` entry sending api.anthropic.com here. */
+  /** Its port (443, unless `port` was given). */
+  port: number;
+  /** `BOT_BOTTLE_RESOLVE` entry sending api.anthropic.com here (when it listens on 443). */
   resolve: string;
   /** The fake's CA (what `BOT_BOTTLE_UPSTREAM_CA` must trust). */
   caPem: string;
@@ -178,9 +180,11 @@ function randomLoopback(): string {
 
 /**
  * Listens on 127.a.b.c:443 (a random loopback address, so parallel runs do
- * not collide); binding 443 needs root, as in CI.
+ * not collide); binding 443 needs root, as in CI. With `host`, on that
+ * address and `port` (default: any free one), e.g. a docker network's
+ * gateway, where a relay container forwards to it.
  */
-export async function startFakeAnthropic(opts: { pki?: TestPki; idleTimeoutMs?: number } = {}): Promise<FakeAnthropic> {
+export async function startFakeAnthropic(opts: { pki?: TestPki; idleTimeoutMs?: number; host?: string; port?: number } = {}): Promise<FakeAnthropic> {
   const pki = opts.pki ?? (await makeUpstreamPki(['api.anthropic.com']));
   const requests: FakeAnthropic['requests'] = [];
   const calls: MessagesCall[] = [];
@@ -210,21 +214,23 @@ export async function startFakeAnthropic(opts: { pki?: TestPki; idleTimeoutMs?: 
     });
   });
   let address = '';
+  const wanted = opts.port ?? (opts.host === undefined ? 443 : 0);
   for (let attempt = 0; ; attempt++) {
-    address = randomLoopback();
+    address = opts.host ?? randomLoopback();
     const ok = await new Promise<boolean>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
-        if (err.code === 'EADDRINUSE' && attempt < 5) resolve(false);
-        else reject(new Error(`fake Anthropic API cannot listen on ${address}:443 (${err.code ?? err.message}); it needs root`));
+        if (err.code === 'EADDRINUSE' && attempt < 5 && opts.host === undefined) resolve(false);
+        else reject(new Error(`fake Anthropic API cannot listen on ${address}:${wanted} (${err.code ?? err.message})${wanted === 443 ? '; it needs root' : ''}`));
       };
       server.once('error', onError);
-      server.listen(443, address, () => {
+      server.listen(wanted, address, () => {
         server.off('error', onError);
         resolve(true);
       });
     });
     if (ok) break;
   }
+  const port = (server.address() as AddressInfo).port;
   const sockets = new Set<Socket>();
   const front = createHttpServer((_req, res) => {
     res.writeHead(405);
@@ -239,7 +245,7 @@ export async function startFakeAnthropic(opts: { pki?: TestPki; idleTimeoutMs?: 
       client.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    const upstream = connect(443, address, () => {
+    const upstream = connect(port, address, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);
@@ -252,6 +258,7 @@ export async function startFakeAnthropic(opts: { pki?: TestPki; idleTimeoutMs?: 
   await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
   return {
     address,
+    port,
     resolve: `api.anthropic.com:443:${address}`,
     caPem: pki.caPem,
     proxyUrl: `http://127.0.0.1:${(front.address() as AddressInfo).port}`,

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { homePaths } from '../../src/state/paths.js';
 import { listAllPending, listQueues, type Proposal, type ProposalKind, type QueueEntry } from '../../src/supervise/queue.js';
 import type { BottleRun } from '../support/bottle-run.js';
@@ -38,4 +39,33 @@ export async function allProposals(home: string): Promise<QueueEntry[]> {
   const out: QueueEntry[] = [];
   for (const q of await listQueues(homePaths(home).queueRoot)) out.push(...(await q.list()));
   return out;
+}
+
+/**
+ * The operator in another terminal while a headless agent runs: waits
+ * (bounded) until the agent asks for `kind` through supervise, runs
+ * `whileWaiting` (the agent is held on the question, so its bottle is up),
+ * then approves with the CLI. Resolves with what `whileWaiting` returned, or
+ * undefined when nothing was asked before `limitMs`.
+ */
+export async function approveWhenAsked<T>(opts: {
+  home: string;
+  kind: string;
+  cli: (args: string[]) => Promise<BottleRun>;
+  whileWaiting?: () => Promise<T>;
+  limitMs?: number;
+}): Promise<{ seen: T | undefined } | undefined> {
+  const until = Date.now() + (opts.limitMs ?? 60_000);
+  while (Date.now() < until) {
+    const pending = await listAllPending(homePaths(opts.home).queueRoot);
+    const ask = pending.find((p) => p.kind === opts.kind);
+    if (ask) {
+      const seen = opts.whileWaiting ? await opts.whileWaiting() : undefined;
+      const answer = await opts.cli(['supervise', 'approve', ask.id]);
+      expect(answer.exitCode, answer.stderr).toBe(0);
+      return { seen };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
 }

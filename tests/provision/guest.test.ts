@@ -25,6 +25,15 @@ function planFor(bottle: string, agent: string, hostEnv: Record<string, string> 
 const jwt = (payload: object) => ['e30', Buffer.from(JSON.stringify(payload)).toString('base64url'), 'sig'].join('.');
 
 describe('provisionGuest', () => {
+  it("reaches the bundle's own services directly when they are another host (docker's `sidecars` alias): no proxy in between", async () => {
+    h = tempHome();
+    const plan = planFor('agent_provider: {template: claude, auth_token: REAL_TOK}', '');
+    const secrets = await resolveSecrets(plan, { hostEnv: { REAL_TOK: 'real-oauth-token-value' } });
+    const setup = provisionGuest(plan, { proxyUrl: 'http://sidecars:3128', superviseUrl: 'http://sidecars:8419/mcp', gitGateUrl: 'http://sidecars:8418' }, secrets, { userHome: h.userHome });
+    expect(setup.env.NO_PROXY).toBe('localhost,127.0.0.1,sidecars');
+    expect(setup.env.no_proxy).toBe('localhost,127.0.0.1,sidecars');
+  });
+
   it('sets CA trust and proxy variables in both cases, and keeps egress tokens out of the agent env', async () => {
     h = tempHome();
     const plan = planFor('agent_provider: {template: claude, auth_token: REAL_TOK}\nenv: {LIT: "v", SEC: "${HOST_SECRET}"}', '');

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { startDockerBundle, bundleBinds, bundleGuestEndpoints, bundleListeners, type DockerBundle } from '../../src/backends/docker/bundle.js';
 import { docker } from '../../src/backends/docker/cli.js';
 import { blockBridgeToHost } from '../../src/backends/docker/firewall.js';
+import { exitCode, guestExec } from '../../src/backends/docker/guest-exec.js';
 import { copyGuestFiles, createAgentContainer, installGuestCa, startAgentContainer } from '../../src/backends/docker/guest.js';
 import { ensureAgentImage, ensureSidecarsImage } from '../../src/backends/docker/images.js';
 import { createEgressNetwork, createInternalNetwork, type BottleNetwork } from '../../src/backends/docker/network.js';
@@ -148,4 +149,13 @@ export async function addressOn(container: string, network: string): Promise<str
 /** Everything `docker inspect` says about a container, as text. */
 export function inspectText(container: string): Promise<string> {
   return docker(['inspect', container]);
+}
+
+/** Runs `script` in the agent container as the agent, with its provisioned environment. */
+export async function inAgent(b: TestBottle, script: string): Promise<{ code: number; out: string }> {
+  const child = await guestExec(b.agent.id, { argv: ['bash', '-c', script], env: b.setup.env, workdir: b.setup.workdir });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  return { code: await exitCode(child), out: out.trim() };
 }
