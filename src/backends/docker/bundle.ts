@@ -57,6 +57,8 @@ export interface DockerBundleOptions {
   image: string;
   runtime: DockerRuntime;
   internal: BottleNetwork;
+  /** smolmachines only: the bundle's pinned address on `internal` (its listeners bind there). */
+  address?: string;
   egress: BottleNetwork;
   /** The config's host path; it must lie in one of `binds`. */
   configFile: string;
@@ -101,6 +103,7 @@ export async function startDockerBundle(opts: DockerBundleOptions): Promise<Dock
     image: opts.image,
     network: opts.internal.name,
     aliases: [BUNDLE_ALIAS],
+    ...(opts.address !== undefined ? { ip: opts.address } : {}),
     runtime: opts.runtime,
     mounts: opts.binds.map((b) => ({ source: b.path, target: b.path, readOnly: b.readOnly })),
     interactive: true,
