@@ -10,6 +10,7 @@ import { chownTree, removeTree } from '../../util/safe-fs.js';
 import { trace } from '../../util/trace.js';
 import { bundleBinds, startDockerBundle } from '../docker/bundle.js';
 import { DockerError } from '../docker/cli.js';
+import { BUNDLE_ALIAS } from '../docker/names.js';
 import { agentImageSource, ensureAgentImage, ensureSidecarsImage } from '../docker/images.js';
 import { createEgressNetwork, type BottleNetwork } from '../docker/network.js';
 import type { Boundary, BoundaryContext, BundleStart, HeldGuest } from '../types.js';
@@ -60,6 +61,7 @@ export function smolmachinesLaunchBoundary(plan: BottlePlan, ctx: BoundaryContex
   const asRoot = process.getuid?.() === 0;
   const deps: MachineDeps = { run: smolvm.run, log: ctx.log };
   const at = (port: number): { host: string; port: number } => ({ host: address, port });
+  const alias = (port: number): { host: string; port: number } => ({ host: BUNDLE_ALIAS, port });
 
   let docker: { sidecarsImage: string; bundleNet: BottleNetwork; egressNet: BottleNetwork } | undefined;
   const sidecars = {
@@ -91,8 +93,14 @@ export function smolmachinesLaunchBoundary(plan: BottlePlan, ctx: BoundaryContex
     endpoints({ gitGate }) {
       const ports = [BUNDLE_PORTS.egress, BUNDLE_PORTS.supervise, ...(gitGate ? [BUNDLE_PORTS.gitGate] : [])];
       return {
-        // On the bundle's own address only: the allow-list opens every port of it, so nothing else may listen there.
-        listen: { egress: at(BUNDLE_PORTS.egress), gitGate: at(BUNDLE_PORTS.gitGate), supervise: at(BUNDLE_PORTS.supervise), superviseHosts: [address, `${address}:${BUNDLE_PORTS.supervise}`] },
+        // Bound by the bundle's alias on its network, i.e. its pinned address only (never its egress leg). The
+        // allow-list opens every port of that address, so nothing else of the bundle listens there.
+        listen: {
+          egress: alias(BUNDLE_PORTS.egress),
+          gitGate: alias(BUNDLE_PORTS.gitGate),
+          supervise: alias(BUNDLE_PORTS.supervise),
+          superviseHosts: [address, `${address}:${BUNDLE_PORTS.supervise}`],
+        },
         caCertOut,
         guest: {
           proxyUrl: `http://${address}:${BUNDLE_PORTS.egress}`,

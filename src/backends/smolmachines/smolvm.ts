@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
+import { LaunchError } from '../../launch/errors.js';
 import { assertSlug } from '../../plan/slug.js';
 
 /**
@@ -12,11 +13,13 @@ import { assertSlug } from '../../plan/slug.js';
  */
 export const MIN_SMOLVM_VERSION = '1.8.0';
 
-export class SmolvmError extends Error {
+/** A launch smolvm refused is one the operator acts on (a LaunchError: one line, no stack trace). */
+export class SmolvmError extends LaunchError {
   override name = 'SmolvmError';
   constructor(
     message: string,
-    readonly exitCode: number,
+    /** smolvm's (or the guest command's) exit code; the CLI itself exits 1. */
+    readonly smolvmExit: number,
     /** smolvm's stderr (trimmed), for callers that tell "not found" from real failures. */
     readonly stderr = '',
   ) {
