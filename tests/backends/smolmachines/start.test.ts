@@ -24,6 +24,7 @@ import { doubleObjects, SMOLVM_DOUBLE_DIR, smolvmUnderTest, type SmolvmUnderTest
  */
 const TOKEN = `ghp_${randomBytes(18).toString('hex')}`;
 const AGENT_VALUE = `agent-only-${randomBytes(6).toString('hex')}`;
+const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
 describe.skipIf(missingOfflineBase())('start --backend smolmachines (Docker real, smolvm real or the double)', () => {
   let smol: SmolvmUnderTest;
@@ -100,8 +101,10 @@ describe.skipIf(missingOfflineBase())('start --backend smolmachines (Docker real
       `echo OTHER-BOTTLE=${tcp(otherAddr.address, 3128)}`,
       // Its own bundle's container name: Docker's resolver would answer it if the guest had DNS.
       `echo DNS=$(timeout 5 getent hosts bot-bottle-${slug}-sidecars >/dev/null && echo resolved || echo none)`,
-      `echo ENV-HAS-TOKEN=$(env | grep -c "${TOKEN}")`,
-      `echo FILES-WITH-SECRET=$(grep -rlsE "${TOKEN}|${AGENT_VALUE}|PRIVATE KEY" /etc /home /tmp /run /var /workspace 2>/dev/null | wc -l)`,
+      // The values are in the script base64-encoded: the agent's own command line must not hold them raw.
+      `T=$(echo ${b64(TOKEN)} | base64 -d); A=$(echo ${b64(AGENT_VALUE)} | base64 -d)`,
+      'echo ENV-HAS-TOKEN=$(env | grep -c "$T")',
+      'echo FILES-WITH-SECRET=$(grep -rlsE "$T|$A|PRIVATE KEY" /etc /home /tmp /run /var /workspace 2>/dev/null | wc -l)',
       'echo AGENT-SECRET=$AGENT_SECRET',
       'echo WHO=$(id -u):$(stat -c %u /home/agent)',
       'touch /workspace/ready; for i in $(seq 300); do [ -f /workspace/go ] && break; sleep 0.2; done',
