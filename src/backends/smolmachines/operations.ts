@@ -16,7 +16,7 @@ import { machineNameFor, type SmolvmRun } from './smolvm.js';
  */
 type CliState = 'alive' | 'gone' | 'unrecorded' | { problem: string };
 
-function launchingCli(slug: string, home: string): { state: CliState; pids?: Pids } {
+export function launchingCli(slug: string, home: string): { state: CliState; pids?: Pids } {
   const read = readPids(pidsFile(slug, home));
   if (read === undefined) return { state: 'unrecorded' };
   if ('problem' in read) return { state: { problem: read.problem } };
