@@ -30,13 +30,15 @@ describe.skipIf(missingOfflineBase())('smolmachines list / stop / cleanup (Docke
   });
   const waiting = 'touch /workspace/ready; for i in $(seq 600); do sleep 0.1; done';
 
-  function launch(slug: string) {
+  /** `quiet`: no pipes, so a killed CLI's children (which keep its stdout) do not hold the test up. */
+  function launch(slug: string, quiet = false) {
     return execa(process.execPath, [CLI, 'start', 'a', '--backend', 'smolmachines', '--headless', '--label', slug, '--prompt', waiting], {
       cwd: h.cwd,
       env: env(),
       extendEnv: false,
       reject: false,
       stdin: 'ignore',
+      ...(quiet ? { stdout: 'ignore' as const, stderr: 'ignore' as const } : {}),
       timeout: 240_000,
     });
   }
@@ -83,7 +85,7 @@ describe.skipIf(missingOfflineBase())('smolmachines list / stop / cleanup (Docke
 
   it('cleanup removes the machine, bundle and networks a killed CLI left', async () => {
     const slug = `smc-${randomBytes(2).toString('hex')}`;
-    const child = launch(slug);
+    const child = launch(slug, true);
     expect(await untilReady(slug, child)).toBe(true);
     child.kill('SIGKILL');
     await child;
