@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { GUEST_PROBE_DIR } from '../../containment/guest.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { GUEST_CA_FILE, GUEST_HOME, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
 import { PidRecord } from '../../state/pids.js';
@@ -19,7 +18,7 @@ import { createBundleNetwork, recordEgressEvents } from './bundle-network.js';
 import { exitCodeOf, probeFolder, putHomeFiles, runAgent, startGuestProbe, type SmolvmSpawn } from './guest.js';
 import { bringUpMachine, installCa, ownHome, type MachineDeps } from './machine.js';
 import { ensurePack } from './pack.js';
-import { packCacheDir } from './plan.js';
+import { machineVolumes, packCacheDir } from './plan.js';
 import { machineNameFor, type SmolvmRun } from './smolvm.js';
 
 export interface SmolvmAccess {
@@ -129,11 +128,8 @@ export function smolmachinesLaunchBoundary(plan: BottlePlan, ctx: BoundaryContex
         chownTree(paths.workspace, GUEST_UID, GUEST_UID);
         for (const dir of spec.persisted) chownTree(dir.hostPath, GUEST_UID, GUEST_UID);
       }
-      const volumes = [
-        { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
-        ...spec.persisted.map((p) => ({ hostPath: p.hostPath, guestPath: p.guestPath })),
-        ...(probeDir !== undefined ? [{ hostPath: probeDir, guestPath: GUEST_PROBE_DIR, readOnly: true }] : []),
-      ];
+      // The same list the plan printed (plan.ts), with the probe's folder made above.
+      const volumes = machineVolumes({ workspace: { ...plan.workspace, hostPath: paths.workspace }, provider: { ...plan.provider, persist: [...spec.persisted] } }, probeDir);
       return {
         async start(probeSpec) {
           await bringUpMachine(stack, deps, { name: machine, from: pack.file, allowCidrs: [`${address}/32`], dns: address, volumes });

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { GUEST_PROBE_DIR } from '../../containment/guest.js';
 import type { BoundaryPreflight, SmolmachinesBoundaryPlan } from '../../plan/boundary.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { assertSlug } from '../../plan/slug.js';
@@ -12,6 +13,20 @@ export function packCacheDir(home: string): string {
 }
 
 export const PACK_PLACEHOLDER = '<pack>';
+/** The probe's folder (the CLI's node and the probe, copied once per version into the pack cache). */
+export const PROBE_PLACEHOLDER = '<probe>';
+
+/** What the guest shares with the host (`-v`): the workspace, the agent's kept folders, the probe read-only. */
+export function machineVolumes(
+  plan: Pick<BottlePlan, 'workspace' | 'provider'>,
+  probe: string | undefined,
+): Array<{ hostPath: string; guestPath: string; readOnly?: boolean }> {
+  return [
+    { hostPath: plan.workspace.hostPath, guestPath: plan.workspace.guestPath },
+    ...(plan.provider.persist ?? []).map((p) => ({ hostPath: p.hostPath, guestPath: p.guestPath })),
+    ...(probe !== undefined ? [{ hostPath: probe, guestPath: GUEST_PROBE_DIR, readOnly: true }] : []),
+  ];
+}
 
 /** The per-bottle network the bundle alone sits on (its agent-facing leg). */
 export function bundleNetworkName(slug: string): string {
@@ -28,7 +43,7 @@ export function readyCommand(name: string): string[] {
  * is handed. Nothing here holds a secret: the machine gets no `-e` at all.
  */
 export function smolmachinesBoundary(
-  plan: Pick<BottlePlan, 'slug' | 'stateDir' | 'provider' | 'sidecars'>,
+  plan: Pick<BottlePlan, 'slug' | 'stateDir' | 'provider' | 'sidecars' | 'workspace' | 'containmentCheck'>,
   opts: { home: string; env: Readonly<Record<string, string | undefined>>; preflight: readonly PreflightCheck[] },
 ): SmolmachinesBoundaryPlan {
   const addressing = bundleAddressing(plan.slug, opts.env);
@@ -52,9 +67,13 @@ export function smolmachinesBoundary(
     },
     guest: { machine, allowCidrs, dns: addressing.address },
     smolvm: {
-      create: createArgs({ name: machine, from: `${PACK_PLACEHOLDER}.smolmachine`, allowCidrs, dns: addressing.address }).map((a) =>
-        a === `${PACK_PLACEHOLDER}.smolmachine` ? PACK_PLACEHOLDER : a,
-      ),
+      create: createArgs({
+        name: machine,
+        from: `${PACK_PLACEHOLDER}.smolmachine`,
+        allowCidrs,
+        dns: addressing.address,
+        volumes: machineVolumes(plan, plan.containmentCheck.run ? `/${PROBE_PLACEHOLDER}` : undefined),
+      }).map((a) => (a === `${PACK_PLACEHOLDER}.smolmachine` ? PACK_PLACEHOLDER : a.replace(`/${PROBE_PLACEHOLDER}:`, `${PROBE_PLACEHOLDER}:`))),
       start: startArgs(machine),
       ready: readyCommand(machine),
       stop: stopArgs(machine),
