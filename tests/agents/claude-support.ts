@@ -147,19 +147,16 @@ export class TmuxCli {
     while (Date.now() < until) {
       screen = await this.screen();
       if (matches(screen)) return screen;
-      if (await this.dead()) {
-        // The CLI may have printed its last lines between the two captures: look once more.
-        screen = await this.screen();
-        if (matches(screen)) return screen;
+      // The CLI may have exited between the two captures: judge the pane it exited with, not the one before.
+      const last = await this.screen();
+      if (matches(last)) return last;
+      if (/^EXIT=\d+$/m.test(last)) {
+        screen = last;
         break;
       }
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`${String(pattern)} did not appear; screen:\n${screen}`);
-  }
-
-  private async dead(): Promise<boolean> {
-    return /^EXIT=\d+$/m.test(await this.screen());
   }
 
   /** The pid of the pane's first process (the shell that runs the CLI). */

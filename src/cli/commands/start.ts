@@ -1,3 +1,4 @@
+import { askSecret } from '../ask-secret.js';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { selectBackend } from '../../backends/select.js';
 import { launchPlan } from '../../launch/launch.js';
@@ -68,7 +69,7 @@ export function registerStart(program: Command, ctx: CliContext): void {
       }
       if (!opts.headless) ctx.stderr(renderPlan(plan));
       else ctx.stderr(`bot-bottle: backend ${plan.backend} (${plan.backendReason})\n`);
-      process.exitCode = await launchPlan(plan, selection.backend, ctx, { confirm: !opts.headless });
+      process.exitCode = await launchPlan(plan, selection.backend, { ...ctx, askSecret }, { confirm: !opts.headless });
     });
 }
 

@@ -10,7 +10,10 @@ import type { EgressConfig } from './config.js';
 import { DlpPolicy } from './dlp-policy.js';
 import { buildStages } from './pipeline.js';
 import { parseResolveOverrides, Resolver } from './resolve.js';
-import { loadRouteTable, type RouteTable } from './routes.js';
+import { loadRoutes, type LoadedRoutes, type RouteTable } from './routes.js';
+import { digestOfFailedRead } from '../../state/store/file-json.js';
+import { FileRoutesStore } from '../../state/store/file-routes.js';
+import type { RouteAck } from '../../state/store/types.js';
 import { UPSTREAM_HEADERS_TIMEOUT_MS } from './forward.js';
 import { createProxyServer } from './server.js';
 import { upstreamCa } from './upstream.js';
@@ -45,11 +48,19 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number
 
 export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: NodeJS.ProcessEnv = process.env): Promise<EgressHandle> {
   // Start-up is strict: a bad routes file, resolve map or CA file is fatal.
-  let table: RouteTable = loadRouteTable(cfg.routesFile);
+  const routesStore = new FileRoutesStore(dirname(cfg.routesFile), cfg.routesFile);
+  const first = loadRoutes(routesStore);
+  let table: RouteTable = first.table;
   // The secrets file's values beside the knobs; in-process callers (tests) may still pass them in `env`.
   const secretEnv: NodeJS.ProcessEnv = { ...env, ...ctx.secrets };
   // A route whose token is missing fails the start here, not each of its requests with a 502.
   assertTokenSlots(table.routes.map((r) => r.plan), secretEnv);
+  // Every load is acknowledged (generation + result), so whoever changed the table learns
+  // when it is live or why it was refused, instead of guessing with a sleep.
+  const acknowledge = async (ack: RouteAck): Promise<void> => {
+    await routesStore.writeAck(ack).catch((err: unknown) => ctx.log({ event: 'egress-routes-ack-failed', error: (err as Error).message }));
+  };
+  await acknowledge({ generation: first.generation, applied: true, routes: table.routes.length, at: new Date().toISOString() });
   const resolver = new Resolver(parseResolveOverrides(env.BOT_BOTTLE_RESOLVE));
   const trust = upstreamCa(env);
   const agent = createUpstream(resolver, trust, env);
@@ -73,16 +84,21 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
 
   // Requests in flight keep the table object they started with; a reload only swaps the reference.
   // The CA signs any host (ca.ts): a new route needs no new trust in the bottle.
-  const reload = (): Promise<boolean> => {
+  const reload = async (): Promise<boolean> => {
+    let next: LoadedRoutes;
     try {
-      const next = loadRouteTable(cfg.routesFile);
-      table = next;
-      ctx.log({ event: 'egress-routes-reloaded', routes: next.routes.length });
-      return Promise.resolve(true);
+      next = loadRoutes(routesStore);
     } catch (err) {
-      ctx.log({ event: 'egress-routes-reload-failed', error: (err as Error).message, note: 'keeping the previous route table' });
-      return Promise.resolve(false);
+      const error = (err as Error).message;
+      ctx.log({ event: 'egress-routes-reload-failed', error, note: 'keeping the previous route table' });
+      const generation = digestOfFailedRead(err);
+      if (generation !== undefined) await acknowledge({ generation, applied: false, error, at: new Date().toISOString() });
+      return false;
     }
+    table = next.table;
+    ctx.log({ event: 'egress-routes-reloaded', routes: next.table.routes.length });
+    await acknowledge({ generation: next.generation, applied: true, routes: next.table.routes.length, at: new Date().toISOString() });
+    return true;
   };
   const onHup = (): void => void reload();
   process.on('SIGHUP', onHup);
