@@ -82,8 +82,10 @@ function load(name) {
 function save(machine) {
   mkdirSync(MACHINES, { recursive: true });
   const file = statePath(machine.name);
-  writeFileSync(`${file}.tmp`, JSON.stringify(machine, null, 2));
-  renameSync(`${file}.tmp`, file);
+  // Per process: execs run concurrently (the probe beside a provisioning step).
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(machine, null, 2));
+  renameSync(tmp, file);
 }
 function all() {
   if (!existsSync(MACHINES)) return [];
