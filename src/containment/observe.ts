@@ -311,8 +311,10 @@ export function readNetwork(): Omit<ProbeReport['network'], 'notListening'> {
   for (const [file, proto] of [['/proc/net/tcp', 'tcp'], ['/proc/net/tcp6', 'tcp'], ['/proc/net/udp', 'udp'], ['/proc/net/udp6', 'udp']] as const) {
     for (const line of lines(file)) {
       const f = line.split(/\s+/);
-      // TCP: LISTEN (0A) only; UDP: every bound socket (there is no listen state).
+      // TCP: LISTEN (0A) only; UDP: every bound socket (there is no listen state) except a connected one,
+      // which takes datagrams from its one peer only (a DNS lookup's socket, still open as the probe reads).
       if (proto === 'tcp' && f[3] !== '0A') continue;
+      if (proto === 'udp' && !/:0000$/.test(f[2] ?? ':0000')) continue;
       const local = parseAddress(f[1] ?? '');
       if (local) listeners.push({ proto, ...local });
     }

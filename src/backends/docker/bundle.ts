@@ -56,6 +56,8 @@ export interface DockerBundleOptions {
   image: string;
   runtime: DockerRuntime;
   internal: BottleNetwork;
+  /** smolmachines only: the bundle's pinned address on `internal` (its listeners bind there). */
+  address?: string;
   egress: BottleNetwork;
   /** The config's host path; it must lie in one of `binds`. */
   configFile: string;
@@ -96,7 +98,7 @@ export async function startDockerBundle(opts: DockerBundleOptions): Promise<Dock
   return runDockerBundle(created, opts);
 }
 
-export type BundleContainerOptions = Pick<DockerBundleOptions, 'slug' | 'image' | 'runtime' | 'internal' | 'egress' | 'configFile' | 'binds' | 'teardown'>;
+export type BundleContainerOptions = Pick<DockerBundleOptions, 'slug' | 'image' | 'runtime' | 'internal' | 'egress' | 'configFile' | 'binds' | 'teardown' | 'address'>;
 
 /**
  * Create the bundle's container (not started) and join it to its egress
@@ -112,6 +114,7 @@ export async function createDockerBundle(opts: BundleContainerOptions): Promise<
     image: opts.image,
     network: opts.internal.name,
     aliases: [BUNDLE_ALIAS],
+    ...(opts.address !== undefined ? { ip: opts.address } : {}),
     runtime: opts.runtime,
     mounts: opts.binds.map((b) => ({ source: b.path, target: b.path, readOnly: b.readOnly })),
     interactive: true,

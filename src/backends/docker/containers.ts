@@ -15,6 +15,8 @@ export interface ContainerSpec {
   /** The first network; more are joined with connectNetwork before start. */
   network: string;
   aliases?: string[];
+  /** A pinned address on `network` (smolmachines: the bundle's address is the guest's one allowed /32). */
+  ip?: string;
   /** `runsc` when gVisor is registered (runtime.ts). */
   runtime?: string;
   user?: string;
@@ -38,6 +40,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function createArgs(spec: ContainerSpec): string[] {
   const args = ['create', '--name', spec.name, ...labelArgs(spec.slug, spec.role), '--network', spec.network];
   for (const alias of spec.aliases ?? []) args.push('--network-alias', alias);
+  if (spec.ip !== undefined) args.push('--ip', spec.ip);
   // Baseline for every bottle container: an init that reaps and forwards signals (a stop is immediate),
   // no capabilities, no privilege gain through set-id files.
   args.push('--init', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges');

@@ -1,72 +1,193 @@
-import { join } from 'node:path';
-import type { BoundaryPreflight, SmolmachinesBoundaryPlan } from '../../plan/boundary.js';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type { BottlePlan } from '../../plan/types.js';
-import { assertSlug } from '../../plan/slug.js';
+import { GUEST_CA_FILE, GUEST_HOME, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
+import { PidRecord } from '../../state/pids.js';
+import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
+import { chownTree, removeTree } from '../../util/safe-fs.js';
+import { trace } from '../../util/trace.js';
+import { bundleBinds, startDockerBundle } from '../docker/bundle.js';
+import { DockerError } from '../docker/cli.js';
+import { BUNDLE_ALIAS } from '../docker/names.js';
+import { agentImageSource, ensureAgentImage, ensureSidecarsImage } from '../docker/images.js';
+import { createEgressNetwork, type BottleNetwork } from '../docker/network.js';
+import type { Boundary, BoundaryContext, BundleStart, HeldGuest } from '../types.js';
 import { BUNDLE_PORTS, bundleAddressing } from './addressing.js';
-import { failedChecks, type PreflightCheck } from './preflight.js';
-import { createArgs, deleteArgs, execArgs, machineNameFor, startArgs, stopArgs } from './smolvm.js';
+import { createBundleNetwork, recordEgressEvents } from './bundle-network.js';
+import { exitCodeOf, probeFolder, putHomeFiles, runAgent, startGuestProbe, type SmolvmSpawn } from './guest.js';
+import { bringUpMachine, installCa, ownHome, type MachineDeps } from './machine.js';
+import { ensurePack } from './pack.js';
+import { machineVolumes, packCacheDir } from './plan.js';
+import { machineNameFor, type SmolvmRun } from './smolvm.js';
 
-/** Packs are per host and per image, not per bottle: they live beside the state folders. */
-export function packCacheDir(home: string): string {
-  return join(home, 'cache', 'smolmachines');
-}
-
-export const PACK_PLACEHOLDER = '<pack>';
-
-/** The per-bottle network the bundle alone sits on (its agent-facing leg). */
-export function bundleNetworkName(slug: string): string {
-  return `bot-bottle-${assertSlug(slug)}-bundle`;
-}
-
-/** The readiness probe: `start` already waits for the guest agent; this proves exec works. */
-export function readyCommand(name: string): string[] {
-  return execArgs(name, ['true'], { timeoutSeconds: 10 });
+export interface SmolvmAccess {
+  run: SmolvmRun;
+  spawn: SmolvmSpawn;
 }
 
 /**
- * The smolmachines part of a plan: pure apart from the preflight result it
- * is handed. Nothing here holds a secret: the machine gets no `-e` at all.
+ * One smolmachines bottle (docs/design/smolmachines.md): the agent in a
+ * libkrun microVM made from the docker backend's agent image (packed once
+ * per image id), the sidecar bundle in a Docker container pinned at its own
+ * address on a per-bottle network. That address is the guest's only
+ * allowed destination (`--allow-cidr <bundle>/32`) and its resolver (`--dns`,
+ * where nothing answers DNS); the bundle listens there on its agent-facing
+ * ports only. Secrets: the bundle's on its stdin (as docker's), the agent's
+ * by reference on its one `machine exec` (`--secret-env`), never `-e`.
+ *
+ * Every resource registers its undo on the launch's stack the moment it
+ * exists; unwinding runs them in reverse (egress events read, machine
+ * stopped and deleted, bundle stopped and removed, networks removed).
  */
-export function smolmachinesBoundary(
-  plan: Pick<BottlePlan, 'slug' | 'stateDir' | 'provider' | 'sidecars'>,
-  opts: { home: string; env: Readonly<Record<string, string | undefined>>; preflight: readonly PreflightCheck[] },
-): SmolmachinesBoundaryPlan {
-  const addressing = bundleAddressing(plan.slug, opts.env);
+export function smolmachinesLaunchBoundary(plan: BottlePlan, ctx: BoundaryContext, smolvm: SmolvmAccess): Boundary {
+  const paths = bottleStatePaths(plan.slug, ctx.home);
+  const stack = ctx.teardown;
+  const stateRoot = homePaths(ctx.home).stateRoot;
+  const run = paths.runDir;
+  removeTree(stateRoot, run);
+  mkdirSync(run, { recursive: true, mode: 0o700 });
+  stack.defer('remove run folder', () => removeTree(stateRoot, run));
+  // The launching CLI, for `list`, `stop` and `cleanup` (its identity, never a bare pid).
+  new PidRecord(join(run, 'pids.json'));
+  mkdirSync(queueDir(plan.slug, ctx.home), { recursive: true, mode: 0o700 });
+  const configFile = join(run, 'sidecars.json');
+  const caCertOut = join(run, 'ca.pem');
+  const addressing = bundleAddressing(plan.slug, ctx.hostEnv);
+  const { address } = addressing;
   const machine = machineNameFor(plan.slug);
-  const allowCidrs = [`${addressing.address}/32`];
-  const failed = failedChecks(opts.preflight);
-  const preflight: BoundaryPreflight = { ok: failed.length === 0, failed };
-  const cacheDir = packCacheDir(opts.home);
-  const image = plan.provider.image;
-  return {
-    backend: 'smolmachines',
-    preflight,
-    bundle: {
-      network: bundleNetworkName(plan.slug),
-      ...addressing,
-      ports: {
-        egress: BUNDLE_PORTS.egress,
-        ...(plan.sidecars.gitGate.repos.length > 0 ? { gitGate: BUNDLE_PORTS.gitGate } : {}),
-        supervise: BUNDLE_PORTS.supervise,
-      },
+  const cacheDir = packCacheDir(ctx.home);
+  const asRoot = process.getuid?.() === 0;
+  const deps: MachineDeps = { run: smolvm.run, log: ctx.log };
+  const at = (port: number): { host: string; port: number } => ({ host: address, port });
+  const alias = (port: number): { host: string; port: number } => ({ host: BUNDLE_ALIAS, port });
+
+  let docker: { sidecarsImage: string; bundleNet: BottleNetwork; egressNet: BottleNetwork } | undefined;
+  const sidecars = {
+    async start(opts: BundleStart) {
+      if (docker === undefined) throw new Error('the smolmachines bundle was started before the bottle was materialised');
+      writeFileSync(configFile, `${JSON.stringify(opts.config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      const bundle = await startDockerBundle({
+        slug: plan.slug,
+        image: docker.sidecarsImage,
+        runtime: 'runc',
+        internal: docker.bundleNet,
+        address,
+        egress: docker.egressNet,
+        configFile,
+        caCertOut,
+        binds: [...bundleBinds(opts.config, { stateDir: paths.dir, queueDir: queueDir(plan.slug, ctx.home) }), ...upstreamCaBind(ctx.hostEnv)],
+        // Knobs and secrets alike on its stdin: a container's environment is in `docker inspect`.
+        secrets: { ...opts.settings, ...opts.secrets },
+        teardown: opts.teardown,
+        logFile: opts.logFile,
+      });
+      return { caPem: bundle.caPem, died: bundle.died, hostProcessMarkers: [configFile] };
     },
-    guest: { machine, allowCidrs, dns: addressing.address },
-    smolvm: {
-      create: createArgs({ name: machine, from: `${PACK_PLACEHOLDER}.smolmachine`, allowCidrs, dns: addressing.address }).map((a) =>
-        a === `${PACK_PLACEHOLDER}.smolmachine` ? PACK_PLACEHOLDER : a,
-      ),
-      start: startArgs(machine),
-      ready: readyCommand(machine),
-      stop: stopArgs(machine),
-      delete: deleteArgs(machine),
-    },
-    image: {
-      source:
-        image.kind === 'dockerfile'
-          ? `Dockerfile ${image.path} (or the bottle's override ${join(plan.stateDir, 'Dockerfile')})`
-          : `the ${plan.provider.template} provider's image (or the bottle's override ${join(plan.stateDir, 'Dockerfile')})`,
-      key: 'the docker backend\'s fingerprint tag (Dockerfile, base image id, build arguments, staged program)',
-    },
-    pack: { cacheDir, file: join(cacheDir, '<image-id>.smolmachine') },
   };
+
+  return {
+    sidecars,
+    ...(asRoot ? { agentDirOwner: GUEST_UID } : {}),
+    endpoints({ gitGate }) {
+      const ports = [BUNDLE_PORTS.egress, BUNDLE_PORTS.supervise, ...(gitGate ? [BUNDLE_PORTS.gitGate] : [])];
+      return {
+        // Bound by the bundle's alias on its network, i.e. its pinned address only (never its egress leg). The
+        // allow-list opens every port of that address, so nothing else of the bundle listens there.
+        listen: {
+          egress: alias(BUNDLE_PORTS.egress),
+          gitGate: alias(BUNDLE_PORTS.gitGate),
+          supervise: alias(BUNDLE_PORTS.supervise),
+          superviseHosts: [address, `${address}:${BUNDLE_PORTS.supervise}`],
+        },
+        caCertOut,
+        guest: {
+          proxyUrl: `http://${address}:${BUNDLE_PORTS.egress}`,
+          superviseUrl: `http://${address}:${BUNDLE_PORTS.supervise}/mcp`,
+          ...(gitGate ? { gitGateUrl: `http://${address}:${BUNDLE_PORTS.gitGate}` } : {}),
+        },
+        probe: { proxy: at(BUNDLE_PORTS.egress), endpoints: ports.map(at), endpointsRemote: true },
+      };
+    },
+    async materialise(spec) {
+      const imageOptions = { env: ctx.hostEnv, ...(ctx.hostEnv.PATH !== undefined ? { pathVar: ctx.hostEnv.PATH } : {}) };
+      const probeDir = spec.probe ? probeFolder(cacheDir) : undefined;
+      const [sidecarsImage, agentImage, bundleNet, egressNet] = await settled([
+        ensureSidecarsImage(imageOptions),
+        ensureAgentImage(agentImageSource(plan), imageOptions),
+        registered(createBundleNetwork(plan.slug, addressing), (n) => stack.defer('remove bundle network', n.undo)),
+        registered(createEgressNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove egress network', n.undo)),
+      ] as const);
+      docker = { sidecarsImage: sidecarsImage.id, bundleNet, egressNet };
+      trace('smolmachines images and networks ready');
+      const pack = await ensurePack(deps, { imageId: agentImage.id, cacheDir });
+      if (pack.built) ctx.log(`bot-bottle: packed ${agentImage.ref} for smolvm (${pack.file}; later starts reuse it)`);
+      if (asRoot) {
+        // The agent is uid 1000 in the guest, and shared folders keep host ownership: lent for the run, given back after.
+        stack.defer('give the workspace back to its owner', () => chownTree(paths.workspace, process.getuid?.() ?? 0, process.getgid?.() ?? 0, { clearSetId: true }));
+        chownTree(paths.workspace, GUEST_UID, GUEST_UID);
+        for (const dir of spec.persisted) chownTree(dir.hostPath, GUEST_UID, GUEST_UID);
+      }
+      // The same list the plan printed (plan.ts), with the probe's folder made above.
+      const volumes = machineVolumes({ workspace: { ...plan.workspace, hostPath: paths.workspace }, provider: { ...plan.provider, persist: [...spec.persisted] } }, probeDir);
+      return {
+        async start(probeSpec) {
+          await bringUpMachine(stack, deps, { name: machine, from: pack.file, allowCidrs: [`${address}/32`], dns: address, volumes });
+          // Registered after the machine's stop, so it runs before it: the events are read from the running machine.
+          stack.defer('record the guest\'s refused connections', async () => {
+            const n = await recordEgressEvents(deps, machine, paths.dir);
+            if (n > 0) ctx.log(`bot-bottle: smolvm refused ${n} connection(s) from ${plan.slug}'s guest (${join(paths.dir, 'smolvm-egress-events.jsonl')})`);
+          });
+          trace('smolvm machine ready');
+          await ownHome(deps, machine, GUEST_USER, GUEST_HOME);
+          await putHomeFiles(deps, machine, spec.setup);
+          const probe = probeSpec !== undefined ? startGuestProbe(smolvm.spawn, machine, probeSpec) : undefined;
+          if (probe) stack.defer('stop probe', probe.stop);
+          let agent: ChildProcess | undefined;
+          let settle: (code: number) => void = () => undefined;
+          const exited = new Promise<number>((resolve) => (settle = resolve));
+          stack.defer('stop agent', () => {
+            if (agent && agent.exitCode === null && agent.signalCode === null) agent.kill('SIGTERM');
+          });
+          const held: HeldGuest = {
+            exited,
+            trust: (caPem) => installCa(deps, machine, caPem, GUEST_CA_FILE),
+            probe: (ready) => {
+              if (!probe) throw new Error('the smolmachines guest was started without the containment probe');
+              return probe.inside(ready);
+            },
+            release() {
+              agent = runAgent(smolvm.spawn, machine, spec.setup, ctx.interactive);
+              void exitCodeOf(agent).then(settle);
+              return Promise.resolve();
+            },
+          };
+          return held;
+        },
+      };
+    },
+  };
+}
+
+/** BOT_BOTTLE_UPSTREAM_CA names a host file the bundle reads at that path (as the docker backend binds it). */
+function upstreamCaBind(hostEnv: Readonly<Record<string, string | undefined>>): Array<{ path: string; readOnly: boolean }> {
+  const file = hostEnv.BOT_BOTTLE_UPSTREAM_CA;
+  if (file === undefined || file === '') return [];
+  if (!isAbsolute(file) || !existsSync(file)) throw new DockerError(`BOT_BOTTLE_UPSTREAM_CA=${file.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)} is not an absolute path to an existing file`);
+  return [{ path: file, readOnly: true }];
+}
+
+/** Registers the undo the moment the resource exists (on the same tick as it resolves). */
+async function registered<T>(creating: Promise<T>, onCreated: (value: T) => void): Promise<T> {
+  const value = await creating;
+  onCreated(value);
+  return value;
+}
+
+/** Promise.all that waits for every step before failing, so nothing is created after the teardown ran. */
+async function settled<T extends readonly unknown[]>(steps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(steps);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
+import { LaunchError } from '../../launch/errors.js';
 import { assertSlug } from '../../plan/slug.js';
 
 /**
@@ -12,11 +13,13 @@ import { assertSlug } from '../../plan/slug.js';
  */
 export const MIN_SMOLVM_VERSION = '1.8.0';
 
-export class SmolvmError extends Error {
+/** A launch smolvm refused is one the operator acts on (a LaunchError: one line, no stack trace). */
+export class SmolvmError extends LaunchError {
   override name = 'SmolvmError';
   constructor(
     message: string,
-    readonly exitCode: number,
+    /** smolvm's (or the guest command's) exit code; the CLI itself exits 1. */
+    readonly smolvmExit: number,
     /** smolvm's stderr (trimmed), for callers that tell "not found" from real failures. */
     readonly stderr = '',
   ) {
@@ -82,7 +85,11 @@ export interface CreateSpec {
   allowCidrs: string[];
   /** The guest's resolver: an address where nothing answers DNS closes smolvm's forwarding of queries upstream. */
   dns: string;
+  /** Host folders shared into the guest (`-v HOST:GUEST[:ro]`): the workspace, the agent's kept folders, the probe. */
+  volumes?: ReadonlyArray<{ hostPath: string; guestPath: string; readOnly?: boolean }>;
 }
+
+const VOLUME_PATH = /^\/[^:,\0\n]*$/;
 
 export function createArgs(spec: CreateSpec): string[] {
   if (spec.allowCidrs.length === 0) throw new SmolvmError('a machine without an allow-list would have no egress policy', 2);
@@ -91,6 +98,11 @@ export function createArgs(spec: CreateSpec): string[] {
   const args = ['machine', 'create', '--name', assertMachineName(spec.name), '--from', spec.from];
   for (const cidr of spec.allowCidrs) args.push('--allow-cidr', assertCidr(cidr));
   args.push('--dns', spec.dns);
+  for (const v of spec.volumes ?? []) {
+    // `:` separates the parts of -v; a path holding one (or a comma, a newline) would smuggle in another.
+    if (!VOLUME_PATH.test(v.hostPath) || !VOLUME_PATH.test(v.guestPath)) throw new SmolvmError(`-v ${v.hostPath.slice(0, 80)}:${v.guestPath.slice(0, 80)}: volume paths must be absolute, without ':' or ','`, 2);
+    args.push('-v', `${v.hostPath}:${v.guestPath}${v.readOnly === true ? ':ro' : ''}`);
+  }
   return args;
 }
 
@@ -122,7 +134,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function execArgs(
   name: string,
   command: readonly string[],
-  opts: { stdin?: boolean; workdir?: string; timeoutSeconds?: number; secretEnv?: Record<string, string> } = {},
+  opts: { stdin?: boolean; tty?: boolean; stream?: boolean; workdir?: string; timeoutSeconds?: number; secretEnv?: Record<string, string> } = {},
 ): string[] {
   if (command.length === 0) throw new SmolvmError('exec needs a command', 2);
   const args = ['machine', 'exec', '--name', assertMachineName(name)];
@@ -131,6 +143,9 @@ export function execArgs(
     args.push('--secret-env', `${guest}=${host}`);
   }
   if (opts.stdin === true) args.push('-i');
+  if (opts.tty === true) args.push('-t');
+  // Without -i/-t/--stream smolvm buffers the whole output until the command ends.
+  if (opts.stream === true && opts.stdin !== true && opts.tty !== true) args.push('--stream');
   if (opts.workdir !== undefined) args.push('-w', opts.workdir);
   if (opts.timeoutSeconds !== undefined) args.push('--timeout', `${Math.max(1, Math.floor(opts.timeoutSeconds))}s`);
   args.push('--', ...command);
@@ -155,7 +170,7 @@ export interface SmolvmRunOptions {
 export type SmolvmRun = (args: readonly string[], opts?: SmolvmRunOptions) => Promise<SmolvmResult>;
 
 /** smolvm's own knobs (SMOLVM_DATA_DIR, ...) and the docker CLI's pass through; nothing else of the operator's environment. */
-function smolvmEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+export function smolvmEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;

@@ -11,10 +11,11 @@ import { knownSlugs } from '../../state/metadata.js';
 import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
 import { bottleUsage, formatAge, formatBytes, parseAge, type BottleUsage } from '../../state/usage.js';
 import { CliError, type CliContext } from '../context.js';
+import { smolmachinesCleanupSteps } from './cleanup-smolmachines.js';
 
 interface Step {
   describe: string;
-  run: () => void;
+  run: () => void | Promise<void>;
 }
 
 /** Root-run bwrap bottles stage their folders under /run/bot-bottle/<slug>-XXXXXX. */
@@ -86,11 +87,14 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
       const now = Date.now();
       // Removals never follow a link out of the state (safe-fs.ts): the state folder is hostile input.
       const { stateRoot, queueRoot } = homePaths(ctx.home);
+      const smolmachines = await smolmachinesCleanupSteps(ctx);
       for (const slug of knownSlugs(ctx.home)) {
         const paths = bottleStatePaths(slug, ctx.home);
         const { running, steps: stopSteps } = orphanProcesses(slug, ctx);
         if (running) continue;
         steps.push(...stopSteps);
+        // Before the run folder goes: the step reads the CLI's pids record again when it runs.
+        steps.push(...smolmachines(slug));
         if (existsSync(paths.runDir)) steps.push({ describe: `remove runtime files of ${slug} (${paths.runDir})`, run: () => removeTree(stateRoot, paths.runDir) });
         for (const stage of stagingFolders(slug)) {
           steps.push({ describe: `remove staging folder ${stage}`, run: () => removeTree(STAGE_ROOT, stage) });
@@ -126,7 +130,7 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
           return;
         }
       }
-      for (const step of steps) step.run();
+      for (const step of steps) await step.run();
       ctx.stdout(`done (${steps.length} step${steps.length === 1 ? '' : 's'})\n`);
     });
 }

@@ -38,7 +38,11 @@ describe('smolmachines dry-run plan', () => {
     // The one allowed destination is the bundle's own address, and it is the resolver too (DNS closed).
     expect(boundary.guest.allowCidrs).toEqual([`${boundary.bundle.address}/32`]);
     expect(boundary.guest.dns).toBe(boundary.bundle.address);
-    expect(boundary.smolvm.create).toEqual(['machine', 'create', '--name', boundary.guest.machine, '--from', '<pack>', '--allow-cidr', `${boundary.bundle.address}/32`, '--dns', boundary.bundle.address]);
+    expect(boundary.smolvm.create.slice(0, 10)).toEqual(['machine', 'create', '--name', boundary.guest.machine, '--from', '<pack>', '--allow-cidr', `${boundary.bundle.address}/32`, '--dns', boundary.bundle.address]);
+    // Shared folders: the workspace, the agent's kept folders, the probe read-only; nothing else.
+    const volumes = boundary.smolvm.create.slice(10);
+    expect(volumes.filter((_, i) => i % 2 === 0).every((a) => a === '-v')).toBe(true);
+    expect(volumes.filter((_, i) => i % 2 === 1)).toEqual([`${plan.workspace.hostPath}:${plan.workspace.guestPath}`, ...(plan.provider.persist ?? []).map((p) => `${p.hostPath}:${p.guestPath}`), '<probe>:/opt/bot-bottle/containment:ro']);
     expect(boundary.smolvm.create.filter((a) => a === '-e' || a === '--env')).toEqual([]);
     expect(boundary.smolvm.delete.at(-1)).toBe('-f');
     expect(existsSync(join(h.home, 'state'))).toBe(false);

@@ -26,6 +26,14 @@ describe('smolvm argv', () => {
     expect(() => createArgs({ name: 'm', from: '/c/a.smolmachine', allowCidrs: ['10.0.0.2/32'], dns: 'dns.example' })).toThrow(/not an IPv4/);
   });
 
+  it('create shares folders with -v HOST:GUEST[:ro] and refuses paths that could smuggle in another part', () => {
+    const spec = { name: 'm', from: '/c/a.smolmachine', allowCidrs: ['10.0.0.2/32'], dns: '10.0.0.2' };
+    expect(createArgs({ ...spec, volumes: [{ hostPath: '/s/ws', guestPath: '/workspace' }, { hostPath: '/p', guestPath: '/opt/p', readOnly: true }] }).slice(-4)).toEqual(['-v', '/s/ws:/workspace', '-v', '/p:/opt/p:ro']);
+    for (const hostPath of ['/a:b', 'relative', '/a,b', '/a\nb']) {
+      expect(() => createArgs({ ...spec, volumes: [{ hostPath, guestPath: '/w' }] })).toThrow(/volume paths/);
+    }
+  });
+
   it('delete always passes -f (without it 1.9 answers Cancelled and deletes nothing)', () => {
     expect(deleteArgs('m')).toEqual(['machine', 'delete', '--name', 'm', '-f']);
   });

@@ -3,7 +3,7 @@
 // enforced by an iptables ruleset installed in the container's network namespace.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, statSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -82,8 +82,10 @@ function load(name) {
 function save(machine) {
   mkdirSync(MACHINES, { recursive: true });
   const file = statePath(machine.name);
-  writeFileSync(`${file}.tmp`, JSON.stringify(machine, null, 2));
-  renameSync(`${file}.tmp`, file);
+  // Per process: execs run concurrently (the probe beside a provisioning step).
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(machine, null, 2));
+  renameSync(tmp, file);
 }
 function all() {
   if (!existsSync(MACHINES)) return [];
@@ -199,7 +201,23 @@ function create(argv) {
   const name = checkName(o.name, cmd);
   const sources = ['from', 'image', 'smolfile'].filter((k) => o[k] !== undefined);
   if (sources.length > 1) throw usage(`the argument '--${sources[0]} <${sources[0].toUpperCase()}>' cannot be used with '--${sources[1]} <${sources[1].toUpperCase()}>'`, cmd);
-  if (o.volumes.length > 0 || o.smolfile !== undefined) throw fail('the smolvm test double does not implement volumes or smolfiles');
+  if (o.smolfile !== undefined) throw fail('the smolvm test double does not implement smolfiles');
+  // -v HOST:GUEST[:ro]: host folders only (smolvm shares them with virtiofs; the double binds them).
+  const volumes = o.volumes.map((v) => {
+    const parts = v.split(':');
+    const readOnly = parts.length === 3 && parts[2] === 'ro';
+    if (parts.length < 2 || parts.length > 3 || (parts.length === 3 && !readOnly) || !parts[0].startsWith('/') || !parts[1].startsWith('/')) {
+      throw usage(`invalid value '${v}' for '--volume <VOLUME>': expected HOST:GUEST[:ro]`, cmd);
+    }
+    let dir = false;
+    try {
+      dir = statSync(parts[0]).isDirectory();
+    } catch {
+      dir = false;
+    }
+    if (!dir) throw fail(`config operation failed: create machine: volume source '${parts[0]}' is not a directory`);
+    return { host: parts[0], guest: parts[1], readOnly };
+  });
   const allowCidrs = o.allowCidrs.map((c) => checkCidr(c, cmd));
   if (o.netBackend === 'tsi' && (allowCidrs.length > 0 || o.allowHosts.length > 0)) throw fail('config operation failed: create machine: an egress policy needs the virtio-net backend');
   if (o.dns !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(o.dns)) throw usage(`invalid value '${o.dns}' for '--dns <DNS>'`, cmd);
@@ -255,6 +273,7 @@ function create(argv) {
   const args = ['create', '--name', machine.container, '--label', label, '--network', machine.network ?? 'host', '--init'];
   // The guest's root must not be able to rewrite its own policy (a VM guest cannot reach the host's gateway either).
   args.push('--cap-drop', 'NET_ADMIN', '--cap-drop', 'NET_RAW', '--tmpfs', '/tmp:rw,exec,mode=1777', '--tmpfs', '/run:rw,exec,mode=755');
+  for (const v of volumes) args.push('--mount', `type=bind,source=${v.host},target=${v.guest}${v.readOnly ? ',readonly' : ''}`);
   for (const e of machine.env) args.push('--env', e);
   if (machine.workdir !== undefined) args.push('--workdir', machine.workdir);
   args.push('--entrypoint', 'sleep', image, 'infinity');
@@ -278,10 +297,13 @@ function start(argv) {
     save(machine);
     throw fail(`agent operation failed: start: guest agent did not answer (injected by SMOLVM_DOUBLE_FAIL=start)`);
   }
-  for (const net of machine.open ? [] : networksFor(machine.allowCidrs)) {
+  const joined = machine.open ? [] : networksFor(machine.allowCidrs);
+  for (const net of joined) {
     const r = docker(['network', 'connect', net, machine.container], { allowFail: true });
     if (r.status !== 0 && !/already exists/.test(r.stderr)) throw fail(`agent operation failed: start: ${r.stderr.trim()}`);
   }
+  // A virtio-net guest has one interface: once it joined the allowed networks, its own placeholder goes.
+  if (joined.length > 0 && machine.network !== undefined) docker(['network', 'disconnect', machine.network, machine.container], { allowFail: true });
   docker(['start', machine.container]);
   const pid = containerPid(machine.container);
   try {
