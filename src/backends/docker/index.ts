@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { onPath, probe } from '../probe.js';
 import { notReady } from '../not-ready.js';
+import { attachDocker, execDocker, listDocker, stopDocker } from './operations.js';
 import type { Availability, Backend } from '../types.js';
 
 export async function dockerAvailability(): Promise<Availability> {
@@ -21,5 +22,9 @@ export function dockerBackend(): Backend {
       return engine.available ? { available: false, reason: `${engine.reason} found, but the docker backend cannot launch bottles in this version yet` } : engine;
     },
     ...notReady('docker'),
+    exec: (slug, argv) => execDocker(slug, argv),
+    attach: (slug) => attachDocker(slug),
+    list: (home) => listDocker(home),
+    stop: (slug, home) => stopDocker(slug, home),
   };
 }
