@@ -67,6 +67,8 @@ export function registerResume(program: Command, ctx: CliContext): void {
         containmentCheck: opts.containmentCheck,
         removeAtExit: opts.rm,
         session: opts.session,
+        // docker: a committed bottle's agent boots from its snapshot (agentImageFor checks it is still that image).
+        snapshot: meta.snapshot ? { image: meta.snapshot.image, id: meta.snapshot.id, committedAt: meta.snapshot.committed_at } : undefined,
       });
       const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
       if (existsSync(capabilities)) {
