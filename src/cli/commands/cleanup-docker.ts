@@ -1,9 +1,8 @@
-import { dockerAvailability } from '../../backends/docker/index.js';
 import { removeSnapshot } from '../../backends/docker/lifecycle.js';
 import { launchingCli, ownedResources } from '../../backends/docker/operations.js';
 import { listBottleResources, removeBottleResources, type BottleResources } from '../../backends/docker/resources.js';
 import { homeSnapshots } from '../../backends/docker/snapshot.js';
-import { onPath } from '../../backends/probe.js';
+import { onPath, probe } from '../../backends/probe.js';
 import { CliError, type CliContext } from '../context.js';
 
 export interface Step {
@@ -29,7 +28,8 @@ export class DockerCleanup {
 
   /** Undefined when there is no docker engine here (nothing of docker to clean). */
   static async open(ctx: CliContext): Promise<DockerCleanup | undefined> {
-    if (!onPath('docker') || !(await dockerAvailability()).available) return undefined;
+    // Only whether an engine answers: what launching needs (root, the firewall) does not matter for removing.
+    if (!onPath('docker') || !(await probe('docker', ['version', '--format', '{{.Server.Version}}'])).ok) return undefined;
     const [resources, snapshots] = await Promise.all([listBottleResources(), homeSnapshots(ctx.home)]);
     return new DockerCleanup(ctx, resources, snapshots);
   }
