@@ -62,7 +62,7 @@ export async function commitBottle(slug: string, home: string, resources?: Bottl
 export async function homeSnapshots(home: string): Promise<Array<{ slug: string; ref: string; id: string }>> {
   const ids = (await docker(['image', 'ls', '--quiet', '--no-trunc', '--filter', `label=${HOME_LABEL}=${homeTag(home)}`])).split('\n').filter((id) => /^sha256:[0-9a-f]{64}$/.test(id));
   if (ids.length === 0) return [];
-  const out = await docker(['image', 'inspect', '--format', `{{.Id}}\t{{index .Config.Labels "${SNAPSHOT_LABEL}"}}\t{{join .RepoTags " "}}`, ...new Set(ids)]);
+  const out = await docker(['image', 'inspect', '--format', `{{.Id}}\t{{index .Config.Labels "${SNAPSHOT_LABEL}"}}\t{{range .RepoTags}}{{.}} {{end}}`, ...new Set(ids)]);
   const found: Array<{ slug: string; ref: string; id: string }> = [];
   for (const line of out.split('\n')) {
     const [id, slug, tags] = line.split('\t');

@@ -30,8 +30,13 @@ export class DockerCleanup {
   static async open(ctx: CliContext): Promise<DockerCleanup | undefined> {
     // Only whether an engine answers: what launching needs (root, the firewall) does not matter for removing.
     if (!onPath('docker') || !(await probe('docker', ['version', '--format', '{{.Server.Version}}'])).ok) return undefined;
-    const [resources, snapshots] = await Promise.all([listBottleResources(), homeSnapshots(ctx.home)]);
-    return new DockerCleanup(ctx, resources, snapshots);
+    try {
+      const [resources, snapshots] = await Promise.all([listBottleResources(), homeSnapshots(ctx.home)]);
+      return new DockerCleanup(ctx, resources, snapshots);
+    } catch (err) {
+      ctx.stderr(`bot-bottle: docker resources are not checked: ${message(err)}\n`);
+      return undefined;
+    }
   }
 
   /** Steps for one bottle that is not running (its CLI and sandbox are gone per `cleanup`'s own check). */
@@ -45,7 +50,13 @@ export class DockerCleanup {
       ctx.stderr(`bot-bottle: docker resources of ${slug} are not removed: ${why}, so it may still run (\`bot-bottle stop ${slug}\` ends it)\n`);
       return [];
     }
-    const owned = await ownedResources(slug, ctx.home, this.resources);
+    let owned: Awaited<ReturnType<typeof ownedResources>>;
+    try {
+      owned = await ownedResources(slug, ctx.home, this.resources);
+    } catch (err) {
+      ctx.stderr(`bot-bottle: docker resources of ${slug} are not checked: ${message(err)}\n`);
+      return [];
+    }
     if (owned.foreign) ctx.stderr(`bot-bottle: the containers named ${slug} mount another home's state: not touched\n`);
     const found = owned.resources;
     if (found === undefined) return [];
@@ -58,8 +69,13 @@ export class DockerCleanup {
           ctx.stderr(`bot-bottle: ${slug} was started again meanwhile: its docker resources are kept\n`);
           return;
         }
-        const now = (await ownedResources(slug, ctx.home)).resources;
-        const failures = now === undefined ? [] : await removeBottleResources(now);
+        let failures: string[];
+        try {
+          const now = (await ownedResources(slug, ctx.home)).resources;
+          failures = now === undefined ? [] : await removeBottleResources(now);
+        } catch (err) {
+          failures = [message(err)];
+        }
         if (failures.length > 0) throw new CliError(`could not remove everything of ${slug}:\n  ${failures.join('\n  ')}`);
       },
     }];
@@ -76,6 +92,15 @@ export class DockerCleanup {
   }
 
   private removal(snapshot: { slug: string; ref: string }, why: string): Step {
-    return { describe: `remove commit snapshot ${snapshot.ref} ${why}`, run: () => removeSnapshot(snapshot.slug) };
+    return {
+      describe: `remove commit snapshot ${snapshot.ref} ${why}`,
+      run: () => removeSnapshot(snapshot.slug).catch((err: unknown) => {
+        throw new CliError(`could not remove ${snapshot.ref}: ${message(err)}`);
+      }),
+    };
   }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -7,7 +7,8 @@ import { removeSnapshot, snapshotImage, snapshotRef } from '../../../src/backend
 import { removeNetwork } from '../../../src/backends/docker/network.js';
 import { listDocker } from '../../../src/backends/docker/operations.js';
 import { listBottleResources } from '../../../src/backends/docker/resources.js';
-import { agentImageFor } from '../../../src/backends/docker/snapshot.js';
+import { agentImageFor, commitBottle } from '../../../src/backends/docker/snapshot.js';
+import { removeTree } from '../../../src/util/safe-fs.js';
 import { ManifestCatalog } from '../../../src/manifest/catalog.js';
 import { resolvePlan } from '../../../src/plan/resolve.js';
 import { readMetadata, writeMetadata } from '../../../src/state/metadata.js';
@@ -18,7 +19,9 @@ import { TeardownStack } from '../../../src/launch/teardown.js';
 import { exitCode, guestExec } from '../../../src/backends/docker/guest-exec.js';
 import { missingOfflineBase } from '../../support/docker.js';
 import { launchTestBottle, quiet, type TestBottle } from '../../support/docker-bottle.js';
-import { cli } from '../../support/home.js';
+import { cli, tempHome } from '../../support/home.js';
+import { OFFLINE_BASE_IMAGE } from '../../../src/backends/docker/images.js';
+import { containerName } from '../../../src/backends/docker/names.js';
 
 /**
  * list, stop, cleanup, commit and resume of docker bottles through the CLI,
@@ -181,4 +184,42 @@ describe.skipIf(missingOfflineBase())('docker bottle operations through the CLI 
       if (committed !== undefined) await docker(['image', 'rm', committed]).catch(() => undefined);
     }
   }, 300_000);
+
+  it('cleanup removes the snapshot of a bottle whose state it deletes, and of one whose state is gone; never another home\'s', async () => {
+    const h = tempHome();
+    const other = tempHome();
+    const [deleted, stranded, foreign] = [newSlug(), newSlug(), newSlug()];
+    try {
+      // A committed bottle without launching one: commit a stopped container named as its agent.
+      const commitOf = async (slug: string, home: string): Promise<void> => {
+        await writeMetadata(home, { slug, agent: 'a', bottles: ['b'], backend: 'docker', cwd: h.cwd, copy_cwd: false, label: slug, color: 'cyan', started_at: '2026-01-01T00:00:00Z' });
+        await docker(['create', '--name', containerName(slug, 'agent'), OFFLINE_BASE_IMAGE, 'true']);
+        try {
+          await commitBottle(slug, home);
+        } finally {
+          await docker(['rm', '--force', containerName(slug, 'agent')]);
+        }
+      };
+      await commitOf(deleted, h.home);
+      await commitOf(stranded, h.home);
+      await commitOf(foreign, other.home);
+      removeTree(join(h.home, 'state'), bottleStatePaths(stranded, h.home).dir);
+
+      const kept = await cli(h, ['cleanup', '--yes']);
+      expect(kept.stdout).toContain(`remove commit snapshot ${snapshotRef(stranded)} of ${stranded}, whose state is gone`);
+      expect(kept.stdout).not.toContain(snapshotRef(deleted));
+      expect(await snapshotImage(stranded)).toBeUndefined();
+      expect(await snapshotImage(deleted)).toBeDefined();
+
+      const run = await cli(h, ['cleanup', '--state', '--all', '--yes']);
+      expect(run.stdout).toContain(`remove commit snapshot ${snapshotRef(deleted)} of ${deleted}`);
+      expect(run.stdout).not.toContain(foreign);
+      expect(await snapshotImage(deleted)).toBeUndefined();
+      expect(await snapshotImage(foreign)).toBeDefined();
+    } finally {
+      for (const slug of [deleted, stranded, foreign]) await removeSnapshot(slug);
+      h.cleanup();
+      other.cleanup();
+    }
+  }, 120_000);
 });
