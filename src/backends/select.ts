@@ -44,7 +44,7 @@ export async function selectBackend(opts: {
     if (!availability.available && requireAvailable) {
       throw new BackendUnavailableError(`backend ${explicit.name} (from ${explicit.origin}) is not available: ${availability.reason}`);
     }
-    const note = availability.available ? '' : ` (not available here: ${availability.reason})`;
+    const note = availability.available ? (availability.detail !== undefined ? `; ${availability.detail}` : '') : ` (not available here: ${availability.reason})`;
     return { backend, reason: `chosen by ${explicit.origin}${note}` };
   }
   // Probe every backend at once (each probe may spawn a program); pick the strongest that answers.

@@ -131,6 +131,8 @@ export interface Availability {
   available: boolean;
   /** Why (not): shown when auto-detection picks or skips this backend. */
   reason: string;
+  /** What the preflight says of an explicitly chosen backend too (docker: the runtime every bottle uses). */
+  detail?: string;
 }
 
 export interface RunningBottle {

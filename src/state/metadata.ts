@@ -39,6 +39,8 @@ export const MetadataSchema = z.strictObject({
   stopped_at: z.string().optional(),
   /** Started with `--rm`: a bottle whose CLI died before deleting it is deleted by `cleanup`. */
   remove_at_exit: z.boolean().optional(),
+  /** The OCI runtime a docker bottle's containers ran under last (runsc: gVisor). */
+  docker_runtime: z.enum(['runc', 'runsc']).optional(),
   /** docker: the image `bot-bottle commit` made of the agent container; `resume` boots from it. */
   snapshot: SnapshotSchema.optional(),
 });

@@ -1,6 +1,5 @@
 import { constants, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { SidecarConfigFile } from '../../launch/sidecar-config.js';
 import type { TeardownStack } from '../../launch/teardown.js';
 import { BUNDLE_NODE_FLAGS } from '../../sidecars/node-flags.js';
 import { dockerChild } from './cli.js';
@@ -40,7 +39,7 @@ export function bundleGuestEndpoints(gitGate: boolean): { proxyUrl: string; supe
  * keep reading the same routes file, queue and audit log: the bottle's state
  * folder and queue read-write, git-gate deploy keys read-only.
  */
-export function bundleBinds(config: SidecarConfigFile, dirs: { stateDir: string; queueDir: string }): Array<{ path: string; readOnly: boolean }> {
+export function bundleBinds(config: { gitGate?: { repos: ReadonlyArray<{ identityFile: string }> } | undefined }, dirs: { stateDir: string; queueDir: string }): Array<{ path: string; readOnly: boolean }> {
   const binds = [
     { path: dirs.stateDir, readOnly: false },
     { path: dirs.queueDir, readOnly: false },
@@ -93,6 +92,18 @@ export interface DockerBundle {
  * comes into being.
  */
 export async function startDockerBundle(opts: DockerBundleOptions): Promise<DockerBundle> {
+  const created = await createDockerBundle(opts);
+  return runDockerBundle(created, opts);
+}
+
+export type BundleContainerOptions = Pick<DockerBundleOptions, 'slug' | 'image' | 'runtime' | 'internal' | 'egress' | 'configFile' | 'binds' | 'teardown'>;
+
+/**
+ * Create the bundle's container (not started) and join it to its egress
+ * network. Only the config file's path is needed here, not its content, so
+ * a launch creates it while the rest of the bottle is being prepared.
+ */
+export async function createDockerBundle(opts: BundleContainerOptions): Promise<{ id: string; name: string }> {
   const name = containerName(opts.slug, 'sidecars');
   const container = await createContainer({
     slug: opts.slug,
@@ -109,7 +120,12 @@ export async function startDockerBundle(opts: DockerBundleOptions): Promise<Dock
   });
   opts.teardown.defer('remove bundle container', container.undo);
   await connectNetwork(container.id, opts.egress.name);
+  return { id: container.id, name };
+}
 
+/** Start a created bundle attached, hand it its secrets line and wait for its `ready`. */
+export async function runDockerBundle(container: { id: string; name: string }, opts: Pick<DockerBundleOptions, 'caCertOut' | 'secrets' | 'teardown' | 'logFile' | 'timeoutMs'>): Promise<DockerBundle> {
+  const { name } = container;
   const logFd = openSync(opts.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   const log = createWriteStream(opts.logFile, { fd: logFd });
   log.on('error', () => undefined);

@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Writable } from 'node:stream';
+import { LaunchError } from '../../launch/errors.js';
 
 /**
  * The docker backend talks to the engine through the plain `docker` CLI:
@@ -8,13 +9,14 @@ import type { Writable } from 'node:stream';
  * a container needs travel in files or in the CLI's environment behind a bare
  * `-e NAME`). Every failure names the command and carries docker's own words.
  */
-export class DockerError extends Error {
+export class DockerError extends LaunchError {
   override name = 'DockerError';
   constructor(
     message: string,
     /** docker's stderr (trimmed), for callers that tell "no such object" from real failures. */
     readonly stderr = '',
   ) {
+    // A launch the engine refused is one the operator acts on: one line, no stack trace.
     super(message);
   }
 }
@@ -93,11 +95,13 @@ function describe(args: readonly string[]): string {
  * A long-lived docker command whose stdio the caller drives (`start -ai`,
  * `exec -i`): pipes for stdin, stdout and stderr, plus extra pipes for
  * `extraFds` (a `--env-file /dev/fd/3` the CLI reads, so values never touch
- * argv, the CLI's environment or the disk).
+ * argv, the CLI's environment or the disk). `inheritStdio` hands the
+ * operator's terminal over; `inheritOutput` only stdout and stderr (headless).
  */
-export function dockerChild(args: readonly string[], opts: { extraFds?: number; inheritStdio?: boolean } = {}): ChildProcess {
+export function dockerChild(args: readonly string[], opts: { extraFds?: number; inheritStdio?: boolean; inheritOutput?: boolean } = {}): ChildProcess {
   const extra = Array.from({ length: opts.extraFds ?? 0 }, () => 'pipe' as const);
-  const stdio: StdioOptions = opts.inheritStdio === true ? ['inherit', 'inherit', 'inherit', ...extra] : ['pipe', 'pipe', 'pipe', ...extra];
+  const stdio: StdioOptions =
+    opts.inheritStdio === true ? ['inherit', 'inherit', 'inherit', ...extra] : opts.inheritOutput === true ? ['ignore', 'inherit', 'inherit', ...extra] : ['pipe', 'pipe', 'pipe', ...extra];
   const child: ChildProcess = spawn('docker', [...args], { env: cliEnv(), stdio });
   // A child that died leaves broken pipes: its exit is what callers watch, never an EPIPE.
   for (const s of child.stdio) (s as NodeJS.EventEmitter | null)?.on('error', () => undefined);

@@ -32,6 +32,8 @@ export interface GuestExecOptions {
   tty?: boolean;
   /** Keep stdin open (`-i`) when not on a terminal. */
   stdin?: boolean;
+  /** Without a terminal: the command's stdout and stderr are the operator's (a headless agent), stdin none. */
+  inheritOutput?: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function guestExec(container: string, opts: GuestExecOptions): Prom
     if (opts.tty === true) args.push('--interactive', '--tty');
     else if (opts.stdin === true) args.push('--interactive');
     args.push(container, ...opts.argv);
-    const child = dockerChild(args, { inheritStdio: opts.tty === true });
+    const child = dockerChild(args, { inheritStdio: opts.tty === true, inheritOutput: opts.inheritOutput === true });
     try {
       await feedFifo(fifo, content, child);
     } catch (error) {

@@ -1,0 +1,181 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { BottlePlan } from '../../plan/types.js';
+import { GUEST_UID } from '../../provision/layout.js';
+import { readMetadata, writeMetadata } from '../../state/metadata.js';
+import { PidRecord } from '../../state/pids.js';
+import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
+import { chownTree, removeTree } from '../../util/safe-fs.js';
+import { trace } from '../../util/trace.js';
+import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
+import { DockerError } from './cli.js';
+import { bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle, runDockerBundle } from './bundle.js';
+import { blockBridgeToHost } from './firewall.js';
+import { exitCode, guestExec } from './guest-exec.js';
+import { copyGuestFiles, createAgentContainer, installGuestCa, startAgentContainer } from './guest.js';
+import { ensureSidecarsImage } from './images.js';
+import { agentImageFor } from './snapshot.js';
+import { createEgressNetwork, createInternalNetwork } from './network.js';
+import { dockerProbeTargets, probeBinds, startDockerProbe } from './probe.js';
+import type { RuntimeChoice } from './runtime.js';
+
+/**
+ * One docker bottle's boundary: the sidecar bundle is a container on the
+ * bottle's internal network (alias `sidecars`) and its egress network; the
+ * agent is a container on the internal network only, held (`sleep infinity`)
+ * until the launcher runs the agent in it with `docker exec`. The internal
+ * bridge reaches nothing on the host (a firewall rule; the launch refuses
+ * where it cannot add it). The bundle's secrets are the first line on its
+ * stdin: never a file on the host, never its environment, argv or `docker
+ * inspect`.
+ *
+ * `materialise` makes everything that does not run yet, as much of it at
+ * once as the order allows (images and both networks together; the rule,
+ * the agent container and the bundle container together); the orchestrator
+ * then starts the bundle and the agent container side by side.
+ */
+export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, runtime: RuntimeChoice): Promise<Boundary> {
+  const paths = bottleStatePaths(plan.slug, ctx.home);
+  const stack = ctx.teardown;
+  const stateRoot = homePaths(ctx.home).stateRoot;
+  const run = paths.runDir;
+  removeTree(stateRoot, run);
+  mkdirSync(run, { recursive: true, mode: 0o700 });
+  stack.defer('remove run folder', () => removeTree(stateRoot, run));
+  // The launching CLI's identity: `stop` asks it first, `cleanup` tells a live bottle from an orphan by it.
+  new PidRecord(join(run, 'pids.json'));
+  // The bundle's queue is bound into its container, so it must exist first (prepareState removes a new one on failure).
+  mkdirSync(queueDir(plan.slug, ctx.home), { recursive: true, mode: 0o700 });
+  const configFile = join(run, 'sidecars.json');
+  const caCertOut = join(run, 'ca.pem');
+  const asRoot = process.getuid?.() === 0;
+  // Which runtime this bottle ran under is part of its record (`info`, `resume`).
+  await writeMetadata(ctx.home, { ...readMetadata(ctx.home, plan.slug), docker_runtime: runtime.runtime });
+
+  let bundleContainer: { id: string; name: string } | undefined;
+  const sidecars = {
+    async start(opts: Parameters<Boundary['sidecars']['start']>[0]) {
+      if (bundleContainer === undefined) throw new Error('the docker bundle was started before the bottle was materialised');
+      writeFileSync(configFile, `${JSON.stringify(opts.config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      // Knobs and secrets alike go on its stdin: a container's environment is in `docker inspect`.
+      const bundle = await runDockerBundle(bundleContainer, { caCertOut, secrets: { ...opts.settings, ...opts.secrets }, teardown: opts.teardown, logFile: opts.logFile });
+      return { caPem: bundle.caPem, died: bundle.died, hostProcessMarkers: [configFile] };
+    },
+  };
+
+  return {
+    sidecars,
+    ...(asRoot ? { agentDirOwner: GUEST_UID } : {}),
+    endpoints({ gitGate }) {
+      return { listen: bundleListeners(), caCertOut, guest: bundleGuestEndpoints(gitGate), probe: dockerProbeTargets(gitGate) };
+    },
+    async materialise(spec) {
+      const imageOptions = { env: ctx.hostEnv, ...(ctx.hostEnv.PATH !== undefined ? { pathVar: ctx.hostEnv.PATH } : {}) };
+      const probeFiles = spec.probe ? probeBinds() : [];
+      const [sidecarsImage, agentImage, internal, egress] = await settled([
+        ensureSidecarsImage(imageOptions),
+        // Its commit snapshot when resumed from one, else the image cascade (snapshot.ts decides).
+        agentImageFor(plan, { ...imageOptions, log: ctx.log }).then((image) => image.id),
+        registered(createInternalNetwork(plan.slug), (n) => stack.defer('remove internal network', n.undo)),
+        registered(createEgressNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove egress network', n.undo)),
+      ] as const);
+      trace('docker images and networks ready');
+      if (asRoot) {
+        // The agent runs as uid 1000: the workspace and its own folders are lent to it for the run
+        // and given back (set-id bits dropped) once its container is gone (registered first, so it runs last).
+        stack.defer('give the workspace back to its owner', () => chownTree(paths.workspace, process.getuid?.() ?? 0, process.getgid?.() ?? 0, { clearSetId: true }));
+        chownTree(paths.workspace, GUEST_UID, GUEST_UID);
+        for (const dir of spec.persisted) chownTree(dir.hostPath, GUEST_UID, GUEST_UID);
+      }
+      // The rule's undo is registered before the containers', so it runs after they are gone: the
+      // bridge is never open to the host while anything of the bottle (a process the agent left) runs.
+      let rule: { undo: () => Promise<void> } | undefined;
+      stack.defer('remove host firewall rule', () => rule?.undo());
+      const [agent, bundle] = await settled([
+        createAgentContainer({
+          slug: plan.slug,
+          image: agentImage,
+          runtime: runtime.runtime,
+          network: internal.name,
+          workspace: { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
+          persist: [...spec.persisted],
+          readOnly: probeFiles,
+          teardown: stack,
+        }),
+        createDockerBundle({
+          slug: plan.slug,
+          image: sidecarsImage.id,
+          runtime: runtime.runtime,
+          internal,
+          egress,
+          configFile,
+          binds: [...bundleBinds({ gitGate: { repos: plan.sidecars.gitGate.repos } }, { stateDir: paths.dir, queueDir: queueDir(plan.slug, ctx.home) }), ...upstreamCaBind(ctx.hostEnv)],
+          teardown: stack,
+        }),
+        // Before anything runs on the internal network, its bridge is closed to the host.
+        blockBridgeToHost(plan.slug, internal.bridge ?? '').then((added) => void (rule = added)),
+      ] as const);
+      bundleContainer = bundle;
+      trace('docker containers created');
+      return {
+        async start(probeSpec) {
+          await startAgentContainer(agent.id);
+          await copyGuestFiles(agent.id, spec.setup);
+          const probe = probeSpec !== undefined ? startDockerProbe(agent.id, probeSpec) : undefined;
+          if (probe) stack.defer('stop probe', probe.stop);
+          let agentRun: ChildProcess | undefined;
+          let settle: (code: number) => void = () => undefined;
+          const exited = new Promise<number>((resolve) => (settle = resolve));
+          stack.defer('stop agent', () => {
+            if (agentRun && agentRun.exitCode === null && agentRun.signalCode === null) agentRun.kill('SIGKILL');
+          });
+          const held: HeldGuest = {
+            exited,
+            trust: (caPem) => installGuestCa(agent.id, caPem),
+            probe: (ready) => {
+              if (!probe) throw new Error('the docker guest was started without the containment probe');
+              return probe.inside({ ...ready, runtime: runtime.runtime });
+            },
+            async release() {
+              const { setup } = spec;
+              agentRun = await guestExec(agent.id, { argv: setup.command, env: setup.env, workdir: setup.workdir, ...(ctx.interactive ? { tty: true } : { inheritOutput: true }) });
+              void exitCode(agentRun).then(settle, () => settle(1));
+            },
+          };
+          return held;
+        },
+      };
+    },
+  };
+}
+
+/**
+ * BOT_BOTTLE_UPSTREAM_CA names a host file (a corporate MITM root, a test's
+ * upstream CA); the bundle reads it at that path, so it is bound read-only.
+ */
+function upstreamCaBind(hostEnv: Readonly<Record<string, string | undefined>>): Array<{ path: string; readOnly: boolean }> {
+  const file = hostEnv.BOT_BOTTLE_UPSTREAM_CA;
+  if (file === undefined || file === '') return [];
+  if (!isAbsolute(file) || !existsSync(file)) throw new DockerError(`BOT_BOTTLE_UPSTREAM_CA=${file.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)} is not an absolute path to an existing file`);
+  return [{ path: file, readOnly: true }];
+}
+
+/** Registers the undo the moment the resource exists (on the same tick as it resolves). */
+async function registered<T>(creating: Promise<T>, onCreated: (value: T) => void): Promise<T> {
+  const value = await creating;
+  onCreated(value);
+  return value;
+}
+
+/**
+ * Promise.all that waits for every step before failing: a step still
+ * creating something when another failed would otherwise create it after
+ * the teardown has run, and leave it behind.
+ */
+async function settled<T extends readonly unknown[]>(steps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(steps);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
