@@ -45,7 +45,10 @@ export function registerResume(program: Command, ctx: CliContext): void {
       if (opts.prompt !== undefined) textArg(opts.prompt, '--prompt');
       const meta = readState(ctx.home, slug);
       const backends = allBackends();
-      const running = (await backends[meta.backend as BottlePlan['backend']].list(ctx.home)).find((s) => s.slug === slug && s.running);
+      const statuses = await backends[meta.backend as BottlePlan['backend']].list(ctx.home).catch((err: unknown) => {
+        throw new CliError(`cannot tell whether ${slug} is running: ${err instanceof Error ? err.message : String(err)}`);
+      });
+      const running = statuses.find((s) => s.slug === slug && s.running);
       if (running) throw new CliError(`bottle ${slug} is already running (${running.detail ?? meta.backend})`);
       const selection = await selectBackend({ flag: meta.backend, env: ctx.env, backends, requireAvailable: !opts.dryRun });
       // Manifests are read again from where the bottle was started: a repo agent comes from that repo.
