@@ -23,18 +23,23 @@ export interface ClaudeStartTimes {
   firstRequest: number[];
   /** Spawn to the Messages API call. */
   messages: number[];
+  /** Bottle only (BOT_BOTTLE_TRACE, ms since the CLI process started): the bundle's ready line, the agent's release. */
+  ready: number[];
+  released: number[];
 }
 
 export interface ClaudeStartResult {
   bottle: ClaudeStartTimes;
   bare: ClaudeStartTimes;
+  /** The bottle through `compareCli` (another build), alternated in the same run. */
+  compare?: ClaudeStartTimes;
 }
 
 const PROMPT = 'say: first output';
 let started = 0;
 
-/** Milliseconds from spawn to the first byte on stdout; fails unless the reply arrives and the exit is clean. */
-function firstOutput(file: string, args: string[], env: Record<string, string>, cwd: string): Promise<number> {
+/** Milliseconds from spawn to the first byte on stdout, and stderr; fails unless the reply arrives and the exit is clean. */
+function firstOutput(file: string, args: string[], env: Record<string, string>, cwd: string): Promise<{ first: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
     started = Date.now();
@@ -51,12 +56,12 @@ function firstOutput(file: string, args: string[], env: Record<string, string>, 
     child.on('close', (code) => {
       clearTimeout(timer);
       if (code !== 0 || first === undefined || !out.includes('FAKE-REPLY first output')) reject(new Error(`${file} exited ${code}: ${out}\n${err}`));
-      else resolve(first);
+      else resolve({ first, stderr: err });
     });
   });
 }
 
-export async function benchClaudeStart(root: string, cli: string, runs: number): Promise<ClaudeStartResult> {
+export async function benchClaudeStart(root: string, cli: string, runs: number, compareCli?: string): Promise<ClaudeStartResult> {
   const fake = await startFakeAnthropic();
   try {
     const home = join(root, 'claude-home');
@@ -67,7 +72,7 @@ export async function benchClaudeStart(root: string, cli: string, runs: number):
     const caFile = join(root, 'fake-ca.pem');
     writeFileSync(caFile, fake.caPem);
     const base = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
-    const bottleEnv = { ...base, BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_RESOLVE: fake.resolve, BOT_BOTTLE_UPSTREAM_CA: caFile, BENCH_CLAUDE_TOKEN: 'bench-token' };
+    const bottleEnv = { ...base, BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_RESOLVE: fake.resolve, BOT_BOTTLE_UPSTREAM_CA: caFile, BENCH_CLAUDE_TOKEN: 'bench-token', BOT_BOTTLE_TRACE: '1' };
 
     // The bare run gets what the bottle provisions: same arguments, settings file, config folder, env.
     const bare = join(root, 'bare');
@@ -99,13 +104,20 @@ export async function benchClaudeStart(root: string, cli: string, runs: number):
       ...(process.getuid?.() === 0 ? { IS_SANDBOX: '1' } : {}),
     };
 
-    const result: ClaudeStartResult = { bottle: { first: [], firstRequest: [], messages: [] }, bare: { first: [], firstRequest: [], messages: [] } };
+    const times = (): ClaudeStartTimes => ({ first: [], firstRequest: [], messages: [], ready: [], released: [] });
+    const result: ClaudeStartResult = { bottle: times(), bare: times(), ...(compareCli ? { compare: times() } : {}) };
+    const traced = (stderr: string, phase: string): number[] => {
+      const at = new RegExp(`\\[bot-bottle trace ([\\d.]+) ms\\] ${phase}`).exec(stderr)?.[1];
+      return at === undefined ? [] : [Number(at)];
+    };
     const measure = async (into: ClaudeStartTimes | undefined, file: string, args: string[], env: Record<string, string>, cwd: string): Promise<void> => {
       const seen = fake.requests.length;
-      const first = await firstOutput(file, args, env, cwd);
+      const { first, stderr } = await firstOutput(file, args, env, cwd);
       const requests = fake.requests.slice(seen);
       if (!into) return;
       into.first.push(first);
+      into.ready.push(...traced(stderr, 'sidecars ready'));
+      into.released.push(...traced(stderr, 'agent started'));
       into.firstRequest.push((requests[0]?.at ?? NaN) - started);
       into.messages.push((requests.find((r) => r.path.startsWith('/v1/messages'))?.at ?? NaN) - started);
     };
@@ -116,6 +128,7 @@ export async function benchClaudeStart(root: string, cli: string, runs: number):
     for (let i = 0; i < runs; i++) {
       await measure(result.bottle, process.execPath, bottleArgs, bottleEnv, root);
       await measure(result.bare, 'claude', bareArgs, bareEnv, workspace);
+      if (compareCli) await measure(result.compare, process.execPath, [compareCli, ...bottleArgs.slice(1)], bottleEnv, root);
     }
     if (fake.refusedConnects.length > 0) throw new Error(`bare claude tried to reach ${fake.refusedConnects.join(', ')}`);
     return result;

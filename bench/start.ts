@@ -6,6 +6,7 @@
  * see the same machine) to show what the containment self-test adds. Then
  * headless `claude -p` to first output through a bottle vs. bare against the
  * same fake API (bench/claude-start.ts), when Claude Code is installed.
+ * `-- --backend docker`: the docker backend against a bare `docker run` (bench/docker-start.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,12 +14,21 @@ import { benchClaudeStart, type ClaudeStartResult } from './claude-start.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+const backendFlag = process.argv.indexOf('--backend');
+if (backendFlag >= 0 && process.argv[backendFlag + 1] === 'docker') {
+  await import('./docker-start.js');
+  process.exit(0);
+}
+
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const root = mkdtempSync(join(tmpdir(), 'bb-bench-start-'));
 const home = join(root, 'home');
 cpSync('examples/bottles', join(home, 'bottles'), { recursive: true });
 cpSync('examples/agents', join(home, 'agents'), { recursive: true });
-const cli = join(process.cwd(), 'dist', 'cli.js');
+// BENCH_CLI: another build's CLI (e.g. the previous commit's, to compare in one window).
+const cli = process.env.BENCH_CLI ?? join(process.cwd(), 'dist', 'cli.js');
+// BENCH_CLAUDE_ONLY=1: only the claude -p comparison. BENCH_COMPARE_CLI: a second build's CLI, its claude -p bottle alternated with this one's.
+const claudeOnly = process.env.BENCH_CLAUDE_ONLY === '1';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -58,7 +68,7 @@ const run = (extra: string[]): string => {
   if (r.status !== 0) throw new Error(`start failed (${r.status}): ${r.stderr}`);
   return r.stderr;
 };
-for (let i = 0; i < RUNS; i++) {
+for (let i = 0; i < (claudeOnly ? 0 : RUNS); i++) {
   let stderr = '';
   const checked = (): number => cpuOf(() => timed(() => (stderr = run([]))), cpuChecked);
   const bare = (): number =>
@@ -86,37 +96,40 @@ for (let i = 0; i < RUNS; i++) {
     phases.set(m[2] ?? '', list);
   }
 }
-const nodeStart = Array.from({ length: RUNS }, () => timed(() => execFileSync(process.execPath, ['-e', '0'])));
-const bareBwrap = Array.from({ length: RUNS }, () =>
+const nodeStart = Array.from({ length: claudeOnly ? 0 : RUNS }, () => timed(() => execFileSync(process.execPath, ['-e', '0'])));
+const bareBwrap = Array.from({ length: claudeOnly ? 0 : RUNS }, () =>
   timed(() => execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bwrap', '--unshare-all', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', 'true'])),
 );
 let claude: ClaudeStartResult | string;
 try {
   execFileSync('claude', ['--version'], { stdio: 'ignore' });
-  claude = process.getuid?.() === 0 ? await benchClaudeStart(root, cli, RUNS) : 'skipped: needs root (the fake API listens on port 443)';
+  claude = process.getuid?.() === 0 ? await benchClaudeStart(root, cli, RUNS, process.env.BENCH_COMPARE_CLI) : 'skipped: needs root (the fake API listens on port 443)';
 } catch (err) {
   claude = `skipped: ${err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'claude is not installed (scripts/install-agents.sh)' : String(err)}`;
 }
 rmSync(root, { recursive: true, force: true });
 
 const fmt = (n: number): string => n.toFixed(0);
-console.log(`bot-bottle start --headless --prompt true (bwrap), ${RUNS} runs`);
-console.log('| measure | median | min | max |');
-console.log('|---|---|---|---|');
-console.log(`| start, wall (ms) | ${fmt(median(starts))} | ${fmt(Math.min(...starts))} | ${fmt(Math.max(...starts))} |`);
-console.log(`| start with --no-containment-check, wall (ms) | ${fmt(median(unchecked))} | ${fmt(Math.min(...unchecked))} | ${fmt(Math.max(...unchecked))} |`);
-console.log(`| containment self-test adds (ms, difference of medians) | ${fmt(median(starts) - median(unchecked))} | | |`);
-console.log(`| CPU user+sys, all processes (ms) | ${fmt(median(cpuChecked))} | ${fmt(Math.min(...cpuChecked))} | ${fmt(Math.max(...cpuChecked))} |`);
-console.log(`| CPU with --no-containment-check (ms) | ${fmt(median(cpuUnchecked))} | ${fmt(Math.min(...cpuUnchecked))} | ${fmt(Math.max(...cpuUnchecked))} |`);
-console.log(`| bundle peak RSS (MB) | ${median(rss).toFixed(1)} | ${Math.min(...rss).toFixed(1)} | ${Math.max(...rss).toFixed(1)} |`);
-console.log(`| floor: node -e 0 (ms) | ${fmt(median(nodeStart))} | ${fmt(Math.min(...nodeStart))} | ${fmt(Math.max(...nodeStart))} |`);
-console.log(`| floor: bare bwrap true (ms) | ${fmt(median(bareBwrap))} | ${fmt(Math.min(...bareBwrap))} | ${fmt(Math.max(...bareBwrap))} |`);
-console.log(`\nphase (median ms since CLI start; with --no-containment-check the bundle was ready at ${fmt(median(readyUnchecked))}):`);
-for (const [phase, xs] of phases) console.log(`  ${phase}: ${fmt(median(xs))}`);
-const added = median(starts) - median(unchecked);
-console.log(`\ntargets: start < 500 ms (${median(starts) < 500 ? 'met' : 'missed'}), bundle RSS < 80 MB (${median(rss) < 80 ? 'met' : 'missed'}), self-test ≤ 150 ms (${added <= 150 ? 'met' : 'missed'})`);
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+if (!claudeOnly) {
+  console.log(`bot-bottle start --headless --prompt true (bwrap), ${RUNS} runs`);
+  console.log('| measure | median | min | max |');
+  console.log('|---|---|---|---|');
+  console.log(`| start, wall (ms) | ${fmt(median(starts))} | ${fmt(Math.min(...starts))} | ${fmt(Math.max(...starts))} |`);
+  console.log(`| start with --no-containment-check, wall (ms) | ${fmt(median(unchecked))} | ${fmt(Math.min(...unchecked))} | ${fmt(Math.max(...unchecked))} |`);
+  console.log(`| containment self-test adds (ms, difference of medians) | ${fmt(median(starts) - median(unchecked))} | | |`);
+  console.log(`| CPU user+sys, all processes (ms) | ${fmt(median(cpuChecked))} | ${fmt(Math.min(...cpuChecked))} | ${fmt(Math.max(...cpuChecked))} |`);
+  console.log(`| CPU with --no-containment-check (ms) | ${fmt(median(cpuUnchecked))} | ${fmt(Math.min(...cpuUnchecked))} | ${fmt(Math.max(...cpuUnchecked))} |`);
+  console.log(`| bundle peak RSS (MB) | ${median(rss).toFixed(1)} | ${Math.min(...rss).toFixed(1)} | ${Math.max(...rss).toFixed(1)} |`);
+  console.log(`| floor: node -e 0 (ms) | ${fmt(median(nodeStart))} | ${fmt(Math.min(...nodeStart))} | ${fmt(Math.max(...nodeStart))} |`);
+  console.log(`| floor: bare bwrap true (ms) | ${fmt(median(bareBwrap))} | ${fmt(Math.min(...bareBwrap))} | ${fmt(Math.max(...bareBwrap))} |`);
+  console.log(`\nphase (median ms since the CLI process started; with --no-containment-check the bundle was ready at ${fmt(median(readyUnchecked))}):`);
+  for (const [phase, xs] of phases) console.log(`  ${phase}: ${fmt(median(xs))}`);
+  const added = median(starts) - median(unchecked);
+  console.log(`\ntargets: start < 500 ms (${median(starts) < 500 ? 'met' : 'missed'}), bundle RSS < 80 MB (${median(rss) < 80 ? 'met' : 'missed'}), self-test ≤ 150 ms (${added <= 150 ? 'met' : 'missed'})`);
+}
 
-if (typeof claude === 'string') console.log(`\nclaude -p, bottle vs bare: ${claude}`);
+if (typeof claude === 'string') console.log(`\nclaude -p, bottle vs bare: ${claude}; load average ${load}`);
 else {
   const overhead = median(claude.bottle.first) - median(claude.bare.first);
   const row = (label: string, xs: number[]): string => `| ${label} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} |`;
@@ -129,5 +142,20 @@ else {
   console.log(row('bare: first API request', claude.bare.firstRequest));
   console.log(row('bottle: Messages API call', claude.bottle.messages));
   console.log(row('bare: Messages API call', claude.bare.messages));
-  console.log(`\ntarget: bottle overhead < 400 ms: ${fmt(overhead)} ms (${overhead < 400 ? 'met' : 'missed'})`);
+  if (claude.compare) {
+    console.log(row(`bottle with ${process.env.BENCH_COMPARE_CLI}: first output`, claude.compare.first));
+    console.log(row(`bottle with ${process.env.BENCH_COMPARE_CLI}: first API request`, claude.compare.firstRequest));
+    console.log(`| overhead with ${process.env.BENCH_COMPARE_CLI} | ${fmt(median(claude.compare.first) - median(claude.bare.first))} | | |`);
+  }
+  const { bottle, bare } = claude;
+  const gap = (to: number[], from: number[]): number => median(to) - median(from);
+  console.log(`\nwhere the bottle's time goes (differences of medians, ms; bottle vs bare):`);
+  console.log('| step | bottle | bare | added |');
+  console.log('|---|---|---|---|');
+  console.log(`| spawn → bundle ready (CLI start, plan, bundle start) | ${fmt(median(bottle.ready))} | | ${fmt(median(bottle.ready))} |`);
+  console.log(`| bundle ready → agent released (containment verdict) | ${fmt(gap(bottle.released, bottle.ready))} | | ${fmt(gap(bottle.released, bottle.ready))} |`);
+  console.log(`| agent start → its first API request | ${fmt(gap(bottle.firstRequest, bottle.released))} | ${fmt(median(bare.firstRequest))} | ${fmt(gap(bottle.firstRequest, bottle.released) - median(bare.firstRequest))} |`);
+  console.log(`| first API request → Messages API call | ${fmt(gap(bottle.messages, bottle.firstRequest))} | ${fmt(gap(bare.messages, bare.firstRequest))} | ${fmt(gap(bottle.messages, bottle.firstRequest) - gap(bare.messages, bare.firstRequest))} |`);
+  console.log(`| Messages API call → first output | ${fmt(gap(bottle.first, bottle.messages))} | ${fmt(gap(bare.first, bare.messages))} | ${fmt(gap(bottle.first, bottle.messages) - gap(bare.first, bare.messages))} |`);
+  console.log(`\ntarget: bottle overhead < 400 ms: ${fmt(overhead)} ms (${overhead < 400 ? 'met' : 'missed'}); load average ${load}`);
 }

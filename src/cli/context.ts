@@ -1,4 +1,5 @@
 import { botBottleHome } from '../state/paths.js';
+import { UserError } from '../util/errors.js';
 
 /**
  * Everything a command reads from the outside world, passed in so commands
@@ -24,13 +25,7 @@ export function processContext(): CliContext {
   };
 }
 
-/** An error meant for the operator: printed as-is, no stack, non-zero exit. */
-export class CliError extends Error {
+/** An error meant for the operator, raised by the CLI: printed as-is, no stack, non-zero exit. */
+export class CliError extends UserError {
   override name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
 }

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { LaunchError } from '../launch/errors.js';
 import { BackendUnavailableError } from '../backends/types.js';
 import { ManifestError } from '../manifest/errors.js';
+import { renderUserError, UserError } from '../util/errors.js';
 import { SlugError } from '../plan/slug.js';
 import { bottlesWithClaudeSession } from '../plan/claude.js';
 import { registerEdit } from './commands/edit.js';
@@ -64,12 +64,8 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode; // commander already printed its one line
-    if (err instanceof CliError) {
-      ctx.stderr(`bot-bottle: ${err.message}\n`);
-      return err.exitCode;
-    }
-    if (err instanceof LaunchError) {
-      ctx.stderr(`bot-bottle: ${err.message}\n`);
+    if (err instanceof UserError) {
+      ctx.stderr(renderUserError(err));
       return err.exitCode;
     }
     if (err instanceof ManifestError || err instanceof BackendUnavailableError || err instanceof SlugError) {

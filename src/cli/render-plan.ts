@@ -1,5 +1,6 @@
 import type { BottlePlan } from '../plan/types.js';
-import { describeAuth } from '../plan/egress-route.js';
+import { renderBoundary } from './render-boundary.js';
+import { describeAuth } from '../routes/model.js';
 
 /**
  * The human view of a plan: what the preflight shows before anything runs.
@@ -44,6 +45,7 @@ export function renderPlan(plan: BottlePlan): string {
       ? '  containment: self-test from inside before the agent starts (host unreachable, no DNS, only the bundle, egress refuses, CA trusted, no secrets readable)'
       : `  containment: NOT CHECKED (${plan.containmentCheck.reason}): the bottle's isolation is not verified`,
   );
-  for (const warning of plan.warnings) lines.push(`  warning: ${warning}`);
+  if (plan.boundary !== undefined) lines.push(...renderBoundary(plan.boundary));
+  for (const warning of plan.warnings) lines.push(`  warning: ${warning.message}`);
   return `${lines.join('\n')}\n`;
 }

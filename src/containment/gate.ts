@@ -1,7 +1,7 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { LaunchSecrets } from '../launch/boundary.js';
-import { CliError } from '../cli/context.js';
+import type { ResolvedSecrets } from '../plan/secrets.js';
+import { UserError } from '../util/errors.js';
 import type { BottlePlan } from '../plan/types.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME } from '../provision/layout.js';
 import { trace } from '../util/trace.js';
@@ -58,7 +58,7 @@ export interface ContainmentGate {
 }
 
 /** A launch refused because the bottle's containment could not be proven. */
-export class ContainmentError extends CliError {
+export class ContainmentError extends UserError {
   override name = 'ContainmentError';
 }
 
@@ -67,7 +67,7 @@ const PROBE_TIMEOUT_MS = 15_000;
 
 export function containmentGate(opts: {
   plan: BottlePlan;
-  secrets: LaunchSecrets;
+  secrets: ResolvedSecrets;
   hostEnv: Readonly<Record<string, string | undefined>>;
   home: string;
   log: (message: string) => void;

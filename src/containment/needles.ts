@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { LaunchSecrets } from '../launch/boundary.js';
+import type { ResolvedSecrets } from '../plan/secrets.js';
 import type { BottlePlan } from '../plan/types.js';
 import { needleForms, type Needle } from './checks.js';
 
@@ -13,7 +13,7 @@ const MIN_CHARS = 8;
  * value the manifest hands the agent on purpose (`${HOST_VAR}`, a prompt, a
  * literal) is not a leak and is left out.
  */
-export function hostSecretNeedles(plan: BottlePlan, secrets: LaunchSecrets, hostEnv: Readonly<Record<string, string | undefined>>): Needle[] {
+export function hostSecretNeedles(plan: BottlePlan, secrets: ResolvedSecrets, hostEnv: Readonly<Record<string, string | undefined>>): Needle[] {
   const given = new Set<string>([...Object.values(secrets.agentEnv), ...plan.env.flatMap((e) => ('value' in e ? [e.value] : []))]);
   const out = new Map<string, string>();
   const add = (label: string, value: string | undefined): void => {

@@ -21,14 +21,28 @@ export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate
     return value;
   };
   // What needs no bundle: the network as the bottle sees it, what it can reach, who it is, what runs beside it.
-  const notListening = await timed('listening', early.endpointsRemote === true ? waitForConnect(early.endpoints, 5_000) : waitForListeners(early.endpoints, 5_000));
-  // Snapshot sockets before this process opens any of its own.
-  const network = { ...readNetwork(), notListening };
   const ms = early.limits.attemptMs;
-  const [attempts, dns] = await Promise.all([
-    timed('attempts', Promise.all(early.canaries.map(async (c) => ({ ...c, outcome: await attempt(c.proto, c.host, c.port, ms) })))),
-    early.dnsName === undefined ? undefined : timed('dns', resolves(early.dnsName, ms * 2)),
-  ]);
+  const reach = (): Promise<[ProbeReport['attempts'], ProbeReport['dns'] | undefined]> =>
+    Promise.all([
+      timed('attempts', Promise.all(early.canaries.map(async (c) => ({ ...c, outcome: await attempt(c.proto, c.host, c.port, ms) })))),
+      early.dnsName === undefined ? undefined : timed('dns', resolves(early.dnsName, ms * 2)),
+    ]);
+  let network: ProbeReport['network'];
+  let attempts: ProbeReport['attempts'];
+  let dns: ProbeReport['dns'] | undefined;
+  if (early.endpointsRemote === true) {
+    // The bundle listens in another machine or container, so nothing of it shows in this one's sockets:
+    // snapshot them first (before this process opens any of its own), and run the attempts while the bundle starts.
+    const sockets = readNetwork();
+    const [notListening, reached] = await Promise.all([timed('listening', waitForConnect(early.endpoints, 5_000)), reach()]);
+    network = { ...sockets, notListening };
+    [attempts, dns] = reached;
+  } else {
+    const notListening = await timed('listening', waitForListeners(early.endpoints, 5_000));
+    // Snapshot sockets before this process opens any of its own.
+    network = { ...readNetwork(), notListening };
+    [attempts, dns] = await reach();
+  }
   const self = readSelf();
   const { processes, texts: procTexts } = readProcesses();
   // Every file but the two the launcher fills in once the bundle has minted the CA (read below).

@@ -1,4 +1,4 @@
-import type { CliContext } from '../cli/context.js';
+import type { LaunchHost } from './launch.js';
 import type { TeardownStack } from './teardown.js';
 
 const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
@@ -26,7 +26,7 @@ export class BottleEnd {
     private readonly slug: string,
     interactive: boolean,
     private readonly teardown: TeardownStack,
-    private readonly ctx: CliContext,
+    private readonly ctx: Pick<LaunchHost, 'stderr'>,
   ) {
     for (const signal of Object.keys(SIGNAL_NUMBERS) as StopSignal[]) {
       // Ctrl-C on the attached terminal reaches this process too; it must neither kill nor stop us.

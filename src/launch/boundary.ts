@@ -1,3 +1,4 @@
+import type { BoundaryPlan } from '../plan/boundary.js';
 import type { ProbeInside, ProbeTargets } from '../containment/gate.js';
 import type { BackendName, BottlePlan } from '../plan/types.js';
 import type { GuestEndpoints, GuestSetup } from '../provision/guest.js';
@@ -51,6 +52,12 @@ export interface ReadyBundle {
   died: Promise<string>;
   /** Strings only the bundle's host-side command line holds (the containment check looks for them inside). */
   hostProcessMarkers: string[];
+  /**
+   * Starts the bundle's warm-ups (leaf certificates, upstream trust, the MCP
+   * server) once the agent is released, so they overlap the agent's start and
+   * not the containment check. A bundle without it warms up right after ready.
+   */
+  warm?(): void;
 }
 
 /** Where the bundle runs: a host child process (bwrap), a container (docker, smolmachines), a pod. */
@@ -171,6 +178,12 @@ export interface BottleStatus {
 export interface Backend {
   readonly name: BackendName;
   availability(): Promise<Availability>;
+  /**
+   * The backend's part of the plan (addresses, commands, cache keys) and the
+   * host checks that failed: pure apart from those checks, so a dry run
+   * prints it on any host.
+   */
+  planBoundary?(plan: BottlePlan, ctx: { home: string; env: Readonly<Record<string, string | undefined>> }): Promise<BoundaryPlan>;
   /** Prepare one bottle's boundary (e.g. its run folder); nothing runs yet. */
   boundary(plan: BottlePlan, ctx: BoundaryContext): Promise<Boundary>;
   exec(slug: string, argv: readonly string[]): Promise<number>;

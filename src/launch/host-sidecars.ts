@@ -18,6 +18,8 @@ export interface HostSidecars {
   process: ChildProcess;
   /** Resolves with what happened if the bundle ends before teardown stops it; never rejects. */
   died: Promise<string>;
+  /** Starts the bundle's warm-ups (call it once the agent is released: sidecars/main.ts, --warm-on-stdin). */
+  warm(): void;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function startHostSidecars(opts: {
   // Its own session: a Ctrl-C or hangup on the operator's terminal goes to the CLI's process group and
   // must not stop the bundle behind the CLI's back (while attached, Ctrl-C belongs to the agent). The CLI
   // decides when the bundle stops; --exit-with-parent still ends it if the CLI dies.
-  const child = spawn(process.execPath, [...BUNDLE_NODE_FLAGS, cli, '--config', opts.configFile, '--exit-with-parent'], {
+  const child = spawn(process.execPath, [...BUNDLE_NODE_FLAGS, cli, '--config', opts.configFile, '--exit-with-parent', '--warm-on-stdin'], {
     env: opts.env,
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
@@ -87,7 +89,8 @@ export async function startHostSidecars(opts: {
       reject(new LaunchError(`the sidecar bundle exited before it was ready (${signal ?? `code ${code}`}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`));
     });
   });
-  return { pid, identity, ready, process: child, died };
+  child.stdin.on('error', () => undefined);
+  return { pid, identity, ready, process: child, died, warm: () => void child.stdin.write('warm\n') };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -127,7 +130,7 @@ export function hostSidecarHost(dir: string, onReady: (bundle: HostSidecars) => 
       const bundle = await startHostSidecars({ configFile, logFile: opts.logFile, env: opts.settings, teardown: opts.teardown });
       rmSync(secretsFile, { force: true });
       onReady(bundle);
-      return { caPem: readFileSync(opts.config.egress.caCertOut, 'utf8'), died: bundle.died, hostProcessMarkers: [configFile] };
+      return { caPem: readFileSync(opts.config.egress.caCertOut, 'utf8'), died: bundle.died, hostProcessMarkers: [configFile], warm: () => bundle.warm() };
     },
   };
 }

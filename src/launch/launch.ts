@@ -1,8 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import type { Backend, RunningBottle } from './boundary.js';
-import type { CliContext } from '../cli/context.js';
 import { LaunchError } from './errors.js';
 import type { BottlePlan } from '../plan/types.js';
+import { blockingWarnings } from '../plan/warnings.js';
 import { prepareState } from './prepare.js';
 import { resolveSecrets } from './secrets.js';
 import { startFailure } from './start-failure.js';
@@ -11,9 +11,19 @@ import { slugTaken } from '../state/metadata.js';
 import { BottleEnd } from './bottle-end.js';
 import { settleState } from './at-exit.js';
 import { trace } from '../util/trace.js';
-import { askSecret } from '../cli/ask-secret.js';
 import { ContainmentError, containmentGate, OPT_OUT_WARNING, recordSkipped } from '../containment/gate.js';
 import { launchBottle } from './orchestrate.js';
+
+/** What a launch needs from whoever starts it (the CLI): its home, cwd and environment, a terminal or not. */
+export interface LaunchHost {
+  home: string;
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  isTTY: boolean;
+  stderr: (text: string) => void;
+  /** Asks for a prompted secret without echoing it (only on a terminal). */
+  askSecret?: (question: string) => Promise<string>;
+}
 
 /**
  * Execute a plan: refuse on blocking warnings, confirm, resolve secrets,
@@ -22,8 +32,8 @@ import { launchBottle } from './orchestrate.js';
  * failure and when the agent ends. State is kept for
  * `resume`, or deleted with `--rm` (at-exit.ts).
  */
-export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliContext, opts: { confirm: boolean }): Promise<number> {
-  const blocking = plan.warnings.filter((w) => w.endsWith('launch will fail'));
+export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: LaunchHost, opts: { confirm: boolean }): Promise<number> {
+  const blocking = blockingWarnings(plan);
   if (blocking.length > 0) throw new LaunchError(`cannot launch ${plan.slug}:\n  ${blocking.join('\n  ')}`);
   if (!plan.containmentCheck.run) ctx.stderr(`bot-bottle: ${OPT_OUT_WARNING}\n`);
   if (opts.confirm && !(await confirm(ctx, 'Launch this bottle? [y/N] '))) {
@@ -31,7 +41,7 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
     return 1;
   }
   trace('plan ready');
-  const secrets = await resolveSecrets(plan, { hostEnv: ctx.env, ...(ctx.isTTY ? { prompt: (q: string) => askSecret(q) } : {}) });
+  const secrets = await resolveSecrets(plan, { hostEnv: ctx.env, ...(ctx.isTTY && ctx.askSecret ? { prompt: ctx.askSecret } : {}) });
   const report = (f: { label: string; error: unknown }): void => ctx.stderr(`bot-bottle: teardown step "${f.label}" failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`);
   const teardown = new TeardownStack(report);
   // What this start creates on disk, undone only if the start fails (a bottle that ran keeps its state).
@@ -75,7 +85,7 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: CliCon
   }
 }
 
-async function confirm(ctx: CliContext, question: string): Promise<boolean> {
+async function confirm(ctx: LaunchHost, question: string): Promise<boolean> {
   if (!ctx.isTTY) throw new LaunchError('refusing to launch without confirmation: no terminal (use --headless for unattended runs)');
   return /^y(es)?$/i.test((await ask(question)).trim());
 }

@@ -61,5 +61,6 @@ export async function launchBottle(plan: BottlePlan, backend: Backend, ctx: Orch
   // Fail closed: whatever happened above, an enabled gate that did not pass never hands the bottle over.
   if (containment.enabled && !containment.verified) throw new ContainmentError(`the ${backend.name} backend started ${plan.slug} without the containment check; refusing to hand it over`);
   await guest.release();
+  bundle.warm?.();
   return { slug: plan.slug, exited: guest.exited, failed: bundle.died };
 }

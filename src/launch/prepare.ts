@@ -1,12 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import writeFileAtomic from 'write-file-atomic';
-import { array } from 'zod/mini';
-import { EgressRoutePlanSchema, type EgressRoutePlan } from '../plan/egress-route.js';
 import type { BottlePlan } from '../plan/types.js';
 import { writeMetadata } from '../state/metadata.js';
+import { fileBottleStores } from '../state/store/index.js';
 import { bottleStatePaths, homePaths, queueDir, type BottleStatePaths } from '../state/paths.js';
-import { readJsonFile } from '../util/json-file.js';
-import { assertNoLinks, assertPlainFile, removeTree } from '../util/safe-fs.js';
+import { assertNoLinks, removeTree } from '../util/safe-fs.js';
 import type { TeardownStack } from './teardown.js';
 import { copyWorkspace, describeIgnored } from './workspace-copy.js';
 
@@ -58,17 +55,8 @@ export async function prepareState(plan: BottlePlan, home: string, cwd: string, 
     }
   }
   mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
-  await writeRoutes(paths.egressRoutes, [...plan.sidecars.egress.routes, ...readApprovedRoutes(paths)]);
+  // Through the one routes store egress also reads (src/state/store): never a second writer of its own.
+  const routes = fileBottleStores(paths).routes;
+  await routes.writeLive([...plan.sidecars.egress.routes, ...(await routes.readApproved())]);
   return paths;
-}
-
-/** Routes the operator approved earlier through supervise; `resume` keeps them. */
-export function readApprovedRoutes(paths: BottleStatePaths): EgressRoutePlan[] {
-  if (!existsSync(paths.approvedRoutes)) return [];
-  assertPlainFile(paths.dir, paths.approvedRoutes);
-  return readJsonFile(paths.approvedRoutes, array(EgressRoutePlanSchema), 'approved routes (fix or delete it)');
-}
-
-async function writeRoutes(file: string, routes: EgressRoutePlan[]): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(routes, null, 2)}\n`, { mode: 0o600 });
 }

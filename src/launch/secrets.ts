@@ -88,25 +88,3 @@ function jwtExpiry(token: string): number | undefined {
     return undefined;
   }
 }
-
-/** The same shape as the host's auth.json with every credential replaced, for the agent's own ~/.codex. */
-export function codexPlaceholderAuth(path: string, placeholder: string): string {
-  const auth = JSON.parse(readFileSync(path, 'utf8')) as CodexAuth & Record<string, unknown>;
-  const out: Record<string, unknown> = { ...auth };
-  if (auth.OPENAI_API_KEY) out.OPENAI_API_KEY = placeholder;
-  if (auth.tokens) {
-    out.tokens = {
-      ...auth.tokens,
-      ...(auth.tokens.access_token ? { access_token: placeholder } : {}),
-      ...(auth.tokens.refresh_token ? { refresh_token: placeholder } : {}),
-      // id_token is parsed by codex for account info; keep its claims but not its signature.
-      ...(auth.tokens.id_token ? { id_token: unsignedJwt(auth.tokens.id_token) } : {}),
-    };
-  }
-  return `${JSON.stringify(out, null, 2)}\n`;
-}
-
-function unsignedJwt(token: string): string {
-  const [header, payload] = token.split('.');
-  return `${header ?? ''}.${payload ?? ''}.placeholder`;
-}

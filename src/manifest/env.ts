@@ -20,6 +20,3 @@ export function classifyEnv(name: string, raw: string): EnvEntry {
   return { name, kind: 'literal', value: raw };
 }
 
-export function isSecretEntry(entry: EnvEntry): boolean {
-  return entry.kind !== 'literal';
-}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { INBOUND_DETECTORS, INBOUND_ON_MATCH, ON_MATCH, OUTBOUND_DETECTORS } from '../plan/egress-route.js';
-import { routeRegexProblem } from '../plan/route-regex.js';
+import { INBOUND_DETECTORS, INBOUND_ON_MATCH, ON_MATCH, OUTBOUND_DETECTORS } from '../routes/model.js';
+import { routeRegexProblem } from '../routes/regex.js';
 import { controlProblem } from './control-chars.js';
 import { nameProblem } from './names.js';
 
@@ -185,9 +185,6 @@ export const BottleSchema = z.strictObject({
     .optional(),
 });
 
-/** Claude Code subagent keys: accepted so one file can serve both tools; all but `model` are ignored. */
-export const CLAUDE_SUBAGENT_KEYS = ['name', 'description', 'model', 'color', 'memory', 'tools'] as const;
-
 /** A model name or alias as the agent program takes it (`sonnet`, `claude-sonnet-4-5`, `gpt-5-codex`); `inherit` = the program's default. */
 const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:@[\]/-]{0,127}$/;
 
@@ -206,5 +203,4 @@ export const AgentSchema = z.strictObject({
 export type BottleFrontmatter = z.infer<typeof BottleSchema>;
 export type AgentFrontmatter = z.infer<typeof AgentSchema>;
 export type RouteFrontmatter = z.infer<typeof RouteSchema>;
-export type RepoFrontmatter = z.infer<typeof RepoSchema>;
 export type GitUser = z.infer<typeof GitUserSchema>;

@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { MergedBottle } from '../manifest/merge.js';
 import { knownSlugs } from '../state/metadata.js';
 import { bottleStatePaths } from '../state/paths.js';
-import type { PlanEnvEntry } from './types.js';
+import type { PlanEnvEntry, PlanWarning } from './types.js';
+import { notice } from './warnings.js';
 import type { RouteDraft } from './routes.js';
-import { MODEL_API_DLP, type ProviderContribution, type ProviderMode } from './providers.js';
+import { MODEL_API_DLP, type ProviderContribution, type ProviderMode } from './contribution.js';
 import { PLACEHOLDER_TOKEN } from './placeholder.js';
 
 /**
@@ -73,7 +74,7 @@ export function claudeContribution(
     .map(([name, value]) => ({ name, kind: 'literal' as const, value, secret: false as const }));
   const placeholders: PlanEnvEntry[] = [];
   const route: RouteDraft = { host: 'api.anthropic.com', matches: CLAUDE_API_MATCHES, dlp: MODEL_API_DLP, source: 'provider' };
-  const warnings: string[] = [];
+  const warnings: PlanWarning[] = [];
   if (provider.api_key) {
     route.auth = { header: 'x-api-key', tokenFrom: { kind: 'env', name: provider.api_key } };
     placeholders.push({ name: 'ANTHROPIC_API_KEY', kind: 'placeholder', value: PLACEHOLDER_TOKEN, secret: false });
@@ -81,7 +82,7 @@ export function claudeContribution(
     route.auth = { scheme: 'Bearer', tokenFrom: { kind: 'env', name: provider.auth_token } };
     placeholders.push({ name: 'CLAUDE_CODE_OAUTH_TOKEN', kind: 'placeholder', value: PLACEHOLDER_TOKEN, secret: false });
   } else {
-    warnings.push('agent_provider.auth_token and api_key are not set: claude will have to log in inside the bottle');
+    warnings.push(notice('provider-auth', 'agent_provider.auth_token and api_key are not set: claude will have to log in inside the bottle'));
   }
   return { program: 'claude', command, routes: [route], placeholders, env, persist: [CLAUDE_CONFIG_DIR], warnings };
 }

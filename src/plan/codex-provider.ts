@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { AgentProviderSchema } from '../manifest/schema.js';
 import type { z } from 'zod';
-import { MODEL_API_DLP, PLACEHOLDER_TOKEN, type ProviderContribution } from './providers.js';
-import type { BottlePlan } from './types.js';
+import { MODEL_API_DLP, type ProviderContribution } from './contribution.js';
+import { PLACEHOLDER_TOKEN } from './placeholder.js';
+import type { BottlePlan, PlanWarning } from './types.js';
+import { blocking, notice } from './warnings.js';
 
 type AgentProvider = z.infer<typeof AgentProviderSchema>;
 
@@ -27,14 +29,14 @@ export function codexContribution(
   userHome: string,
   agent: { model?: unknown; resume: boolean },
 ): ProviderContribution {
-  const warnings: string[] = [];
+  const warnings: PlanWarning[] = [];
   const keyRef = provider.auth_token;
   const forward = provider.forward_host_credentials === true;
-  if (keyRef && forward) warnings.push('agent_provider: auth_token and forward_host_credentials are both set for codex: keep one: launch will fail');
+  if (keyRef && forward) warnings.push(blocking('provider-auth', 'agent_provider: auth_token and forward_host_credentials are both set for codex: keep one'));
   let auth: { scheme: string; tokenFrom: { kind: 'env'; name: string } | { kind: 'codex-auth-file'; path: string } } | undefined;
   if (keyRef) auth = { scheme: 'Bearer', tokenFrom: { kind: 'env', name: keyRef } };
   else if (forward) auth = { scheme: 'Bearer', tokenFrom: { kind: 'codex-auth-file', path: join(userHome, '.codex', 'auth.json') } };
-  else warnings.push('agent_provider has neither auth_token nor forward_host_credentials: codex will need its own login inside the bottle');
+  else warnings.push(notice('provider-auth', 'agent_provider has neither auth_token nor forward_host_credentials: codex will need its own login inside the bottle'));
 
   const model = codexModel(agent.model, warnings);
   const resume = agent.resume;
@@ -56,10 +58,10 @@ export function codexContribution(
   };
 }
 
-function codexModel(model: unknown, warnings: string[]): string | undefined {
+function codexModel(model: unknown, warnings: PlanWarning[]): string | undefined {
   if (model === undefined || model === null) return undefined;
   if (typeof model !== 'string' || !MODEL_NAME.test(model)) {
-    warnings.push(`the agent's model ${JSON.stringify(model)} is not a model name (letters, digits, . _ : / -): codex uses its default`);
+    warnings.push(notice('provider-model', `the agent's model ${JSON.stringify(model)} is not a model name (letters, digits, . _ : / -): codex uses its default`));
     return undefined;
   }
   return CLAUDE_MODELS.test(model) ? undefined : model;

@@ -10,8 +10,9 @@ import { bottleStatePaths } from '../state/paths.js';
 import { providerContribution, providerImage, providerTemplate } from './providers.js';
 import { draftFromManifest, finalizeRoutes } from './routes.js';
 import { defaultColor } from './slug.js';
-import { GUEST_HOME } from '../provision/layout.js';
-import type { AnsiColor, BackendName, BottlePlan, PlanEnvEntry, Provenanced } from './types.js';
+import { GUEST_HOME } from './guest-layout.js';
+import type { AnsiColor, BackendName, BottlePlan, PlanEnvEntry, PlanWarning, Provenanced } from './types.js';
+import { blocking, notice } from './warnings.js';
 
 export interface PlanRequest {
   agent: string;
@@ -60,7 +61,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
   }
   const resolved = catalog.resolveBottles(bottleNames);
   const bottle = resolved.bottle;
-  const warnings: string[] = [...catalog.warnings];
+  const warnings: PlanWarning[] = catalog.warnings.map((m) => notice('manifest', m));
 
   const provider = providerContribution(bottle, req.mode, userHome, {
     model: agent.frontmatter.model,
@@ -71,14 +72,14 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
   warnings.push(...provider.warnings);
   const { routes, tokens, merged } = finalizeRoutes((bottle.egress?.routes ?? []).map(draftFromManifest), provider.routes);
   for (const m of merged.filter((x) => x.ignoredAuth)) {
-    warnings.push(`manifest route for ${m.host}: auth is ignored, the ${providerTemplate(bottle)} provider injects its own credential (the route's other keys apply)`);
+    warnings.push(notice('route-auth-ignored', `manifest route for ${m.host}: auth is ignored, the ${providerTemplate(bottle)} provider injects its own credential (the route's other keys apply)`));
   }
   for (const token of tokens) {
     if (token.from.kind === 'env' && !req.hostEnv[token.from.name]) {
-      warnings.push(`host variable ${token.from.name} (token for ${token.slot}) is not set: launch will fail`);
+      warnings.push(blocking('token-unset', `host variable ${token.from.name} (token for ${token.slot}) is not set`));
     }
     if (token.from.kind === 'codex-auth-file' && !existsSync(token.from.path)) {
-      warnings.push(`${token.from.path} does not exist: log in with codex on the host first`);
+      warnings.push(notice('codex-login-missing', `${token.from.path} does not exist: log in with codex on the host first`));
     }
   }
 
@@ -89,7 +90,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
     else if (entry.kind === 'prompt') env.push({ ...entry, secret: true });
     else {
       env.push({ ...entry, secret: true });
-      if (req.hostEnv[entry.hostVar] === undefined) warnings.push(`env ${name}: host variable ${entry.hostVar} is not set: launch will fail`);
+      if (req.hostEnv[entry.hostVar] === undefined) warnings.push(blocking('env-unset', `env ${name}: host variable ${entry.hostVar} is not set`));
     }
   }
   for (const placeholder of provider.placeholders) {
@@ -101,13 +102,13 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
   const skills = agent.frontmatter.skills ?? [];
   for (const skill of skills) {
     const found = resolveSkill(userHome, skill);
-    if ('problem' in found) warnings.push(`${found.problem}: launch will fail`);
+    if ('problem' in found) warnings.push(blocking('skill-missing', found.problem));
   }
 
   const repos = Object.entries(bottle['git-gate']?.repos ?? {}).map(([name, repo]) => {
-    if (!existsSync(repo.identity)) warnings.push(`git-gate repo ${name}: identity ${repo.identity} does not exist: launch will fail`);
+    if (!existsSync(repo.identity)) warnings.push(blocking('git-identity', `git-gate repo ${name}: identity ${repo.identity} does not exist`));
     // A key is a file: a folder, FIFO or device (a path like /dev/stdin) would hang or fail inside the gate.
-    else if (!statSync(repo.identity).isFile()) warnings.push(`git-gate repo ${name}: identity ${repo.identity} is not a regular file: launch will fail`);
+    else if (!statSync(repo.identity).isFile()) warnings.push(blocking('git-identity', `git-gate repo ${name}: identity ${repo.identity} is not a regular file`));
     return { name, url: repo.url, identityFile: repo.identity, hostKey: repo.host_key, branches: repo.branches ?? [] };
   });
 

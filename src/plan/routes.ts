@@ -1,17 +1,14 @@
 import type { RouteFrontmatter } from '../manifest/schema.js';
-import { DEFAULT_OUTBOUND_DETECTORS, INBOUND_DETECTORS, type EgressRoutePlan, type RouteDlp } from './egress-route.js';
+import { completeRoute, type EgressRoutePlan, type RouteDlp, type RouteSpec } from '../routes/model.js';
 import type { TokenSource } from './types.js';
 
-/** A route before token slots are numbered: manifest and provider routes both become this. */
-export interface RouteDraft {
-  host: string;
-  port?: number;
+/**
+ * A route before token slots are numbered: manifest and provider routes both
+ * become this. Only what was set: defaults are filled in last (completeRoute),
+ * so a manifest can tune one key of a provider route.
+ */
+export interface RouteDraft extends Omit<RouteSpec, 'auth'> {
   auth?: { scheme?: string; header?: string; tokenFrom: TokenSource['from'] };
-  matches?: EgressRoutePlan['matches'];
-  /** Only what was set: defaults are filled in last, so a manifest can tune one key of a provider route. */
-  dlp?: Partial<RouteDlp>;
-  gitFetch?: boolean;
-  source: EgressRoutePlan['source'];
 }
 
 export function draftFromManifest(route: RouteFrontmatter): RouteDraft {
@@ -97,21 +94,7 @@ export function finalizeRoutes(
       }
       auth = { ...(draft.auth.scheme ? { scheme: draft.auth.scheme } : {}), ...(draft.auth.header ? { header: draft.auth.header } : {}), tokenSlot: source.slot, tokenRef: describeTokenSource(source.from) };
     }
-    const dlp = draft.dlp ?? {};
-    return {
-      host: draft.host,
-      port: draft.port ?? 443,
-      ...(auth ? { auth } : {}),
-      matches: draft.matches ?? [],
-      dlp: {
-        outbound: dlp.outbound ?? [...DEFAULT_OUTBOUND_DETECTORS],
-        inbound: dlp.inbound ?? [...INBOUND_DETECTORS],
-        onMatch: dlp.onMatch ?? 'supervise',
-        ...(dlp.inboundOnMatch !== undefined ? { inboundOnMatch: dlp.inboundOnMatch } : {}),
-      },
-      gitFetch: draft.gitFetch ?? false,
-      source: draft.source,
-    };
+    return completeRoute({ ...draft, auth });
   });
   return { routes, tokens, merged };
 }

@@ -1,26 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { ANSI_COLORS, type AnsiColor } from './types.js';
+import { SLUG, SlugError } from '../state/names.js';
 
-const SLUG = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
-
-export class SlugError extends Error {
-  override name = 'SlugError';
-}
-
-/**
- * A slug names a state folder, so anything that turns one into a path checks
- * it first: a label (64 bytes) with a collision suffix, never a separator,
- * never `.`/`..` (it starts with a letter or digit).
- */
-export function isSlug(value: string): boolean {
-  // A label (64 bytes) with allocateSlug's `-N` collision suffix; never a separator, never `.`/`..`.
-  return SLUG.test(value) || (/-\d{1,3}$/.test(value) && SLUG.test(value.replace(/-\d{1,3}$/, '')));
-}
-
-export function assertSlug(value: string): string {
-  if (!isSlug(value)) throw new SlugError(`"${value.replace(/[^\x20-\x7e]/g, '?')}" is not a bottle name (lower-case letters, digits, '.', '_' and '-', starting with a letter or digit)`);
-  return value;
-}
+export { assertSlug, isSlug, SlugError } from '../state/names.js';
 
 export function validateLabel(label: string): string {
   if (Buffer.byteLength(label) > 64) throw new SlugError(`--label is ${Buffer.byteLength(label)} bytes; the limit is 64`);

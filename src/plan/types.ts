@@ -1,4 +1,6 @@
-import type { EgressRoutePlan } from './egress-route.js';
+import type { BoundaryPlan } from './boundary.js';
+import type { AnsiColor, BackendName } from '../state/names.js';
+import type { EgressRoutePlan } from '../routes/model.js';
 import type { ProviderTemplate } from '../manifest/schema.js';
 
 /**
@@ -77,21 +79,35 @@ export interface BottlePlan {
    * (src/containment); off only with --no-containment-check.
    */
   containmentCheck: { run: true } | { run: false; reason: string };
-  /** Problems that do not stop a dry run but will stop a launch (e.g. an unset token variable). */
-  warnings: string[];
+  /** The chosen backend's own part (src/plan/boundary.ts), added after resolving by backends that have one. */
+  boundary?: BoundaryPlan;
+  /** Problems found while planning; a dry run prints them, a launch refuses the blocking ones (`blockingWarnings`). */
+  warnings: PlanWarning[];
 }
 
-export type BackendName = 'bwrap' | 'docker' | 'smolmachines';
-export const BACKEND_NAMES: readonly BackendName[] = ['bwrap', 'docker', 'smolmachines'];
-/** Auto-detection order: strongest isolation first. */
-export const BACKEND_PREFERENCE: readonly BackendName[] = ['smolmachines', 'docker', 'bwrap'];
+/**
+ * A problem found while planning. `blocksLaunch` is decided where the problem
+ * is found (an unset token variable, a missing identity file): a launch
+ * refuses, a dry run only shows it. The message is what the operator reads.
+ */
+export interface PlanWarning {
+  code: PlanWarningCode;
+  message: string;
+  blocksLaunch: boolean;
+}
 
-export const ANSI_COLORS = [
-  'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white', 'gray',
-  'bright-red', 'bright-green', 'bright-yellow', 'bright-blue', 'bright-magenta', 'bright-cyan', 'bright-white', 'black',
-] as const;
-export type AnsiColor = (typeof ANSI_COLORS)[number];
+export type PlanWarningCode =
+  | 'manifest'
+  | 'provider-auth'
+  | 'provider-model'
+  | 'route-auth-ignored'
+  | 'token-unset'
+  | 'codex-login-missing'
+  | 'env-unset'
+  | 'skill-missing'
+  | 'git-identity';
 
+export { ANSI_COLORS, BACKEND_NAMES, BACKEND_PREFERENCE, type AnsiColor, type BackendName } from '../state/names.js';
 export type ImagePlan =
   | { kind: 'host-program'; program: string }
   | { kind: 'default'; name: string }

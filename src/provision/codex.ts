@@ -1,6 +1,6 @@
-import { codexPlaceholderAuth } from '../launch/secrets.js';
+import { readFileSync } from 'node:fs';
 import { CODEX_PLACEHOLDER_KEY_VAR } from '../plan/codex-provider.js';
-import { PLACEHOLDER_TOKEN } from '../plan/providers.js';
+import { PLACEHOLDER_TOKEN } from '../plan/placeholder.js';
 import type { BottlePlan } from '../plan/types.js';
 import { GUEST_HOME } from './layout.js';
 
@@ -59,4 +59,31 @@ export function codexAuthJson(plan: BottlePlan): string | undefined {
   const apiKey = plan.env.find((e) => e.name === CODEX_PLACEHOLDER_KEY_VAR && e.kind === 'placeholder');
   if (apiKey) return `${JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: PLACEHOLDER_TOKEN }, null, 2)}\n`;
   return undefined;
+}
+
+interface CodexAuth {
+  OPENAI_API_KEY?: string | null;
+  tokens?: { access_token?: string; id_token?: string; refresh_token?: string; account_id?: string } | null;
+}
+
+/** The same shape as the host's auth.json with every credential replaced, for the agent's own ~/.codex. */
+export function codexPlaceholderAuth(path: string, placeholder: string): string {
+  const auth = JSON.parse(readFileSync(path, 'utf8')) as CodexAuth & Record<string, unknown>;
+  const out: Record<string, unknown> = { ...auth };
+  if (auth.OPENAI_API_KEY) out.OPENAI_API_KEY = placeholder;
+  if (auth.tokens) {
+    out.tokens = {
+      ...auth.tokens,
+      ...(auth.tokens.access_token ? { access_token: placeholder } : {}),
+      ...(auth.tokens.refresh_token ? { refresh_token: placeholder } : {}),
+      // id_token is parsed by codex for account info; keep its claims but not its signature.
+      ...(auth.tokens.id_token ? { id_token: unsignedJwt(auth.tokens.id_token) } : {}),
+    };
+  }
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+function unsignedJwt(token: string): string {
+  const [header, payload] = token.split('.');
+  return `${header ?? ''}.${payload ?? ''}.placeholder`;
 }

@@ -1,9 +1,9 @@
 import { homedir } from 'node:os';
-import type { LaunchSecrets } from '../launch/boundary.js';
+import type { ResolvedSecrets } from '../plan/secrets.js';
 import { gitInsteadOfEntries, renderGitConfig } from '../sidecars/git-gate/insteadof.js';
 import { superviseRegistration } from '../supervise/registration.js';
 import type { BottlePlan } from '../plan/types.js';
-import { CliError } from '../cli/context.js';
+import { UserError } from '../util/errors.js';
 import { resolveSkill } from '../manifest/roots.js';
 import { CODEX_HOME, codexAuthJson, codexConfigToml } from './codex.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_PATH, GUEST_USER } from './layout.js';
@@ -46,7 +46,7 @@ export interface GuestSetup {
 export function provisionGuest(
   plan: BottlePlan,
   endpoints: GuestEndpoints,
-  secrets: LaunchSecrets,
+  secrets: ResolvedSecrets,
   opts: { term?: string | undefined; userHome?: string } = {},
 ): GuestSetup {
   const userHome = opts.userHome ?? homedir();
@@ -102,7 +102,7 @@ export function provisionGuest(
   const copies = plan.agent.skills.map((skill) => {
     // Checked again here, where the name becomes a host path and a guest path.
     const found = resolveSkill(userHome, skill);
-    if ('problem' in found) throw new CliError(`${found.problem}; install it on the host or remove it from the agent`);
+    if ('problem' in found) throw new UserError(`${found.problem}; install it on the host or remove it from the agent`);
     return { hostPath: found.path, guestPath: `${GUEST_HOME}/.claude/skills/${skill}` };
   });
 

@@ -4,12 +4,20 @@ import { readBundleSecrets, type BundleSecrets } from './secrets.js';
 export interface Daemon {
   name: string;
   close(): Promise<void>;
+  /**
+   * Work the first requests will need but the ready line must not wait for
+   * (module loads, leaf certificates): run once, after the ready line, so it
+   * overlaps the bottle's own start instead of delaying it.
+   */
+  warm?(): void;
 }
 
 export interface RunningSidecars {
   daemons: Daemon[];
   ready: Record<string, unknown>;
   close(): Promise<void>;
+  /** Starts every daemon's warm-up; call it once the ready line is out. */
+  warm(): void;
 }
 
 export type SidecarLog = (event: Record<string, unknown>) => void;
@@ -40,7 +48,7 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
     starting.push(
       import('./egress/index.js').then(async ({ startEgress }) => {
         const h = await startEgress(egress, ctx);
-        return { name: 'egress', daemon: { name: 'egress', close: () => h.close() }, ready: { listen: h.address, caCert: h.caCertPath } };
+        return { name: 'egress', daemon: { name: 'egress', close: () => h.close(), warm: () => h.warm() }, ready: { listen: h.address, caCert: h.caCertPath } };
       }),
     );
   }
@@ -56,7 +64,7 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
     starting.push(
       import('./supervise/index.js').then(async ({ startSupervise }) => {
         const h = await startSupervise(supervise, ctx);
-        return { name: 'supervise', daemon: { name: 'supervise', close: () => h.close() }, ready: { url: h.url } };
+        return { name: 'supervise', daemon: { name: 'supervise', close: () => h.close(), warm: () => h.warm() }, ready: { url: h.url } };
       }),
     );
   }
@@ -73,15 +81,28 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
     throw failed.reason;
   }
   if (daemons.length === 0) throw new Error('sidecar config starts no daemons: add an `egress` section');
-  return { daemons, ready, close: closeAll };
+  return { daemons, ready, close: closeAll, warm: () => daemons.forEach((d) => d.warm?.()) };
 }
 
-/** `bot-bottle sidecars --config FILE`: run until SIGTERM/SIGINT. */
-export async function runSidecars(configFile: string, log: SidecarLog = stdoutLog): Promise<void> {
+/**
+ * `bot-bottle sidecars --config FILE`: run until SIGTERM/SIGINT. The daemons'
+ * warm-ups start once `warmWhen` resolves (default: right after the ready
+ * line); a launcher that checks the bottle before releasing its agent passes
+ * the moment it releases it, so the warm-ups do not hold up the check's own
+ * requests (docs/performance.md, "Claude Code start").
+ */
+export async function runSidecars(configFile: string, log: SidecarLog = stdoutLog, warmWhen?: Promise<void>): Promise<void> {
   const config = loadSidecarConfig(configFile);
   const secrets = config.secretsFile !== undefined ? readBundleSecrets(config.secretsFile) : {};
   const running = await startSidecars(config, log, secrets);
   log(running.ready);
+  // After the ready line has been written: the launcher is told first, the warm-ups overlap its next steps.
+  void (warmWhen ?? Promise.resolve()).then(() =>
+    setImmediate(() => {
+      log({ event: 'sidecars-warming' });
+      running.warm();
+    }),
+  );
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.off('SIGTERM', onTerm);

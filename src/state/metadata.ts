@@ -1,12 +1,13 @@
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
-import { isSlug } from '../plan/slug.js';
-import { assertNoLinks } from '../util/safe-fs.js';
-import { ANSI_COLORS, BACKEND_NAMES } from '../plan/types.js';
+import { isSlug } from './names.js';
+import { assertNoLinks, readPlainFileSync } from '../util/safe-fs.js';
+import { ANSI_COLORS, BACKEND_NAMES } from './names.js';
 import { bottleStatePaths, homePaths } from './paths.js';
+import type { MetadataStore } from './store/types.js';
 
 // The state folder is read back by `resume`, `list` and `cleanup`: every value that becomes a
 // path, a name or an argument is checked here, where it enters, and again where it is used.
@@ -49,6 +50,7 @@ export type BottleMetadata = z.infer<typeof MetadataSchema>;
 export async function writeMetadata(home: string, meta: BottleMetadata): Promise<string> {
   const paths = bottleStatePaths(meta.slug, home);
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  assertNoLinks(homePaths(home).stateRoot, paths.metadata);
   // Atomic: a crash mid-write must not leave a half file that breaks `resume`.
   await writeFileAtomic(paths.metadata, `${JSON.stringify(MetadataSchema.parse(meta), null, 2)}\n`, { mode: 0o600 });
   return paths.metadata;
@@ -59,8 +61,7 @@ export function readMetadata(home: string, slug: string): BottleMetadata {
   let raw: unknown;
   try {
     assertNoLinks(homePaths(home).stateRoot, file);
-    if (!lstatSync(file).isFile()) throw new Error('not a regular file');
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(readPlainFileSync(file).toString('utf8'));
   } catch (err) {
     throw new Error(`no usable state for bottle "${slug}" (${file}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
@@ -86,4 +87,16 @@ export function knownSlugs(home: string): string[] {
 
 export function slugTaken(home: string, slug: string): boolean {
   return existsSync(bottleStatePaths(slug, home).dir);
+}
+
+/** The metadata store kept as files in the state folder (`<state>/<slug>/metadata.json`). */
+export function fileMetadataStore(home: string): MetadataStore {
+  return {
+    read: (slug) => readMetadata(home, slug),
+    write: async (meta) => {
+      await writeMetadata(home, meta);
+    },
+    slugs: () => knownSlugs(home),
+    taken: (slug) => slugTaken(home, slug),
+  };
 }

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { assertSlug } from '../plan/slug.js';
+import { assertSlug } from './names.js';
 
 /**
  * Every on-disk location bot-bottle uses, in one place so the CLI, the

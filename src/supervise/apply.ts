@@ -1,14 +1,6 @@
-import { mkdir, readFile, rmdir, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
-import { z, type core } from 'zod';
-import {
-  DEFAULT_OUTBOUND_DETECTORS,
-  EgressRoutePlanSchema,
-  type EgressRoutePlan,
-  type RouteMatch,
-} from '../plan/egress-route.js';
-import type { BottleStatePaths } from '../state/paths.js';
+import { completeRoute, EgressRoutePlanSchema, type EgressRoutePlan, type RouteMatch } from '../routes/model.js';
+import type { BottleStores } from '../state/store/index.js';
+import { waitUntilLive, type RouteLiveness } from '../state/store/route-ack.js';
 import { appendAudit } from './audit.js';
 import { CapabilityBlockInput, EgressBlockDetails, formatIssues } from './proposals.js';
 import type { Answer, Proposal } from './queue.js';
@@ -29,15 +21,6 @@ export interface ApplyResult {
   applied: boolean;
   summary: string;
 }
-
-export const ApprovedCapabilitySchema = z.object({
-  id: z.string(),
-  change: z.string(),
-  reason: z.string(),
-  approved_at: z.string(),
-  by: z.string(),
-});
-export type ApprovedCapability = z.infer<typeof ApprovedCapabilitySchema>;
 
 /** The details that take effect: the operator's edit for `modified`, else the agent's ask. */
 export function effectiveDetails(proposal: Proposal, answer: Answer): Record<string, unknown> {
@@ -66,14 +49,7 @@ export function routeFromEgressBlock(details: Record<string, unknown>): EgressRo
     methods.length === 0 && paths.length === 0
       ? []
       : [{ methods, paths: paths.map((value) => ({ type: 'prefix' as const, value })), headers: [] }];
-  return EgressRoutePlanSchema.parse({
-    host: d.host,
-    port: d.port ?? 443,
-    matches,
-    dlp: { outbound: [...DEFAULT_OUTBOUND_DETECTORS], inbound: ['naive_injection_detection'], onMatch: 'supervise' },
-    gitFetch: false,
-    source: 'supervise',
-  });
+  return EgressRoutePlanSchema.parse(completeRoute({ host: d.host, port: d.port, matches, source: 'supervise' }));
 }
 
 /**
@@ -89,62 +65,6 @@ export function mergeRoute(routes: EgressRoutePlan[], route: EgressRoutePlan): E
   return routes.map((r, j) => (j === i ? { ...existing, matches } : r));
 }
 
-async function readRoutes(file: string): Promise<EgressRoutePlan[] | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const parsed = z.array(EgressRoutePlanSchema).safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${file} is not a valid routes file (${formatIssues(parsed.error)}); refusing to rewrite it`);
-  return parsed.data;
-}
-
-async function readList<S extends core.$ZodType>(file: string, schema: S): Promise<core.output<S>[]> {
-  try {
-    const parsed = z.array(schema).safeParse(JSON.parse(await readFile(file, 'utf8')));
-    if (!parsed.success) throw new Error(`${file} is invalid (${formatIssues(parsed.error)}); refusing to rewrite it`);
-    return parsed.data;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
-
-async function writeJson(file: string, value: unknown): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
-}
-
-/**
- * Read-modify-write of a shared file by two consoles at once would lose one
- * change, so each rewrite holds a directory lock (mkdir is atomic). Bounded:
- * a lock older than 30 s is considered abandoned by a crashed process.
- */
-async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const lock = `${file}.lock`;
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > 30_000) await rmdir(lock).catch(() => undefined);
-      else if (attempt >= 200) throw new Error(`${lock} is held by another process; retry, or remove it if no console is running`, { cause: err });
-      else await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rmdir(lock).catch(() => undefined);
-  }
-}
-
 /**
  * Everything applyAnswer would refuse, checked before the answer is written,
  * so an operator never sends "approved" to an agent for a change that then
@@ -153,23 +73,28 @@ async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
 export async function checkApplicable(
   proposal: Proposal,
   details: Record<string, unknown>,
-  paths: Pick<BottleStatePaths, 'egressRoutes' | 'approvedRoutes' | 'approvedCapabilities'>,
+  stores: BottleStores,
 ): Promise<void> {
   if (proposal.kind === 'egress-block') {
     routeFromEgressBlock(details);
-    await readRoutes(paths.egressRoutes);
-    await readList(paths.approvedRoutes, EgressRoutePlanSchema);
+    await stores.routes.readLive().catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; refusing to rewrite it`, { cause: err });
+    });
+    await stores.routes.readApproved();
   } else if (proposal.kind === 'capability-block') {
     const parsed = CapabilityBlockInput.safeParse(details);
     if (!parsed.success) throw new Error(`capability-block details are invalid: ${formatIssues(parsed.error)}`);
-    await readList(paths.approvedCapabilities, ApprovedCapabilitySchema);
+    await stores.approvals.readCapabilities();
   }
 }
+
+/** How long the console waits for egress to acknowledge a new route before it says it could not confirm it. */
+const ROUTE_ACK_TIMEOUT_MS = 5_000;
 
 export async function applyAnswer(
   proposal: Proposal,
   answer: Answer,
-  paths: Pick<BottleStatePaths, 'egressRoutes' | 'approvedRoutes' | 'approvedCapabilities'>,
+  stores: BottleStores,
   auditLog: string,
 ): Promise<ApplyResult> {
   if (answer.status !== 'approved' && answer.status !== 'modified') return { applied: false, summary: `${answer.status}: nothing to apply` };
@@ -178,31 +103,26 @@ export async function applyAnswer(
   switch (proposal.kind) {
     case 'egress-block': {
       const route = routeFromEgressBlock(details);
-      const live = await withLock(paths.egressRoutes, async () => {
-        const routes = await readRoutes(paths.egressRoutes);
-        // No routes file means the bottle is not running: `resume` picks the route up from approvedRoutes.
-        if (routes === undefined) return false;
-        await writeJson(paths.egressRoutes, mergeRoute(routes, route));
-        return true;
-      });
-      await withLock(paths.approvedRoutes, async () => {
-        const approved = await readList(paths.approvedRoutes, EgressRoutePlanSchema);
-        await writeJson(paths.approvedRoutes, mergeRoute(approved, route));
-      });
+      // No live table means the bottle is not running: `resume` picks the route up from the approved routes.
+      const generation = await stores.routes.updateLive((routes) => mergeRoute(routes, route));
+      await stores.routes.updateApproved((approved) => mergeRoute(approved, route));
       const what = `${route.host}:${route.port}${route.matches.length ? ' (limited to the listed methods/paths)' : ''}`;
-      result = { applied: true, summary: live ? `route ${what} is live and kept for resume` : `route ${what} kept for resume (bottle not running)` };
+      if (generation === undefined) {
+        result = { applied: true, summary: `route ${what} kept for resume (bottle not running)` };
+        break;
+      }
+      const live = await waitUntilLive(stores.routes, (routes) => routes.some((r) => r.host === route.host && r.port === route.port), { timeoutMs: ROUTE_ACK_TIMEOUT_MS });
+      result = { applied: true, summary: describeLiveness(what, live) };
       break;
     }
     case 'capability-block': {
       const parsed = CapabilityBlockInput.safeParse(details);
       if (!parsed.success) throw new Error(`capability-block details are invalid: ${formatIssues(parsed.error)}`);
-      await withLock(paths.approvedCapabilities, async () => {
-        const list = await readList(paths.approvedCapabilities, ApprovedCapabilitySchema);
-        if (!list.some((c) => c.id === proposal.id)) {
-          list.push({ id: proposal.id, change: parsed.data.change, reason: parsed.data.reason, approved_at: answer.answered_at, by: answer.by });
-        }
-        await writeJson(paths.approvedCapabilities, list);
-      });
+      await stores.approvals.updateCapabilities((list) =>
+        list.some((c) => c.id === proposal.id)
+          ? list
+          : [...list, { id: proposal.id, change: parsed.data.change, reason: parsed.data.reason, approved_at: answer.answered_at, by: answer.by }],
+      );
       result = { applied: true, summary: 'capability change recorded; it takes effect at the next resume' };
       break;
     }
@@ -212,4 +132,19 @@ export async function applyAnswer(
   }
   await appendAudit(auditLog, { event: 'applied', by: answer.by, slug: proposal.slug, id: proposal.id, kind: proposal.kind, summary: result.summary });
   return result;
+}
+
+/** The console's line for an approved route, from what egress said about it. */
+export function describeLiveness(what: string, live: RouteLiveness): string {
+  switch (live.state) {
+    case 'applied':
+    case 'written':
+      return `route ${what} is live and kept for resume`;
+    case 'refused':
+      return `route ${what} is kept for resume, but egress refused the new route table and keeps the previous one: ${live.error}`;
+    case 'not-running':
+      return `route ${what} kept for resume (bottle not running)`;
+    case 'unconfirmed':
+      return `route ${what} is in the route table and kept for resume (egress has not confirmed it is live)`;
+  }
 }

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import { bottleStatePaths, homePaths } from '../state/paths.js';
+import { fileBottleStores, type BottleStores } from '../state/store/index.js';
 import { appendAudit } from './audit.js';
 import { applyAnswer, checkApplicable, validateEdit, type ApplyResult } from './apply.js';
 import { findProposal, type Answer, type AnswerOutcome, type AnswerScope, type Proposal } from './queue.js';
@@ -35,7 +36,13 @@ function safeUser(): string {
  * Answer one proposal and, if this answer won, apply it. Used by the console
  * and by `supervise approve|reject`, so both take exactly the same path.
  */
-export async function decide(home: string, id: string, decision: Decision, by: string = operatorName()): Promise<DecideResult> {
+export async function decide(
+  home: string,
+  id: string,
+  decision: Decision,
+  by: string = operatorName(),
+  storesFor: (slug: string) => BottleStores = (slug) => fileBottleStores(bottleStatePaths(slug, home)),
+): Promise<DecideResult> {
   const found = await findProposal(homePaths(home).queueRoot, id);
   if (!found) throw new Error(`no proposal with id ${id} (list them with: bot-bottle supervise --once --json)`);
   const { queue, entry } = found;
@@ -50,8 +57,8 @@ export async function decide(home: string, id: string, decision: Decision, by: s
   if (decision.scope !== undefined && (decision.status !== 'approved' || entry.proposal.kind !== 'egress-token-allow')) {
     throw new Error(`"once" and "for this bottle" answer an egress-token-allow approval; proposal ${id} is ${entry.proposal.kind}`);
   }
-  const paths = bottleStatePaths(entry.proposal.slug, home);
-  if (decision.status !== 'rejected') await checkApplicable(entry.proposal, details ?? entry.proposal.details, paths);
+  const stores = storesFor(entry.proposal.slug);
+  if (decision.status !== 'rejected') await checkApplicable(entry.proposal, details ?? entry.proposal.details, stores);
   // An approval of flagged values says how far it reaches, so the audit log and egress agree.
   const scope = decision.scope ?? (decision.status === 'approved' && entry.proposal.kind === 'egress-token-allow' ? 'bottle' : undefined);
   const res: AnswerOutcome = await queue.answer(id, {
@@ -63,7 +70,7 @@ export async function decide(home: string, id: string, decision: Decision, by: s
   });
   if (res.outcome === 'late') return { outcome: 'late', proposal: entry.proposal, answer: res.recorded };
   try {
-    const applied = await applyAnswer(entry.proposal, res.answer, paths, queue.auditLog);
+    const applied = await applyAnswer(entry.proposal, res.answer, stores, queue.auditLog);
     return { outcome: 'answered', proposal: entry.proposal, answer: res.answer, applied };
   } catch (err) {
     // Checked beforehand, so only a change on disk in between lands here: say so loudly, and in the audit log.

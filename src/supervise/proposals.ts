@@ -79,7 +79,6 @@ export const CapabilityBlockInput = z.strictObject({
 });
 
 export type EgressBlockDetails = z.infer<typeof EgressBlockDetails>;
-export type CapabilityBlockDetails = z.infer<typeof CapabilityBlockInput>;
 
 /** Readable one-line error list: `field: message; field: message`. */
 export function formatIssues(error: z.ZodError): string {

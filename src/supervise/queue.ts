@@ -129,7 +129,29 @@ export interface WaitOptions {
   progressIntervalMs?: number;
 }
 
-export class ProposalQueue {
+/**
+ * One bottle's proposals and their answers: the proposal store (the other
+ * state stores are in src/state/store). The first answer wins; a later one is
+ * recorded as late. `ProposalQueue` keeps it as files in the queue folder; a
+ * backend whose bundle is not on the host can back it with its API server
+ * (docs/design/kubernetes.md).
+ */
+export interface ProposalStore {
+  readonly slug: string;
+  /** Where applied answers are audited. */
+  readonly auditLog: string;
+  /** A new proposal, or the pending one with the same kind and details (an agent that retried). */
+  submit(kind: ProposalKind, details: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<Proposal>;
+  get(id: string): Promise<QueueEntry | undefined>;
+  readAnswer(id: string): Promise<Answer | undefined>;
+  list(): Promise<QueueEntry[]>;
+  pending(): Promise<Proposal[]>;
+  answer(id: string, input: { status: AnswerStatus; scope?: AnswerScope; notes?: string; details?: Record<string, unknown>; by: string }): Promise<AnswerOutcome>;
+  /** The answer, or a timeout answer at the deadline. */
+  wait(id: string, opts: WaitOptions): Promise<Answer>;
+}
+
+export class ProposalQueue implements ProposalStore {
   readonly auditLog: string;
 
   constructor(

@@ -166,3 +166,21 @@ export function removeTree(base: string, path: string): void {
   assertNoLinks(base, path);
   rmSync(path, { recursive: true, force: true });
 }
+
+/**
+ * Read a whole file that must be a regular file, through a descriptor opened
+ * without following a link (ELOOP when `path` itself is one) and without
+ * blocking on a FIFO. For files in folders something hostile can write.
+ */
+export function readPlainFileSync(path: string): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${path} is not a regular file (remove it)`), { code: 'ENOTREG' });
+    const chunks: Buffer[] = [];
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) chunks.push(Buffer.from(buffer.subarray(0, n)));
+    return Buffer.concat(chunks);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -5,7 +5,9 @@ import { execa } from 'execa';
 import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
+import { makeUpstreamPki } from '../egress/support.js';
 import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
+import { startFakeSite, type FakeSite } from './fake-site.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 
@@ -38,6 +40,8 @@ export function claudeMissing(extra: Array<() => string | undefined> = []): stri
 export interface ClaudeRig {
   h: TempHome;
   fake: FakeAnthropic;
+  /** The HTTPS site egress reaches for `opts.sites` (when any were asked for). */
+  site: FakeSite | undefined;
   /** The real credential: only egress and the fake upstream may ever see it. */
   token: string;
   env: Record<string, string>;
@@ -50,10 +54,20 @@ export interface ClaudeRig {
   close(): Promise<void>;
 }
 
+export interface RigOptions {
+  /** Host names of a fake HTTPS site (fake-site.ts) egress can reach once they are routed. */
+  sites?: string[];
+  /** How long the fake API keeps an idle connection open, or waits for a request to arrive whole. */
+  idleTimeoutMs?: number;
+}
+
 /** A home with a `claude` bottle (as given) and an agent `coder` using it, and a fake API egress reaches. */
-export async function claudeRig(bottle: string, agent = ''): Promise<ClaudeRig> {
+export async function claudeRig(bottle: string, agent = '', opts: RigOptions = {}): Promise<ClaudeRig> {
   const h = tempHome();
-  const fake = await startFakeAnthropic();
+  const sites = opts.sites ?? [];
+  const pki = await makeUpstreamPki(['api.anthropic.com', ...sites]);
+  const fake = await startFakeAnthropic({ pki, ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}) });
+  const site = sites.length > 0 ? await startFakeSite(pki, sites) : undefined;
   const caFile = h.write('upstream-ca.pem', fake.caPem);
   const token = `sk-ant-oat01-${randomBytes(24).toString('base64url')}`;
   h.writeBottle('claude', bottle);
@@ -61,7 +75,7 @@ export async function claudeRig(bottle: string, agent = ''): Promise<ClaudeRig> 
   const env = {
     BOT_BOTTLE_HOME: h.home,
     BOT_BOTTLE_BACKEND: 'bwrap',
-    BOT_BOTTLE_RESOLVE: fake.resolve,
+    BOT_BOTTLE_RESOLVE: [fake.resolve, ...(site?.resolve ?? [])].join(','),
     BOT_BOTTLE_UPSTREAM_CA: caFile,
     BOT_BOTTLE_CLAUDE_OAUTH_TOKEN: token,
     BOT_BOTTLE_ANTHROPIC_API_KEY: token,
@@ -74,6 +88,7 @@ export async function claudeRig(bottle: string, agent = ''): Promise<ClaudeRig> 
   return {
     h,
     fake,
+    site,
     token,
     env,
     cli: (args, timeoutMs = 120_000) => runBottleCli(args, { cwd: h.cwd, env, timeoutMs }),
@@ -82,6 +97,7 @@ export async function claudeRig(bottle: string, agent = ''): Promise<ClaudeRig> 
     stateText: () => collectText(join(h.home, 'state')),
     close: async () => {
       await fake.close();
+      await site?.close();
       h.cleanup();
     },
   };
@@ -113,8 +129,9 @@ export class TmuxCli {
   async start(args: string[]): Promise<void> {
     const env = Object.entries({ ...this.rig.env, PATH: process.env.PATH ?? '/usr/bin:/bin', TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
     // A shell waits for the CLI and prints its exit code; tmux itself was seen not to reap an exited
-    // pane process under load (a zombie, so the pane never reads as dead).
-    const script = '"$@"; echo "EXIT=$?"; exec sleep 600';
+    // pane process under load (a zombie, so the pane never reads as dead). Like a person's shell, it
+    // outlives a Ctrl-C typed at the CLI (`trap`: a handler, which the CLI does not inherit).
+    const script = 'trap : INT; "$@"; echo "EXIT=$?"; trap "" INT; exec sleep 600';
     await this.tmux(['new-session', '-d', '-s', this.session, '-x', '160', '-y', '50', '-c', this.rig.h.cwd, 'sh', '-c', script, 'sh', 'env', '-i', ...env, process.execPath, CLI, ...args]);
   }
 
@@ -130,14 +147,21 @@ export class TmuxCli {
     while (Date.now() < until) {
       screen = await this.screen();
       if (matches(screen)) return screen;
-      if (await this.dead()) break;
+      // The CLI may have exited between the two captures: judge the pane it exited with, not the one before.
+      const last = await this.screen();
+      if (matches(last)) return last;
+      if (/^EXIT=\d+$/m.test(last)) {
+        screen = last;
+        break;
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`${String(pattern)} did not appear; screen:\n${screen}`);
   }
 
-  private async dead(): Promise<boolean> {
-    return /^EXIT=\d+$/m.test(await this.screen());
+  /** The pid of the pane's first process (the shell that runs the CLI). */
+  async panePid(): Promise<number> {
+    return Number((await this.tmux(['display-message', '-p', '-t', this.session, '#{pane_pid}'])).stdout.trim());
   }
 
   async keys(...keys: string[]): Promise<void> {

@@ -91,9 +91,11 @@ describe.skipIf(missing)('codex interactive in a bwrap bottle (real Codex TUI, f
     expect(after).not.toMatch(/Allow|approve|Approval/i);
     const slug = w.slugs()[0] ?? '';
     expect(readFileSync(join(w.stateDir(slug), 'workspace', 'note.txt'), 'utf8')).toBe('from the tui\n');
-    // Quitting Codex ends the bottle, with Codex's exit code.
+    // Quitting Codex ends the bottle, with Codex's exit code, and the bottle says how to come back.
+    // (Codex 0.171 also prints its own `codex resume <id>`, which no setting turns off.)
     await quitCodex();
-    await waitFor(session, 'EXIT=0');
+    const end = await waitFor(session, 'EXIT=0');
+    expect(end).toContain(`bot-bottle resume ${slug}`);
     // Codex's own start-up calls that egress refused (its remote announcement tip, which no setting stops); nothing else.
     const others = w.audit(slug).filter((e) => e.host !== 'api.openai.com');
     for (const e of others) expect([e.host, e.decision]).toEqual(['raw.githubusercontent.com', 'block']);

@@ -8,6 +8,7 @@ import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
 import { startFakeOpenAi, type FakeOpenAi, type ModelScript } from './fake-openai.js';
+import { startFakeSite, type FakeSite } from './fake-site.js';
 
 /** The version CI installs (scripts/install-agents.sh); the tests are written against it. */
 export const CODEX_VERSION = '0.171.0';
@@ -44,6 +45,8 @@ export function codexPackageRoot(): string {
 export interface CodexWorld {
   h: TempHome;
   fake: FakeOpenAi;
+  /** The HTTPS site egress reaches for `opts.sites` (when any were asked for). */
+  site: FakeSite | undefined;
   /** The real API key: egress must put it on the wire, nothing in the bottle may hold it. */
   key: string;
   env: Record<string, string>;
@@ -62,9 +65,11 @@ export interface CodexWorld {
  * `coder` agent, and a fake OpenAI API that egress reaches for
  * api.openai.com, trusting its CA.
  */
-export async function codexWorld(script: ModelScript): Promise<CodexWorld> {
+export async function codexWorld(script: ModelScript, opts: { sites?: string[] } = {}): Promise<CodexWorld> {
   const h = tempHome();
-  const pki = await makeUpstreamPki(['api.openai.com']);
+  const sites = opts.sites ?? [];
+  const pki = await makeUpstreamPki(['api.openai.com', ...sites]);
+  const site = sites.length > 0 ? await startFakeSite(pki, sites) : undefined;
   const caFile = h.write('upstream-ca.pem', pki.caPem);
   let fake: FakeOpenAi | undefined;
   let address = '';
@@ -83,7 +88,7 @@ export async function codexWorld(script: ModelScript): Promise<CodexWorld> {
   const env = {
     BOT_BOTTLE_HOME: h.home,
     BOT_BOTTLE_BACKEND: 'bwrap',
-    BOT_BOTTLE_RESOLVE: `api.openai.com:443:${address}`,
+    BOT_BOTTLE_RESOLVE: [`api.openai.com:443:${address}`, ...(site?.resolve ?? [])].join(','),
     BOT_BOTTLE_UPSTREAM_CA: caFile,
     BB_TEST_OPENAI_KEY: key,
   };
@@ -92,6 +97,7 @@ export async function codexWorld(script: ModelScript): Promise<CodexWorld> {
   const world: CodexWorld = {
     h,
     fake,
+    site,
     key,
     env,
     cli: (args, opts = {}) => runBottleCli(args, { cwd: h.cwd, env: { ...env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 90_000 }),
@@ -100,6 +106,7 @@ export async function codexWorld(script: ModelScript): Promise<CodexWorld> {
     audit: (slug) => agentAudit(join(stateRoot, slug, 'egress-audit.jsonl')),
     close: async () => {
       await fake.close();
+      await site?.close();
       h.cleanup();
     },
   };

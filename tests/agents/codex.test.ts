@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAllPending } from '../../src/supervise/queue.js';
 import { homePaths } from '../../src/state/paths.js';
-import { PLACEHOLDER_TOKEN } from '../../src/plan/providers.js';
+import { PLACEHOLDER_TOKEN } from '../../src/plan/placeholder.js';
 import type { BottleRun } from '../support/bottle-run.js';
 import { CODEX_TEST_MODEL, codexPackageRoot, codexPrereqMissing, codexWorld, filesContaining, type CodexWorld } from './codex-support.js';
 import { inputTexts, lastUserText, toolOutputs, type ModelScript, type ResponsesCall } from './fake-openai.js';

@@ -180,12 +180,16 @@ function randomLoopback(): string {
  * Listens on 127.a.b.c:443 (a random loopback address, so parallel runs do
  * not collide); binding 443 needs root, as in CI.
  */
-export async function startFakeAnthropic(opts: { pki?: TestPki } = {}): Promise<FakeAnthropic> {
+export async function startFakeAnthropic(opts: { pki?: TestPki; idleTimeoutMs?: number } = {}): Promise<FakeAnthropic> {
   const pki = opts.pki ?? (await makeUpstreamPki(['api.anthropic.com']));
   const requests: FakeAnthropic['requests'] = [];
   const calls: MessagesCall[] = [];
   const refusedConnects: string[] = [];
-  const server = createHttpsServer({ key: pki.keyPem, cert: pki.certPem }, (req, res) => {
+  // `idleTimeoutMs`: like a real API's load balancer, drop a connection that sits idle between requests, or
+  // on which a request does not arrive whole, within that time (checked every 100 ms).
+  const idle = opts.idleTimeoutMs;
+  const timeouts = idle === undefined ? {} : { keepAliveTimeout: idle, headersTimeout: idle, requestTimeout: idle, connectionsCheckingInterval: 100 };
+  const server = createHttpsServer({ key: pki.keyPem, cert: pki.certPem, ...timeouts }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

@@ -4,7 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { RouteDlp } from '../../src/plan/egress-route.js';
+import type { RouteDlp } from '../../src/routes/model.js';
 import { BodyGate, gatedBody } from '../../src/sidecars/egress/body-gate.js';
 import { DlpPolicy, HOLDBACK_CHARS } from '../../src/sidecars/egress/dlp-policy.js';
 import type { Block } from '../../src/sidecars/egress/verdict.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createAudit } from '../../src/sidecars/egress/audit.js';
-import { runStages, runStagesFast, type RequestContext, type Stage } from '../../src/sidecars/egress/pipeline.js';
+import { runStagesFast, type RequestContext, type Stage } from '../../src/sidecars/egress/pipeline.js';
 import { Resolver } from '../../src/sidecars/egress/resolve.js';
 import { buildRouteTable } from '../../src/sidecars/egress/routes.js';
 import { ALLOW, block, type Verdict } from '../../src/sidecars/egress/verdict.js';
@@ -54,7 +54,6 @@ describe('pipeline fast path', () => {
     expect(v).toBeInstanceOf(Promise);
     expect(await v).toMatchObject({ ok: false, stage: 'c' });
     expect(seen).toEqual(['a', 'async', 'c']);
-    expect(await runStages(stages, ctx())).toMatchObject({ ok: false, stage: 'c' });
   });
 
   it('an asynchronous block stops the pipeline; a rejected stage rejects (the caller fails closed)', async () => {
@@ -62,7 +61,7 @@ describe('pipeline fast path', () => {
     const v = await runStagesFast([stage('async', seen, () => Promise.resolve(block('async', 'no'))), stage('after', seen, ALLOW)], ctx());
     expect(v).toMatchObject({ ok: false, stage: 'async' });
     expect(seen).toEqual(['async']);
-    await expect(runStages([stage('boom', [], () => Promise.reject(new Error('scanner failed')))], ctx())).rejects.toThrow('scanner failed');
+    await expect(Promise.resolve(runStagesFast([stage('boom', [], () => Promise.reject(new Error('scanner failed')))], ctx()))).rejects.toThrow('scanner failed');
   });
 });
 

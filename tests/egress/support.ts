@@ -10,7 +10,7 @@ import * as x509 from '@peculiar/x509';
 import { execa } from 'execa';
 import { ProxyAgent, request } from 'undici';
 import { base62, crc32 } from '../../src/dlp/checksum.js';
-import type { EgressRoutePlan } from '../../src/plan/egress-route.js';
+import type { EgressRoutePlan } from '../../src/routes/model.js';
 import { startEgress, type EgressHandle } from '../../src/sidecars/egress/index.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;

@@ -32,6 +32,22 @@ describe('ClientFrameFilter', () => {
     expect(f.push(encodeFrame(0x0, 'part two')).length).toBe(2);
   });
 
+  it('reads a finding back for the approval check, even split across fragments and after a long stream', () => {
+    const allowed = fakeGithubToken('ws-allowed');
+    const seen: Array<string | undefined> = [];
+    const f = new ClientFrameFilter({
+      stream: createStreamScanner({ detectors: ['token_patterns'] }),
+      oneShot: createScanner({ detectors: ['token_patterns'] }),
+      blocking: (found, rawOf) => found.filter((x) => (seen.push(rawOf(x)), x.severity === 'block' && rawOf(x) !== allowed)),
+    });
+    expect(f.push(encodeFrame(0x1, 'filler '.repeat(20_000))).length).toBe(1);
+    expect(f.push(encodeFrame(0x1, `token ${allowed.slice(0, 10)}`, { fin: false }))).toEqual([]);
+    expect(f.push(encodeFrame(0x0, `${allowed.slice(10)} again`)).length).toBe(2);
+    expect(f.push(encodeFrame(0x9, allowed)).length).toBe(1);
+    expect(seen).toEqual([allowed, allowed]);
+    expect(() => f.push(encodeFrame(0x1, `other ${fakeGithubToken('ws-other')}`))).toThrow(WsDlpError);
+  });
+
   it('finds a token in a ping payload', () => {
     expect(() => filter().push(encodeFrame(0x9, fakeGithubToken('ping')))).toThrow(WsDlpError);
   });

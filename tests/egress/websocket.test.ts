@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ProposalQueue } from '../../src/supervise/queue.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeGithubToken, lastAudit, makeUpstreamPki, route, startHarness, type Harness } from './support.js';
+import { fakeGithubToken, lastAudit, makeUpstreamPki, route, startHarness, undiciClient, type Harness } from './support.js';
 import { closeCode, closeReason, RawWs, startWsUpstream } from './websocket-support.js';
 
 const TEXT = 0x1;
@@ -218,5 +222,54 @@ describe('egress WebSocket relay (wss via CONNECT and plain ws)', () => {
     expect(ws.status).toBe(401);
     expect(await ws.rest()).toContain('not allowed');
     expect(lastAudit(h)).toMatchObject({ decision: 'allow', status: 401, host: 'plain.test' });
+  });
+});
+
+/**
+ * A value the operator allowed for the bottle (asked about in a request) is
+ * allowed in that host's WebSocket messages too: Codex sends its conversation
+ * over a WebSocket, and it must not be cut for a value already approved.
+ */
+describe('egress WebSocket relay and DLP approvals', () => {
+  let up: Awaited<ReturnType<typeof startWsUpstream>>;
+  let h: Harness;
+  let queueDir: string;
+
+  beforeAll(async () => {
+    const pki = await makeUpstreamPki(['model.test']);
+    up = await startWsUpstream(pki);
+    queueDir = mkdtempSync(join(tmpdir(), 'egress-ws-approval-'));
+    h = await startHarness(pki, [route('model.test', up.port, { dlp: { outbound: ['token_patterns', 'known_secrets'], inbound: [], onMatch: 'supervise' } })], {
+      resolve: `model.test:${up.port}:127.0.0.1`,
+      env: { EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS: '60' },
+      superviseQueueDir: queueDir,
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await up?.close();
+    rmSync(queueDir, { recursive: true, force: true });
+  });
+
+  it('relays a message carrying a value approved for the bottle; another flagged value still closes it', async () => {
+    const approved = fakeGithubToken('ws-approved');
+    const caPem = readFileSync(h.caFile, 'utf8');
+    const queue = new ProposalQueue(queueDir, 'test-bottle');
+    const held = undiciClient(h, caPem).fetch(`https://model.test:${up.port}/v1/responses`, { method: 'POST', body: JSON.stringify({ input: `token ${approved}` }) });
+    let asked = await queue.pending();
+    for (let i = 0; asked.length === 0 && i < 400; i++) {
+      await sleep(25);
+      asked = await queue.pending();
+    }
+    expect(asked).toHaveLength(1);
+    await queue.answer(asked[0]!.id, { status: 'approved', scope: 'bottle', by: 'test' });
+    expect((await held).status).toBe(426);
+
+    const ws = await RawWs.open({ proxy: h.proxyUrl, host: 'model.test', port: up.port, path: '/v1/responses', caPem });
+    ws.send(TEXT, `again ${approved}`);
+    expect((await ws.next())?.payload.toString('utf8')).toBe(`again ${approved}`);
+    ws.send(TEXT, `new ${fakeGithubToken('ws-not-approved')}`);
+    expect(closeCode((await ws.next())!)).toBe(1008);
+    expect(await queue.pending()).toEqual([]);
   });
 });

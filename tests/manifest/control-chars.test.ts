@@ -2,8 +2,8 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sandboxArgs, sandboxCommand, type SandboxMounts } from '../../src/backends/bwrap/sandbox-args.js';
 import { askSecret } from '../../src/cli/ask-secret.js';
-import { CliError } from '../../src/cli/context.js';
 import { LaunchError } from '../../src/launch/errors.js';
+import { UserError } from '../../src/util/errors.js';
 import { resolveSecrets } from '../../src/launch/secrets.js';
 import { ManifestCatalog } from '../../src/manifest/catalog.js';
 import type { ManifestError } from '../../src/manifest/errors.js';
@@ -152,7 +152,7 @@ describe('the bwrap argument builder refuses NUL as the last line of defence', (
   it('throws on an env value with a NUL, naming its variable but not its value', () => {
     h = tempHome();
     const build = () => sandboxArgs({ mounts, env: { A: 'hidden-value\u0000--share-net' }, hostname: 'x', workdir: '/workspace', newSession: true });
-    expect(build).toThrow(CliError);
+    expect(build).toThrow(UserError);
     expect(build).toThrow(/sandbox option \d+ \(after "A"\) contains a NUL character/);
     expect(build).not.toThrow(/hidden-value/);
     expect(() => sandboxArgs({ mounts: { ...mounts, workspace: '/w\u0000--bind\u0000/\u0000/host' }, env: {}, hostname: 'x', workdir: '/workspace', newSession: true })).toThrow(/NUL/);

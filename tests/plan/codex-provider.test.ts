@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveSecrets } from '../../src/launch/secrets.js';
 import { ManifestCatalog } from '../../src/manifest/catalog.js';
-import { PLACEHOLDER_TOKEN } from '../../src/plan/providers.js';
+import { PLACEHOLDER_TOKEN } from '../../src/plan/placeholder.js';
 import { resolvePlan, type PlanRequest } from '../../src/plan/resolve.js';
 import { provisionGuest } from '../../src/provision/guest.js';
 import { tempHome, type TempHome } from '../support/home.js';
@@ -29,7 +29,7 @@ describe('codex provider', () => {
     const p = plan('agent_provider: {template: codex, auth_token: OPENAI_KEY}');
     expect(p.sidecars.egress.routes.map((r) => [r.host, r.auth])).toEqual([['api.openai.com', { scheme: 'Bearer', tokenSlot: 'EGRESS_TOKEN_0', tokenRef: 'OPENAI_KEY' }]]);
     expect(p.env).toEqual([{ name: 'OPENAI_API_KEY', kind: 'placeholder', value: PLACEHOLDER_TOKEN, secret: false }]);
-    expect(p.warnings).toEqual([]);
+    expect(p.warnings.map((w) => w.message)).toEqual([]);
     const secrets = await resolveSecrets(p, { hostEnv: { OPENAI_KEY: KEY } });
     expect(secrets.sidecarEnv).toEqual({ EGRESS_TOKEN_0: KEY });
     const setup = provisionGuest(p, endpoints, secrets, { userHome: h.userHome });
@@ -66,7 +66,7 @@ describe('codex provider', () => {
   it('refuses both credential sources at once', () => {
     h = tempHome();
     const p = plan('agent_provider: {template: codex, auth_token: OPENAI_KEY, forward_host_credentials: true}');
-    expect(p.warnings).toContain('agent_provider: auth_token and forward_host_credentials are both set for codex: keep one: launch will fail');
+    expect(p.warnings.map((w) => w.message)).toContain('agent_provider: auth_token and forward_host_credentials are both set for codex: keep one: launch will fail');
   });
 
   it('provisions config.toml: no approvals, full access, trusted workspace, nothing phoned home, the supervise MCP server', () => {

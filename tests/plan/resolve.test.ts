@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManifestCatalog } from '../../src/manifest/catalog.js';
 import { resolvePlan, type PlanRequest } from '../../src/plan/resolve.js';
+import { blockingWarnings } from '../../src/plan/warnings.js';
 import { cli, tempHome, type TempHome } from '../support/home.js';
 
 let h: TempHome;
@@ -43,7 +44,7 @@ describe('env in plans', () => {
     h = tempHome();
     h.writeBottle('b', 'agent_provider: {template: shell}\nenv:\n  X: "${NOT_SET_ANYWHERE}"');
     h.writeAgent('a', 'bottle: b');
-    expect(plan().warnings).toContain('env X: host variable NOT_SET_ANYWHERE is not set: launch will fail');
+    expect(plan().warnings.map((w) => w.message)).toContain('env X: host variable NOT_SET_ANYWHERE is not set: launch will fail');
   });
 });
 
@@ -113,7 +114,7 @@ egress:
     // The manifest's DLP keys win; the provider's inbound report mode stays (the manifest did not set it).
     expect(model.dlp).toEqual({ outbound: ['known_secrets'], inbound: ['naive_injection_detection'], onMatch: 'redact', inboundOnMatch: 'report' });
     expect(p.env.find((e) => e.name === 'CLAUDE_CODE_OAUTH_TOKEN')?.kind).toBe('placeholder');
-    expect(p.warnings.join('\n')).toContain('manifest route for api.anthropic.com: auth is ignored, the claude provider injects its own credential');
+    expect(p.warnings.map((w) => w.message).join('\n')).toContain('manifest route for api.anthropic.com: auth is ignored, the claude provider injects its own credential');
     expect(JSON.stringify(p)).not.toContain(SECRET);
   });
 
@@ -133,14 +134,25 @@ egress:
     expect(tuned[0]?.dlp.inboundOnMatch).toBe('terminate');
     // Other routes keep the default (absent: terminate).
     expect(tuned[1]?.dlp.inboundOnMatch).toBeUndefined();
-    expect(plan({ bottles: ['t'], hostEnv: { CLAUDE_TOK: SECRET } }).warnings.join('\n')).not.toContain('auth is ignored');
+    expect(plan({ bottles: ['t'], hostEnv: { CLAUDE_TOK: SECRET } }).warnings.map((w) => w.message).join('\n')).not.toContain('auth is ignored');
   });
 
   it('warns when a token variable is missing', () => {
     h = tempHome();
     h.writeBottle('b', 'agent_provider: {template: claude, auth_token: MISSING_TOK}');
     h.writeAgent('a', 'bottle: b');
-    expect(plan({ hostEnv: {} }).warnings).toContain('host variable MISSING_TOK (token for EGRESS_TOKEN_0) is not set: launch will fail');
+    expect(plan({ hostEnv: {} }).warnings.map((w) => w.message)).toContain('host variable MISSING_TOK (token for EGRESS_TOKEN_0) is not set: launch will fail');
+  });
+
+  it('types its warnings: a missing token blocks the launch, an ignored manifest auth does not', () => {
+    h = tempHome();
+    h.writeBottle('b', 'agent_provider: {template: claude, auth_token: MISSING_TOK}\negress:\n  routes:\n    - host: api.anthropic.com\n      auth: {scheme: Bearer, token_ref: OTHER}');
+    h.writeAgent('a', 'bottle: b');
+    const p = plan({ hostEnv: {} });
+    expect(p.warnings).toContainEqual({ code: 'token-unset', message: 'host variable MISSING_TOK (token for EGRESS_TOKEN_0) is not set: launch will fail', blocksLaunch: true });
+    expect(p.warnings.find((w) => w.code === 'route-auth-ignored')?.blocksLaunch).toBe(false);
+    expect(blockingWarnings(p)).toEqual(['host variable MISSING_TOK (token for EGRESS_TOKEN_0) is not set: launch will fail']);
+    expect(blockingWarnings(plan({ hostEnv: { MISSING_TOK: 'x' } }))).toEqual([]);
   });
 });
 

@@ -5,7 +5,7 @@ import { ManifestCatalog } from '../../src/manifest/catalog.js';
 import { resolvePlan } from '../../src/plan/resolve.js';
 import { provisionGuest } from '../../src/provision/guest.js';
 import { codexAccessToken, resolveSecrets } from '../../src/launch/secrets.js';
-import { PLACEHOLDER_TOKEN } from '../../src/plan/providers.js';
+import { PLACEHOLDER_TOKEN } from '../../src/plan/placeholder.js';
 import { tempHome, type TempHome } from '../support/home.js';
 
 let h: TempHome;
@@ -88,7 +88,7 @@ describe('provisionGuest', () => {
     h.cleanup();
     h = tempHome();
     const missing = planFor('agent_provider: {template: shell}', 'skills: [absent]');
-    expect(missing.warnings.join('\n')).toContain('skill "absent" is not in');
+    expect(missing.warnings.map((w) => w.message).join('\n')).toContain('skill "absent" is not in');
     expect(() => provisionGuest(missing, endpoints, { agentEnv: {}, sidecarEnv: {} }, { userHome: h.userHome })).toThrow(/skill "absent" is not in/);
   });
 

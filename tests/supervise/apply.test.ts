@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EgressRoutePlan } from '../../src/plan/egress-route.js';
+import type { EgressRoutePlan } from '../../src/routes/model.js';
 import { mergeRoute, routeFromEgressBlock } from '../../src/supervise/apply.js';
 import { decide } from '../../src/supervise/decide.js';
 import { ProposalQueue } from '../../src/supervise/queue.js';

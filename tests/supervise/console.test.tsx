@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { render } from 'ink-testing-library';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EgressRoutePlan } from '../../src/plan/egress-route.js';
+import type { EgressRoutePlan } from '../../src/routes/model.js';
 import { SuperviseConsole, type ConsoleDeps } from '../../src/supervise/console/App.js';
 import { consoleDeps } from '../../src/supervise/console/run.js';
 import { ProposalQueue, type Answer } from '../../src/supervise/queue.js';

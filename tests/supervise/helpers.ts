@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { EgressRoutePlan } from '../../src/plan/egress-route.js';
+import type { EgressRoutePlan } from '../../src/routes/model.js';
 import { startSupervise, type SuperviseHandle } from '../../src/sidecars/supervise/index.js';
 import { listAllPending, type Proposal } from '../../src/supervise/queue.js';
 import { bottleStatePaths, homePaths, queueDir } from '../../src/state/paths.js';

@@ -6,6 +6,7 @@ import { startEgress, type EgressHandle } from '../../src/sidecars/egress/index.
 import type { SuperviseHandle } from '../../src/sidecars/supervise/index.js';
 import { decide } from '../../src/supervise/decide.js';
 import { bottleStatePaths } from '../../src/state/paths.js';
+import { fileBottleStores } from '../../src/state/store/index.js';
 import { makeUpstreamPki, route, startUpstream } from '../egress/support.js';
 import { connect, nextPending, startFor, tempHome, writeRoutes } from './helpers.js';
 
@@ -79,11 +80,14 @@ describe('supervise approval reaches a running egress without restart', () => {
     // Agents always ask for 443; the fake upstream listens elsewhere, so the operator edits the port.
     const d = await decide(home, p!.id, { status: 'modified', notes: 'port fixed', details: { ...p!.details, port: up.port } });
     expect(d.outcome).toBe('answered');
+    // The console waited for egress's acknowledgement of the table holding the route.
+    expect(d.outcome === 'answered' && d.applied.summary).toContain('is live');
     expect((await call).structuredContent).toMatchObject({ status: 'modified' });
     await client.close();
 
-    // The tool result waits for the route to be in the routes file; egress's reload follows within its debounce.
-    for (let i = 0; i < 100 && !logs.some((l) => l.event === 'egress-routes-reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
+    // The tool result came after egress acknowledged the table with the route: no wait here.
+    const store = fileBottleStores(bottleStatePaths('alpha', home)).routes;
+    expect(await store.readAck()).toMatchObject({ generation: (await store.readLive())?.generation, applied: true, routes: 2 });
     expect(logs.some((l) => l.event === 'egress-routes-reloaded')).toBe(true);
     // The same client, with the trust it loaded before the approval.
     expect(await get(target)).toMatchObject({ status: 200, body: 'ok' });
@@ -97,5 +101,26 @@ describe('supervise approval reaches a running egress without restart', () => {
     } finally {
       await fresh.close();
     }
+  });
+
+  it('a table egress refuses is reported, with the reason, to the operator and to the agent; the old table stays in force', async () => {
+    const paths = bottleStatePaths('alpha', home);
+    const store = fileBottleStores(paths).routes;
+    // A table the schema accepts but egress does not: a path regex that is not linear-time.
+    const bad = { ...route('bad.test', up.port), matches: [{ paths: [{ type: 'regex' as const, value: '(a+)+\\1' }], methods: [], headers: [] }] };
+    await store.updateLive((routes) => [...routes, bad]);
+    const client = await connect(supervise.url);
+    const call = client.callTool({ name: 'egress-block', arguments: { host: 'other.test', reason: 'needs it' } });
+    const [p] = await nextPending(home);
+    const d = await decide(home, p!.id, { status: 'approved' });
+    expect(d.outcome === 'answered' && d.applied.summary).toMatch(/egress refused the new route table and keeps the previous one: .*regex/);
+    const result = (await call).structuredContent as { status: string; notes: string };
+    expect(result.status).toBe('approved');
+    expect(result.notes).toMatch(/egress refused the new route table .*not live: .*regex/);
+    await client.close();
+    expect(await store.readAck()).toMatchObject({ applied: false, generation: (await store.readLive())?.generation });
+    // Still the table from before the bad write: the route approved in the first test works, the new host does not.
+    expect((await get(`https://known.test:${up.port}/`)).status).toBe(200);
+    expect((await get(`https://other.test:${up.port}/`)).status).toBe(403);
   });
 });

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EgressRoutePlan } from '../../src/plan/egress-route.js';
+import type { EgressRoutePlan } from '../../src/routes/model.js';
 import type { SuperviseHandle } from '../../src/sidecars/supervise/index.js';
 import { decide } from '../../src/supervise/decide.js';
 import { bottleStatePaths, homePaths } from '../../src/state/paths.js';

@@ -1,6 +1,6 @@
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, delimiter, dirname, join, relative, sep } from 'node:path';
-import { CliError } from '../../cli/context.js';
+import { UserError } from '../../util/errors.js';
 
 /** Where host programs installed outside /usr appear inside the sandbox. */
 export const GUEST_PROGRAM_BIN = '/opt/bot-bottle/bin';
@@ -43,7 +43,7 @@ export function hostProgram(program: string, hostPath: string | undefined): Host
   if (!found) {
     const hint =
       program === 'claude' ? 'install Claude Code on the host (npm install -g @anthropic-ai/claude-code)' : program === 'codex' ? 'install Codex on the host (npm install -g @openai/codex)' : `install ${program} on the host`;
-    throw new CliError(`the bwrap backend runs the agent's program from the host, but "${program}" is not on PATH: ${hint}`);
+    throw new UserError(`the bwrap backend runs the agent's program from the host, but "${program}" is not on PATH: ${hint}`);
   }
   const real = realpathSync(found);
   if (real.startsWith('/usr/')) return { binds: [], links: [] };
@@ -125,7 +125,7 @@ function packageBinds(root: string, name: string): ProgramBind[] {
       if (!at || [...bound].some((b) => at === b || at.startsWith(`${b}${sep}`))) continue;
       // One package per name in the flattened guest layout: the first found wins, as Node's walk would from the launcher.
       if (names.has(dep)) continue;
-      if (binds.length >= MAX_PACKAGES) throw new CliError(`the agent program's package ${name} pulls in more than ${MAX_PACKAGES} packages from outside its folder; install it with npm install -g`);
+      if (binds.length >= MAX_PACKAGES) throw new UserError(`the agent program's package ${name} pulls in more than ${MAX_PACKAGES} packages from outside its folder; install it with npm install -g`);
       binds.push({ src: at, dest: `${GUEST_NODE_MODULES}/${dep}` });
       bound.add(at);
       names.add(dep);
@@ -161,6 +161,6 @@ function isNodeScript(file: string): boolean {
 function nodeForLauncher(hostPath: string | undefined): string | undefined {
   for (const dir of ['/usr/local/bin', '/usr/bin', '/bin']) if (existsSync(join(dir, 'node'))) return undefined;
   const node = findOnPath('node', hostPath);
-  if (!node) throw new CliError('the agent program is a Node.js script, but there is no `node` on the host PATH');
+  if (!node) throw new UserError('the agent program is a Node.js script, but there is no `node` on the host PATH');
   return realpathSync(node);
 }

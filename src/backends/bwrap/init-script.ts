@@ -25,11 +25,26 @@ export interface InitProbe {
  * overlaps everything else), with no environment and no terminal: its spec
  * arrives on fd 7 and its report leaves on fd 6. No other process gets
  * any of those fds.
+ *
+ * Attached to a terminal, init runs under bash with job control (`set -m`):
+ * each step, and then the agent, is the terminal's foreground job in a
+ * process group of its own, so a Ctrl-C typed while the bottle starts (before
+ * the agent reads keys raw) reaches only that step or the agent, never init,
+ * bwrap or the launcher, and does not end the bottle. Not dash: its job
+ * control, on leaving, hands the terminal back to the group it found, which
+ * is outside the sandbox's pid namespace, and fails (exit 2). Not `exec` for
+ * the agent: a shell that execs has no job control left. Without bash, init
+ * runs as before (the agent exec'd in place).
  */
 export function initScript(forwards: readonly Forward[], probe?: InitProbe): string {
   const lines = [
     '#!/bin/sh',
+    'if [ -t 0 ] && [ -z "${BASH_VERSION:-}" ] && command -v bash >/dev/null 2>&1; then exec bash "$0" "$@"; fi',
     'set -eu',
+    // A Ctrl-C before the first step took the terminal reaches init too. A handler, not an
+    // ignore: the agent gets SIGINT's default back when it starts.
+    "intr=0; trap 'intr=1' INT",
+    'attached=0; if [ -t 0 ] && [ -n "${BASH_VERSION:-}" ]; then attached=1; set -m; fi',
     `cp -a ${SANDBOX_RUN}/seed/. "$HOME"/ 2>/dev/null || true`,
   ];
   if (probe) {
@@ -47,16 +62,22 @@ export function initScript(forwards: readonly Forward[], probe?: InitProbe): str
     ...hexPorts.map((hex) => `  grep -q ":${hex} 00000000:0000 0A" /proc/net/tcp || ok=0`),
     '  [ "$ok" = 1 ] && break',
     '  i=$((i+1)); [ "$i" -gt 500 ] && { echo "bot-bottle: sidecar forwarders did not start" >&2; exit 125; }',
-    '  sleep 0.01',
+    '  sleep 0.01 || :',
     'done',
   );
-  if (probe) lines.push('st=0; wait "$probe" || st=$?', '[ "$st" = 0 ] || echo "probe-exit $st" >&6');
+  // A trapped Ctrl-C interrupts `wait` and `read`: ask again (only then; an exit or EOF is the answer).
+  if (probe) lines.push('while :; do intr=0; st=0; wait "$probe" || st=$?; [ "$intr" = 1 ] && [ "$st" -gt 128 ] || break; done', '[ "$st" = 0 ] || echo "probe-exit $st" >&6');
   lines.push(
     'exec 6>&- 7<&-',
-    'go=; IFS= read -r go <&8 || true',
+    'while :; do intr=0; go=; IFS= read -r go <&8 && break; [ "$intr" = 1 ] || break; done',
     'exec 8<&-',
     '[ "$go" = go ] || { echo "bot-bottle: the bottle was not released (its start failed or its containment check did not pass); the agent was not started" >&2; exit 125; }',
-    'exec "$@"',
+    '[ "$attached" = 1 ] || exec "$@"',
+    // One command per line: bash drops the rest of a line whose foreground job a Ctrl-C ended.
+    'set +e',
+    '"$@"',
+    'st=$?',
+    'exit "$st"',
   );
   return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TeardownStack } from '../../launch/teardown.js';
-import { CliError } from '../../cli/context.js';
+import { UserError } from '../../util/errors.js';
 import type { SandboxMounts } from './sandbox-args.js';
 
 /** The host uid a root-started sandbox runs as. */
@@ -57,7 +57,7 @@ export function rootStaging(slug: string, mounts: SandboxMounts, stack: Teardown
     const stats = statSync(e.src);
     // The sandbox uid is "other" to the program (a bind cannot lend it ownership): it needs o+rx.
     if ((stats.mode & 0o005) !== 0o005) {
-      throw new CliError(`${e.src} is not readable and executable by other users, so a bottle started by root (host uid ${SANDBOX_HOST_UID} inside) cannot run it: chmod o+rx it, or install it under /usr`);
+      throw new UserError(`${e.src} is not readable and executable by other users, so a bottle started by root (host uid ${SANDBOX_HOST_UID} inside) cannot run it: chmod o+rx it, or install it under /usr`);
     }
     return { src: stageDir(`extra${i}`, e.src, stats.isDirectory()), dest: e.dest };
   });

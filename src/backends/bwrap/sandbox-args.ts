@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
-import { CliError } from '../../cli/context.js';
+import { UserError } from '../../util/errors.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_UID } from '../../provision/layout.js';
 
 /** Host paths the sandbox sees, each read-only unless noted. */
@@ -94,7 +94,7 @@ export function assertNulFree<T extends readonly string[]>(args: T, what: string
   const at = args.findIndex((a) => a.includes('\0'));
   if (at >= 0) {
     const previous = at > 0 ? ` (after ${JSON.stringify(args[at - 1])})` : '';
-    throw new CliError(`refusing to start the sandbox: ${what} ${at + 1}${previous} contains a NUL character, which would split it into extra bwrap options`);
+    throw new UserError(`refusing to start the sandbox: ${what} ${at + 1}${previous} contains a NUL character, which would split it into extra bwrap options`);
   }
   return args;
 }

@@ -121,9 +121,11 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       return {
         async start(probeSpec) {
           await startAgentContainer(agent.id);
-          await copyGuestFiles(agent.id, spec.setup);
-          const probe = probeSpec !== undefined ? startDockerProbe(agent.id, probeSpec) : undefined;
+          const copying = copyGuestFiles(agent.id, spec.setup);
+          // The probe starts beside the copy and gets its spec (and so looks at anything) only once the files are in.
+          const probe = probeSpec !== undefined ? startDockerProbe(agent.id, copying.then(() => probeSpec)) : undefined;
           if (probe) stack.defer('stop probe', probe.stop);
+          await copying;
           let agentRun: ChildProcess | undefined;
           let settle: (code: number) => void = () => undefined;
           const exited = new Promise<number>((resolve) => (settle = resolve));

@@ -2,7 +2,7 @@ import { constants, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { TeardownStack } from '../../launch/teardown.js';
 import { BUNDLE_NODE_FLAGS } from '../../sidecars/node-flags.js';
-import { dockerChild } from './cli.js';
+import { DockerError, dockerChild } from './cli.js';
 import { connectNetwork, createContainer } from './containers.js';
 import { SIDECARS_ENTRY_IN_IMAGE } from './images.js';
 import { BUNDLE_ALIAS, containerName } from './names.js';
@@ -154,7 +154,7 @@ export async function runDockerBundle(container: { id: string; name: string }, o
   });
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the sidecar bundle container ${name} did not become ready in ${timeoutMs} ms (log: ${opts.logFile})`)), timeoutMs);
+    const timer = setTimeout(() => reject(new DockerError(`the sidecar bundle container ${name} did not become ready in ${timeoutMs} ms (log: ${opts.logFile})`)), timeoutMs);
     const lines = createInterface({ input: stdout });
     lines.on('line', (line) => {
       log.write(`${line}\n`);
@@ -170,11 +170,11 @@ export async function runDockerBundle(container: { id: string; name: string }, o
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`the sidecar bundle container ${name} exited before it was ready (code ${code ?? '?'}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`));
+      reject(new DockerError(`the sidecar bundle container ${name} exited before it was ready (code ${code ?? '?'}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`));
     });
   });
   const caPem = readFileSync(opts.caCertOut, 'utf8');
-  if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`the sidecar bundle reported ready without a CA certificate at ${opts.caCertOut}`);
+  if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new DockerError(`the sidecar bundle reported ready without a CA certificate at ${opts.caCertOut}`);
   return { id: container.id, name, ready, caPem, died };
 }
 

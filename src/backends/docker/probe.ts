@@ -51,14 +51,19 @@ export function dockerExpectations(runtime: DockerRuntime): ProbeInside['expect'
 
 /**
  * Start the probe in the held agent container (`docker exec -i`, as the
- * agent's uid, none of its environment) and hand it the first spec line at
- * once; `inside` gives the gate the way to finish it once the CA exists.
+ * agent's uid, none of its environment) and hand it the first spec line as
+ * soon as `early` resolves; `inside` gives the gate the way to finish it once the CA exists.
  */
-export function startDockerProbe(container: string, early: string): { inside: (o: { caPem: string; hostProcessMarkers: string[]; runtime: DockerRuntime }) => ProbeInside; stop: () => void } {
+export function startDockerProbe(container: string, early: string | Promise<string>): { inside: (o: { caPem: string; hostProcessMarkers: string[]; runtime: DockerRuntime }) => ProbeInside; stop: () => void } {
   const child = dockerChild(['exec', '--interactive', '--user', AGENT_USER, container, ...probeCommand(GUEST_PROBE_NODE)]);
   const { stdin, stdout, stderr } = child;
   if (stdin === null || stdout === null || stderr === null) throw new Error('docker exec gave no pipes');
-  stdin.write(`${early}\n`);
+  // The probe observes nothing before its first spec line: a launch starts it (node's start-up) while the
+  // guest's files are still going in, and hands it the line once they are in place.
+  void Promise.resolve(early).then(
+    (line) => stdin.write(`${line}\n`),
+    () => child.kill('SIGKILL'),
+  );
   let other = '';
   stderr.on('data', (chunk: Buffer) => {
     if (other.length < 4_000) other += chunk.toString('utf8');

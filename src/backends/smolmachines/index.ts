@@ -1,17 +1,22 @@
-import { dockerAvailability } from '../docker/index.js';
-import { onPath, probe } from '../probe.js';
 import { notReady } from '../not-ready.js';
 import type { Availability, Backend } from '../types.js';
+import { smolmachinesBoundary } from './boundary.js';
+import { failedChecks, smolmachinesPreflight, type PreflightOptions } from './preflight.js';
+
+export async function smolmachinesAvailability(opts: PreflightOptions = {}): Promise<Availability> {
+  const checks = await smolmachinesPreflight(opts);
+  const failed = failedChecks(checks);
+  if (failed.length > 0) return { available: false, reason: failed.map((c) => `${c.detail} (${c.fix ?? 'see docs/design/smolmachines.md'})`).join('; ') };
+  // Until launching is wired, a host that has everything must not make auto-detection pick smolmachines.
+  return { available: false, reason: `${checks.map((c) => c.detail).join(', ')} found, but the smolmachines backend cannot launch bottles in this version yet` };
+}
 
 export function smolmachinesBackend(): Backend {
   return {
     name: 'smolmachines',
-    async availability(): Promise<Availability> {
-      const smolvm = onPath('smolvm') ? await probe('smolvm', ['--version']) : { ok: false, output: '' };
-      if (!smolvm.ok) return { available: false, reason: 'smolvm is not installed' };
-      const docker = await dockerAvailability();
-      if (!docker.available) return { available: false, reason: `smolvm needs Docker for the sidecar bundle: ${docker.reason}` };
-      return { available: false, reason: `${smolvm.output} + ${docker.reason} found, but the smolmachines backend cannot launch bottles in this version yet` };
+    availability: () => smolmachinesAvailability(),
+    async planBoundary(plan, ctx) {
+      return smolmachinesBoundary(plan, { home: ctx.home, env: ctx.env, preflight: await smolmachinesPreflight({ pathVar: ctx.env.PATH }) });
     },
     ...notReady('smolmachines'),
   };

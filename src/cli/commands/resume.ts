@@ -1,5 +1,5 @@
+import { askSecret } from '../ask-secret.js';
 import type { Command } from '@commander-js/extra-typings';
-import { existsSync, readFileSync } from 'node:fs';
 import { allBackends, selectBackend } from '../../backends/select.js';
 import { launchPlan } from '../../launch/launch.js';
 import { ManifestCatalog } from '../../manifest/catalog.js';
@@ -8,8 +8,8 @@ import { resolvePlan } from '../../plan/resolve.js';
 import { SlugError } from '../../plan/slug.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { readMetadata } from '../../state/metadata.js';
-import { bottleStatePaths, homePaths } from '../../state/paths.js';
-import { assertPlainFile } from '../../util/safe-fs.js';
+import { bottleStatePaths } from '../../state/paths.js';
+import { fileBottleStores } from '../../state/store/index.js';
 import { slugArg, textArg } from '../arg-checks.js';
 import { CliError, type CliContext } from '../context.js';
 import { renderPlan } from '../render-plan.js';
@@ -73,17 +73,18 @@ export function registerResume(program: Command, ctx: CliContext): void {
         // docker: a committed bottle's agent boots from its snapshot (agentImageFor checks it is still that image).
         snapshot: meta.snapshot ? { image: meta.snapshot.image, id: meta.snapshot.id, committedAt: meta.snapshot.committed_at } : undefined,
       });
-      const capabilities = bottleStatePaths(slug, ctx.home).approvedCapabilities;
-      if (existsSync(capabilities)) {
-        assertPlainFile(homePaths(ctx.home).stateRoot, capabilities);
-        const pending = readFileSync(capabilities, 'utf8').trim();
-        if (pending.length > 2) ctx.stderr(`note: approved capability changes are recorded in ${capabilities}; the ${plan.backend} backend applies them when it builds the agent's image\n`);
-      }
+      const boundary = await selection.backend.planBoundary?.(plan, { home: ctx.home, env: ctx.env });
+      if (boundary !== undefined) plan.boundary = boundary;
+      const paths = bottleStatePaths(slug, ctx.home);
+      const approved = await fileBottleStores(paths).approvals.readCapabilities().catch((err: unknown) => {
+        throw new CliError((err as Error).message);
+      });
+      if (approved.length > 0) ctx.stderr(`note: approved capability changes are recorded in ${paths.approvedCapabilities}; the ${plan.backend} backend applies them when it builds the agent's image\n`);
       if (opts.dryRun) {
         ctx.stdout(renderPlan(plan));
         return;
       }
       if (!opts.headless) ctx.stderr(renderPlan(plan));
-      process.exitCode = await launchPlan(plan, selection.backend, { ...ctx, cwd: meta.cwd }, { confirm: !opts.headless });
+      process.exitCode = await launchPlan(plan, selection.backend, { ...ctx, cwd: meta.cwd, askSecret }, { confirm: !opts.headless });
     });
 }

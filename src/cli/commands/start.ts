@@ -1,3 +1,4 @@
+import { askSecret } from '../ask-secret.js';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { selectBackend } from '../../backends/select.js';
 import { launchPlan } from '../../launch/launch.js';
@@ -60,13 +61,15 @@ export function registerStart(program: Command, ctx: CliContext): void {
         containmentCheck: opts.containmentCheck,
         removeAtExit: opts.rm,
       });
+      const boundary = await selection.backend.planBoundary?.(plan, { home: ctx.home, env: ctx.env });
+      if (boundary !== undefined) plan.boundary = boundary;
       if (opts.dryRun) {
         ctx.stdout(opts.format === 'json' ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
         return;
       }
       if (!opts.headless) ctx.stderr(renderPlan(plan));
       else ctx.stderr(`bot-bottle: backend ${plan.backend} (${plan.backendReason})\n`);
-      process.exitCode = await launchPlan(plan, selection.backend, ctx, { confirm: !opts.headless });
+      process.exitCode = await launchPlan(plan, selection.backend, { ...ctx, askSecret }, { confirm: !opts.headless });
     });
 }
 

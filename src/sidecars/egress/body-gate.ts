@@ -5,7 +5,7 @@
 // without a promise, and the bytes forwarded are the client's own buffers.
 import type { IncomingMessage } from 'node:http';
 import type { Finding, StreamScanner } from '../../dlp/index.js';
-import type { RouteDlp } from '../../plan/egress-route.js';
+import type { RouteDlp } from '../../routes/model.js';
 import type { AuditFinding } from './audit.js';
 import { describe, HOLDBACK_CHARS, toAudit, type DlpPolicy, type SuperviseAsk } from './dlp-policy.js';
 import { heldValue, type HeldValue } from './held-value.js';

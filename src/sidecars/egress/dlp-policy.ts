@@ -7,8 +7,8 @@ import {
   type StreamScanner,
 } from '../../dlp/index.js';
 import { exampleCredential } from '../../dlp/examples.js';
-import type { EgressRoutePlan } from '../../plan/egress-route.js';
-import type { ProposalQueue } from '../../supervise/queue.js';
+import type { EgressRoutePlan } from '../../routes/model.js';
+import type { ProposalStore } from '../../supervise/queue.js';
 import type { AuditFinding } from './audit.js';
 import { secretOwners, type HeldValue } from './held-value.js';
 import { block, type Block } from './verdict.js';
@@ -22,7 +22,7 @@ export interface DlpDeps {
   knownSecretNames?: readonly { name: string; value: string }[];
   /** The live routes (which token slot is injected where), for the same purpose. */
   routes?: () => readonly EgressRoutePlan[];
-  queue: ProposalQueue | undefined;
+  queue: ProposalStore | undefined;
   superviseTimeoutMs: number;
   log: (event: Record<string, unknown>) => void;
 }

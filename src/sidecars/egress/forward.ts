@@ -7,7 +7,7 @@ import { BodyGate, primeGatedBody } from './body-gate.js';
 import { toAudit, type DlpPolicy } from './dlp-policy.js';
 import type { Dispatcher } from 'undici';
 import type { Finding, StreamScanner } from '../../dlp/index.js';
-import type { RouteDlp } from '../../plan/egress-route.js';
+import type { RouteDlp } from '../../routes/model.js';
 import { runStagesFast, type RequestContext, type Stage, type Tunnel } from './pipeline.js';
 import { ExchangeContext } from './exchange-context.js';
 import { relayedBytes } from './reclaim.js';

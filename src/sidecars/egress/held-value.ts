@@ -1,6 +1,6 @@
 import type { Finding } from '../../dlp/index.js';
 import { secretForms } from '../../dlp/known.js';
-import type { EgressRoutePlan } from '../../plan/egress-route.js';
+import type { EgressRoutePlan } from '../../routes/model.js';
 
 /**
  * One flagged value of a held request, with what the operator needs to judge

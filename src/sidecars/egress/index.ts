@@ -10,7 +10,10 @@ import type { EgressConfig } from './config.js';
 import { DlpPolicy } from './dlp-policy.js';
 import { buildStages } from './pipeline.js';
 import { parseResolveOverrides, Resolver } from './resolve.js';
-import { loadRouteTable, type RouteTable } from './routes.js';
+import { loadRoutes, type LoadedRoutes, type RouteTable } from './routes.js';
+import { digestOfFailedRead } from '../../state/store/file-json.js';
+import { FileRoutesStore } from '../../state/store/file-routes.js';
+import type { RouteAck } from '../../state/store/types.js';
 import { UPSTREAM_HEADERS_TIMEOUT_MS } from './forward.js';
 import { createProxyServer } from './server.js';
 import { upstreamCa } from './upstream.js';
@@ -31,6 +34,8 @@ export interface EgressHandle {
   caCertPath: string;
   /** Re-reads the routes file (what SIGHUP does). Resolves false when the file was bad and the old table stays. */
   reload(): Promise<boolean>;
+  /** After the bundle's ready line: mint the routed hosts' leaf certificates, load the upstream client, build the upstream trust store. */
+  warm(): void;
 }
 
 const DEFAULT_SUPERVISE_TIMEOUT_S = 300;
@@ -43,11 +48,19 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number
 
 export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: NodeJS.ProcessEnv = process.env): Promise<EgressHandle> {
   // Start-up is strict: a bad routes file, resolve map or CA file is fatal.
-  let table: RouteTable = loadRouteTable(cfg.routesFile);
+  const routesStore = new FileRoutesStore(dirname(cfg.routesFile), cfg.routesFile);
+  const first = loadRoutes(routesStore);
+  let table: RouteTable = first.table;
   // The secrets file's values beside the knobs; in-process callers (tests) may still pass them in `env`.
   const secretEnv: NodeJS.ProcessEnv = { ...env, ...ctx.secrets };
   // A route whose token is missing fails the start here, not each of its requests with a 502.
   assertTokenSlots(table.routes.map((r) => r.plan), secretEnv);
+  // Every load is acknowledged (generation + result), so whoever changed the table learns
+  // when it is live or why it was refused, instead of guessing with a sleep.
+  const acknowledge = async (ack: RouteAck): Promise<void> => {
+    await routesStore.writeAck(ack).catch((err: unknown) => ctx.log({ event: 'egress-routes-ack-failed', error: (err as Error).message }));
+  };
+  await acknowledge({ generation: first.generation, applied: true, routes: table.routes.length, at: new Date().toISOString() });
   const resolver = new Resolver(parseResolveOverrides(env.BOT_BOTTLE_RESOLVE));
   const trust = upstreamCa(env);
   const agent = createUpstream(resolver, trust, env);
@@ -71,16 +84,21 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
 
   // Requests in flight keep the table object they started with; a reload only swaps the reference.
   // The CA signs any host (ca.ts): a new route needs no new trust in the bottle.
-  const reload = (): Promise<boolean> => {
+  const reload = async (): Promise<boolean> => {
+    let next: LoadedRoutes;
     try {
-      const next = loadRouteTable(cfg.routesFile);
-      table = next;
-      ctx.log({ event: 'egress-routes-reloaded', routes: next.routes.length });
-      return Promise.resolve(true);
+      next = loadRoutes(routesStore);
     } catch (err) {
-      ctx.log({ event: 'egress-routes-reload-failed', error: (err as Error).message, note: 'keeping the previous route table' });
-      return Promise.resolve(false);
+      const error = (err as Error).message;
+      ctx.log({ event: 'egress-routes-reload-failed', error, note: 'keeping the previous route table' });
+      const generation = digestOfFailedRead(err);
+      if (generation !== undefined) await acknowledge({ generation, applied: false, error, at: new Date().toISOString() });
+      return false;
     }
+    table = next.table;
+    ctx.log({ event: 'egress-routes-reloaded', routes: next.table.routes.length });
+    await acknowledge({ generation: next.generation, applied: true, routes: next.table.routes.length, at: new Date().toISOString() });
+    return true;
   };
   const onHup = (): void => void reload();
   process.on('SIGHUP', onHup);
@@ -108,13 +126,24 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const addr = server.address();
   const address = typeof addr === 'string' ? addr : `${(addr as AddressInfo).address}:${(addr as AddressInfo).port}`;
   ctx.log({ event: 'egress-listening', address, caCertOut: cfg.caCertOut, routes: table.routes.length });
-  // Next turn, after the ready line: load the upstream client before the first request needs it.
-  setImmediate(() => agent.warm?.());
 
   return {
     address,
     caCertPath: cfg.caCertOut,
     reload,
+    warm() {
+      premintLeaves(ca, table);
+      agent.warm?.();
+      // The upstream trust store (every system root parsed into one context, ~40 ms here) is built
+      // once, lazily: build it now rather than in the agent's first request.
+      setImmediate(() => {
+        try {
+          trust();
+        } catch {
+          // The first request meets the same error and reports it.
+        }
+      });
+    },
     async close() {
       process.off('SIGHUP', onHup);
       clearTimeout(debounce);
@@ -128,4 +157,27 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
       await audit.close();
     },
   };
+}
+
+/** Leaves minted ahead: enough for a plan's own hosts, bounded whatever the routes file holds. */
+const PREMINT_MAX = 16;
+
+/**
+ * Mints the leaf certificates of the routed hosts (routes with injected auth,
+ * the model API, first), one per event-loop turn so a request arriving
+ * meanwhile is not held behind them: the agent's first CONNECT to its model
+ * API then finds its leaf ready. Only exact hosts of the plan; wildcards and
+ * unrouted names are minted on use, as before.
+ */
+function premintLeaves(ca: MitmCa, table: RouteTable): void {
+  const hosts = [...new Set([...table.routes].sort((a, b) => Number(b.plan.auth !== undefined) - Number(a.plan.auth !== undefined)).map((r) => r.plan.host.toLowerCase()))]
+    .filter((h) => !h.startsWith('*.'))
+    .slice(0, PREMINT_MAX);
+  const next = (): void => {
+    const host = hosts.shift();
+    if (host === undefined) return;
+    void ca.contextFor(host).catch(() => undefined);
+    setImmediate(next);
+  };
+  next();
 }

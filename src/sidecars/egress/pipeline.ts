@@ -10,7 +10,7 @@ import { heldValue } from './held-value.js';
 import { ResolveError, type Resolved, type Resolver } from './resolve.js';
 import { findRoute, routeAllows, type CompiledRoute, type RouteTable } from './routes.js';
 import { ALLOW, block, type Verdict } from './verdict.js';
-import { authHeaderName, authHeaderValue } from '../../plan/egress-route.js';
+import { authHeaderName, authHeaderValue } from '../../routes/model.js';
 
 /** What the CONNECT established, for requests inside a bumped tunnel. */
 export interface Tunnel {
@@ -241,12 +241,8 @@ export function buildStages(deps: PipelineDeps): Stage[] {
   ];
 }
 
-export async function runStages(stages: readonly Stage[], ctx: RequestContext): Promise<Verdict> {
-  return runStagesFast(stages, ctx);
-}
-
 /**
- * Same order and verdicts as `runStages`, but synchronous while every stage
+ * Run the stages in order until one refuses. Synchronous while every stage
  * answers synchronously (the common case: a cached DNS answer, no supervise
  * wait): no promise or microtask per stage on the hot path.
  */

@@ -1,7 +1,8 @@
-import * as z from 'zod/mini';
-import { readJsonFile } from '../../util/json-file.js';
-import { EgressRoutePlanSchema, type EgressRoutePlan, type RouteMatch } from '../../plan/egress-route.js';
-import { compileRouteMatcher } from '../../plan/route-regex.js';
+import { dirname } from 'node:path';
+import { type EgressRoutePlan, type RouteMatch } from '../../routes/model.js';
+import { FileRoutesStore } from '../../state/store/file-routes.js';
+import type { RoutesGeneration } from '../../state/store/types.js';
+import { compileRouteMatcher } from '../../routes/regex.js';
 
 /** A route with its regexes compiled once per load, not per request. */
 export interface CompiledRoute {
@@ -23,11 +24,30 @@ export interface RouteTable {
   hosts: readonly string[];
 }
 
-const RoutesFileSchema = z.array(EgressRoutePlanSchema);
+/** A route table and the generation of the live table it was built from. */
+export interface LoadedRoutes {
+  table: RouteTable;
+  generation: RoutesGeneration;
+}
 
-/** Reads and validates the routes file. Throws with field-named messages. */
+/**
+ * Reads, validates and compiles the live table. Throws with field-named
+ * messages; a table that was read but refused carries its generation
+ * (`digestOfFailedRead`), so the refusal can be acknowledged for it.
+ */
+export function loadRoutes(store: FileRoutesStore): LoadedRoutes {
+  const live = store.readLiveNow();
+  if (!live) throw new Error('routes file: cannot read it: ENOENT (fix the routes plan)');
+  try {
+    return { table: buildRouteTable(live.routes), generation: live.generation };
+  } catch (err) {
+    throw Object.assign(err as Error, { digest: live.generation });
+  }
+}
+
+/** Reads and compiles a routes file (tests, tools). */
 export function loadRouteTable(file: string): RouteTable {
-  return buildRouteTable(readJsonFile(file, RoutesFileSchema, 'routes file (fix the routes plan)'));
+  return loadRoutes(new FileRoutesStore(dirname(file), file)).table;
 }
 
 export function buildRouteTable(plans: readonly EgressRoutePlan[]): RouteTable {

@@ -1,4 +1,4 @@
-import type { EgressRoutePlan } from '../../plan/egress-route.js';
+import type { EgressRoutePlan } from '../../routes/model.js';
 
 /**
  * Every token slot a route serves must hold a value when egress starts: a

@@ -18,13 +18,19 @@ import {
 /** Default cap on one message (all its fragments) the scanner must see. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
+/** Stream text kept before the newest push, so a finding that starts in the scanner's carry can be read back. */
+const KEPT_CHARS = 64 * 1024;
+
 export interface ClientFrameFilterOptions {
   /** One scanner for the whole connection: a secret split across frames or messages is still seen whole. */
   stream: StreamScanner;
   /** For control-frame payloads (ping/pong/close reasons can carry up to 125 bytes). */
   oneShot: Scanner;
-  /** Findings that must stop the connection (already filtered by severity and approvals). */
-  blocking: (findings: Finding[]) => Finding[];
+  /**
+   * Findings that must stop the connection (filtered by severity and approvals); `rawOf` gives a
+   * finding's matched text (undefined when it is no longer kept), for values the operator approved.
+   */
+  blocking: (findings: Finding[], rawOf: (f: Finding) => string | undefined) => Finding[];
   maxMessageBytes?: number;
 }
 
@@ -55,6 +61,9 @@ export class ClientFrameFilter {
   private held: Buffer[] = [];
   private message: { decoder: StringDecoder; bytes: number } | undefined;
   private started = false;
+  /** The stream's recent text (what was pushed to `stream`), from absolute offset `keptBase`. */
+  private kept = '';
+  private keptBase = 0;
   private readonly max: number;
   /** Findings that did not block (warn), for the audit line. */
   readonly findings: Finding[] = [];
@@ -110,7 +119,7 @@ export class ClientFrameFilter {
       // A close payload starts with a 2-byte code; the rest (and ping/pong data) is text the client chose.
       // As UTF-8, like messages: ASCII (every token) reads the same, and disguising chars read as chars.
       const text = (h.opcode === OP_CLOSE ? payload.subarray(2) : payload).toString('utf8');
-      this.check(text.length > 0 ? this.opts.oneShot.scan(text) : []);
+      this.check(text.length > 0 ? this.opts.oneShot.scan(text) : [], (f) => text.slice(f.start, f.end));
       if (h.opcode === OP_CLOSE) {
         // Fragments held so far were scanned; let them go before the close.
         const out = [...this.held, frame];
@@ -132,7 +141,8 @@ export class ClientFrameFilter {
     const m = this.message;
     m.bytes += h.length;
     const text = sep + m.decoder.write(payload) + (h.fin ? m.decoder.end() : '');
-    this.check(this.opts.stream.push(text));
+    this.keep(text);
+    this.check(this.opts.stream.push(text), this.streamRawOf);
     this.held.push(frame);
     if (!h.fin) return [];
     this.message = undefined;
@@ -141,9 +151,20 @@ export class ClientFrameFilter {
     return out;
   }
 
-  private check(found: Finding[]): void {
+  private keep(text: string): void {
+    this.kept += text;
+    const drop = this.kept.length - text.length - KEPT_CHARS;
+    if (drop > 0) {
+      this.kept = this.kept.slice(drop);
+      this.keptBase += drop;
+    }
+  }
+
+  private streamRawOf = (f: Finding): string | undefined => (f.start >= this.keptBase && f.end <= this.keptBase + this.kept.length ? this.kept.slice(f.start - this.keptBase, f.end - this.keptBase) : undefined);
+
+  private check(found: Finding[], rawOf: (f: Finding) => string | undefined): void {
     if (found.length === 0) return;
-    const hits = this.opts.blocking(found);
+    const hits = this.opts.blocking(found, rawOf);
     if (hits.length > 0) throw new WsDlpError(hits, found);
     this.findings.push(...found);
   }

@@ -7,7 +7,7 @@ import { AUDIT_STAGE, stripQuery } from './audit.js';
 import { describe, toAudit } from './dlp-policy.js';
 import { errText, type ProxyCore, type Target } from './forward.js';
 import { ExchangeContext } from './exchange-context.js';
-import { parseAuthority, runStages, type RequestContext, type Tunnel } from './pipeline.js';
+import { parseAuthority, runStagesFast, type RequestContext, type Tunnel } from './pipeline.js';
 import type { Resolver } from './resolve.js';
 import { openSocket } from './upstream.js';
 import { block, blockBody, rawResponse, type Block } from './verdict.js';
@@ -58,7 +58,7 @@ export async function handleUpgrade(core: ProxyCore, deps: WebSocketDeps, req: I
   if (auditDown !== undefined) return refuse(block(AUDIT_STAGE, auditDown, 503, false));
   let verdict;
   try {
-    verdict = await runStages(core.stages, ctx);
+    verdict = await runStagesFast(core.stages, ctx);
   } catch (err) {
     verdict = block('internal', `egress failed closed: ${(err as Error).message}`, 500, false);
   }
@@ -148,7 +148,8 @@ function relay(
       : new ClientFrameFilter({
           stream: core.dlp.streamScanner(detectors),
           oneShot: core.dlp.scanner(detectors),
-          blocking: (found) => core.dlp.blocking(found, () => undefined),
+          // Values the operator allowed for this host, and published example keys, pass here as in requests.
+          blocking: (found, rawOf) => core.dlp.blocking(found, rawOf, ctx.host),
           ...(deps.maxMessageBytes !== undefined ? { maxMessageBytes: deps.maxMessageBytes } : {}),
         });
   let closed = false;

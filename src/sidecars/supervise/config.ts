@@ -36,5 +36,4 @@ export const SuperviseConfigSchema = z.strictObject({
   allowedHosts: z._default(z.array(z.string().check(z.minLength(1))), []),
 });
 
-export type SuperviseConfig = z.infer<typeof SuperviseConfigSchema>;
 export type SuperviseConfigInput = z.input<typeof SuperviseConfigSchema>;

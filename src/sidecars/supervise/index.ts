@@ -3,11 +3,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { ProposalQueue } from '../../supervise/queue.js';
 import { SuperviseConfigSchema, type SuperviseConfigInput } from './config.js';
+import { rehearseHandshake } from './rehearse.js';
 
 /**
  * The MCP SDK is the bundle's largest dependency; it loads on the first
- * request (and is warmed up right after start-up) so a bottle's bundle is
- * ready without waiting for it.
+ * request (or at `warm()`, after the bundle's ready line) so a bottle's bundle
+ * is ready without waiting for it. Loaded on the next turn after listening, as
+ * before, it ran while egress was still starting and delayed the ready line
+ * by ~90 ms (docs/performance.md, "Claude Code start").
  */
 let mcpModules: Promise<[typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js'), typeof import('./server.js')]> | undefined;
 function loadMcp(): NonNullable<typeof mcpModules> {
@@ -24,6 +27,8 @@ export interface SuperviseHandle {
   /** `http://127.0.0.1:<port>/mcp`, or `http://localhost/mcp` over the unix socket. */
   url: string;
   close(): Promise<void>;
+  /** Loads the MCP server's modules and rehearses one handshake ahead of the agent's (after the bundle's ready line). */
+  warm(): void;
 }
 
 /**
@@ -105,10 +110,14 @@ export async function startSupervise(section: SuperviseConfigInput, ctx: Sidecar
     url = `http://${host === '::1' ? '[::1]' : host}:${bound}/mcp`;
   }
   ctx.log({ event: 'supervise-listening', url, queueDir: config.queueDir });
-  setImmediate(() => void loadMcp().catch((err: unknown) => ctx.log({ event: 'supervise-error', error: `cannot load the MCP server: ${(err as Error).message}` })));
 
   return {
     url,
+    warm: () =>
+      void loadMcp().then(
+        () => rehearseHandshake(server, allowedHosts[0] ?? 'localhost'),
+        (err: unknown) => ctx.log({ event: 'supervise-error', error: `cannot load the MCP server: ${(err as Error).message}` }),
+      ),
     async close() {
       // Waiting tool calls end here; their proposals stay pending on disk.
       shutdown.abort(new Error('supervise is shutting down'));

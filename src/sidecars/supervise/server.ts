@@ -1,15 +1,19 @@
-import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { EgressRoutePlanSchema } from '../../plan/egress-route.js';
+import { FileRoutesStore } from '../../state/store/file-routes.js';
+import { waitUntilLive } from '../../state/store/route-ack.js';
+import type { RoutesStore } from '../../state/store/types.js';
 import { CapabilityBlockInput, EgressBlockInput } from '../../supervise/proposals.js';
-import type { Answer, ProposalKind, ProposalQueue } from '../../supervise/queue.js';
+import type { Answer, ProposalKind, ProposalStore } from '../../supervise/queue.js';
 
 export interface SuperviseServerDeps {
-  queue: ProposalQueue;
+  queue: ProposalStore;
   routesFile: string;
+  /** The live route table; default: the file `routesFile` (its folder is where links are refused). */
+  routes?: RoutesStore;
   proposalTimeoutMs: number;
   progressIntervalMs: number;
   log: (event: Record<string, unknown>) => void;
@@ -38,6 +42,7 @@ const RouteView = z.object({
 /** One MCP server per HTTP request (stateless): all state is in the queue folder. */
 export function createSuperviseServer(deps: SuperviseServerDeps): McpServer {
   const server = new McpServer({ name: 'bot-bottle-supervise', version: '0.1.0' });
+  const routes = deps.routes ?? new FileRoutesStore(dirname(deps.routesFile), deps.routesFile);
 
   server.registerTool(
     'list-egress-routes',
@@ -46,8 +51,8 @@ export function createSuperviseServer(deps: SuperviseServerDeps): McpServer {
       outputSchema: { routes: z.array(RouteView) },
     },
     async (): Promise<CallToolResult> => {
-      const routes = await readRoutesView(deps.routesFile);
-      return { content: [{ type: 'text', text: JSON.stringify(routes, null, 2) }], structuredContent: { routes } };
+      const view = await readRoutesView(routes);
+      return { content: [{ type: 'text', text: JSON.stringify(view, null, 2) }], structuredContent: { routes: view } };
     },
   );
 
@@ -100,7 +105,14 @@ export function createSuperviseServer(deps: SuperviseServerDeps): McpServer {
     deps.log({ event: 'decision', id: proposal.id, kind, status: answer.status });
     if (kind === 'egress-block' && (answer.status === 'approved' || answer.status === 'modified')) {
       const details = answer.status === 'modified' && answer.details ? answer.details : proposal.details;
-      if (typeof details.host === 'string') await routeLive(deps.routesFile, details.host.toLowerCase(), extra.signal);
+      if (typeof details.host === 'string') {
+        // The console writes the answer first and applies it right after: an agent that retries the
+        // instant it hears "approved" must not race that, nor egress loading the new table.
+        const host = details.host.toLowerCase();
+        const live = await waitUntilLive(routes, (table) => table.some((r) => r.host === host), { timeoutMs: ROUTE_LIVE_TIMEOUT_MS, signal: extra.signal });
+        deps.log({ event: 'route-liveness', id: proposal.id, host, state: live.state });
+        if (live.state === 'refused') return decisionResult(answer, refusedNote(live.error));
+      }
     }
     return decisionResult(answer);
   }
@@ -108,14 +120,22 @@ export function createSuperviseServer(deps: SuperviseServerDeps): McpServer {
   return server;
 }
 
-function decisionResult(answer: Answer): CallToolResult {
-  const notes =
+/** Bounded: a console that crashed between answering and applying must not hang the agent. */
+const ROUTE_LIVE_TIMEOUT_MS = 10_000;
+
+function refusedNote(error: string): string {
+  return `The operator approved the route, but egress refused the new route table and keeps the previous one, so the route is not live: ${error}. Tell the operator; retrying will not help until the table is fixed.`;
+}
+
+function decisionResult(answer: Answer, problem?: string): CallToolResult {
+  const given =
     answer.notes ??
     (answer.status === 'timeout'
       ? 'The operator did not answer in time. Continue without it or ask again later.'
       : answer.status === 'rejected'
         ? 'The operator rejected the proposal.'
         : '');
+  const notes = problem === undefined ? given : given ? `${given}\n${problem}` : problem;
   const structured = {
     proposal_id: answer.id,
     status: answer.status,
@@ -125,18 +145,15 @@ function decisionResult(answer: Answer): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured };
 }
 
-async function readRoutesView(file: string): Promise<z.infer<typeof RouteView>[]> {
-  let text: string;
+async function readRoutesView(routes: RoutesStore): Promise<z.infer<typeof RouteView>[]> {
+  let live;
   try {
-    text = await readFile(file, 'utf8');
+    live = await routes.readLive();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new Error(`cannot read the routes file: ${(err as Error).message}`, { cause: err });
+    throw new Error('the routes file is invalid; ask the operator to check the bottle', { cause: err });
   }
-  const parsed = z.array(EgressRoutePlanSchema).safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error('the routes file is invalid; ask the operator to check the bottle');
   // Only names are shown: the slot and token value stay inside the egress sidecar.
-  return parsed.data.map((r) => ({
+  return (live?.routes ?? []).map((r) => ({
     host: r.host,
     port: r.port,
     matches: r.matches,
@@ -144,29 +161,6 @@ async function readRoutesView(file: string): Promise<z.infer<typeof RouteView>[]
     source: r.source,
     git_fetch: r.gitFetch,
   }));
-}
-
-/**
- * The console writes the answer first and applies it right after; an agent
- * that retries the instant it hears "approved" must not race that. Wait
- * (bounded) until the route is in the routes file, then give egress's file
- * watcher (50 ms debounce) time to load it.
- */
-async function routeLive(routesFile: string, host: string, signal: AbortSignal): Promise<void> {
-  for (let i = 0; i < 100 && !signal.aborted; i++) {
-    const text = await readFile(routesFile, 'utf8').catch(() => undefined);
-    if (text === undefined) return; // bottle state without a live table: nothing to wait for
-    try {
-      const routes = z.array(z.object({ host: z.string() }).loose()).parse(JSON.parse(text));
-      if (routes.some((r) => r.host === host)) {
-        await new Promise((r) => setTimeout(r, 250));
-        return;
-      }
-    } catch {
-      // mid-rewrite or invalid: look again
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function stripUndefined(obj: Record<string, unknown>): Record<string, unknown> {

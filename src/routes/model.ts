@@ -1,6 +1,11 @@
 import * as z from 'zod/mini';
 
 /**
+ * The one route model. A route is written by three hands (a manifest, an
+ * agent provider, an operator approving an `egress-block` through supervise)
+ * and read by the plan, egress, supervise and the console; all of them use
+ * this schema and `completeRoute`, the one place route defaults are filled.
+ *
  * The egress route as the plan and the sidecar see it: already validated and
  * defaulted, with the token reduced to a slot name (never a value).
  * This schema is the contract between `resolvePlan` and the egress sidecar,
@@ -69,17 +74,48 @@ export const EgressRoutePlanSchema = z.strictObject({
   source: z.enum(['manifest', 'provider', 'supervise']),
 });
 
-export type PathMatch = z.infer<typeof PathMatchSchema>;
-export type HeaderMatch = z.infer<typeof HeaderMatchSchema>;
 export type RouteMatch = z.infer<typeof RouteMatchSchema>;
 export type RouteDlp = z.infer<typeof RouteDlpSchema>;
 export type EgressRoutePlan = z.infer<typeof EgressRoutePlanSchema>;
-export type OutboundDetector = (typeof OUTBOUND_DETECTORS)[number];
-export type InboundDetector = (typeof INBOUND_DETECTORS)[number];
-export type OnMatch = (typeof ON_MATCH)[number];
-export type InboundOnMatch = (typeof INBOUND_ON_MATCH)[number];
 
 export type RouteAuth = NonNullable<EgressRoutePlan['auth']>;
+
+/** The port a route serves when nothing named one. */
+export const DEFAULT_ROUTE_PORT = 443;
+
+/** A route with only the keys someone set (a manifest, a provider, an approved `egress-block`). */
+export interface RouteSpec {
+  host: string;
+  port?: number | undefined;
+  auth?: RouteAuth | undefined;
+  matches?: RouteMatch[] | undefined;
+  dlp?: Partial<RouteDlp> | undefined;
+  gitFetch?: boolean | undefined;
+  source: EgressRoutePlan['source'];
+}
+
+/**
+ * Fill every key nothing set with its default: port 443, the default outbound
+ * detectors, inbound injection scanning, `supervise` on a match, no git fetch,
+ * no match list (= every request). The only place route defaults live.
+ */
+export function completeRoute(spec: RouteSpec): EgressRoutePlan {
+  const dlp = spec.dlp ?? {};
+  return {
+    host: spec.host,
+    port: spec.port ?? DEFAULT_ROUTE_PORT,
+    ...(spec.auth ? { auth: spec.auth } : {}),
+    matches: spec.matches ?? [],
+    dlp: {
+      outbound: dlp.outbound ?? [...DEFAULT_OUTBOUND_DETECTORS],
+      inbound: dlp.inbound ?? [...INBOUND_DETECTORS],
+      onMatch: dlp.onMatch ?? 'supervise',
+      ...(dlp.inboundOnMatch !== undefined ? { inboundOnMatch: dlp.inboundOnMatch } : {}),
+    },
+    gitFetch: spec.gitFetch ?? false,
+    source: spec.source,
+  };
+}
 
 /** The header a route's credential is injected into (the agent's own value for it is always dropped). */
 export function authHeaderName(auth: Pick<RouteAuth, 'header'>): string {

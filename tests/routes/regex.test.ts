@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManifestError } from '../../src/manifest/errors.js';
 import { parseBottle } from '../../src/manifest/load.js';
-import type { EgressRoutePlan } from '../../src/plan/egress-route.js';
-import { compileRouteRegex, routeRegexProblem } from '../../src/plan/route-regex.js';
+import type { EgressRoutePlan } from '../../src/routes/model.js';
+import { compileRouteRegex, routeRegexProblem } from '../../src/routes/regex.js';
 import { buildRouteTable, findRoute, loadRouteTable, routeAllows } from '../../src/sidecars/egress/routes.js';
 import { tempHome, type TempHome } from '../support/home.js';
 

@@ -1,0 +1,85 @@
+/**
+ * `npm run bench:start -- --backend docker`: warm start (images cached) of a
+ * docker bottle to agent-ready, next to a bare `docker run --rm <agent image>
+ * true` under the same runtime, alternated in one run (median of BENCH_RUNS,
+ * default 5). "Agent ready" is the moment the launcher released the agent
+ * (its `agent started` trace, ms since the CLI started); wall is the whole
+ * `start --headless --prompt true`, teardown included. A third series with
+ * --no-containment-check shows what the self-test adds.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureAgentImage, ensureSidecarsImage } from '../src/backends/docker/images.js';
+import { detectRuntime } from '../src/backends/docker/runtime.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const root = mkdtempSync(join(tmpdir(), 'bb-bench-docker-'));
+const home = join(root, 'home');
+cpSync('examples/bottles', join(home, 'bottles'), { recursive: true });
+cpSync('examples/agents', join(home, 'agents'), { recursive: true });
+const cli = join(process.cwd(), 'dist', 'cli.js');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+function timed(fn: () => void): number {
+  const t = performance.now();
+  fn();
+  return performance.now() - t;
+}
+
+const { runtime, reason } = await detectRuntime();
+// Warm: both images exist before the first measured start (built here if not).
+const image = await ensureAgentImage({ kind: 'provider', template: 'shell' });
+await ensureSidecarsImage();
+const env = { ...process.env, BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'docker', BOT_BOTTLE_TRACE: '1', BOT_BOTTLE_DOCKER_RUNTIME: runtime };
+const series = { ready: [] as number[], wall: [] as number[], readyUnchecked: [] as number[], wallUnchecked: [] as number[], bare: [] as number[] };
+const phases = new Map<string, number[]>();
+
+function start(extra: string[], ready: number[], wall: number[]): void {
+  let stderr = '';
+  wall.push(
+    timed(() => {
+      const r = spawnSync(process.execPath, [cli, 'start', 'shell', '--headless', '--prompt', 'true', ...extra], { cwd: root, env, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`start failed (${r.status}): ${r.stderr}`);
+      stderr = r.stderr;
+    }),
+  );
+  const at = /\[bot-bottle trace ([\d.]+) ms\] agent started/.exec(stderr)?.[1];
+  if (at === undefined) throw new Error(`no "agent started" trace (BOT_BOTTLE_TRACE): ${stderr}`);
+  ready.push(Number(at));
+  if (extra.length > 0) return;
+  for (const m of stderr.matchAll(/\[bot-bottle trace ([\d.]+) ms\] ([a-z ]+?)(?::|$| peak| in | \()/gm)) {
+    const list = phases.get(m[2] ?? '') ?? [];
+    list.push(Number(m[1]));
+    phases.set(m[2] ?? '', list);
+  }
+}
+
+const bare = (): void => void series.bare.push(timed(() => execFileSync('docker', ['run', '--rm', '--runtime', runtime, image.id, 'true'], { stdio: 'ignore' })));
+for (let i = 0; i < RUNS; i++) {
+  // Rotate the order so no series always runs on the warmest engine.
+  const steps = [() => start([], series.ready, series.wall), bare, () => start(['--no-containment-check'], series.readyUnchecked, series.wallUnchecked)];
+  for (let k = 0; k < steps.length; k++) steps[(i + k) % steps.length]?.();
+}
+rmSync(root, { recursive: true, force: true });
+
+const fmt = (n: number): string => n.toFixed(0);
+const row = (label: string, xs: number[]): string => `| ${label} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} |`;
+console.log(`bot-bottle start shell --headless --prompt true (docker, runtime ${runtime}: ${reason}), ${RUNS} runs each, alternated`);
+console.log('| measure (ms) | median | min | max |');
+console.log('|---|---|---|---|');
+console.log(row('bottle: CLI start to agent ready', series.ready));
+console.log(row('bottle: wall, teardown included', series.wall));
+console.log(row('bottle with --no-containment-check: to agent ready', series.readyUnchecked));
+console.log(row('bottle with --no-containment-check: wall', series.wallUnchecked));
+console.log(row(`bare: docker run --rm --runtime ${runtime} <shell image> true`, series.bare));
+const ratio = median(series.ready) / median(series.bare);
+console.log(`\nratio agent-ready / bare run: ${ratio.toFixed(2)}× (with --no-containment-check ${(median(series.readyUnchecked) / median(series.bare)).toFixed(2)}×); target ≤ 2×: ${ratio <= 2 ? 'met' : 'missed'}`);
+console.log('\nphase (median ms since CLI start):');
+for (const [phase, xs] of phases) console.log(`  ${phase}: ${fmt(median(xs))}`);
