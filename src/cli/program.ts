@@ -8,6 +8,7 @@ import { registerEdit } from './commands/edit.js';
 import { registerInfo } from './commands/info.js';
 import { registerInit } from './commands/init.js';
 import { registerCleanup } from './commands/cleanup.js';
+import { registerCommit } from './commands/commit.js';
 import { registerResume } from './commands/resume.js';
 import { registerList } from './commands/list.js';
 import { registerScan } from './commands/scan.js';
@@ -32,6 +33,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerResume(program, ctx);
   registerStop(program, ctx);
   registerCleanup(program, ctx);
+  registerCommit(program, ctx);
   registerScan(program);
   registerSidecars(program);
   registerSupervise(program, ctx);

@@ -13,6 +13,7 @@ export function renderPlan(plan: BottlePlan): string {
   lines.push(`  agent:     ${plan.agent.name} (${plan.agent.origin}: ${plan.agent.file})`);
   lines.push(`  bottles:   ${plan.bottles.chain.join(' -> ')}`);
   lines.push(`  provider:  ${plan.provider.template}, runs: ${plan.provider.command.join(' ')}`);
+  if (plan.provider.snapshot) lines.push(`  image:     ${plan.provider.snapshot.image} (committed ${plan.provider.snapshot.committedAt}; the agent boots from it, nothing is rebuilt)`);
   const skip = plan.workspace.skip === 'gitignored' ? ' without what git ignores' : '';
   lines.push(`  workspace: ${plan.workspace.mode === 'copy' ? `copy of ${plan.workspace.source ?? '?'}${skip}` : 'empty'} at ${plan.workspace.guestPath}`);
   if (plan.removeAtExit) lines.push(`  state:     DELETED when the bottle stops (--rm), workspace included: ${plan.stateDir}`);

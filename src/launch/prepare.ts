@@ -39,6 +39,8 @@ export async function prepareState(plan: BottlePlan, home: string, cwd: string, 
     color: plan.color,
     started_at: new Date().toISOString(),
     ...(plan.removeAtExit ? { remove_at_exit: true } : {}),
+    // A resumed committed bottle stays committed: the next resume boots from the same snapshot.
+    ...(plan.provider.snapshot ? { snapshot: { image: plan.provider.snapshot.image, id: plan.provider.snapshot.id, committed_at: plan.provider.snapshot.committedAt } } : {}),
   });
   if (!existsSync(paths.workspace)) {
     created?.defer('remove the new workspace', () => removeTree(stateRoot, paths.workspace));

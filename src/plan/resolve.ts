@@ -35,6 +35,8 @@ export interface PlanRequest {
   session?: string | undefined;
   /** False with --no-containment-check (default true). */
   containmentCheck?: boolean;
+  /** docker `resume`: the bottle's committed agent image (its metadata's `snapshot`). */
+  snapshot?: { image: string; id: string; committedAt: string } | undefined;
   /** `--rm`: delete the bottle's state when it stops. */
   removeAtExit?: boolean;
 }
@@ -127,6 +129,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
       ...(provider.persist && provider.persist.length > 0
         ? { persist: provider.persist.map((dir) => ({ hostPath: join(state.agentHome, dir), guestPath: `${GUEST_HOME}/${dir}` })) }
         : {}),
+      ...(req.snapshot !== undefined && req.backend === 'docker' ? { snapshot: { image: req.snapshot.image, id: req.snapshot.id, committedAt: req.snapshot.committedAt } } : {}),
     },
     mode: req.mode,
     env,

@@ -41,6 +41,12 @@ export interface BottlePlan {
      * The agent writes them, so bot-bottle treats what is there as hostile.
      */
     persist?: Array<{ hostPath: string; guestPath: string }>;
+    /**
+     * docker `resume` of a committed bottle: the agent boots from this image
+     * (`bot-bottle commit`) instead of building `image`; the id is what the
+     * tag pointed at when committed (recorded in the bottle's metadata).
+     */
+    snapshot?: { image: string; id: string; committedAt: string };
   };
   mode: { kind: 'interactive' } | { kind: 'headless'; prompt: string };
   env: PlanEnvEntry[];

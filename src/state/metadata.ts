@@ -17,6 +17,14 @@ const nameField = z.string().regex(/^(?!\.\.?$)[^/\\\u0000-\u001f\u007f]{1,128}$
 // eslint-disable-next-line no-control-regex
 const pathField = z.string().regex(/^[^\u0000-\u001f\u007f]+$/, 'holds control characters').refine(isAbsolute, 'not an absolute path');
 
+/** A committed agent image: its one tag per bottle and the id it had when committed (a re-pointed tag is refused). */
+export const SnapshotSchema = z.strictObject({
+  image: z.string().regex(/^bot-bottle-snapshot-[a-z0-9][a-z0-9._-]{0,67}:latest$/, 'not a bot-bottle snapshot tag'),
+  id: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'not an image id'),
+  committed_at: z.string(),
+});
+export type BottleSnapshot = z.infer<typeof SnapshotSchema>;
+
 /** What `resume` needs to relaunch a bottle; never any secret. */
 export const MetadataSchema = z.strictObject({
   slug: slugField,
@@ -34,6 +42,8 @@ export const MetadataSchema = z.strictObject({
   remove_at_exit: z.boolean().optional(),
   /** The OCI runtime a docker bottle's containers ran under last (runsc: gVisor). */
   docker_runtime: z.enum(['runc', 'runsc']).optional(),
+  /** docker: the image `bot-bottle commit` made of the agent container; `resume` boots from it. */
+  snapshot: SnapshotSchema.optional(),
 });
 export type BottleMetadata = z.infer<typeof MetadataSchema>;
 

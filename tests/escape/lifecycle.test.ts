@@ -122,16 +122,18 @@ describe('stop takes a bottle name, never a path', () => {
     expect(ghost.stderr).toContain('no bottle named ghost');
   });
 
-  it('goes through the backend recorded for the bottle; one that cannot run bottles says so', async () => {
+  it('goes through the backend recorded for the bottle, which says what it could not do', async () => {
     h = tempHome();
-    mkdirSync(join(h.home, 'state', 'dock'), { recursive: true });
+    mkdirSync(join(h.home, 'state', 'smol'), { recursive: true });
     writeFileSync(
-      join(h.home, 'state', 'dock', 'metadata.json'),
-      JSON.stringify({ slug: 'dock', agent: 'a', bottles: [], backend: 'docker', cwd: h.cwd, copy_cwd: false, label: 'dock', color: 'cyan', started_at: new Date().toISOString() }),
+      join(h.home, 'state', 'smol', 'metadata.json'),
+      JSON.stringify({ slug: 'smol', agent: 'a', bottles: [], backend: 'smolmachines', cwd: h.cwd, copy_cwd: false, label: 'smol', color: 'cyan', started_at: new Date().toISOString() }),
     );
-    const run = await cli(h, ['stop', 'dock']);
+    // smolmachines' own stop, with no smolvm on this PATH: it cannot look for the machine, and says so.
+    const run = await cli(h, ['stop', 'smol'], { PATH: '/nonexistent' });
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe('bot-bottle: cannot stop dock: the docker backend cannot launch bottles in this version yet\n');
+    expect(run.stderr).toContain('smolvm machine ls could not run');
+    expect(run.stderr).toContain('smol may not be stopped completely');
   });
 });
 

@@ -4,6 +4,7 @@ import { isAbsolute, join } from 'node:path';
 import type { BottlePlan } from '../../plan/types.js';
 import { GUEST_UID } from '../../provision/layout.js';
 import { readMetadata, writeMetadata } from '../../state/metadata.js';
+import { PidRecord } from '../../state/pids.js';
 import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
 import { chownTree, removeTree } from '../../util/safe-fs.js';
 import { trace } from '../../util/trace.js';
@@ -13,8 +14,8 @@ import { bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle,
 import { blockBridgeToHost } from './firewall.js';
 import { exitCode, guestExec } from './guest-exec.js';
 import { copyGuestFiles, createAgentContainer, installGuestCa, startAgentContainer } from './guest.js';
-import { agentImageSource, ensureAgentImage, ensureSidecarsImage } from './images.js';
-import { snapshotImage } from './lifecycle.js';
+import { ensureSidecarsImage } from './images.js';
+import { agentImageFor } from './snapshot.js';
 import { createEgressNetwork, createInternalNetwork } from './network.js';
 import { dockerProbeTargets, probeBinds, startDockerProbe } from './probe.js';
 import type { RuntimeChoice } from './runtime.js';
@@ -42,6 +43,8 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
   removeTree(stateRoot, run);
   mkdirSync(run, { recursive: true, mode: 0o700 });
   stack.defer('remove run folder', () => removeTree(stateRoot, run));
+  // The launching CLI's identity: `stop` asks it first, `cleanup` tells a live bottle from an orphan by it.
+  new PidRecord(join(run, 'pids.json'));
   // The bundle's queue is bound into its container, so it must exist first (prepareState removes a new one on failure).
   mkdirSync(queueDir(plan.slug, ctx.home), { recursive: true, mode: 0o700 });
   const configFile = join(run, 'sidecars.json');
@@ -72,8 +75,8 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       const probeFiles = spec.probe ? probeBinds() : [];
       const [sidecarsImage, agentImage, internal, egress] = await settled([
         ensureSidecarsImage(imageOptions),
-        // A committed snapshot of this bottle (`commit`) is what it resumes from.
-        snapshotImage(plan.slug).then(async (snapshot) => snapshot ?? (await ensureAgentImage(agentImageSource(plan), imageOptions)).id),
+        // Its commit snapshot when resumed from one, else the image cascade (snapshot.ts decides).
+        agentImageFor(plan, { ...imageOptions, log: ctx.log }).then((image) => image.id),
         registered(createInternalNetwork(plan.slug), (n) => stack.defer('remove internal network', n.undo)),
         registered(createEgressNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove egress network', n.undo)),
       ] as const);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { LaunchError } from '../../launch/errors.js';
 import { onPath, probe } from '../probe.js';
-import { notReady } from '../not-ready.js';
+import { attachDocker, execDocker, listDocker, stopDocker } from './operations.js';
 import type { Availability, Backend } from '../types.js';
 import { dockerBoundary } from './boundary.js';
 import { hostFirewallSupport } from './firewall.js';
@@ -46,10 +46,9 @@ export function dockerBackend(): Backend {
       if (runtime === undefined) throw new LaunchError(`the docker backend is not available: ${availability.reason}`);
       return dockerBoundary(plan, ctx, runtime);
     },
-    // list/stop/exec/attach for docker bottles: src/backends/docker/operations.ts (another change).
-    exec: notReady('docker').exec,
-    attach: notReady('docker').attach,
-    list: notReady('docker').list,
-    stop: notReady('docker').stop,
+    exec: (slug, argv) => execDocker(slug, argv),
+    attach: (slug) => attachDocker(slug),
+    list: (home) => listDocker(home),
+    stop: (slug, home) => stopDocker(slug, home),
   };
 }

@@ -69,10 +69,11 @@ export function snapshotRef(slug: string): string {
  * secret is in the container's files: the agent's environment lives only in
  * the processes `docker exec` started.
  */
-export async function commitAgent(slug: string, resources?: BottleResources): Promise<{ ref: string; id: string }> {
+export async function commitAgent(slug: string, resources?: BottleResources, labels: Record<string, string> = {}): Promise<{ ref: string; id: string }> {
   const ref = snapshotRef(slug);
   const agent = resources?.containers.find((c) => c.role === 'agent')?.id ?? containerName(slug, 'agent');
-  const id = await docker(['commit', '--pause', '--change', `LABEL ${SLUG_LABEL}.snapshot=${assertSlug(slug)}`, agent, ref]);
+  const changes = Object.entries({ [`${SLUG_LABEL}.snapshot`]: assertSlug(slug), ...labels }).flatMap(([k, v]) => ['--change', `LABEL ${k}=${v}`]);
+  const id = await docker(['commit', '--pause', ...changes, agent, ref]);
   return { ref, id };
 }
 

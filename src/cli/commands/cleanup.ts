@@ -12,11 +12,7 @@ import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
 import { bottleUsage, formatAge, formatBytes, parseAge, type BottleUsage } from '../../state/usage.js';
 import { CliError, type CliContext } from '../context.js';
 import { smolmachinesCleanupSteps } from './cleanup-smolmachines.js';
-
-interface Step {
-  describe: string;
-  run: () => void | Promise<void>;
-}
+import { DockerCleanup, type Step } from './cleanup-docker.js';
 
 /** Root-run bwrap bottles stage their folders under /run/bot-bottle/<slug>-XXXXXX. */
 function stagingFolders(slug: string): string[] {
@@ -72,7 +68,7 @@ const DEFAULT_AGE = '7d';
 export function registerCleanup(program: Command, ctx: CliContext): void {
   program
     .command('cleanup')
-    .description('remove what stopped or crashed bottles left behind (runtime files, orphan bundles, bottles started with --rm); --state also deletes stopped bottles\' state')
+    .description('remove what stopped or crashed bottles left behind (runtime files, orphan bundles, docker containers, networks and firewall rules, bottles started with --rm); --state also deletes stopped bottles\' state')
     .option('--state', `also delete the state (workspace, metadata, queue) of stopped bottles unused for ${DEFAULT_AGE} (see --older-than, --all)`, false)
     .option('--older-than <age>', `with --state: bottles last started or stopped longer ago than AGE (7d, 12h, 30m; default ${DEFAULT_AGE})`)
     .option('--all', 'with --state: every stopped bottle, whatever its age', false)
@@ -88,13 +84,16 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
       // Removals never follow a link out of the state (safe-fs.ts): the state folder is hostile input.
       const { stateRoot, queueRoot } = homePaths(ctx.home);
       const smolmachines = await smolmachinesCleanupSteps(ctx);
-      for (const slug of knownSlugs(ctx.home)) {
+      const docker = await DockerCleanup.open(ctx);
+      const slugs = knownSlugs(ctx.home);
+      for (const slug of slugs) {
         const paths = bottleStatePaths(slug, ctx.home);
         const { running, steps: stopSteps } = orphanProcesses(slug, ctx);
         if (running) continue;
         steps.push(...stopSteps);
-        // Before the run folder goes: the step reads the CLI's pids record again when it runs.
+        // Before the run folder goes: these steps read the CLI's pids record again when they run.
         steps.push(...smolmachines(slug));
+        if (docker) steps.push(...(await docker.orphanSteps(slug)));
         if (existsSync(paths.runDir)) steps.push({ describe: `remove runtime files of ${slug} (${paths.runDir})`, run: () => removeTree(stateRoot, paths.runDir) });
         for (const stage of stagingFolders(slug)) {
           steps.push({ describe: `remove staging folder ${stage}`, run: () => removeTree(STAGE_ROOT, stage) });
@@ -108,6 +107,7 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
             removeTree(stateRoot, paths.dir);
             removeTree(queueRoot, queueDir(slug, ctx.home));
           } });
+          if (docker) steps.push(...docker.snapshotSteps(slug));
           continue;
         }
         if (usage) kept.push({ slug, usage });
@@ -115,6 +115,7 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
           steps.push({ describe: `give the workspace of ${slug} back to its owner (a root-run bottle that did not stop cleanly)`, run: () => returnWorkspace(paths.workspace) });
         }
       }
+      if (docker) steps.push(...docker.strandedSnapshotSteps(slugs));
       if (kept.length > 0) ctx.stderr(`${keptNote(kept, now, opts.state)}\n`);
       if (steps.length === 0) {
         ctx.stdout('nothing to clean up\n');

@@ -45,7 +45,10 @@ export function registerResume(program: Command, ctx: CliContext): void {
       if (opts.prompt !== undefined) textArg(opts.prompt, '--prompt');
       const meta = readState(ctx.home, slug);
       const backends = allBackends();
-      const running = (await backends[meta.backend as BottlePlan['backend']].list(ctx.home)).find((s) => s.slug === slug && s.running);
+      const statuses = await backends[meta.backend as BottlePlan['backend']].list(ctx.home).catch((err: unknown) => {
+        throw new CliError(`cannot tell whether ${slug} is running: ${err instanceof Error ? err.message : String(err)}`);
+      });
+      const running = statuses.find((s) => s.slug === slug && s.running);
       if (running) throw new CliError(`bottle ${slug} is already running (${running.detail ?? meta.backend})`);
       const selection = await selectBackend({ flag: meta.backend, env: ctx.env, backends, requireAvailable: !opts.dryRun });
       // Manifests are read again from where the bottle was started: a repo agent comes from that repo.
@@ -67,6 +70,8 @@ export function registerResume(program: Command, ctx: CliContext): void {
         containmentCheck: opts.containmentCheck,
         removeAtExit: opts.rm,
         session: opts.session,
+        // docker: a committed bottle's agent boots from its snapshot (agentImageFor checks it is still that image).
+        snapshot: meta.snapshot ? { image: meta.snapshot.image, id: meta.snapshot.id, committedAt: meta.snapshot.committed_at } : undefined,
       });
       const boundary = await selection.backend.planBoundary?.(plan, { home: ctx.home, env: ctx.env });
       if (boundary !== undefined) plan.boundary = boundary;
