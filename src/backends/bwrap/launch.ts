@@ -1,18 +1,17 @@
+import { stageHomeFiles } from '../../provision/stage-home.js';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { hostSidecarHost } from '../../launch/host-sidecars.js';
-import { LaunchError } from '../../launch/errors.js';
 import type { TeardownStack } from '../../launch/teardown.js';
 import { caBundle } from '../../provision/ca-bundle.js';
-import type { GuestSetup } from '../../provision/guest.js';
 import { GUEST_HOME, GUEST_PATH, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
 import type { BottlePlan } from '../../plan/types.js';
 import { bottleStatePaths, homePaths } from '../../state/paths.js';
 import { PidRecord } from '../../state/pids.js';
 import { identify, signalProcess } from '../../state/process-identity.js';
-import { chownTree, copyTree, removeTree } from '../../util/safe-fs.js';
+import { chownTree, removeTree } from '../../util/safe-fs.js';
 import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
 import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
@@ -80,7 +79,7 @@ export function bwrapBoundary(plan: BottlePlan, ctx: BoundaryContext): Promise<B
     },
     materialise(spec) {
       const { setup, persisted } = spec;
-      writeSeed(seedDir, setup);
+      stageHomeFiles(seedDir, setup);
       // The operator's PATH order decides which installation runs, as it would on the host.
       const program = hostProgram(setup.command[0] ?? 'sh', (ctx.hostEnv.PATH ? `${ctx.hostEnv.PATH}:` : '') + GUEST_PATH);
       const env = program.guestDir ? { ...setup.env, PATH: `${program.guestDir}:${setup.env.PATH ?? GUEST_PATH}` } : setup.env;
@@ -150,30 +149,6 @@ function writeRunFile(run: string, name: string, content: string): string {
   return file;
 }
 
-function writeSeed(seedDir: string, setup: GuestSetup): void {
-  const seedPath = (guestPath: string): string | undefined => {
-    if (!guestPath.startsWith(`${GUEST_HOME}/`)) return undefined;
-    const target = join(seedDir, guestPath.slice(GUEST_HOME.length + 1));
-    const rel = relative(seedDir, target);
-    return rel.length > 0 && !rel.startsWith('..') ? target : undefined;
-  };
-  for (const file of setup.files) {
-    const target = seedPath(file.path);
-    if (!target) continue;
-    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
-    writeFileSync(target, file.content, { mode: file.mode });
-  }
-  for (const copy of setup.copies) {
-    const target = seedPath(copy.guestPath);
-    if (!target) continue;
-    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
-    // The skill folder itself may be a link the operator made (skill managers do); inside it,
-    // links are copied as links and never followed, so a skill cannot carry host files in.
-    const source = realpathSync(copy.hostPath);
-    if (!statSync(source).isDirectory()) throw new LaunchError(`skill ${copy.hostPath} is not a folder`);
-    copyTree(source, target);
-  }
-}
 
 /**
  * Args travel over fd 3 (`bwrap --args 3`) so env values, including the

@@ -1,3 +1,4 @@
+import { registered, settled } from '../../launch/concurrent.js';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -156,28 +157,9 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
  * BOT_BOTTLE_UPSTREAM_CA names a host file (a corporate MITM root, a test's
  * upstream CA); the bundle reads it at that path, so it is bound read-only.
  */
-function upstreamCaBind(hostEnv: Readonly<Record<string, string | undefined>>): Array<{ path: string; readOnly: boolean }> {
+export function upstreamCaBind(hostEnv: Readonly<Record<string, string | undefined>>): Array<{ path: string; readOnly: boolean }> {
   const file = hostEnv.BOT_BOTTLE_UPSTREAM_CA;
   if (file === undefined || file === '') return [];
   if (!isAbsolute(file) || !existsSync(file)) throw new DockerError(`BOT_BOTTLE_UPSTREAM_CA=${file.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)} is not an absolute path to an existing file`);
   return [{ path: file, readOnly: true }];
-}
-
-/** Registers the undo the moment the resource exists (on the same tick as it resolves). */
-async function registered<T>(creating: Promise<T>, onCreated: (value: T) => void): Promise<T> {
-  const value = await creating;
-  onCreated(value);
-  return value;
-}
-
-/**
- * Promise.all that waits for every step before failing: a step still
- * creating something when another failed would otherwise create it after
- * the teardown has run, and leave it behind.
- */
-async function settled<T extends readonly unknown[]>(steps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  const results = await Promise.allSettled(steps);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

@@ -1,12 +1,13 @@
+import { stageHomeFiles } from '../../provision/stage-home.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { TeardownStack } from '../../launch/teardown.js';
 import { caBundle } from '../../provision/ca-bundle.js';
 import type { GuestSetup } from '../../provision/guest.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_UID } from '../../provision/layout.js';
-import { copyTree, removeTree } from '../../util/safe-fs.js';
+import { removeTree } from '../../util/safe-fs.js';
 import { docker, DockerError, dockerChild } from './cli.js';
 import { createContainer, startContainer } from './containers.js';
 import { containerName } from './names.js';
@@ -87,27 +88,7 @@ export async function copyGuestFiles(container: string, setup: Pick<GuestSetup, 
   const root = join(staging, 'home');
   try {
     mkdirSync(root, { mode: 0o755 });
-    const target = (guestPath: string): string | undefined => {
-      if (!guestPath.startsWith(`${GUEST_HOME}/`)) return undefined;
-      const path = join(root, guestPath.slice(GUEST_HOME.length + 1));
-      const rel = relative(root, path);
-      return rel.length > 0 && !rel.startsWith('..') ? path : undefined;
-    };
-    for (const file of setup.files) {
-      const path = target(file.path);
-      if (path === undefined) continue;
-      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-      writeFileSync(path, file.content, { mode: file.mode });
-    }
-    for (const copy of setup.copies) {
-      const path = target(copy.guestPath);
-      if (path === undefined) continue;
-      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-      // A skill folder may be a link the operator made; inside it, links stay links and are never followed.
-      const source = realpathSync(copy.hostPath);
-      if (!statSync(source).isDirectory()) throw new DockerError(`skill ${copy.hostPath} is not a folder`);
-      copyTree(source, path);
-    }
+    stageHomeFiles(root, setup);
     await streamTree(root, container, GUEST_HOME);
   } finally {
     removeTree(dirname(staging), staging);

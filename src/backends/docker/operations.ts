@@ -1,9 +1,8 @@
+import { cliGone, launchingCli, signalLaunchingCli } from '../../state/launching-cli.js';
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { assertSlug } from '../../plan/slug.js';
 import { knownSlugs, readMetadata } from '../../state/metadata.js';
-import { pidsFile, readPids, recordedStates, staleNote, type Pids } from '../../state/pids.js';
-import { processState, signalProcess } from '../../state/process-identity.js';
 import { bottleStatePaths } from '../../state/paths.js';
 import type { BottleStatus, StopReport } from '../types.js';
 import { docker, DockerError, dockerChild } from './cli.js';
@@ -21,16 +20,6 @@ import { listBottleResources, removeBottleResources, type BottleResources } from
  * identity checks, never from a bare pid.
  */
 
-/** What the pids record says about the CLI that owns a bottle. */
-export type CliState = 'alive' | 'gone' | 'unrecorded' | { problem: string };
-
-export function launchingCli(slug: string, home: string): { state: CliState; pids?: Pids } {
-  const read = readPids(pidsFile(slug, home));
-  if (read === undefined) return { state: 'unrecorded' };
-  if ('problem' in read) return { state: { problem: read.problem } };
-  const cli = read.pids.cli;
-  return { state: cli !== undefined && processState(cli, read.pids.boot) === 'alive' ? 'alive' : 'gone', pids: read.pids };
-}
 
 export interface OwnedResources {
   /** The resources of this home's bottle, if any exist. */
@@ -106,15 +95,10 @@ const DIRECT_GRACE_MS = 5_000;
  */
 export async function stopDocker(slug: string, home: string): Promise<StopReport> {
   assertSlug(slug);
-  const notes: string[] = [];
-  let incomplete = false;
-  const { state, pids } = launchingCli(slug, home);
-  if (typeof state === 'object') {
-    notes.push(`${state.problem}: its processes are not signalled`);
-    incomplete = true;
-  }
-  for (const r of pids === undefined ? [] : recordedStates(pids)) if (r.state === 'stale') notes.push(staleNote(r.role, r.id, slug));
-  const cliSignalled = pids?.cli !== undefined && state === 'alive' && signalProcess(pids.cli, pids.boot, 'SIGTERM') === 'signalled';
+  const asked = signalLaunchingCli(slug, home);
+  const { notes, pids } = asked;
+  let incomplete = asked.incomplete;
+  const cliSignalled = asked.signalled;
   if (cliSignalled) await cliGone(pids, CLI_GRACE_MS);
 
   const owned = await ownedResources(slug, home);
@@ -133,17 +117,6 @@ export async function stopDocker(slug: string, home: string): Promise<StopReport
   return { wasRunning, notes, incomplete };
 }
 
-/** Waits (bounded) until the recorded CLI is no longer alive; true when it is gone. */
-async function cliGone(pids: Pids | undefined, limitMs: number): Promise<boolean> {
-  const cli = pids?.cli;
-  if (pids === undefined || cli === undefined) return true;
-  const until = Date.now() + limitMs;
-  for (;;) {
-    if (processState(cli, pids.boot) !== 'alive') return true;
-    if (Date.now() >= until) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The running agent container of a bottle, by label. */
 async function runningAgent(slug: string): Promise<string> {

@@ -1,3 +1,4 @@
+import { readStdioReport } from '../../containment/stdio-report.js';
 import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProbeInside, ProbeTargets } from '../../containment/gate.js';
@@ -9,8 +10,6 @@ import { AGENT_USER } from './guest.js';
 import { BUNDLE_ALIAS } from './names.js';
 import type { DockerRuntime } from './runtime.js';
 
-/** A report larger than this is not a report (the probe's own scan limit is 32 MB, base64 adds a third). */
-const MAX_REPORT_BYTES = 64 << 20;
 /** Docker's embedded resolver listens inside every container on a user network. */
 const DOCKER_RESOLVER = '127.0.0.11';
 
@@ -77,25 +76,7 @@ export function startDockerProbe(container: string, early: string | Promise<stri
       expect: dockerExpectations(o.runtime),
       caPem: o.caPem,
       hostProcessMarkers: o.hostProcessMarkers,
-      finish: (late) =>
-        new Promise<string>((resolve, reject) => {
-          let buffered = '';
-          const onData = (chunk: Buffer): void => {
-            buffered += chunk.toString('utf8');
-            const nl = buffered.indexOf('\n');
-            if (nl >= 0) {
-              stdout.off('data', onData);
-              const line = buffered.slice(0, nl);
-              if (line.startsWith('{')) return resolve(line);
-              if (line.startsWith('probe-error ')) return reject(new Error(`the probe failed: ${line.slice(12, 512)}`));
-              return reject(new Error(`the probe answered ${JSON.stringify(line.slice(0, 200))}${other ? `: ${other.trim().slice(0, 500)}` : ''}`));
-            }
-            if (buffered.length > MAX_REPORT_BYTES) reject(new Error(`the probe's report is over ${MAX_REPORT_BYTES} bytes`));
-          };
-          stdout.on('data', onData);
-          void exited.then((code) => reject(new Error(`the probe exited (status ${code ?? '?'}) before it reported${other ? `: ${other.trim().slice(0, 500)}` : ''}`)));
-          stdin.end(`${late}\n`);
-        }),
+      finish: (late) => readStdioReport({ stdin, stdout, exited, stderrTail: () => other }, late),
     }),
   };
 }

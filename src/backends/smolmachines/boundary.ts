@@ -1,6 +1,8 @@
+import { registered, settled } from '../../launch/concurrent.js';
+import { upstreamCaBind } from '../docker/boundary.js';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BottlePlan } from '../../plan/types.js';
 import { GUEST_CA_FILE, GUEST_HOME, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
 import { PidRecord } from '../../state/pids.js';
@@ -8,7 +10,6 @@ import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
 import { chownTree, removeTree } from '../../util/safe-fs.js';
 import { trace } from '../../util/trace.js';
 import { bundleBinds, startDockerBundle } from '../docker/bundle.js';
-import { DockerError } from '../docker/cli.js';
 import { BUNDLE_ALIAS } from '../docker/names.js';
 import { agentImageSource, ensureAgentImage, ensureSidecarsImage } from '../docker/images.js';
 import { createEgressNetwork, type BottleNetwork } from '../docker/network.js';
@@ -167,27 +168,4 @@ export function smolmachinesLaunchBoundary(plan: BottlePlan, ctx: BoundaryContex
       };
     },
   };
-}
-
-/** BOT_BOTTLE_UPSTREAM_CA names a host file the bundle reads at that path (as the docker backend binds it). */
-function upstreamCaBind(hostEnv: Readonly<Record<string, string | undefined>>): Array<{ path: string; readOnly: boolean }> {
-  const file = hostEnv.BOT_BOTTLE_UPSTREAM_CA;
-  if (file === undefined || file === '') return [];
-  if (!isAbsolute(file) || !existsSync(file)) throw new DockerError(`BOT_BOTTLE_UPSTREAM_CA=${file.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)} is not an absolute path to an existing file`);
-  return [{ path: file, readOnly: true }];
-}
-
-/** Registers the undo the moment the resource exists (on the same tick as it resolves). */
-async function registered<T>(creating: Promise<T>, onCreated: (value: T) => void): Promise<T> {
-  const value = await creating;
-  onCreated(value);
-  return value;
-}
-
-/** Promise.all that waits for every step before failing, so nothing is created after the teardown ran. */
-async function settled<T extends readonly unknown[]>(steps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  const results = await Promise.allSettled(steps);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

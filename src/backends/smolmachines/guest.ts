@@ -1,14 +1,16 @@
+import { readStdioReport } from '../../containment/stdio-report.js';
+import { stageHomeFiles } from '../../provision/stage-home.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { GUEST_PROBE_NODE, PROBE_BUNDLE, probeCommand } from '../../containment/guest.js';
 import type { ProbeInside } from '../../containment/gate.js';
 import type { GuestSetup } from '../../provision/guest.js';
 import { GUEST_HOME, GUEST_UID } from '../../provision/layout.js';
 import { packageRoot } from '../../util/package-root.js';
-import { copyTree, removeTree } from '../../util/safe-fs.js';
+import { removeTree } from '../../util/safe-fs.js';
 import { runStep, type MachineDeps } from './machine.js';
 import { execArgs, SmolvmError } from './smolvm.js';
 
@@ -77,26 +79,7 @@ export async function putHomeFiles(deps: MachineDeps, name: string, setup: Pick<
   const root = join(staging, 'home');
   try {
     mkdirSync(root, { mode: 0o755 });
-    const target = (guestPath: string): string | undefined => {
-      if (!guestPath.startsWith(`${GUEST_HOME}/`)) return undefined;
-      const path = join(root, guestPath.slice(GUEST_HOME.length + 1));
-      const rel = relative(root, path);
-      return rel.length > 0 && !rel.startsWith('..') ? path : undefined;
-    };
-    for (const file of setup.files) {
-      const path = target(file.path);
-      if (path === undefined) continue;
-      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-      writeFileSync(path, file.content, { mode: file.mode });
-    }
-    for (const copy of setup.copies) {
-      const path = target(copy.guestPath);
-      if (path === undefined) continue;
-      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-      const source = realpathSync(copy.hostPath);
-      if (!statSync(source).isDirectory()) throw new SmolvmError(`skill ${copy.hostPath} is not a folder`, 1);
-      copyTree(source, path);
-    }
+    stageHomeFiles(root, setup);
     const tar = spawnSync('tar', ['-C', root, '--numeric-owner', '-cf', '-', '.'], { maxBuffer: 256 << 20, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     if (tar.status !== 0) throw new SmolvmError(`packing the bottle's home files failed: ${tar.stderr.toString('utf8').trim().slice(0, 300)}`, 1);
     const marker = `BOT_BOTTLE_HOME_${randomBytes(8).toString('hex')}`;
@@ -106,9 +89,6 @@ export async function putHomeFiles(deps: MachineDeps, name: string, setup: Pick<
     removeTree(dirname(staging), staging);
   }
 }
-
-/** A report larger than this is not a report (the probe's own scan limit is 32 MB, base64 adds a third). */
-const MAX_REPORT_BYTES = 64 << 20;
 
 /**
  * What a smolmachines bottle looks like from inside: a VM's own kernel (no
@@ -146,25 +126,7 @@ export function startGuestProbe(spawnSmolvm: SmolvmSpawn, name: string, early: s
       expect: SMOLMACHINES_EXPECT,
       caPem: o.caPem,
       hostProcessMarkers: o.hostProcessMarkers,
-      finish: (late) =>
-        new Promise<string>((resolve, reject) => {
-          let buffered = '';
-          const onData = (chunk: Buffer): void => {
-            buffered += chunk.toString('utf8');
-            const nl = buffered.indexOf('\n');
-            if (nl >= 0) {
-              stdout.off('data', onData);
-              const line = buffered.slice(0, nl);
-              if (line.startsWith('{')) return resolve(line);
-              if (line.startsWith('probe-error ')) return reject(new Error(`the probe failed: ${line.slice(12, 512)}`));
-              return reject(new Error(`the probe answered ${JSON.stringify(line.slice(0, 200))}${other ? `: ${other.trim().slice(0, 500)}` : ''}`));
-            }
-            if (buffered.length > MAX_REPORT_BYTES) reject(new Error(`the probe's report is over ${MAX_REPORT_BYTES} bytes`));
-          };
-          stdout.on('data', onData);
-          void exited.then((code) => reject(new Error(`the probe exited (status ${code ?? '?'}) before it reported${other ? `: ${other.trim().slice(0, 500)}` : ''}`)));
-          stdin.end(`${late}\n`);
-        }),
+      finish: (late) => readStdioReport({ stdin, stdout, exited, stderrTail: () => other }, late),
     }),
   };
 }

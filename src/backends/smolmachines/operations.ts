@@ -1,7 +1,6 @@
+import { cliGone, launchingCli, signalLaunchingCli } from '../../state/launching-cli.js';
 import { assertSlug } from '../../plan/slug.js';
 import { knownSlugs, readMetadata } from '../../state/metadata.js';
-import { pidsFile, readPids, recordedStates, staleNote, type Pids } from '../../state/pids.js';
-import { processState, signalProcess } from '../../state/process-identity.js';
 import { listBottleResources, removeBottleResources } from '../docker/resources.js';
 import type { BottleStatus, StopReport } from '../types.js';
 import { listMachines, removeBottleMachine } from './machine.js';
@@ -14,15 +13,6 @@ import { machineNameFor, type SmolvmRun } from './smolvm.js';
  * and networks (the docker slug label). The CLI's liveness comes from the
  * pids record with identity checks, never from a bare pid.
  */
-type CliState = 'alive' | 'gone' | 'unrecorded' | { problem: string };
-
-export function launchingCli(slug: string, home: string): { state: CliState; pids?: Pids } {
-  const read = readPids(pidsFile(slug, home));
-  if (read === undefined) return { state: 'unrecorded' };
-  if ('problem' in read) return { state: { problem: read.problem } };
-  const cli = read.pids.cli;
-  return { state: cli !== undefined && processState(cli, read.pids.boot) === 'alive' ? 'alive' : 'gone', pids: read.pids };
-}
 
 function smolSlugs(home: string): string[] {
   return knownSlugs(home).filter((slug) => {
@@ -60,15 +50,10 @@ const CLI_GRACE_MS = 20_000;
  */
 export async function stopSmolmachines(run: SmolvmRun, slug: string, home: string): Promise<StopReport> {
   assertSlug(slug);
-  const notes: string[] = [];
-  let incomplete = false;
-  const { state, pids } = launchingCli(slug, home);
-  if (typeof state === 'object') {
-    notes.push(`${state.problem}: its processes are not signalled`);
-    incomplete = true;
-  }
-  for (const r of pids === undefined ? [] : recordedStates(pids)) if (r.state === 'stale') notes.push(staleNote(r.role, r.id, slug));
-  const cliSignalled = pids?.cli !== undefined && state === 'alive' && signalProcess(pids.cli, pids.boot, 'SIGTERM') === 'signalled';
+  const asked = signalLaunchingCli(slug, home);
+  const { notes, pids } = asked;
+  let incomplete = asked.incomplete;
+  const cliSignalled = asked.signalled;
   if (cliSignalled && !(await cliGone(pids, CLI_GRACE_MS))) {
     notes.push(`the launching CLI of ${slug} (pid ${pids?.cli?.pid}) is still running`);
     incomplete = true;
@@ -109,13 +94,3 @@ export async function smolmachinesOrphans(run: SmolvmRun, home: string): Promise
   return slugs.filter((slug) => machines.has(machineNameFor(slug)) || docker.has(slug));
 }
 
-async function cliGone(pids: Pids | undefined, limitMs: number): Promise<boolean> {
-  const cli = pids?.cli;
-  if (pids === undefined || cli === undefined) return true;
-  const until = Date.now() + limitMs;
-  for (;;) {
-    if (processState(cli, pids.boot) !== 'alive') return true;
-    if (Date.now() >= until) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -1,5 +1,6 @@
 import { removeSnapshot } from '../../backends/docker/lifecycle.js';
-import { launchingCli, ownedResources } from '../../backends/docker/operations.js';
+import { ownedResources } from '../../backends/docker/operations.js';
+import { launchingCli } from '../../state/launching-cli.js';
 import { listBottleResources, removeBottleResources, type BottleResources } from '../../backends/docker/resources.js';
 import { homeSnapshots } from '../../backends/docker/snapshot.js';
 import { onPath, probe } from '../../backends/probe.js';

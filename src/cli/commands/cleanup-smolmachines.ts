@@ -1,4 +1,5 @@
-import { launchingCli, removeLeftovers, smolmachinesOrphans } from '../../backends/smolmachines/operations.js';
+import { removeLeftovers, smolmachinesOrphans } from '../../backends/smolmachines/operations.js';
+import { launchingCli } from '../../state/launching-cli.js';
 import { smolvmRunner } from '../../backends/smolmachines/smolvm.js';
 import { findOnPath } from '../../backends/probe.js';
 import { CliError, type CliContext } from '../context.js';
