@@ -10,7 +10,7 @@ import { tmuxServer } from '../support/tmux.js';
 
 const missing = missingTool('tmux', ['-V']) ?? missingTool('bwrap') ?? missingTool('socat', ['-V']);
 
-const { tmux, waitFor } = tmuxServer();
+const { tmux, waitFor, waitForCount } = tmuxServer();
 
 /** The CLI the pane's shell started (its only child). */
 function cliPid(session: string): number {
@@ -56,9 +56,13 @@ describe.skipIf(missing)('stopping an interactive bottle (tmux)', () => {
         await waitFor(session, 'Launch this bottle? [y/N]');
         tmux('send-keys', '-t', session, 'y', 'Enter');
         // The agent's prompt: bash reads the terminal from now on.
-        await waitFor(session, `agent@${slug}:`);
+        const prompt = `agent@${slug}:`;
+        const prompts = (await waitFor(session, prompt)).split(prompt).length - 1;
         // Ctrl-C at the agent's prompt is the agent's business: the bottle keeps running.
         tmux('send-keys', '-t', session, 'C-c');
+        // Type only once bash has handled the SIGINT (a fresh prompt): readline
+        // drops whatever part of the line it has read when the signal lands.
+        await waitForCount(session, prompt, prompts + 1);
         tmux('send-keys', '-t', session, `sleep ${marker} & echo bg-$((20+22))`, 'Enter');
         await waitFor(session, 'bg-42');
         // bash may echo before its background child has exec'd sleep: look again for a bounded while.
