@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchownSync, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchownSync, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { BottlePlan } from '../plan/types.js';
 import type { GuestFile } from '../provision/guest.js';
+import { readOpenFile } from '../util/safe-fs.js';
 
 /**
  * The agent's persisted home folders (e.g. Claude Code's configuration and
@@ -61,14 +62,7 @@ export function readAgentFile(path: string): string | undefined {
   try {
     const st = fstatSync(fd);
     if (!st.isFile() || st.size > MAX_READ) return undefined;
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off).toString('utf8');
+    return readOpenFile(fd, st.size).toString('utf8');
   } finally {
     closeSync(fd);
   }

@@ -1,5 +1,6 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import * as z from 'zod/mini';
+import { readOpenFile } from '../util/safe-fs.js';
 
 /**
  * The bundle's secrets (token slots, sensitive host values) arrive in a file
@@ -27,16 +28,10 @@ export function readBundleSecrets(file: string): BundleSecrets {
     const uid = process.getuid?.();
     if (uid !== undefined && st.uid !== uid) throw new Error(`secrets file ${file} belongs to uid ${st.uid}, not to the bundle's uid ${uid}`);
     if (st.size > MAX_BYTES) throw new Error(`secrets file ${file} is over ${MAX_BYTES} bytes`);
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
+    const text = readOpenFile(fd, st.size).toString('utf8');
     let raw: unknown;
     try {
-      raw = JSON.parse(buf.subarray(0, off).toString('utf8'));
+      raw = JSON.parse(text);
     } catch {
       // Never the parser's message: it may quote the file's text.
       throw new Error(`secrets file ${file} is not JSON`);

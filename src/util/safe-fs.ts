@@ -167,6 +167,18 @@ export function removeTree(base: string, path: string): void {
   rmSync(path, { recursive: true, force: true });
 }
 
+/** Up to `size` bytes from the start of an open file (fewer if it shrank meanwhile). */
+export function readOpenFile(fd: number, size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let off = 0;
+  while (off < buf.length) {
+    const n = readSync(fd, buf, off, buf.length - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  return buf.subarray(0, off);
+}
+
 /**
  * Read a whole file that must be a regular file, through a descriptor opened
  * without following a link (ELOOP when `path` itself is one) and without
