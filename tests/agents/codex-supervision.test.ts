@@ -83,5 +83,7 @@ describe.skipIf(missing)('codex exec meets egress and supervise', () => {
     // Later requests (or the turns they point back to) carried the value and went through.
     const carrying = turn(w, 'token').filter((c) => inputTexts(c.input).some((t) => t.includes(TOKEN)));
     expect(carrying.length).toBeGreaterThanOrEqual(2);
+    // Held on Codex's WebSocket itself (the message waited for the operator), not cut into a fallback to HTTPS.
+    expect(carrying.map((c) => c.transport)).toEqual(carrying.map(() => 'websocket'));
   }, 150_000);
 });

@@ -184,17 +184,24 @@ describe('egress WebSocket relay (wss via CONNECT and plain ws)', () => {
     expect(seenText()).not.toContain('msg-b');
   });
 
-  it.each([
-    ['redact.test', 'redact'],
-    ['sup.test', 'supervise'],
-  ])('fails closed (1008) on %s (onMatch %s), saying why', async (host, mode) => {
-    const secret = fakeGithubToken(`ws-${mode}`);
-    const ws = await open(host);
-    ws.send(TEXT, `${mode} me ${secret}`);
+  it('fails closed (1008) on a redact route, saying why', async () => {
+    const secret = fakeGithubToken('ws-redact');
+    const ws = await open('redact.test');
+    ws.send(TEXT, `redact me ${secret}`);
     const close = await ws.next();
     expect(closeCode(close!)).toBe(1008);
-    expect(closeReason(close!)).toContain(`onMatch ${mode} cannot apply to a WebSocket`);
-    expect(seenText()).not.toContain(`${mode} me`);
+    expect(closeReason(close!)).toContain('onMatch redact cannot apply to a WebSocket');
+    expect(seenText()).not.toContain('redact me');
+  });
+
+  it('fails closed (1008) on a supervise route when there is no operator queue to ask', async () => {
+    const ws = await open('sup.test');
+    ws.send(TEXT, `supervise me ${fakeGithubToken('ws-supervise')}`);
+    const close = await ws.next();
+    expect(closeCode(close!)).toBe(1008);
+    expect(lastAudit(h)).toMatchObject({ decision: 'terminated', stage: 'outbound-dlp' });
+    expect(String((lastAudit(h) as { reason: string }).reason)).toContain('no supervise queue is configured');
+    expect(seenText()).not.toContain('supervise me');
   });
 
   it('closes 1002 on an unmasked client frame and on a reserved opcode', async () => {
@@ -251,25 +258,79 @@ describe('egress WebSocket relay and DLP approvals', () => {
     rmSync(queueDir, { recursive: true, force: true });
   });
 
-  it('relays a message carrying a value approved for the bottle; another flagged value still closes it', async () => {
-    const approved = fakeGithubToken('ws-approved');
-    const caPem = readFileSync(h.caFile, 'utf8');
-    const queue = new ProposalQueue(queueDir, 'test-bottle');
-    const held = undiciClient(h, caPem).fetch(`https://model.test:${up.port}/v1/responses`, { method: 'POST', body: JSON.stringify({ input: `token ${approved}` }) });
-    let asked = await queue.pending();
-    for (let i = 0; asked.length === 0 && i < 400; i++) {
+  const caPem = (): string => readFileSync(h.caFile, 'utf8');
+  const queue = (): ProposalQueue => new ProposalQueue(queueDir, 'test-bottle');
+  const asked = async (n: number) => {
+    let list = await queue().pending();
+    for (let i = 0; list.length < n && i < 400; i++) {
       await sleep(25);
-      asked = await queue.pending();
+      list = await queue().pending();
     }
-    expect(asked).toHaveLength(1);
-    await queue.answer(asked[0]!.id, { status: 'approved', scope: 'bottle', by: 'test' });
+    return list;
+  };
+  const echoed = () => up.frames.map((f) => f.payload.toString('utf8'));
+
+  it('relays a message carrying a value approved for the bottle; another flagged value is held and asked about', async () => {
+    const approved = fakeGithubToken('ws-approved');
+    const held = undiciClient(h, caPem()).fetch(`https://model.test:${up.port}/v1/responses`, { method: 'POST', body: JSON.stringify({ input: `token ${approved}` }) });
+    const first = await asked(1);
+    expect(first).toHaveLength(1);
+    await queue().answer(first[0]!.id, { status: 'approved', scope: 'bottle', by: 'test' });
     expect((await held).status).toBe(426);
 
-    const ws = await RawWs.open({ proxy: h.proxyUrl, host: 'model.test', port: up.port, path: '/v1/responses', caPem });
+    const ws = await RawWs.open({ proxy: h.proxyUrl, host: 'model.test', port: up.port, path: '/v1/responses', caPem: caPem() });
     ws.send(TEXT, `again ${approved}`);
     expect((await ws.next())?.payload.toString('utf8')).toBe(`again ${approved}`);
+    expect(await queue().pending()).toEqual([]);
     ws.send(TEXT, `new ${fakeGithubToken('ws-not-approved')}`);
+    const second = await asked(1);
+    expect(second).toHaveLength(1);
+    await queue().answer(second[0]!.id, { status: 'rejected', by: 'test' });
     expect(closeCode((await ws.next())!)).toBe(1008);
-    expect(await queue.pending()).toEqual([]);
+    expect(echoed().some((t) => t.startsWith('new '))).toBe(false);
+  });
+
+  it('holds a flagged message for the operator, keeps the ones behind it in order, and sends them all once approved', async () => {
+    const secret = fakeGithubToken('ws-held');
+    const ws = await RawWs.open({ proxy: h.proxyUrl, host: 'model.test', port: up.port, path: '/v1/responses', caPem: caPem() });
+    ws.send(TEXT, 'before');
+    expect((await ws.next())?.payload.toString('utf8')).toBe('before');
+    ws.send(TEXT, `held ${secret} in the middle`);
+    ws.send(TEXT, 'behind');
+    const list = await asked(1);
+    expect(list).toHaveLength(1);
+    const proposal = JSON.stringify(list[0]);
+    expect(proposal).not.toContain(secret);
+    expect(list[0]!.details).toMatchObject({ host: 'model.test', method: 'GET', path: '/v1/responses' });
+    expect(proposal).toContain('websocket message');
+    expect(proposal).toContain('held ⟨token_patterns/');
+    // Nothing of the held message, or of the one behind it, went upstream while the operator decides.
+    await sleep(200);
+    expect(echoed().filter((t) => t.startsWith('held ') || t === 'behind')).toEqual([]);
+
+    await queue().answer(list[0]!.id, { status: 'approved', scope: 'once', by: 'test' });
+    expect((await ws.next())?.payload.toString('utf8')).toBe(`held ${secret} in the middle`);
+    expect((await ws.next())?.payload.toString('utf8')).toBe('behind');
+    // "once": the same value in a later message is asked about again.
+    ws.send(TEXT, `again ${secret}`);
+    const again = await asked(1);
+    expect(again).toHaveLength(1);
+    await queue().answer(again[0]!.id, { status: 'approved', scope: 'bottle', by: 'test' });
+    expect((await ws.next())?.payload.toString('utf8')).toBe(`again ${secret}`);
+    ws.send(TEXT, `third ${secret}`);
+    expect((await ws.next())?.payload.toString('utf8')).toBe(`third ${secret}`);
+    expect(await queue().pending()).toEqual([]);
+  });
+
+  it('holds a value split across fragments of one message until the operator answers', async () => {
+    const secret = fakeGithubToken('ws-frag');
+    const ws = await RawWs.open({ proxy: h.proxyUrl, host: 'model.test', port: up.port, path: '/v1/responses', caPem: caPem() });
+    ws.send(TEXT, `frag ${secret.slice(0, 10)}`, { fin: false });
+    ws.send(0x0, `${secret.slice(10)} end`);
+    const list = await asked(1);
+    expect(list).toHaveLength(1);
+    expect(echoed().some((t) => t.startsWith('frag '))).toBe(false);
+    await queue().answer(list[0]!.id, { status: 'approved', scope: 'once', by: 'test' });
+    expect((await ws.next())?.payload.toString('utf8')).toBe(`frag ${secret} end`);
   });
 });

@@ -22,20 +22,21 @@ export const CONTEXT_CHARS = 48;
 
 /**
  * A HeldValue for `f`, found in `text` (one char per byte, as egress scans what
- * the agent sends) at offsets relative to `base`: `text` starts at offset
- * `base` of the scanned part. `all` are every finding of that part, so other
- * values inside the context are masked too.
+ * the agent sends, unless `decoded`: text already read as UTF-8, as WebSocket
+ * messages are) at offsets relative to `base`: `text` starts at offset `base`
+ * of the scanned part. `all` are every finding of that part, so other values
+ * inside the context are masked too.
  */
-export function heldValue(f: Finding, text: string, where: string, all: readonly Finding[], base = 0): HeldValue {
+export function heldValue(f: Finding, text: string, where: string, all: readonly Finding[], base = 0, decoded = false): HeldValue {
   const s = f.start - base;
   const e = f.end - base;
   const raw = s >= 0 && e <= text.length ? text.slice(s, e) : undefined;
   const from = Math.max(0, s - CONTEXT_CHARS);
   const to = Math.min(text.length, e + CONTEXT_CHARS);
-  return { finding: f, raw, where, context: maskedContext(text, from, to, base, all) };
+  return { finding: f, raw, where, context: maskedContext(text, from, to, base, all, decoded ? (t) => t : utf8) };
 }
 
-function maskedContext(text: string, from: number, to: number, base: number, all: readonly Finding[]): string {
+function maskedContext(text: string, from: number, to: number, base: number, all: readonly Finding[], chars: (t: string) => string): string {
   const spans = all
     .map((x) => ({ s: Math.max(from, x.start - base), e: Math.min(to, x.end - base), x }))
     .filter((m) => m.s < m.e)
@@ -44,11 +45,11 @@ function maskedContext(text: string, from: number, to: number, base: number, all
   let at = from;
   for (const m of spans) {
     if (m.e <= at) continue;
-    out += utf8(text.slice(at, Math.max(at, m.s)));
+    out += chars(text.slice(at, Math.max(at, m.s)));
     out += `⟨${m.x.detector}/${m.x.rule}, ${m.x.end - m.x.start} chars⟩`;
     at = m.e;
   }
-  out += utf8(text.slice(at, to));
+  out += chars(text.slice(at, to));
   if (to < text.length) out += '…';
   // eslint-disable-next-line no-control-regex
   return out.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');

@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Finding, Scanner, StreamScanner } from '../../dlp/index.js';
+import { heldValue, type HeldValue } from './held-value.js';
 import {
   CLOSE_PROTOCOL_ERROR,
   CLOSE_TOO_BIG,
@@ -32,6 +33,18 @@ export interface ClientFrameFilterOptions {
    */
   blocking: (findings: Finding[], rawOf: (f: Finding) => string | undefined) => Finding[];
   maxMessageBytes?: number;
+  /**
+   * Hold a message with a blocking finding for the operator (route onMatch
+   * supervise) instead of refusing it: `pending` says what is asked, and
+   * nothing after the message is read until `release()`.
+   */
+  hold?: boolean;
+}
+
+/** A message held for the operator: the values to ask about (never sent upstream until released). */
+export interface WsHold {
+  values: HeldValue[];
+  all: Finding[];
 }
 
 /** Thrown when a frame carries a blocking finding: the frame and any held fragments are dropped. */
@@ -52,7 +65,8 @@ export class WsDlpError extends Error {
  * messages, so this costs no latency in practice), so a secret split across
  * fragments never leaves; control frames pass at once. A secret split across
  * two separate messages is caught when its second part arrives, and that
- * message is not forwarded.
+ * message is not forwarded. With `hold`, a message with a blocking value
+ * waits for the operator instead (see `pending`).
  */
 export class ClientFrameFilter {
   private chunks: Buffer[] = [];
@@ -65,8 +79,13 @@ export class ClientFrameFilter {
   private kept = '';
   private keptBase = 0;
   private readonly max: number;
-  /** Findings that did not block (warn), for the audit line. */
+  /** Chars pushed to the stream scanner so far, and where the current message's text starts. */
+  private streamed = 0;
+  private messageStart = 0;
+  /** Findings that did not block (warn, or approved by the operator), for the audit line. */
   readonly findings: Finding[] = [];
+  /** The message waiting for the operator; set by push(), cleared by release(). */
+  pending: WsHold | undefined;
 
   constructor(private readonly opts: ClientFrameFilterOptions) {
     this.max = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
@@ -77,8 +96,9 @@ export class ClientFrameFilter {
     this.chunks.push(chunk);
     this.have += chunk.length;
     const out: Buffer[] = [];
-    // Each pass consumes one whole frame (at least 2 bytes), so this ends with the input.
-    for (;;) {
+    // Each pass consumes one whole frame (at least 2 bytes), so this ends with the input;
+    // a held message stops it: later frames wait unread behind it, in order.
+    while (!this.pending) {
       if (!this.header) {
         const h = parseFrameHeader(this.peek(14));
         if (!h) break;
@@ -92,6 +112,25 @@ export class ClientFrameFilter {
       this.header = undefined;
       out.push(...this.onFrame(h, frame));
     }
+    return out;
+  }
+
+  /**
+   * The operator allowed the held message: its frames (once its last fragment
+   * has arrived and been scanned) and whatever follows that may go now. May set
+   * `pending` again for a later message.
+   */
+  release(): Buffer[] {
+    const p = this.pending;
+    if (!p) return [];
+    this.pending = undefined;
+    this.findings.push(...p.all);
+    const out: Buffer[] = [];
+    if (!this.message) {
+      out.push(...this.held);
+      this.held = [];
+    }
+    out.push(...this.push(Buffer.alloc(0)));
     return out;
   }
 
@@ -119,7 +158,7 @@ export class ClientFrameFilter {
       // A close payload starts with a 2-byte code; the rest (and ping/pong data) is text the client chose.
       // As UTF-8, like messages: ASCII (every token) reads the same, and disguising chars read as chars.
       const text = (h.opcode === OP_CLOSE ? payload.subarray(2) : payload).toString('utf8');
-      this.check(text.length > 0 ? this.opts.oneShot.scan(text) : [], (f) => text.slice(f.start, f.end));
+      this.check(text.length > 0 ? this.opts.oneShot.scan(text) : [], (f) => text.slice(f.start, f.end), false);
       if (h.opcode === OP_CLOSE) {
         // Fragments held so far were scanned; let them go before the close.
         const out = [...this.held, frame];
@@ -137,15 +176,18 @@ export class ClientFrameFilter {
       // A message boundary is a token boundary (token rules anchor on it).
       sep = this.started ? '\n' : '';
       this.started = true;
+      this.messageStart = this.streamed + sep.length;
     }
     const m = this.message;
     m.bytes += h.length;
     const text = sep + m.decoder.write(payload) + (h.fin ? m.decoder.end() : '');
     this.keep(text);
-    this.check(this.opts.stream.push(text), this.streamRawOf);
+    this.streamed += text.length;
+    this.check(this.opts.stream.push(text), this.streamRawOf, true);
     this.held.push(frame);
     if (!h.fin) return [];
     this.message = undefined;
+    if (this.pending) return [];
     const out = this.held;
     this.held = [];
     return out;
@@ -162,11 +204,18 @@ export class ClientFrameFilter {
 
   private streamRawOf = (f: Finding): string | undefined => (f.start >= this.keptBase && f.end <= this.keptBase + this.kept.length ? this.kept.slice(f.start - this.keptBase, f.end - this.keptBase) : undefined);
 
-  private check(found: Finding[], rawOf: (f: Finding) => string | undefined): void {
+  private check(found: Finding[], rawOf: (f: Finding) => string | undefined, data: boolean): void {
     if (found.length === 0) return;
     const hits = this.opts.blocking(found, rawOf);
-    if (hits.length > 0) throw new WsDlpError(hits, found);
-    this.findings.push(...found);
+    if (hits.length === 0) {
+      this.findings.push(...found);
+      return;
+    }
+    // Only a value wholly inside the message not yet sent can be held: a control frame passes at once,
+    // and a match reaching back into an earlier message is partly upstream already.
+    const holdable = data && this.opts.hold && hits.every((f) => f.start >= this.messageStart && rawOf(f) !== undefined);
+    if (!holdable) throw new WsDlpError(hits, found);
+    this.pending = { values: hits.map((f) => heldValue(f, this.kept, 'websocket message', found, this.keptBase, true)), all: found };
   }
 
   private peek(n: number): Buffer {

@@ -150,12 +150,16 @@ function relay(
           oneShot: core.dlp.scanner(detectors),
           // Values the operator allowed for this host, and published example keys, pass here as in requests.
           blocking: (found, rawOf) => core.dlp.blocking(found, rawOf, ctx.host),
+          hold: onMatch === 'supervise',
           ...(deps.maxMessageBytes !== undefined ? { maxMessageBytes: deps.maxMessageBytes } : {}),
         });
   let closed = false;
+  // Asks for the operator end with the relay (either side gone, or shut).
+  const ac = new AbortController();
   const shut = (code: number, reason: string, record: Partial<AuditRecord>): void => {
     if (closed) return;
     closed = true;
+    ac.abort(new Error('the WebSocket closed'));
     up.unpipe(client);
     up.destroy();
     client.end(closeFrame(code, reason));
@@ -163,50 +167,85 @@ function relay(
   };
   up.on('error', () => client.destroy());
   up.on('close', () => {
+    ac.abort(new Error('the upstream closed the WebSocket'));
     if (!closed) client.end();
   });
+  client.on('close', () => ac.abort(new Error('the client closed the WebSocket')));
   client.on('end', () => {
     if (!closed) up.end();
   });
   up.pipe(client);
 
-  const onData = (chunk: Buffer): void => {
-    if (closed) return;
-    if (!filter) {
-      if (!up.write(chunk)) pauseUntilDrain();
-      return;
-    }
-    let frames: Buffer[];
-    try {
-      frames = filter.push(chunk);
-    } catch (err) {
-      if (err instanceof WsDlpError) {
-        const what = describe(err.blocking);
-        // redact/supervise cannot work on a WebSocket: earlier frames of the stream are
-        // already upstream and the peer expects the next frame now, so a secret can be
-        // neither cut out of a message in a consistent way nor held for a human. Fail closed.
-        const note = onMatch === 'block' ? '' : ` (onMatch ${onMatch} cannot apply to a WebSocket; closed)`;
-        const findings = toAudit(err.all, 'websocket');
-        return shut(CLOSE_POLICY_VIOLATION, `${what}${note}`, {
-          stage: 'outbound-dlp',
-          reason: `${what} in a WebSocket message${note}`,
-          findings: [...ctx.findings, ...findings],
-        });
-      }
-      if (err instanceof WsCloseError) return shut(err.code, err.message, { stage: 'websocket', reason: `client frame refused: ${err.message}` });
-      return shut(1011, 'egress failed closed', { stage: 'internal', reason: `egress failed closed: ${(err as Error).message}` });
-    }
+  // The client is read only while neither the upstream's buffer is full nor a message waits for the operator.
+  let draining = false;
+  let holding = false;
+  const readClient = (): void => {
+    if (!draining && !holding && !closed) client.resume();
+  };
+  const forward = (frames: Buffer[]): void => {
     let ok = true;
     for (const f of frames) ok = up.write(f) && ok;
-    if (!ok) pauseUntilDrain();
-  };
-  const pauseUntilDrain = (): void => {
+    if (ok || draining) return;
+    draining = true;
     client.pause();
-    up.once('drain', () => client.resume());
+    up.once('drain', () => {
+      draining = false;
+      readClient();
+    });
+  };
+  const refuse = (err: unknown): void => {
+    if (err instanceof WsDlpError) {
+      const what = describe(err.blocking);
+      // redact cannot work on a WebSocket: earlier frames of the stream are already
+      // upstream, so a secret cannot be cut out of a message in a consistent way. Fail closed.
+      const note = onMatch === 'redact' ? ' (onMatch redact cannot apply to a WebSocket; closed)' : '';
+      return shut(CLOSE_POLICY_VIOLATION, `${what}${note}`, {
+        stage: 'outbound-dlp',
+        reason: `${what} in a WebSocket message${note}`,
+        findings: [...ctx.findings, ...toAudit(err.all, 'websocket')],
+      });
+    }
+    if (err instanceof WsCloseError) return shut(err.code, err.message, { stage: 'websocket', reason: `client frame refused: ${err.message}` });
+    shut(1011, 'egress failed closed', { stage: 'internal', reason: `egress failed closed: ${(err as Error).message}` });
+  };
+  /**
+   * onMatch supervise: the flagged message waits, unsent, for the operator (as a
+   * request would); nothing behind it is read meanwhile. The upstream's frames
+   * still reach the client; a peer that gives up while waiting closes the socket,
+   * and an approval for the bottle still counts when the client reconnects.
+   */
+  const hold = async (f: ClientFrameFilter): Promise<void> => {
+    holding = true;
+    client.pause();
+    for (let p = f.pending; p && !closed; p = f.pending) {
+      const b = await core.dlp.supervise(p.values, { host: ctx.host, method: ctx.method, path: stripQuery(ctx.path), signal: ac.signal });
+      if (closed) return;
+      if (b) {
+        return shut(CLOSE_POLICY_VIOLATION, b.reason, { stage: 'outbound-dlp', reason: `${b.reason} (a WebSocket message held for the operator)`, findings: [...ctx.findings, ...toAudit(p.all, 'websocket')] });
+      }
+      try {
+        forward(f.release());
+      } catch (err) {
+        return refuse(err);
+      }
+    }
+    holding = false;
+    readClient();
+  };
+
+  const onData = (chunk: Buffer): void => {
+    if (closed) return;
+    if (!filter) return forward([chunk]);
+    try {
+      forward(filter.push(chunk));
+    } catch (err) {
+      return refuse(err);
+    }
+    if (filter.pending && !holding) void hold(filter);
   };
   if (head.length > 0) onData(head);
   client.on('data', onData);
-  client.resume();
+  readClient();
 }
 
 /**
