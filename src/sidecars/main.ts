@@ -36,10 +36,19 @@ if (fromArgv === undefined ? !onStdin || !process.argv.includes('--exit-with-par
   }
   let config = fromArgv;
   if (config === undefined) {
-    // Pre-spawned (src/launch/prespawn.ts): load what every bwrap bottle runs while the CLI resolves the plan,
-    // then wait for the config; nothing listens or is read before it names the file.
-    void import('./egress/index.js').catch(() => undefined);
-    void import('./supervise/index.js').catch(() => undefined);
+    // Pre-spawned (src/launch/prespawn.ts): while the CLI resolves the plan, load what every bwrap bottle runs,
+    // then, one step at a time and only until the config arrives, build what no config decides (work that
+    // would otherwise compete with the agent's own start after release). Nothing listens, and no file of the
+    // bottle is read, before the config names it.
+    void (async () => {
+      const [egress, supervise] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
+      for (const step of [...egress.egressIdleWarmups(process.env), () => supervise.preloadMcp()]) {
+        if (config !== undefined) return; // the rest runs at the launcher's `warm`, as for any bundle
+        await new Promise((resolve) => setImmediate(resolve));
+        if (config !== undefined) return;
+        await step();
+      }
+    })().catch(() => undefined);
     try {
       config = await readConfigLine(process.stdin);
     } catch (err) {
