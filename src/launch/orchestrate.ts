@@ -40,18 +40,20 @@ export async function launchBottle(plan: BottlePlan, backend: Backend, ctx: Orch
   setup.files = writePersistedFiles(persisted, setup.files, boundary.agentDirOwner);
   const prepared = await boundary.materialise({ setup, persisted, probe: containment.enabled });
 
-  // The guest first: its start and the probe's bundle-free checks take longer than a (pre-spawned) bundle's.
-  teardown.defer('close containment canaries', () => containment.dispose());
-  const early = containment.enabled ? await containment.begin(endpoints.probe) : undefined;
-  const guest = await prepared.start(early);
-  trace('guest provisioned');
-  const bundle = await boundary.sidecars.start({
+  const starting = boundary.sidecars.start({
     config,
     secrets: bundleSecrets(ctx.hostEnv, ctx.secrets),
     settings: bundleSettings(ctx.hostEnv),
     logFile: join(paths.dir, 'sidecars.log'),
     teardown,
   });
+  void starting.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
+  teardown.defer('close containment canaries', () => containment.dispose());
+  const early = containment.enabled ? await containment.begin(endpoints.probe) : undefined;
+  const guest = await prepared.start(early);
+  trace('guest provisioned');
+
+  const bundle = await starting;
   trace('sidecars ready');
   await guest.trust(bundle.caPem);
   // The agent starts only once the gate has judged what the probe saw from inside.
