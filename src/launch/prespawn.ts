@@ -22,8 +22,10 @@ export interface PrespawnedBundle {
   marker: string;
   argv: string[];
   env: Record<string, string>;
+  expiry: NodeJS.Timeout;
 }
 
+const HOLD_MS = 60_000;
 let held: PrespawnedBundle | undefined;
 
 export function launchMarker(): string {
@@ -54,7 +56,10 @@ export function prespawnBundle(env: Record<string, string>): void {
   if (child.pid === undefined) return;
   // Until a launch takes it, it must not keep the CLI alive (a `--help`, a failed plan).
   setRef(child, false);
-  held = { child, marker, argv, env };
+  // A launch that has not taken it by then (an operator answering a secret prompt) starts a fresh one.
+  const expiry = setTimeout(discardPrespawnedBundle, HOLD_MS);
+  expiry.unref();
+  held = { child, marker, argv, env, expiry };
   trace(`sidecar bundle pre-spawned (pid ${child.pid})`);
 }
 
@@ -66,6 +71,7 @@ export function takePrespawnedBundle(sidecarsJs: string, env: Record<string, str
   const bundle = held;
   held = undefined;
   if (bundle === undefined) return undefined;
+  clearTimeout(bundle.expiry);
   const alive = bundle.child.exitCode === null && bundle.child.signalCode === null;
   if (!alive || bundle.argv[BUNDLE_NODE_FLAGS.length] !== sidecarsJs || !sameEnv(bundle.env, env)) {
     bundle.child.kill('SIGKILL');
@@ -79,6 +85,7 @@ export function takePrespawnedBundle(sidecarsJs: string, env: Record<string, str
 export function discardPrespawnedBundle(): void {
   const bundle = held;
   held = undefined;
+  if (bundle !== undefined) clearTimeout(bundle.expiry);
   if (bundle !== undefined && bundle.child.exitCode === null && bundle.child.signalCode === null) bundle.child.kill('SIGKILL');
 }
 

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mayLaunchHostBundle } from '../../src/cli/early-bundle.js';
 import { hostSidecarHost } from '../../src/launch/host-sidecars.js';
-import { bundleArgv, discardPrespawnedBundle, launchMarker, prespawnBundle, sidecarsEntry } from '../../src/launch/prespawn.js';
+import { bundleArgv, discardPrespawnedBundle, launchMarker, prespawnBundle, sidecarsEntry, takePrespawnedBundle } from '../../src/launch/prespawn.js';
 import { TeardownStack } from '../../src/launch/teardown.js';
 import { route } from '../egress/support.js';
 import { tempHome, type TempHome } from '../support/home.js';
@@ -167,6 +167,29 @@ describe('the launch that takes the pre-spawned bundle', () => {
     expect(cmdline(bundlePid!)).toContain(`--config ${cfg.file}`);
     await waitUntil('the mismatched bundle to end', () => !alive(early), 10_000);
     await stack.unwind();
+  });
+});
+
+describe('a pre-spawned bundle no launch takes', () => {
+  it('is killed after its hold time (an operator still answering a prompt gets a fresh one later)', async () => {
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      prespawnBundle(env);
+      vi.advanceTimersByTime(60_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(takePrespawnedBundle(sidecarsEntry(), env)).toBeUndefined();
+    const own = (): number[] =>
+      readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
+        try {
+          return cmdline(p).includes('--config-on-stdin') && readFileSync(`/proc/${p}/status`, 'latin1').includes(`PPid:\t${process.pid}\n`) && alive(p);
+        } catch {
+          return false;
+        }
+      });
+    await waitUntil('the expired bundle to end', () => own().length === 0, 10_000);
   });
 });
 
