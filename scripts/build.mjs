@@ -35,19 +35,17 @@ const common = {
   sourcemap: 'linked',
   logLevel: 'warning',
 };
-// cli: the operator's command. Commands import their heavy parts (ink, MCP SDK, proxy) on use;
-// splitting keeps those in chunks.
-if (only === undefined) await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, chunkNames: 'chunks/[name]-[hash]' });
 // sidecars: the bundle the backends start for every bottle, built on its own so it shares no
 // chunk with the CLI: it loads only the daemons its config names (each in its own chunk), and
 // minified code parses and compiles faster at start-up.
-// zod's core and mini namespaces re-export every locale (`export * as locales`). Nothing in the
-// bundle reads those namespaces (json-file.ts imports the English locale file itself), but the
-// re-export makes esbuild place ~40 locales in the chunk every daemon loads at start-up.
+// zod's core, classic and mini namespaces re-export every locale (`export * as locales`). Nothing
+// reads those namespaces (json-file.ts imports the English locale file itself, classic zod its
+// schemas.js), but the re-export makes esbuild place ~60 locales (~400 kB) in the chunk the bundle's
+// daemons, and the CLI's every command, load at start-up.
 const zodWithoutLocaleNamespaces = {
   name: 'zod-without-locale-namespaces',
   setup(b) {
-    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/](core[\\/]index|mini[\\/]external)\.js$/ }, async (args) => {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/](core[\\/]index|mini[\\/]external|classic[\\/]external)\.js$/ }, async (args) => {
       const { readFile } = await import('node:fs/promises');
       const text = await readFile(args.path, 'utf8');
       const out = text.replace('export * as locales from "../locales/index.js";\n', '');
@@ -56,6 +54,9 @@ const zodWithoutLocaleNamespaces = {
     });
   },
 };
+// cli: the operator's command. Commands import their heavy parts (ink, MCP SDK, proxy) on use;
+// splitting keeps those in chunks.
+if (only === undefined) await build({ ...common, plugins: [zodWithoutLocaleNamespaces], entryPoints: { cli: 'src/cli/main.ts' }, chunkNames: 'chunks/[name]-[hash]' });
 await build({
   ...common,
   plugins: [zodWithoutLocaleNamespaces],

@@ -4,16 +4,17 @@ import { closeSync, constants, createWriteStream, existsSync, openSync, readFile
 import type { BundleSecrets, ReadyBundle, SidecarHost } from './boundary.js';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { packageRoot } from '../util/package-root.js';
+import { bundleArgv, launchMarker, sidecarsEntry, takePrespawnedBundle } from './prespawn.js';
 import type { TeardownStack } from './teardown.js';
 import { trace, tracing } from '../util/trace.js';
-import { BUNDLE_NODE_FLAGS } from '../sidecars/node-flags.js';
 import { identify, type ProcessIdentity } from '../state/process-identity.js';
 
 export interface HostSidecars {
   pid: number;
   /** Recorded right after the spawn, so a stop from another process can tell it from a reused pid. */
   identity: ProcessIdentity | undefined;
+  /** On the bundle's command line only, for the containment check (prespawn.ts). */
+  marker: string;
   ready: Record<string, unknown>;
   process: ChildProcess;
   /** Resolves with what happened if the bundle ends before teardown stops it; never rejects. */
@@ -35,16 +36,21 @@ export async function startHostSidecars(opts: {
   teardown: TeardownStack;
   timeoutMs?: number;
 }): Promise<HostSidecars> {
-  const cli = join(packageRoot(), 'dist', 'sidecars.js');
+  const cli = sidecarsEntry();
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
+  // The bundle src/cli/main.ts started before the plan existed, if it fits; it reads the config path below.
+  const early = takePrespawnedBundle(cli, opts.env);
+  const marker = early?.marker ?? launchMarker();
   // Its own session: a Ctrl-C or hangup on the operator's terminal goes to the CLI's process group and
   // must not stop the bundle behind the CLI's back (while attached, Ctrl-C belongs to the agent). The CLI
   // decides when the bundle stops; --exit-with-parent still ends it if the CLI dies.
-  const child = spawn(process.execPath, [...BUNDLE_NODE_FLAGS, cli, '--config', opts.configFile, '--exit-with-parent', '--warm-on-stdin'], {
-    env: opts.env,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child =
+    early?.child ??
+    spawn(process.execPath, bundleArgv(cli, marker, opts.configFile), {
+      env: opts.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not start the sidecar bundle');
   const identity = identify(pid);
@@ -58,6 +64,10 @@ export async function startHostSidecars(opts: {
     stopping = true;
     return stopChild(child);
   });
+  if (early) {
+    child.stdin.write(`${opts.configFile}\n`);
+    trace('sidecar config handed to the pre-spawned bundle');
+  }
   // Never through a link planted in the state folder.
   const logFd = openSync(opts.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   const log = createWriteStream(opts.logFile, { fd: logFd });
@@ -90,7 +100,7 @@ export async function startHostSidecars(opts: {
     });
   });
   child.stdin.on('error', () => undefined);
-  return { pid, identity, ready, process: child, died, warm: () => void child.stdin.write('warm\n') };
+  return { pid, identity, marker, ready, process: child, died, warm: () => void child.stdin.write('warm\n') };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -130,7 +140,7 @@ export function hostSidecarHost(dir: string, onReady: (bundle: HostSidecars) => 
       const bundle = await startHostSidecars({ configFile, logFile: opts.logFile, env: opts.settings, teardown: opts.teardown });
       rmSync(secretsFile, { force: true });
       onReady(bundle);
-      return { caPem: readFileSync(opts.config.egress.caCertOut, 'utf8'), died: bundle.died, hostProcessMarkers: [configFile], warm: () => bundle.warm() };
+      return { caPem: readFileSync(opts.config.egress.caCertOut, 'utf8'), died: bundle.died, hostProcessMarkers: [configFile, bundle.marker], warm: () => bundle.warm() };
     },
   };
 }

@@ -13,6 +13,7 @@ import { settleState } from './at-exit.js';
 import { trace } from '../util/trace.js';
 import { ContainmentError, containmentGate, OPT_OUT_WARNING, recordSkipped } from '../containment/gate.js';
 import { launchBottle } from './orchestrate.js';
+import { discardPrespawnedBundle } from './prespawn.js';
 
 /** What a launch needs from whoever starts it (the CLI): its home, cwd and environment, a terminal or not. */
 export interface LaunchHost {
@@ -60,6 +61,8 @@ export async function launchPlan(plan: BottlePlan, backend: Backend, ctx: Launch
       trace('state prepared');
       if (!plan.containmentCheck.run) recordSkipped(plan.slug, ctx.home, plan.containmentCheck.reason);
       running = await teardown.guard((stack) => launchBottle(plan, backend, { teardown: stack, secrets, log, home: ctx.home, hostEnv: ctx.env, interactive, containment }));
+      // A backend whose bundle does not run on this host left the CLI's early one idle (prespawn.ts).
+      discardPrespawnedBundle();
     } catch (err) {
       // guard() has unwound the backend's resources; now what the start created on disk. A bottle
       // refused by its containment check keeps its state: the record says which check failed (`info`),

@@ -1,4 +1,5 @@
 import { runSidecars } from './run.js';
+import { readConfigLine } from './stdin-config.js';
 import { readStdinSecrets } from './stdin-secrets.js';
 
 /**
@@ -6,10 +7,13 @@ import { readStdinSecrets } from './stdin-secrets.js';
  * `bot-bottle sidecars`, without loading the CLI's commands, so a bottle's
  * bundle starts fast and stays small.
  */
+// `--launch-marker ID` is not read here: it is on the command line so the containment check can recognise
+// this process if the bottle could see it (a pre-spawned bundle has no config path there).
 const index = process.argv.indexOf('--config');
-const config = index >= 0 ? process.argv[index + 1] : undefined;
-if (!config) {
-  process.stderr.write('usage: sidecars.js --config FILE\n');
+const onStdin = process.argv.includes('--config-on-stdin');
+const fromArgv = index >= 0 ? process.argv[index + 1] : undefined;
+if (fromArgv === undefined ? !onStdin || !process.argv.includes('--exit-with-parent') : onStdin) {
+  process.stderr.write('usage: sidecars.js --config FILE | --config-on-stdin --exit-with-parent\n');
   process.exitCode = 2;
 } else {
   if (process.argv.includes('--secrets-stdin')) {
@@ -29,6 +33,30 @@ if (!config) {
     // With --warm-on-stdin the launcher says when to warm up (a `warm` line: it has released the agent).
     if (process.argv.includes('--warm-on-stdin')) warmWhen = warmSignal(process.stdin);
     process.stdin.resume();
+  }
+  let config = fromArgv;
+  if (config === undefined) {
+    // Pre-spawned (src/launch/prespawn.ts): while the CLI resolves the plan, load what every bwrap bottle runs,
+    // then, one step at a time and only until the config arrives, build what no config decides (work that
+    // would otherwise compete with the agent's own start after release). Nothing listens, and no file of the
+    // bottle is read, before the config names it.
+    void (async () => {
+      const [egress, supervise] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
+      for (const step of [...egress.egressIdleWarmups(process.env), () => supervise.preloadMcp()]) {
+        if (config !== undefined) return; // the rest runs at the launcher's `warm`, as for any bundle
+        await new Promise((resolve) => setImmediate(resolve));
+        if (config !== undefined) return;
+        await step();
+      }
+    })().catch(() => undefined);
+    try {
+      config = await readConfigLine(process.stdin);
+    } catch (err) {
+      process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    // Stdin ended first: the CLI ran no launch, or died. Nothing was started.
+    if (config === undefined) process.exit(0);
   }
   try {
     await runSidecars(config, undefined, warmWhen);

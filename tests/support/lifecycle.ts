@@ -31,9 +31,25 @@ export function processesExactly(cmdline: string): number[] {
     .map((p) => p.pid);
 }
 
-/** The sidecar bundle of bottle `slug` under `home`, found by its command line (any pids-file format). */
+const seenBundles = new Map<string, Set<number>>();
+
+/**
+ * The sidecar bundle of bottle `slug` under `home` that is still running: the pid its pids.json records
+ * (a pre-spawned bundle has no config path on its command line), and any pid seen there before for that
+ * bottle, so a check after teardown (run folder gone) still looks at the bundle it saw running.
+ */
 export function bundlePids(home: string, slug: string): number[] {
-  return processesWith('sidecars.js', join(home, 'state', slug, 'run', 'sidecars.json'));
+  const key = `${home}\0${slug}`;
+  const seen = seenBundles.get(key) ?? new Set<number>();
+  seenBundles.set(key, seen);
+  try {
+    const pids = JSON.parse(readFileSync(join(home, 'state', slug, 'run', 'pids.json'), 'utf8')) as { sidecars?: { pid?: unknown } };
+    if (typeof pids.sidecars?.pid === 'number') seen.add(pids.sidecars.pid);
+  } catch {
+    // No pids.json: the bottle is not running (or not yet).
+  }
+  const running = new Set(processesWith('sidecars.js').filter((pid) => seen.has(pid)));
+  return [...seen].filter((pid) => running.has(pid));
 }
 
 /** Poll (bounded in time) until `check` returns a value. */

@@ -16,9 +16,25 @@ import { FileRoutesStore } from '../../state/store/file-routes.js';
 import type { RouteAck } from '../../state/store/types.js';
 import { UPSTREAM_HEADERS_TIMEOUT_MS } from './forward.js';
 import { createProxyServer } from './server.js';
-import { upstreamCa } from './upstream.js';
+import { loadUndiciAgent, upstreamCa } from './upstream.js';
 import { createUpstream } from './upstream-node-http.js';
 import { assertTokenSlots } from './token-slots.js';
+
+/**
+ * What egress's first requests need and no config decides, for a pre-spawned bundle to do while it waits for
+ * its config (sidecars/main.ts) rather than beside the agent's own start after release: undici's Agent, then
+ * the upstream trust store (every system root parsed, ~40 ms).
+ */
+export const egressIdleWarmups = (env: NodeJS.ProcessEnv): Array<() => Promise<unknown> | void> => [
+  () => loadUndiciAgent().catch(() => undefined),
+  () => {
+    try {
+      upstreamCa(env)();
+    } catch {
+      // startEgress meets the same error and reports it.
+    }
+  },
+];
 
 export interface SidecarContext {
   bottle: string;

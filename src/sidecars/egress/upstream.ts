@@ -25,8 +25,24 @@ export function upstreamCa(env: NodeJS.ProcessEnv): () => SecureContext {
       throw new Error(`BOT_BOTTLE_UPSTREAM_CA=${extra}: holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
     }
   }
-  let ctx: SecureContext | undefined;
-  return () => (ctx ??= createSecureContext({ ca: pem === undefined ? [...rootCertificates] : [...rootCertificates, pem] }));
+  const key = pem ?? '';
+  return () => {
+    let ctx = trustStores.get(key);
+    if (ctx === undefined) {
+      ctx = createSecureContext({ ca: pem === undefined ? [...rootCertificates] : [...rootCertificates, pem] });
+      trustStores.set(key, ctx);
+    }
+    return ctx;
+  };
+}
+
+/** Built once per process and extra CA: a pre-spawned bundle builds it before its config arrives (`prewarmEgress`). */
+const trustStores = new Map<string, SecureContext>();
+
+let undiciAgent: Promise<typeof import('undici/lib/dispatcher/agent.js')> | undefined;
+/** undici's Agent module, loaded once per process (by the first upstream, its warm-up, or `prewarmEgress`). */
+export function loadUndiciAgent(): Promise<typeof import('undici/lib/dispatcher/agent.js')> {
+  return (undiciAgent ??= import('undici/lib/dispatcher/agent.js'));
 }
 
 /**
@@ -135,7 +151,7 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext)
   let loaded: Agent | undefined;
   const sessions = new TlsSessionCache();
   const load = (): Promise<Agent> =>
-    (agent ??= import('undici/lib/dispatcher/agent.js').then((mod) => {
+    (agent ??= loadUndiciAgent().then((mod) => {
       // undici is CommonJS: `default` is module.exports, here the Agent class itself.
       const Agent = mod.default;
       const connect: buildConnector.connector = (opts, cb) => {

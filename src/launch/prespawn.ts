@@ -1,0 +1,104 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUNDLE_NODE_FLAGS } from '../sidecars/node-flags.js';
+import { packageRoot } from '../util/package-root.js';
+import { trace } from '../util/trace.js';
+
+/**
+ * The sidecar bundle started by the CLI's entry point before it loads its
+ * commands, so node's start and the bundle's module loading overlap the CLI's
+ * own (docs/performance.md, "claude -p through a bottle"). It holds nothing:
+ * no config, no secret, no socket, until the launch that takes it writes its
+ * config file's path to its stdin (sidecars/stdin-config.ts). It ends when its
+ * stdin closes, so a CLI that dies, however, leaves nothing; a command that is
+ * not a launch, or a launch that fails before its bundle starts, kills it
+ * (`discardPrespawnedBundle`).
+ */
+export interface PrespawnedBundle {
+  child: ChildProcessWithoutNullStreams;
+  /** On its command line only: what the containment check looks for inside the bottle. */
+  marker: string;
+  argv: string[];
+  env: Record<string, string>;
+  expiry: NodeJS.Timeout;
+}
+
+const HOLD_MS = 60_000;
+let held: PrespawnedBundle | undefined;
+
+export function launchMarker(): string {
+  return `bb-launch-${randomBytes(12).toString('hex')}`;
+}
+
+/** The bundle's command line: `--config FILE`, or `--config-on-stdin` for a pre-spawned one. */
+export function bundleArgv(sidecarsJs: string, marker: string, configFile?: string): string[] {
+  const config = configFile === undefined ? ['--config-on-stdin'] : ['--config', configFile];
+  return [...BUNDLE_NODE_FLAGS, sidecarsJs, ...config, '--launch-marker', marker, '--exit-with-parent', '--warm-on-stdin'];
+}
+
+export function sidecarsEntry(): string {
+  return join(packageRoot(), 'dist', 'sidecars.js');
+}
+
+/** Start the bundle for a launch that has not been resolved yet. `env` holds the bundle's knobs only (bundleSettings). */
+export function prespawnBundle(env: Record<string, string>): void {
+  if (held !== undefined) return;
+  const entry = sidecarsEntry();
+  if (!existsSync(entry)) return;
+  const marker = launchMarker();
+  const argv = bundleArgv(entry, marker);
+  // Its own session, as host-sidecars.ts explains; stdin is its parent-watch.
+  const child = spawn(process.execPath, argv, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  child.on('error', () => undefined);
+  child.stdin.on('error', () => undefined);
+  if (child.pid === undefined) return;
+  // Until a launch takes it, it must not keep the CLI alive (a `--help`, a failed plan).
+  setRef(child, false);
+  // A launch that has not taken it by then (an operator answering a secret prompt) starts a fresh one.
+  const expiry = setTimeout(discardPrespawnedBundle, HOLD_MS);
+  expiry.unref();
+  held = { child, marker, argv, env, expiry };
+  trace(`sidecar bundle pre-spawned (pid ${child.pid})`);
+}
+
+/**
+ * The pre-spawned bundle, if it was started with exactly this command line's entry and this environment and
+ * is still running; the caller owns it from now on (registers its stop at once). Any other is killed.
+ */
+export function takePrespawnedBundle(sidecarsJs: string, env: Record<string, string>): PrespawnedBundle | undefined {
+  const bundle = held;
+  held = undefined;
+  if (bundle === undefined) return undefined;
+  clearTimeout(bundle.expiry);
+  const alive = bundle.child.exitCode === null && bundle.child.signalCode === null;
+  if (!alive || bundle.argv[BUNDLE_NODE_FLAGS.length] !== sidecarsJs || !sameEnv(bundle.env, env)) {
+    bundle.child.kill('SIGKILL');
+    return undefined;
+  }
+  setRef(bundle.child, true);
+  return bundle;
+}
+
+/** Kill the pre-spawned bundle if no launch took it (the CLI is about to exit). */
+export function discardPrespawnedBundle(): void {
+  const bundle = held;
+  held = undefined;
+  if (bundle !== undefined) clearTimeout(bundle.expiry);
+  if (bundle !== undefined && bundle.child.exitCode === null && bundle.child.signalCode === null) bundle.child.kill('SIGKILL');
+}
+
+function setRef(child: ChildProcessWithoutNullStreams, ref: boolean): void {
+  for (const stream of [child.stdin, child.stdout, child.stderr] as unknown as Array<{ ref?: () => void; unref?: () => void }>) {
+    if (ref) stream.ref?.();
+    else stream.unref?.();
+  }
+  if (ref) child.ref();
+  else child.unref();
+}
+
+function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
