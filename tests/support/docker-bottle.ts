@@ -111,6 +111,7 @@ async function launch(opts: TestBottleOptions, stack: TeardownStack): Promise<Te
     image: opts.image ?? shellImage.id,
     runtime: opts.runtime,
     network: internal.name,
+    ...(internal.addressing !== undefined ? { addressing: internal.addressing } : {}),
     workspace: { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
     readOnly: probeBinds(),
     teardown: stack,

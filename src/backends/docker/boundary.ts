@@ -78,7 +78,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
         ensureSidecarsImage(imageOptions),
         // Its commit snapshot when resumed from one, else the image cascade (snapshot.ts decides).
         agentImageFor(plan, { ...imageOptions, log: ctx.log }).then((image) => image.id),
-        registered(createInternalNetwork(plan.slug), (n) => stack.defer('remove internal network', n.undo)),
+        registered(createInternalNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove internal network', n.undo)),
         registered(createEgressNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove egress network', n.undo)),
       ] as const);
       trace('docker images and networks ready');
@@ -99,6 +99,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           image: agentImage,
           runtime: runtime.runtime,
           network: internal.name,
+          ...(internal.addressing !== undefined ? { addressing: internal.addressing } : {}),
           workspace: { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
           persist: [...spec.persisted],
           readOnly: probeFiles,

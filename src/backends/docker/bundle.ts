@@ -114,7 +114,7 @@ export async function createDockerBundle(opts: BundleContainerOptions): Promise<
     image: opts.image,
     network: opts.internal.name,
     aliases: [BUNDLE_ALIAS],
-    ...(opts.address !== undefined ? { ip: opts.address } : {}),
+    ...(opts.address !== undefined ? { ip: opts.address } : opts.internal.addressing !== undefined ? { ip: opts.internal.addressing.bundle } : {}),
     runtime: opts.runtime,
     mounts: opts.binds.map((b) => ({ source: b.path, target: b.path, readOnly: b.readOnly })),
     interactive: true,

@@ -28,6 +28,8 @@ export interface ContainerSpec {
   readOnlyRoot?: boolean;
   /** `127.0.0.1` keeps Docker's embedded DNS from forwarding outside names for the agent. */
   dns?: string[];
+  /** `name:address` lines for the container's /etc/hosts. */
+  extraHosts?: string[];
   pidsLimit?: number;
   /** Keep stdin open (`docker start -ai` then feeds it; closed when that CLI ends). */
   interactive?: boolean;
@@ -55,6 +57,7 @@ export function createArgs(spec: ContainerSpec): string[] {
   for (const t of spec.tmpfs ?? []) args.push('--tmpfs', t);
   if (spec.readOnlyRoot === true) args.push('--read-only');
   for (const d of spec.dns ?? []) args.push('--dns', d);
+  for (const h of spec.extraHosts ?? []) args.push('--add-host', h);
   if (spec.pidsLimit !== undefined) args.push('--pids-limit', String(spec.pidsLimit));
   if (spec.interactive === true) args.push('--interactive');
   if (spec.hostname !== undefined) args.push('--hostname', spec.hostname);

@@ -10,7 +10,8 @@ import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_UID } from '../../pro
 import { removeTree } from '../../util/safe-fs.js';
 import { docker, DockerError, dockerChild } from './cli.js';
 import { createContainer, startContainer } from './containers.js';
-import { containerName } from './names.js';
+import { BUNDLE_ALIAS, containerName } from './names.js';
+import { packageRoot } from '../../util/package-root.js';
 import type { DockerRuntime } from './runtime.js';
 
 /** The agent's user inside every docker bottle (the images' `agent`). */
@@ -25,6 +26,9 @@ export const AGENT_USER = `${GUEST_UID}:${GUEST_UID}`;
  */
 export const HOLD_COMMAND = ['sleep', 'infinity'];
 
+/** A resolver that refuses every lookup at once (nothing answers on the container's loopback), shipped with the package. */
+const AGENT_RESOLV_CONF = (): string => join(packageRoot(), 'docker', 'agent-resolv.conf');
+
 export interface AgentContainerOptions {
   slug: string;
   /** The agent image (ensureAgentImage), or a committed snapshot of this bottle (commit.ts). */
@@ -32,6 +36,12 @@ export interface AgentContainerOptions {
   runtime: DockerRuntime;
   /** The bottle's internal network: its only network. */
   network: string;
+  /**
+   * The internal network's pinned addresses (addressing.ts): the agent then has no resolver at all (its
+   * lookups are refused at once) and finds the bundle through /etc/hosts. Without them (a network made
+   * elsewhere) it keeps Docker's embedded resolver, which forwards nothing outside.
+   */
+  addressing?: { bundle: string; agent: string };
   workspace: { hostPath: string; guestPath: string };
   /** Folders the agent keeps across runs (plan.provider.persist), bound read-write. */
   persist?: Array<{ hostPath: string; guestPath: string }>;
@@ -45,8 +55,8 @@ export interface AgentContainerOptions {
  * on the internal network only, no capabilities, no privilege gain, gVisor
  * when registered. Its root stays writable so `commit` can keep what the
  * agent did to its home; as uid 1000 the agent can write only its home and
- * the temporary folders. Docker's embedded resolver answers the bottle's own
- * names (the bundle's alias) and forwards nothing else (`--dns 127.0.0.1`).
+ * the temporary folders. It resolves only the bundle's alias, from its
+ * /etc/hosts; every other lookup is refused at once.
  */
 export async function createAgentContainer(opts: AgentContainerOptions): Promise<{ id: string; name: string }> {
   const name = containerName(opts.slug, 'agent');
@@ -65,9 +75,11 @@ export async function createAgentContainer(opts: AgentContainerOptions): Promise
     user: AGENT_USER,
     workdir: opts.workspace.guestPath,
     hostname: opts.slug.slice(0, 63),
-    dns: ['127.0.0.1'],
+    ...(opts.addressing !== undefined
+      ? { ip: opts.addressing.agent, extraHosts: [`${BUNDLE_ALIAS}:${opts.addressing.bundle}`] }
+      : { dns: ['127.0.0.1'] }),
     pidsLimit: 4096,
-    mounts,
+    mounts: opts.addressing !== undefined ? [...mounts, { source: AGENT_RESOLV_CONF(), target: '/etc/resolv.conf', readOnly: true }] : mounts,
     command: HOLD_COMMAND,
   });
   opts.teardown.defer('remove agent container', container.undo);

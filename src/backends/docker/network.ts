@@ -1,3 +1,4 @@
+import { internalAddressing, type InternalAddressing } from './addressing.js';
 import { docker, DockerError, isNoSuchObject } from './cli.js';
 import { bridgeName, isDockerObjectName, labelArgs, networkName, ROLE_LABEL } from './names.js';
 
@@ -13,17 +14,27 @@ export interface BottleNetwork {
   /** The Linux bridge behind it (absent for an existing network we did not create). */
   bridge?: string;
   created: boolean;
+  /** The internal network's pinned addresses (addressing.ts). */
+  addressing?: InternalAddressing;
   /** Removes it if we created it; "already gone" counts as done. */
   undo: () => Promise<void>;
 }
 
 export const EGRESS_NETWORK_ENV = 'BOT_BOTTLE_DOCKER_EGRESS_NETWORK';
 
-export async function createInternalNetwork(slug: string): Promise<BottleNetwork> {
+export async function createInternalNetwork(slug: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<BottleNetwork> {
   const name = networkName(slug, 'internal');
   const bridge = bridgeName(slug, 'internal');
-  await docker(['network', 'create', '--driver', 'bridge', '--internal', '--opt', `com.docker.network.bridge.name=${bridge}`, ...labelArgs(slug, 'internal'), name]);
-  return { name, bridge, created: true, undo: () => removeNetwork(name) };
+  // Bounded: the slug's own /29 of the pool, or one of the next ones when another network holds it.
+  for (let attempt = 0; ; attempt++) {
+    const addressing = internalAddressing(slug, attempt, env);
+    try {
+      await docker(['network', 'create', '--driver', 'bridge', '--internal', '--subnet', addressing.subnet, '--gateway', addressing.gateway, '--opt', `com.docker.network.bridge.name=${bridge}`, ...labelArgs(slug, 'internal'), name]);
+      return { name, bridge, created: true, addressing, undo: () => removeNetwork(name) };
+    } catch (error) {
+      if (attempt >= 15 || !(error instanceof DockerError && /overlap/i.test(error.stderr))) throw error;
+    }
+  }
 }
 
 /**
