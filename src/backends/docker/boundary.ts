@@ -14,7 +14,7 @@ import { DockerError } from './cli.js';
 import { bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle, runDockerBundle } from './bundle.js';
 import { blockBridgeToHost } from './firewall.js';
 import { exitCode, guestExec } from './guest-exec.js';
-import { copyGuestFiles, createAgentContainer, installGuestCa, startAgentContainer } from './guest.js';
+import { copyGuestFiles, createAgentContainer, guestCaBinds, guestCaFiles, startAgentContainer, trustGuestCa } from './guest.js';
 import { ensureSidecarsImage } from './images.js';
 import { agentImageFor } from './snapshot.js';
 import { createEgressNetwork, createInternalNetwork } from './network.js';
@@ -74,6 +74,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
     async materialise(spec) {
       const imageOptions = { env: ctx.hostEnv, ...(ctx.hostEnv.PATH !== undefined ? { pathVar: ctx.hostEnv.PATH } : {}) };
       const probeFiles = spec.probe ? probeBinds() : [];
+      const caFiles = guestCaFiles(run);
       const [sidecarsImage, agentImage, internal, egress] = await settled([
         ensureSidecarsImage(imageOptions),
         // Its commit snapshot when resumed from one, else the image cascade (snapshot.ts decides).
@@ -102,7 +103,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           ...(internal.addressing !== undefined ? { addressing: internal.addressing } : {}),
           workspace: { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
           persist: [...spec.persisted],
-          readOnly: probeFiles,
+          readOnly: [...probeFiles, ...guestCaBinds(caFiles)],
           teardown: stack,
         }),
         createDockerBundle({
@@ -136,7 +137,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           });
           const held: HeldGuest = {
             exited,
-            trust: (caPem) => installGuestCa(agent.id, caPem),
+            trust: async (caPem) => trustGuestCa(caFiles, caPem),
             probe: (ready) => {
               if (!probe) throw new Error('the docker guest was started without the containment probe');
               return probe.inside({ ...ready, runtime: runtime.runtime });

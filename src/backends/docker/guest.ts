@@ -1,6 +1,6 @@
 import { stageHomeFiles } from '../../provision/stage-home.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TeardownStack } from '../../launch/teardown.js';
@@ -8,7 +8,7 @@ import { caBundle } from '../../provision/ca-bundle.js';
 import type { GuestSetup } from '../../provision/guest.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_UID } from '../../provision/layout.js';
 import { removeTree } from '../../util/safe-fs.js';
-import { docker, DockerError, dockerChild } from './cli.js';
+import { DockerError, dockerChild } from './cli.js';
 import { createContainer, startContainer } from './containers.js';
 import { BUNDLE_ALIAS, containerName } from './names.js';
 import { packageRoot } from '../../util/package-root.js';
@@ -130,21 +130,41 @@ export async function startAgentContainer(container: string): Promise<void> {
   await startContainer(container);
 }
 
+/** Host files bound read-only over the agent's two trust paths, filled in place once the bundle minted its CA. */
+export interface GuestCaFiles {
+  file: string;
+  bundle: string;
+}
+
 /**
- * The bottle CA into the running agent's trust stores (the CA alone for Node
- * and Codex, host roots plus the CA at Debian's default bundle path), as
- * root inside the container through `docker exec` with the bytes on stdin:
- * the agent (uid 1000) cannot change them.
+ * Create the (empty) CA files in the bottle's run folder, to be bound
+ * read-only at GUEST_CA_FILE and GUEST_CA_BUNDLE: the agent (uid 1000) can
+ * read them and never change them, and the launcher fills them without a
+ * `docker exec` on the way to the agent's release (as the bwrap backend does).
  */
-export async function installGuestCa(container: string, caPem: string): Promise<void> {
-  const ca = `${caPem.trim()}\n`;
-  const bundle = caBundle(caPem);
-  const script = [
-    'set -eu',
-    `mkdir -p ${dirname(GUEST_CA_FILE)} ${dirname(GUEST_CA_BUNDLE)}`,
-    `head -c "$1" > ${GUEST_CA_FILE}`,
-    `cat > ${GUEST_CA_BUNDLE}`,
-    `chmod 644 ${GUEST_CA_FILE} ${GUEST_CA_BUNDLE}`,
-  ].join('; ');
-  await docker(['exec', '--interactive', '--user', '0:0', container, 'sh', '-c', script, 'sh', String(Buffer.byteLength(ca))], { input: ca + bundle });
+export function guestCaFiles(runDir: string): GuestCaFiles {
+  const files = { file: join(runDir, 'ca-guest.pem'), bundle: join(runDir, 'ca-bundle.crt') };
+  for (const file of Object.values(files)) {
+    writeFileSync(file, '', { mode: 0o644, flag: 'wx' });
+    chmodSync(file, 0o644);
+  }
+  return files;
+}
+
+export function guestCaBinds(files: GuestCaFiles): Array<{ hostPath: string; guestPath: string }> {
+  return [
+    { hostPath: files.file, guestPath: GUEST_CA_FILE },
+    { hostPath: files.bundle, guestPath: GUEST_CA_BUNDLE },
+  ];
+}
+
+/**
+ * The bottle CA into the agent's trust stores (the CA alone for Node and
+ * Codex; host roots plus the CA at Debian's default bundle path): written in
+ * place, same inode, so the container's binds see it under runc and gVisor.
+ */
+export function trustGuestCa(files: GuestCaFiles, caPem: string): void {
+  // 'w' truncates the file the bind holds; it never replaces it (a new inode would stay invisible inside).
+  writeFileSync(files.file, `${caPem.trim()}\n`);
+  writeFileSync(files.bundle, caBundle(caPem));
 }
