@@ -10,6 +10,7 @@ import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_UID } from '../../pro
 import { removeTree } from '../../util/safe-fs.js';
 import { DockerError, dockerChild } from './cli.js';
 import { createContainer, startContainer } from './containers.js';
+import { engineSocket, engineUpload } from './engine.js';
 import { BUNDLE_ALIAS, containerName } from './names.js';
 import { packageRoot } from '../../util/package-root.js';
 import type { DockerRuntime } from './runtime.js';
@@ -102,6 +103,43 @@ export async function copyGuestFiles(container: string, setup: Pick<GuestSetup, 
     mkdirSync(root, { mode: 0o755 });
     stageHomeFiles(root, setup);
     await streamTree(root, container, GUEST_HOME);
+  } finally {
+    removeTree(dirname(staging), staging);
+  }
+}
+
+/**
+ * The same files into a created agent container before it starts, so the
+ * copy is off the way to the agent's release: one tar whose entries all
+ * belong to the agent's uid, extracted by the engine at the home (`docker cp
+ * -`; the container's processes see them at boot, under runc and gVisor).
+ * Only for images whose home holds nothing the agent planted: the engine
+ * extracts as root and follows links already in the image, so a bottle
+ * resumed from its own snapshot copies with `copyGuestFiles`, as the agent.
+ */
+export async function copyGuestFilesBeforeStart(container: string, setup: Pick<GuestSetup, 'files' | 'copies'>): Promise<void> {
+  const staging = mkdtempSync(join(tmpdir(), 'bot-bottle-guest-'));
+  const root = join(staging, 'home');
+  try {
+    mkdirSync(root, { mode: 0o755 });
+    stageHomeFiles(root, setup);
+    const pack = spawn('tar', ['-C', root, '--numeric-owner', `--owner=${GUEST_UID}`, `--group=${GUEST_UID}`, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    let errors = '';
+    pack.stderr.on('data', (d: Buffer) => (errors = (errors + d.toString('utf8')).slice(-2000)));
+    const packed = exitOf(pack);
+    const socket = engineSocket();
+    if (socket !== undefined) {
+      await engineUpload(socket, container, GUEST_HOME, pack.stdout);
+    } else {
+      const unpack = dockerChild(['cp', '-', `${container}:${GUEST_HOME}`]);
+      for (const s of [unpack.stderr, unpack.stdout]) s?.on('data', (d: Buffer) => (errors = (errors + d.toString('utf8')).slice(-2000)));
+      if (unpack.stdin === null) throw new DockerError('docker cp gave no stdin');
+      pack.stdout.pipe(unpack.stdin);
+      const code = await exitOf(unpack);
+      if (code !== 0) throw new DockerError(`copying the bottle's home files in failed (docker cp ${code}): ${errors.trim()}`);
+    }
+    const code = await packed;
+    if (code !== 0) throw new DockerError(`copying the bottle's home files in failed (tar ${code}): ${errors.trim()}`);
   } finally {
     removeTree(dirname(staging), staging);
   }
