@@ -5,21 +5,23 @@
  * default 5). "Agent ready" is the moment the launcher released the agent
  * (its `agent started` trace, ms since the CLI started); wall is the whole
  * `start --headless --prompt true`, teardown included. A third series with
- * --no-containment-check shows what the self-test adds.
+ * --no-containment-check shows what the self-test adds. BENCH_DOCKER_RUNTIMES=runc,runsc
+ * alternates both runtimes in one run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureAgentImage, ensureSidecarsImage } from '../src/backends/docker/images.js';
-import { detectRuntime } from '../src/backends/docker/runtime.js';
+import { detectRuntime, type DockerRuntime } from '../src/backends/docker/runtime.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const root = mkdtempSync(join(tmpdir(), 'bb-bench-docker-'));
 const home = join(root, 'home');
 cpSync('examples/bottles', join(home, 'bottles'), { recursive: true });
 cpSync('examples/agents', join(home, 'agents'), { recursive: true });
-const cli = join(process.cwd(), 'dist', 'cli.js');
+// BENCH_CLI: another build's dist/cli.js (its images are built by a first, unmeasured start).
+const cli = process.env.BENCH_CLI ?? join(process.cwd(), 'dist', 'cli.js');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -33,15 +35,25 @@ function timed(fn: () => void): number {
   return performance.now() - t;
 }
 
-const { runtime, reason } = await detectRuntime();
+// BENCH_DOCKER_RUNTIMES=runc,runsc measures both in one run, alternated (default: the one a bottle would use).
+const detected = await detectRuntime();
+const runtimes = (process.env.BENCH_DOCKER_RUNTIMES ?? detected.runtime).split(',').filter((r): r is DockerRuntime => r === 'runc' || r === 'runsc');
+if (runtimes.length === 0) throw new Error('BENCH_DOCKER_RUNTIMES names no runtime (runc, runsc)');
 // Warm: both images exist before the first measured start (built here if not).
 const image = await ensureAgentImage({ kind: 'provider', template: 'shell' });
 await ensureSidecarsImage();
-const env = { ...process.env, BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'docker', BOT_BOTTLE_TRACE: '1', BOT_BOTTLE_DOCKER_RUNTIME: runtime };
-const series = { ready: [] as number[], wall: [] as number[], readyUnchecked: [] as number[], wallUnchecked: [] as number[], bare: [] as number[] };
-const phases = new Map<string, number[]>();
+interface Series {
+  ready: number[];
+  wall: number[];
+  readyUnchecked: number[];
+  wallUnchecked: number[];
+  bare: number[];
+  phases: Map<string, number[]>;
+}
+const all = new Map<DockerRuntime, Series>(runtimes.map((r) => [r, { ready: [], wall: [], readyUnchecked: [], wallUnchecked: [], bare: [], phases: new Map() }]));
 
-function start(extra: string[], ready: number[], wall: number[]): void {
+function start(runtime: DockerRuntime, extra: string[], ready: number[], wall: number[], phases: Map<string, number[]>): void {
+  const env = { ...process.env, BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'docker', BOT_BOTTLE_TRACE: '1', BOT_BOTTLE_DOCKER_RUNTIME: runtime };
   let stderr = '';
   wall.push(
     timed(() => {
@@ -61,25 +73,34 @@ function start(extra: string[], ready: number[], wall: number[]): void {
   }
 }
 
-const bare = (): void => void series.bare.push(timed(() => execFileSync('docker', ['run', '--rm', '--runtime', runtime, image.id, 'true'], { stdio: 'ignore' })));
+if (process.env.BENCH_CLI !== undefined) for (const runtime of runtimes) start(runtime, [], [], [], new Map());
+const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loadBefore = load();
 for (let i = 0; i < RUNS; i++) {
-  // Rotate the order so no series always runs on the warmest engine.
-  const steps = [() => start([], series.ready, series.wall), bare, () => start(['--no-containment-check'], series.readyUnchecked, series.wallUnchecked)];
-  for (let k = 0; k < steps.length; k++) steps[(i + k) % steps.length]?.();
+  for (const runtime of runtimes) {
+    const s = all.get(runtime)!;
+    const bare = (): void => void s.bare.push(timed(() => execFileSync('docker', ['run', '--rm', '--runtime', runtime, image.id, 'true'], { stdio: 'ignore' })));
+    // Rotate the order so no series always runs on the warmest engine.
+    const steps = [() => start(runtime, [], s.ready, s.wall, s.phases), bare, () => start(runtime, ['--no-containment-check'], s.readyUnchecked, s.wallUnchecked, new Map())];
+    for (let k = 0; k < steps.length; k++) steps[(i + k) % steps.length]?.();
+  }
 }
 rmSync(root, { recursive: true, force: true });
 
 const fmt = (n: number): string => n.toFixed(0);
 const row = (label: string, xs: number[]): string => `| ${label} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} |`;
-console.log(`bot-bottle start shell --headless --prompt true (docker, runtime ${runtime}: ${reason}), ${RUNS} runs each, alternated`);
-console.log('| measure (ms) | median | min | max |');
-console.log('|---|---|---|---|');
-console.log(row('bottle: CLI start to agent ready', series.ready));
-console.log(row('bottle: wall, teardown included', series.wall));
-console.log(row('bottle with --no-containment-check: to agent ready', series.readyUnchecked));
-console.log(row('bottle with --no-containment-check: wall', series.wallUnchecked));
-console.log(row(`bare: docker run --rm --runtime ${runtime} <shell image> true`, series.bare));
-const ratio = median(series.ready) / median(series.bare);
-console.log(`\nratio agent-ready / bare run: ${ratio.toFixed(2)}× (with --no-containment-check ${(median(series.readyUnchecked) / median(series.bare)).toFixed(2)}×); target ≤ 2×: ${ratio <= 2 ? 'met' : 'missed'}`);
-console.log('\nphase (median ms since CLI start):');
-for (const [phase, xs] of phases) console.log(`  ${phase}: ${fmt(median(xs))}`);
+console.log(`load average before ${loadBefore}, after ${load()}`);
+for (const [runtime, s] of all) {
+  console.log(`\nbot-bottle start shell --headless --prompt true (docker, runtime ${runtime}${runtime === detected.runtime ? `: ${detected.reason}` : ''}), ${RUNS} runs each, alternated`);
+  console.log('| measure (ms) | median | min | max |');
+  console.log('|---|---|---|---|');
+  console.log(row('bottle: CLI start to agent ready', s.ready));
+  console.log(row('bottle: wall, teardown included', s.wall));
+  console.log(row('bottle with --no-containment-check: to agent ready', s.readyUnchecked));
+  console.log(row('bottle with --no-containment-check: wall', s.wallUnchecked));
+  console.log(row(`bare: docker run --rm --runtime ${runtime} <shell image> true`, s.bare));
+  const ratio = median(s.ready) / median(s.bare);
+  console.log(`\nratio agent-ready / bare run: ${ratio.toFixed(2)}× (with --no-containment-check ${(median(s.readyUnchecked) / median(s.bare)).toFixed(2)}×); target ≤ 2×: ${ratio <= 2 ? 'met' : 'missed'}`);
+  console.log('\nphase (median ms since CLI start):');
+  for (const [phase, xs] of s.phases) console.log(`  ${phase}: ${fmt(median(xs))}`);
+}

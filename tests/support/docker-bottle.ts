@@ -6,7 +6,7 @@ import { startDockerBundle, bundleBinds, bundleGuestEndpoints, bundleListeners, 
 import { docker } from '../../src/backends/docker/cli.js';
 import { blockBridgeToHost } from '../../src/backends/docker/firewall.js';
 import { exitCode, guestExec } from '../../src/backends/docker/guest-exec.js';
-import { copyGuestFiles, createAgentContainer, installGuestCa, startAgentContainer } from '../../src/backends/docker/guest.js';
+import { copyGuestFiles, createAgentContainer, guestCaBinds, guestCaFiles, startAgentContainer, trustGuestCa } from '../../src/backends/docker/guest.js';
 import { ensureAgentImage, ensureSidecarsImage } from '../../src/backends/docker/images.js';
 import { createEgressNetwork, createInternalNetwork, type BottleNetwork } from '../../src/backends/docker/network.js';
 import { dockerProbeTargets, probeBinds, startDockerProbe } from '../../src/backends/docker/probe.js';
@@ -106,13 +106,15 @@ async function launch(opts: TestBottleOptions, stack: TeardownStack): Promise<Te
 
   const gate = containmentGate({ plan, secrets, hostEnv, home: h.home, log: () => undefined });
   stack.defer('close canaries', () => gate.dispose());
+  const caFiles = guestCaFiles(paths.runDir);
   const agent = await createAgentContainer({
     slug,
     image: opts.image ?? shellImage.id,
     runtime: opts.runtime,
     network: internal.name,
+    ...(internal.addressing !== undefined ? { addressing: internal.addressing } : {}),
     workspace: { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
-    readOnly: probeBinds(),
+    readOnly: [...probeBinds(), ...guestCaBinds(caFiles)],
     teardown: stack,
   });
   await startAgentContainer(agent.id);
@@ -135,7 +137,7 @@ async function launch(opts: TestBottleOptions, stack: TeardownStack): Promise<Te
     teardown: stack,
     logFile: join(paths.dir, 'sidecars.log'),
   });
-  await installGuestCa(agent.id, bundle.caPem);
+  trustGuestCa(caFiles, bundle.caPem);
   const verdict = gate.verify(probe.inside({ caPem: bundle.caPem, hostProcessMarkers: [configFile], runtime: opts.runtime }));
   void verdict.catch(() => undefined);
   return { slug, h, plan, setup, stack, internal, agent, bundle, verdict };

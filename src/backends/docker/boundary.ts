@@ -11,10 +11,10 @@ import { chownTree, removeTree } from '../../util/safe-fs.js';
 import { trace } from '../../util/trace.js';
 import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
 import { DockerError } from './cli.js';
-import { bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle, runDockerBundle } from './bundle.js';
+import { attachDockerBundle, bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle, type AttachedBundle } from './bundle.js';
 import { blockBridgeToHost } from './firewall.js';
 import { exitCode, guestExec } from './guest-exec.js';
-import { copyGuestFiles, createAgentContainer, installGuestCa, startAgentContainer } from './guest.js';
+import { copyGuestFiles, copyGuestFilesBeforeStart, createAgentContainer, guestCaBinds, guestCaFiles, startAgentContainer, trustGuestCa } from './guest.js';
 import { ensureSidecarsImage } from './images.js';
 import { agentImageFor } from './snapshot.js';
 import { createEgressNetwork, createInternalNetwork } from './network.js';
@@ -54,14 +54,16 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
   // Which runtime this bottle ran under is part of its record (`info`, `resume`).
   await writeMetadata(ctx.home, { ...readMetadata(ctx.home, plan.slug), docker_runtime: runtime.runtime });
 
-  let bundleContainer: { id: string; name: string } | undefined;
+  let attachedBundle: AttachedBundle | undefined;
   const sidecars = {
     async start(opts: Parameters<Boundary['sidecars']['start']>[0]) {
-      if (bundleContainer === undefined) throw new Error('the docker bundle was started before the bottle was materialised');
+      if (attachedBundle === undefined) throw new Error('the docker bundle was started before the bottle was materialised');
+      // The bundle's node is already up (materialise started it), waiting for the secrets line; it reads the config after it.
       writeFileSync(configFile, `${JSON.stringify(opts.config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
       // Knobs and secrets alike go on its stdin: a container's environment is in `docker inspect`.
-      const bundle = await runDockerBundle(bundleContainer, { caCertOut, secrets: { ...opts.settings, ...opts.secrets }, teardown: opts.teardown, logFile: opts.logFile });
-      return { caPem: bundle.caPem, died: bundle.died, hostProcessMarkers: [configFile] };
+      const bundle = await attachedBundle.handOver({ caCertOut, secrets: { ...opts.settings, ...opts.secrets }, logFile: opts.logFile });
+      const attached = attachedBundle;
+      return { caPem: bundle.caPem, died: bundle.died, hostProcessMarkers: [configFile], warm: () => attached.warm() };
     },
   };
 
@@ -74,11 +76,12 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
     async materialise(spec) {
       const imageOptions = { env: ctx.hostEnv, ...(ctx.hostEnv.PATH !== undefined ? { pathVar: ctx.hostEnv.PATH } : {}) };
       const probeFiles = spec.probe ? probeBinds() : [];
+      const caFiles = guestCaFiles(run);
       const [sidecarsImage, agentImage, internal, egress] = await settled([
         ensureSidecarsImage(imageOptions),
         // Its commit snapshot when resumed from one, else the image cascade (snapshot.ts decides).
         agentImageFor(plan, { ...imageOptions, log: ctx.log }).then((image) => image.id),
-        registered(createInternalNetwork(plan.slug), (n) => stack.defer('remove internal network', n.undo)),
+        registered(createInternalNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove internal network', n.undo)),
         registered(createEgressNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove egress network', n.undo)),
       ] as const);
       trace('docker images and networks ready');
@@ -93,16 +96,24 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       // bridge is never open to the host while anything of the bottle (a process the agent left) runs.
       let rule: { undo: () => Promise<void> } | undefined;
       stack.defer('remove host firewall rule', () => rule?.undo());
+      // A snapshot's home is the agent's own work (links it planted included): its files go in as the agent, after start.
+      const copyBeforeStart = plan.provider.snapshot === undefined;
+      // Before anything runs on the internal network, its bridge is closed to the host.
+      const ruleAdded = blockBridgeToHost(plan.slug, internal.bridge ?? '').then((added) => void (rule = added));
       const [agent, bundle] = await settled([
         createAgentContainer({
           slug: plan.slug,
           image: agentImage,
           runtime: runtime.runtime,
           network: internal.name,
+          ...(internal.addressing !== undefined ? { addressing: internal.addressing } : {}),
           workspace: { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
           persist: [...spec.persisted],
-          readOnly: probeFiles,
+          readOnly: [...probeFiles, ...guestCaBinds(caFiles)],
           teardown: stack,
+        }).then(async (created) => {
+          if (copyBeforeStart) await copyGuestFilesBeforeStart(created.id, spec.setup);
+          return created;
         }),
         createDockerBundle({
           slug: plan.slug,
@@ -112,17 +123,23 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           egress,
           configFile,
           binds: [...bundleBinds({ gitGate: { repos: plan.sidecars.gitGate.repos } }, { stateDir: paths.dir, queueDir: queueDir(plan.slug, ctx.home) }), ...upstreamCaBind(ctx.hostEnv)],
+          warmOnStdin: true,
           teardown: stack,
+        }).then(async (created) => {
+          // Started as soon as it and the host rule exist: its node's start-up and module loading
+          // (the slow part under gVisor) overlap the agent's container; it waits for its secrets line.
+          await ruleAdded;
+          return attachDockerBundle(created, stack);
         }),
-        // Before anything runs on the internal network, its bridge is closed to the host.
-        blockBridgeToHost(plan.slug, internal.bridge ?? '').then((added) => void (rule = added)),
+        ruleAdded,
       ] as const);
-      bundleContainer = bundle;
+      attachedBundle = bundle;
       trace('docker containers created');
       return {
         async start(probeSpec) {
           await startAgentContainer(agent.id);
-          const copying = copyGuestFiles(agent.id, spec.setup);
+          trace('docker agent container started');
+          const copying = copyBeforeStart ? Promise.resolve() : copyGuestFiles(agent.id, spec.setup);
           // The probe starts beside the copy and gets its spec (and so looks at anything) only once the files are in.
           const probe = probeSpec !== undefined ? startDockerProbe(agent.id, copying.then(() => probeSpec)) : undefined;
           if (probe) stack.defer('stop probe', probe.stop);
@@ -135,7 +152,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           });
           const held: HeldGuest = {
             exited,
-            trust: (caPem) => installGuestCa(agent.id, caPem),
+            trust: (caPem) => Promise.resolve().then(() => trustGuestCa(caFiles, caPem)),
             probe: (ready) => {
               if (!probe) throw new Error('the docker guest was started without the containment probe');
               return probe.inside({ ...ready, runtime: runtime.runtime });

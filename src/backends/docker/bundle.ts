@@ -1,4 +1,4 @@
-import { constants, createWriteStream, openSync, readFileSync } from 'node:fs';
+import { constants, createWriteStream, openSync, readFileSync, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { TeardownStack } from '../../launch/teardown.js';
 import { BUNDLE_NODE_FLAGS } from '../../sidecars/node-flags.js';
@@ -98,7 +98,10 @@ export async function startDockerBundle(opts: DockerBundleOptions): Promise<Dock
   return runDockerBundle(created, opts);
 }
 
-export type BundleContainerOptions = Pick<DockerBundleOptions, 'slug' | 'image' | 'runtime' | 'internal' | 'egress' | 'configFile' | 'binds' | 'teardown' | 'address'>;
+export type BundleContainerOptions = Pick<DockerBundleOptions, 'slug' | 'image' | 'runtime' | 'internal' | 'egress' | 'configFile' | 'binds' | 'teardown' | 'address'> & {
+  /** The bundle waits for a `warm` line on stdin before its warm-ups (AttachedBundle.warm), so they do not slow the containment check. */
+  warmOnStdin?: boolean;
+};
 
 /**
  * Create the bundle's container (not started) and join it to its egress
@@ -114,12 +117,12 @@ export async function createDockerBundle(opts: BundleContainerOptions): Promise<
     image: opts.image,
     network: opts.internal.name,
     aliases: [BUNDLE_ALIAS],
-    ...(opts.address !== undefined ? { ip: opts.address } : {}),
+    ...(opts.address !== undefined ? { ip: opts.address } : opts.internal.addressing !== undefined ? { ip: opts.internal.addressing.bundle } : {}),
     runtime: opts.runtime,
     mounts: opts.binds.map((b) => ({ source: b.path, target: b.path, readOnly: b.readOnly })),
     interactive: true,
     pidsLimit: 512,
-    command: ['node', ...BUNDLE_NODE_FLAGS, SIDECARS_ENTRY_IN_IMAGE, '--config', opts.configFile, '--exit-with-parent', '--secrets-stdin'],
+    command: ['node', ...BUNDLE_NODE_FLAGS, SIDECARS_ENTRY_IN_IMAGE, '--config', opts.configFile, '--exit-with-parent', '--secrets-stdin', ...(opts.warmOnStdin === true ? ['--warm-on-stdin'] : [])],
   });
   opts.teardown.defer('remove bundle container', container.undo);
   await connectNetwork(container.id, opts.egress.name);
@@ -128,19 +131,38 @@ export async function createDockerBundle(opts: BundleContainerOptions): Promise<
 
 /** Start a created bundle attached, hand it its secrets line and wait for its `ready`. */
 export async function runDockerBundle(container: { id: string; name: string }, opts: Pick<DockerBundleOptions, 'caCertOut' | 'secrets' | 'teardown' | 'logFile' | 'timeoutMs'>): Promise<DockerBundle> {
+  return attachDockerBundle(container, opts.teardown).handOver(opts);
+}
+
+/** A bundle container started and attached, its node up and waiting for its secrets line. */
+export interface AttachedBundle {
+  /** Write the secrets line and resolve once the bundle reported ready (its config file must exist by then). */
+  handOver: (opts: Pick<DockerBundleOptions, 'caCertOut' | 'secrets' | 'logFile' | 'timeoutMs'>) => Promise<DockerBundle>;
+  /** The `warm` line (a bundle created with warmOnStdin): its warm-ups start now. */
+  warm: () => void;
+}
+
+/**
+ * Start a created bundle attached (`docker start -ai`) before its config and
+ * secrets exist: node starts and loads the bundle while the rest of the
+ * bottle is made, then blocks reading the first line of its stdin (main.ts
+ * reads the config only after it). The stop is on `teardown` from now on:
+ * stdin ends, and a bundle still waiting for its secrets exits.
+ */
+export function attachDockerBundle(container: { id: string; name: string }, teardown: TeardownStack): AttachedBundle {
   const { name } = container;
-  const logFd = openSync(opts.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-  const log = createWriteStream(opts.logFile, { fd: logFd });
-  log.on('error', () => undefined);
-  opts.teardown.defer('close bundle log', () => new Promise<void>((resolve) => log.end(resolve)));
+  // Opened by handOver; closed after the bundle stopped (registered first, so it runs last) to keep its last lines.
+  let log: WriteStream | undefined;
+  const early: Array<{ chunk: Buffer | string }> = [];
+  const write = (chunk: Buffer | string): void => void (log ? log.write(chunk) : early.push({ chunk }));
+  teardown.defer('close bundle log', () => new Promise<void>((resolve) => (log ? log.end(resolve) : resolve())));
 
   const attached = dockerChild(['start', '--attach', '--interactive', container.id]);
   const { stdin, stdout, stderr } = attached;
   if (stdin === null || stdout === null || stderr === null) throw new Error('docker start gave no pipes');
   let stopping = false;
   const exited = new Promise<number | null>((resolve) => attached.once('exit', (code) => resolve(code)));
-  const died = exited.then((code) => (stopping ? new Promise<string>(() => undefined) : `the sidecar bundle container ${name} exited unexpectedly (code ${code ?? '?'}); its log: ${opts.logFile}`));
-  opts.teardown.defer('stop bundle', async () => {
+  teardown.defer('stop bundle', async () => {
     stopping = true;
     // Its lifeline: the bundle stops on its own (and flushes its audit) when stdin ends.
     stdin.end();
@@ -148,37 +170,49 @@ export async function runDockerBundle(container: { id: string; name: string }, o
     await exited;
     clearTimeout(timer);
   });
-  stdin.write(`${JSON.stringify(withoutHostPaths(opts.secrets))}\n`);
-
   let stderrTail = '';
   stderr.on('data', (chunk: Buffer) => {
-    log.write(chunk);
+    write(chunk);
     stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
   });
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new DockerError(`the sidecar bundle container ${name} did not become ready in ${timeoutMs} ms (log: ${opts.logFile})`)), timeoutMs);
-    const lines = createInterface({ input: stdout });
-    lines.on('line', (line) => {
-      log.write(`${line}\n`);
-      try {
-        const event = JSON.parse(line) as Record<string, unknown>;
-        if (event.event === 'ready') {
+  let onReady: (event: Record<string, unknown>) => void = () => undefined;
+  const lines = createInterface({ input: stdout });
+  lines.on('line', (line) => {
+    write(`${line}\n`);
+    try {
+      const event = JSON.parse(line) as Record<string, unknown>;
+      if (event.event === 'ready') onReady(event);
+    } catch {
+      // Not JSON: kept in the log only.
+    }
+  });
+
+  return {
+    warm: () => void stdin.write('warm\n'),
+    async handOver(opts) {
+      const logFd = openSync(opts.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      log = createWriteStream(opts.logFile, { fd: logFd });
+      log.on('error', () => undefined);
+      for (const e of early.splice(0)) log.write(e.chunk);
+      const died = exited.then((code) => (stopping ? new Promise<string>(() => undefined) : `the sidecar bundle container ${name} exited unexpectedly (code ${code ?? '?'}); its log: ${opts.logFile}`));
+      stdin.write(`${JSON.stringify(withoutHostPaths(opts.secrets))}\n`);
+      const timeoutMs = opts.timeoutMs ?? 30_000;
+      const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new DockerError(`the sidecar bundle container ${name} did not become ready in ${timeoutMs} ms (log: ${opts.logFile})`)), timeoutMs);
+        onReady = (event) => {
           clearTimeout(timer);
           resolve(event);
-        }
-      } catch {
-        // Not JSON: kept in the log only.
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new DockerError(`the sidecar bundle container ${name} exited before it was ready (code ${code ?? '?'}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`));
-    });
-  });
-  const caPem = readFileSync(opts.caCertOut, 'utf8');
-  if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new DockerError(`the sidecar bundle reported ready without a CA certificate at ${opts.caCertOut}`);
-  return { id: container.id, name, ready, caPem, died };
+        };
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new DockerError(`the sidecar bundle container ${name} exited before it was ready (code ${code ?? '?'}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`));
+        });
+      });
+      const caPem = readFileSync(opts.caCertOut, 'utf8');
+      if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new DockerError(`the sidecar bundle reported ready without a CA certificate at ${opts.caCertOut}`);
+      return { id: container.id, name, ready, caPem, died };
+    },
+  };
 }
 
 const HOST_ONLY = new Set(['PATH', 'HOME', 'TMPDIR', 'LANG']);

@@ -11,7 +11,7 @@ import { isBridgeName, SLUG_LABEL } from './names.js';
  * it sends to any address of the host itself (the gateway, another bridge,
  * a service on 0.0.0.0) goes through INPUT, which Docker leaves open. One
  * rule per address family closes that: everything that enters the host from
- * the bottle's internal bridge is dropped. Traffic between the agent and the
+ * the bottle's internal bridge is refused. Traffic between the agent and the
  * bundle is bridged, never addressed to the host, so it is not affected.
  */
 
@@ -21,6 +21,13 @@ export interface FirewallRule {
   family: Family;
   bridge: string;
   slug: string;
+  /**
+   * REJECT (what launches add): the host answers "refused" at once, so the
+   * containment self-test's attempts at its addresses end without waiting out
+   * their limit; the probe's canaries still prove nothing arrived. DROP: rules
+   * from earlier versions, found and removed by `cleanup`.
+   */
+  target: 'REJECT' | 'DROP';
 }
 
 const TOOL: Record<Family, string> = { ipv4: 'iptables', ipv6: 'ip6tables' };
@@ -35,7 +42,7 @@ function families(): Family[] {
 }
 
 function ruleArgs(rule: FirewallRule): string[] {
-  return ['INPUT', '-i', rule.bridge, '-m', 'comment', '--comment', `${SLUG_LABEL}=${rule.slug}`, '-j', 'DROP'];
+  return ['INPUT', '-i', rule.bridge, '-m', 'comment', '--comment', `${SLUG_LABEL}=${rule.slug}`, '-j', rule.target];
 }
 
 async function xtables(family: Family, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
@@ -94,7 +101,7 @@ export async function blockBridgeToHost(slug: string, bridge: string): Promise<{
   };
   try {
     for (const family of families()) {
-      const rule = { family, bridge, slug };
+      const rule: FirewallRule = { family, bridge, slug, target: 'REJECT' };
       const insert = await xtables(family, ['-I', ...ruleArgs(rule)]);
       if (!insert.ok) throw new DockerError(`${TOOL[family]} could not add the rule that keeps ${bridge} off the host: ${insert.stderr}`);
       added.push(rule);
@@ -122,7 +129,7 @@ export async function removeFirewallRule(rule: FirewallRule): Promise<void> {
   throw new DockerError(`${TOOL[rule.family]} still lists the rule for ${rule.bridge} after removing it 8 times`);
 }
 
-const LISTED = /^-A INPUT -i (\S+) -m comment --comment "?bot-bottle\.slug=([^"\s]+)"? -j DROP$/;
+const LISTED = /^-A INPUT -i (\S+) -m comment --comment "?bot-bottle\.slug=([^"\s]+)"? -j (DROP|REJECT)(?: --reject-with icmp6?-port-unreachable)?$/;
 
 /** Every bot-bottle rule in the host's INPUT chains, for `cleanup`. Lines that do not parse as ours are ignored. */
 export async function listFirewallRules(): Promise<FirewallRule[]> {
@@ -133,7 +140,7 @@ export async function listFirewallRules(): Promise<FirewallRule[]> {
     if (!listing.ok) continue;
     for (const line of listing.stdout.split('\n')) {
       const m = LISTED.exec(line.trim());
-      if (m?.[1] !== undefined && m[2] !== undefined && isBridgeName(m[1]) && isSlug(m[2])) rules.push({ family, bridge: m[1], slug: m[2] });
+      if (m?.[1] !== undefined && m[2] !== undefined && isBridgeName(m[1]) && isSlug(m[2])) rules.push({ family, bridge: m[1], slug: m[2], target: m[3] === 'DROP' ? 'DROP' : 'REJECT' });
     }
   }
   return rules;

@@ -1,6 +1,6 @@
 import { stageHomeFiles } from '../../provision/stage-home.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TeardownStack } from '../../launch/teardown.js';
@@ -8,9 +8,11 @@ import { caBundle } from '../../provision/ca-bundle.js';
 import type { GuestSetup } from '../../provision/guest.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME, GUEST_UID } from '../../provision/layout.js';
 import { removeTree } from '../../util/safe-fs.js';
-import { docker, DockerError, dockerChild } from './cli.js';
+import { DockerError, dockerChild } from './cli.js';
 import { createContainer, startContainer } from './containers.js';
-import { containerName } from './names.js';
+import { engineSocket, engineUpload } from './engine.js';
+import { BUNDLE_ALIAS, containerName } from './names.js';
+import { packageRoot } from '../../util/package-root.js';
 import type { DockerRuntime } from './runtime.js';
 
 /** The agent's user inside every docker bottle (the images' `agent`). */
@@ -25,6 +27,9 @@ export const AGENT_USER = `${GUEST_UID}:${GUEST_UID}`;
  */
 export const HOLD_COMMAND = ['sleep', 'infinity'];
 
+/** A resolver that refuses every lookup at once (nothing answers on the container's loopback), shipped with the package. */
+const AGENT_RESOLV_CONF = (): string => join(packageRoot(), 'docker', 'agent-resolv.conf');
+
 export interface AgentContainerOptions {
   slug: string;
   /** The agent image (ensureAgentImage), or a committed snapshot of this bottle (commit.ts). */
@@ -32,6 +37,12 @@ export interface AgentContainerOptions {
   runtime: DockerRuntime;
   /** The bottle's internal network: its only network. */
   network: string;
+  /**
+   * The internal network's pinned addresses (addressing.ts): the agent then has no resolver at all (its
+   * lookups are refused at once) and finds the bundle through /etc/hosts. Without them (a network made
+   * elsewhere) it keeps Docker's embedded resolver, which forwards nothing outside.
+   */
+  addressing?: { bundle: string; agent: string };
   workspace: { hostPath: string; guestPath: string };
   /** Folders the agent keeps across runs (plan.provider.persist), bound read-write. */
   persist?: Array<{ hostPath: string; guestPath: string }>;
@@ -45,8 +56,8 @@ export interface AgentContainerOptions {
  * on the internal network only, no capabilities, no privilege gain, gVisor
  * when registered. Its root stays writable so `commit` can keep what the
  * agent did to its home; as uid 1000 the agent can write only its home and
- * the temporary folders. Docker's embedded resolver answers the bottle's own
- * names (the bundle's alias) and forwards nothing else (`--dns 127.0.0.1`).
+ * the temporary folders. It resolves only the bundle's alias, from its
+ * /etc/hosts; every other lookup is refused at once.
  */
 export async function createAgentContainer(opts: AgentContainerOptions): Promise<{ id: string; name: string }> {
   const name = containerName(opts.slug, 'agent');
@@ -65,9 +76,11 @@ export async function createAgentContainer(opts: AgentContainerOptions): Promise
     user: AGENT_USER,
     workdir: opts.workspace.guestPath,
     hostname: opts.slug.slice(0, 63),
-    dns: ['127.0.0.1'],
+    ...(opts.addressing !== undefined
+      ? { ip: opts.addressing.agent, extraHosts: [`${BUNDLE_ALIAS}:${opts.addressing.bundle}`] }
+      : { dns: ['127.0.0.1'] }),
     pidsLimit: 4096,
-    mounts,
+    mounts: opts.addressing !== undefined ? [...mounts, { source: AGENT_RESOLV_CONF(), target: '/etc/resolv.conf', readOnly: true }] : mounts,
     command: HOLD_COMMAND,
   });
   opts.teardown.defer('remove agent container', container.undo);
@@ -90,6 +103,43 @@ export async function copyGuestFiles(container: string, setup: Pick<GuestSetup, 
     mkdirSync(root, { mode: 0o755 });
     stageHomeFiles(root, setup);
     await streamTree(root, container, GUEST_HOME);
+  } finally {
+    removeTree(dirname(staging), staging);
+  }
+}
+
+/**
+ * The same files into a created agent container before it starts, so the
+ * copy is off the way to the agent's release: one tar whose entries all
+ * belong to the agent's uid, extracted by the engine at the home (`docker cp
+ * -`; the container's processes see them at boot, under runc and gVisor).
+ * Only for images whose home holds nothing the agent planted: the engine
+ * extracts as root and follows links already in the image, so a bottle
+ * resumed from its own snapshot copies with `copyGuestFiles`, as the agent.
+ */
+export async function copyGuestFilesBeforeStart(container: string, setup: Pick<GuestSetup, 'files' | 'copies'>): Promise<void> {
+  const staging = mkdtempSync(join(tmpdir(), 'bot-bottle-guest-'));
+  const root = join(staging, 'home');
+  try {
+    mkdirSync(root, { mode: 0o755 });
+    stageHomeFiles(root, setup);
+    const pack = spawn('tar', ['-C', root, '--numeric-owner', `--owner=${GUEST_UID}`, `--group=${GUEST_UID}`, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    let errors = '';
+    pack.stderr.on('data', (d: Buffer) => (errors = (errors + d.toString('utf8')).slice(-2000)));
+    const packed = exitOf(pack);
+    const socket = engineSocket();
+    if (socket !== undefined) {
+      await engineUpload(socket, container, GUEST_HOME, pack.stdout);
+    } else {
+      const unpack = dockerChild(['cp', '-', `${container}:${GUEST_HOME}`]);
+      for (const s of [unpack.stderr, unpack.stdout]) s?.on('data', (d: Buffer) => (errors = (errors + d.toString('utf8')).slice(-2000)));
+      if (unpack.stdin === null) throw new DockerError('docker cp gave no stdin');
+      pack.stdout.pipe(unpack.stdin);
+      const code = await exitOf(unpack);
+      if (code !== 0) throw new DockerError(`copying the bottle's home files in failed (docker cp ${code}): ${errors.trim()}`);
+    }
+    const code = await packed;
+    if (code !== 0) throw new DockerError(`copying the bottle's home files in failed (tar ${code}): ${errors.trim()}`);
   } finally {
     removeTree(dirname(staging), staging);
   }
@@ -118,21 +168,41 @@ export async function startAgentContainer(container: string): Promise<void> {
   await startContainer(container);
 }
 
+/** Host files bound read-only over the agent's two trust paths, filled in place once the bundle minted its CA. */
+export interface GuestCaFiles {
+  file: string;
+  bundle: string;
+}
+
 /**
- * The bottle CA into the running agent's trust stores (the CA alone for Node
- * and Codex, host roots plus the CA at Debian's default bundle path), as
- * root inside the container through `docker exec` with the bytes on stdin:
- * the agent (uid 1000) cannot change them.
+ * Create the (empty) CA files in the bottle's run folder, to be bound
+ * read-only at GUEST_CA_FILE and GUEST_CA_BUNDLE: the agent (uid 1000) can
+ * read them and never change them, and the launcher fills them without a
+ * `docker exec` on the way to the agent's release (as the bwrap backend does).
  */
-export async function installGuestCa(container: string, caPem: string): Promise<void> {
-  const ca = `${caPem.trim()}\n`;
-  const bundle = caBundle(caPem);
-  const script = [
-    'set -eu',
-    `mkdir -p ${dirname(GUEST_CA_FILE)} ${dirname(GUEST_CA_BUNDLE)}`,
-    `head -c "$1" > ${GUEST_CA_FILE}`,
-    `cat > ${GUEST_CA_BUNDLE}`,
-    `chmod 644 ${GUEST_CA_FILE} ${GUEST_CA_BUNDLE}`,
-  ].join('; ');
-  await docker(['exec', '--interactive', '--user', '0:0', container, 'sh', '-c', script, 'sh', String(Buffer.byteLength(ca))], { input: ca + bundle });
+export function guestCaFiles(runDir: string): GuestCaFiles {
+  const files = { file: join(runDir, 'ca-guest.pem'), bundle: join(runDir, 'ca-bundle.crt') };
+  for (const file of Object.values(files)) {
+    writeFileSync(file, '', { mode: 0o644, flag: 'wx' });
+    chmodSync(file, 0o644);
+  }
+  return files;
+}
+
+export function guestCaBinds(files: GuestCaFiles): Array<{ hostPath: string; guestPath: string }> {
+  return [
+    { hostPath: files.file, guestPath: GUEST_CA_FILE },
+    { hostPath: files.bundle, guestPath: GUEST_CA_BUNDLE },
+  ];
+}
+
+/**
+ * The bottle CA into the agent's trust stores (the CA alone for Node and
+ * Codex; host roots plus the CA at Debian's default bundle path): written in
+ * place, same inode, so the container's binds see it under runc and gVisor.
+ */
+export function trustGuestCa(files: GuestCaFiles, caPem: string): void {
+  // 'w' truncates the file the bind holds; it never replaces it (a new inode would stay invisible inside).
+  writeFileSync(files.file, `${caPem.trim()}\n`);
+  writeFileSync(files.bundle, caBundle(caPem));
 }

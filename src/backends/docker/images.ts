@@ -10,6 +10,7 @@ import { assertPlainFile } from '../../util/safe-fs.js';
 import { locateHostProgram, PINNED_PROGRAMS } from './agent-programs.js';
 import { stageFile, stageTree } from './build-context.js';
 import { docker, DockerError, dockerStreaming, isNoSuchObject } from './cli.js';
+import { engineFailure, engineRequest, engineSocket } from './engine.js';
 
 /**
  * The docker backend's images, built on first use and found again by a
@@ -257,6 +258,16 @@ async function ensureBaseImage(base: string, output: Writable): Promise<string> 
 }
 
 export async function imageId(ref: string): Promise<string | undefined> {
+  const socket = engineSocket();
+  if (socket !== undefined) {
+    if (!IMAGE_REF.test(ref)) throw new DockerError(`"${ref.replace(/[^\x20-\x7e]/g, '?').slice(0, 80)}" is not an image reference`);
+    const reply = await engineRequest(socket, 'GET', `/images/${ref}/json`, `docker image inspect ${ref}`);
+    if (reply.status === 404) return undefined;
+    const id = (reply.body as { Id?: unknown } | undefined)?.Id;
+    if (reply.status !== 200) throw engineFailure(`docker image inspect ${ref}`, reply);
+    if (typeof id !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(id)) throw new DockerError(`docker image inspect ${ref}: the engine answered without an image id`);
+    return id;
+  }
   try {
     return await docker(['image', 'inspect', '--format', '{{.Id}}', ref]);
   } catch (error) {

@@ -4,6 +4,7 @@ import { onPath, probe } from '../probe.js';
 import { attachDocker, execDocker, listDocker, stopDocker } from './operations.js';
 import type { Availability, Backend } from '../types.js';
 import { dockerBoundary } from './boundary.js';
+import { engineRequest, engineSocket } from './engine.js';
 import { hostFirewallSupport } from './firewall.js';
 import { chooseRuntime, parseRuntimes, type RuntimeChoice } from './runtime.js';
 
@@ -22,9 +23,9 @@ async function checkDocker(): Promise<{ availability: Availability; runtime?: Ru
   if (!onPath('docker')) return { availability: { available: false, reason: 'the docker CLI is not installed' } };
   // Without DOCKER_HOST the engine listens on the default socket; no socket means no engine, no need to ask.
   if (!process.env.DOCKER_HOST && !existsSync('/var/run/docker.sock')) return { availability: { available: false, reason: 'no Docker engine answers (is dockerd running?)' } };
-  const [info, firewall] = await Promise.all([probe('docker', ['info', '--format', '{{.ServerVersion}}\t{{json .Runtimes}}']), hostFirewallSupport()]);
-  const [version, runtimes] = (info.output.split('\n')[0] ?? '').split('\t');
-  if (!info.ok || version === undefined || runtimes === undefined || version === '') return { availability: { available: false, reason: 'no Docker engine answers (is dockerd running?)' } };
+  const [info, firewall] = await Promise.all([engineInfo(), hostFirewallSupport()]);
+  const { version, runtimes } = info ?? {};
+  if (version === undefined || runtimes === undefined || version === '') return { availability: { available: false, reason: 'no Docker engine answers (is dockerd running?)' } };
   if (!firewall.ok) return { availability: { available: false, reason: `Docker engine ${version} found, but ${firewall.reason}` } };
   let runtime: RuntimeChoice;
   try {
@@ -33,6 +34,24 @@ async function checkDocker(): Promise<{ availability: Availability; runtime?: Ru
     return { availability: { available: false, reason: error instanceof Error ? error.message : String(error) } };
   }
   return { availability: { available: true, reason: `Docker engine ${version}; runtime ${runtime.reason}`, detail: `runtime ${runtime.reason}` }, runtime };
+}
+
+/** The engine's version and registered runtimes (as `docker info`'s JSON), over its socket where it is local (engine.ts). */
+async function engineInfo(): Promise<{ version: string; runtimes: string } | undefined> {
+  const socket = engineSocket();
+  if (socket === undefined) {
+    const info = await probe('docker', ['info', '--format', '{{.ServerVersion}}\t{{json .Runtimes}}']);
+    const [version, runtimes] = (info.output.split('\n')[0] ?? '').split('\t');
+    return info.ok && version !== undefined && runtimes !== undefined ? { version, runtimes } : undefined;
+  }
+  try {
+    const reply = await engineRequest(socket, 'GET', '/info', 'docker info', undefined, 20_000);
+    const body = reply.body as { ServerVersion?: unknown; Runtimes?: unknown } | undefined;
+    if (reply.status !== 200 || typeof body?.ServerVersion !== 'string') return undefined;
+    return { version: body.ServerVersion, runtimes: JSON.stringify(body.Runtimes ?? {}) };
+  } catch {
+    return undefined;
+  }
 }
 
 export function dockerBackend(): Backend {

@@ -1,5 +1,8 @@
+import { internalAddressing, type InternalAddressing } from './addressing.js';
 import { docker, DockerError, isNoSuchObject } from './cli.js';
-import { bridgeName, isDockerObjectName, labelArgs, networkName, ROLE_LABEL } from './names.js';
+import { engineCall, engineSocket } from './engine.js';
+import { assertSlug } from '../../plan/slug.js';
+import { bridgeName, isDockerObjectName, labelArgs, networkName, ROLE_LABEL, SLUG_LABEL } from './names.js';
 
 /**
  * A bottle's two networks. The internal one holds the agent and the bundle
@@ -13,17 +16,27 @@ export interface BottleNetwork {
   /** The Linux bridge behind it (absent for an existing network we did not create). */
   bridge?: string;
   created: boolean;
+  /** The internal network's pinned addresses (addressing.ts). */
+  addressing?: InternalAddressing;
   /** Removes it if we created it; "already gone" counts as done. */
   undo: () => Promise<void>;
 }
 
 export const EGRESS_NETWORK_ENV = 'BOT_BOTTLE_DOCKER_EGRESS_NETWORK';
 
-export async function createInternalNetwork(slug: string): Promise<BottleNetwork> {
+export async function createInternalNetwork(slug: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<BottleNetwork> {
   const name = networkName(slug, 'internal');
   const bridge = bridgeName(slug, 'internal');
-  await docker(['network', 'create', '--driver', 'bridge', '--internal', '--opt', `com.docker.network.bridge.name=${bridge}`, ...labelArgs(slug, 'internal'), name]);
-  return { name, bridge, created: true, undo: () => removeNetwork(name) };
+  // Bounded: the slug's own /29 of the pool, or one of the next ones when another network holds it.
+  for (let attempt = 0; ; attempt++) {
+    const addressing = internalAddressing(slug, attempt, env);
+    try {
+      await createBridgeNetwork({ slug, role: 'internal', name, bridge, internal: true, subnet: addressing.subnet, gateway: addressing.gateway });
+      return { name, bridge, created: true, addressing, undo: () => removeNetwork(name) };
+    } catch (error) {
+      if (attempt >= 15 || !(error instanceof DockerError && /overlap/i.test(error.stderr))) throw error;
+    }
+  }
 }
 
 /**
@@ -49,13 +62,34 @@ export async function createEgressNetwork(slug: string, env: Readonly<Record<str
   }
   const name = networkName(slug, 'egress');
   const bridge = bridgeName(slug, 'egress');
-  await docker(['network', 'create', '--driver', 'bridge', '--opt', `com.docker.network.bridge.name=${bridge}`, ...labelArgs(slug, 'egress'), name]);
+  await createBridgeNetwork({ slug, role: 'egress', name, bridge, internal: false });
   return { name, bridge, created: true, undo: () => removeNetwork(name) };
+}
+
+/** `docker network create --driver bridge` with our bridge name and labels, over the Engine API where it is local (engine.ts). */
+async function createBridgeNetwork(n: { slug: string; role: 'internal' | 'egress'; name: string; bridge: string; internal: boolean; subnet?: string; gateway?: string }): Promise<void> {
+  const socket = engineSocket();
+  if (socket === undefined) {
+    const ipam = n.subnet !== undefined && n.gateway !== undefined ? ['--subnet', n.subnet, '--gateway', n.gateway] : [];
+    await docker(['network', 'create', '--driver', 'bridge', ...(n.internal ? ['--internal'] : []), ...ipam, '--opt', `com.docker.network.bridge.name=${n.bridge}`, ...labelArgs(n.slug, n.role), n.name]);
+    return;
+  }
+  await engineCall(socket, 'POST', '/networks/create', `docker network create ${n.name}`, {
+    Name: n.name,
+    CheckDuplicate: true,
+    Driver: 'bridge',
+    Internal: n.internal,
+    Options: { 'com.docker.network.bridge.name': n.bridge },
+    Labels: { [SLUG_LABEL]: assertSlug(n.slug), [ROLE_LABEL]: n.role },
+    ...(n.subnet !== undefined && n.gateway !== undefined ? { IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway }] } } : {}),
+  });
 }
 
 export async function removeNetwork(name: string): Promise<void> {
   try {
-    await docker(['network', 'rm', name]);
+    const socket = engineSocket();
+    if (socket === undefined) await docker(['network', 'rm', name]);
+    else await engineCall(socket, 'DELETE', `/networks/${encodeURIComponent(name)}`, `docker network rm ${name}`);
   } catch (error) {
     if (!isNoSuchObject(error)) throw error;
   }
