@@ -64,18 +64,19 @@ interface Backend {
   side(): Promise<Side>;
 }
 
-const bwrapSide = async (): Promise<Side> => ({
-  env: { BOT_BOTTLE_BACKEND: 'bwrap' },
-  node: 'node',
-  upstreamHost: '127.0.0.1',
-  reach: async (port) => ({ port, address: '127.0.0.1' }),
-  // As src/backends/bwrap/launch.ts forwards them (egress, supervise) and bwrapProbe expects.
-  targets: { proxy: { host: '127.0.0.1', port: 3128 }, endpoints: [3128, 8419].map((port) => ({ host: '127.0.0.1', port })) },
-  expect: { interfaces: ['lo'], routes: false, seccomp: process.arch === 'x64' },
-  hostHome: [homedir(), join(homedir(), '.ssh')],
-  leftovers: async () => [],
-  close: async () => undefined,
-});
+const bwrapSide = (): Promise<Side> =>
+  Promise.resolve({
+    env: { BOT_BOTTLE_BACKEND: 'bwrap' },
+    node: 'node',
+    upstreamHost: '127.0.0.1',
+    reach: (port: number) => Promise.resolve({ port, address: '127.0.0.1' }),
+    // As src/backends/bwrap/launch.ts forwards them (egress, supervise) and bwrapProbe expects.
+    targets: { proxy: { host: '127.0.0.1', port: 3128 }, endpoints: [3128, 8419].map((port) => ({ host: '127.0.0.1', port })) },
+    expect: { interfaces: ['lo'], routes: false, seccomp: process.arch === 'x64' },
+    hostHome: [homedir(), join(homedir(), '.ssh')],
+    leftovers: () => Promise.resolve([]),
+    close: () => Promise.resolve(),
+  });
 
 /** Host-home entries an agent image does not ship itself (Debian's /root has .bashrc and .profile). */
 function hostHomeEntries(): string[] {
@@ -372,5 +373,66 @@ egress:
     it('leaves no container, network or host firewall rule behind', async () => {
       expect(await side.leftovers(slug)).toEqual([]);
     });
+  });
+}
+
+/**
+ * The negative the self-test exists for, through the whole launch: a host
+ * firewall that accepts the bottle's rule, lists it when asked, and never
+ * applies it (a wrapper, a policy, a broken nftables shim). Nothing before
+ * the self-test can tell; the self-test must see the bridge reach the host
+ * and refuse before the agent runs, leaving nothing behind.
+ */
+function lyingFirewall(dir: string): void {
+  for (const tool of ['iptables', 'ip6tables']) {
+    const real = findOnPath(tool, process.env.PATH);
+    if (real === undefined) continue;
+    writeFileSync(
+      join(dir, tool),
+      `#!/bin/sh
+for a in "$@"; do
+  case "$a" in
+    -I) touch "${dir}/${tool}.rule"; exit 0 ;;
+    -C) [ -f "${dir}/${tool}.rule" ]; exit $? ;;
+    -D) rm -f "${dir}/${tool}.rule"; exit 0 ;;
+  esac
+done
+exec ${real} "$@"
+`,
+    );
+    chmodSync(join(dir, tool), 0o755);
+  }
+}
+
+for (const runtime of ['runc', 'runsc'] as const) {
+  describe.skipIf(dockerAgentMissing(runtime))(`the containment self-test fails a docker launch closed (${runtime})`, () => {
+    it('refuses a bottle whose internal bridge reaches the host, before the agent runs, leaving nothing', async () => {
+      const h = tempHome();
+      const bin = mkdtempSync(join(tmpdir(), 'bb-lying-fw-'));
+      try {
+        lyingFirewall(bin);
+        h.writeBottle('b', 'agent_provider: {template: shell}');
+        h.writeAgent('a', 'bottle: b');
+        const slug = `escfw-${runtime}-${randomBytes(2).toString('hex')}`;
+        const run = await runBottleCli(['start', 'a', '--headless', '--label', slug, '--prompt', 'touch /workspace/agent-ran'], {
+          cwd: h.cwd,
+          env: { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'docker', [RUNTIME_ENV]: runtime, ...OFFLINE_BUILD.env, PATH: `${bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` },
+          timeoutMs: 240_000,
+        });
+        expect(run.exitCode).not.toBe(0);
+        expect(run.stderr).not.toContain('unexpected error');
+        // The rule was "in place" as far as the launch could tell (added, listed, removed): only the self-test caught it.
+        expect(existsSync(join(bin, 'iptables.rule'))).toBe(false);
+        expect(run.stderr).toContain('containment check failed; the agent was not started');
+        expect(run.stderr).toMatch(/host-addresses FAILED: .*connected/);
+        expect(existsSync(join(h.home, 'state', slug, 'workspace', 'agent-ran'))).toBe(false);
+        const recorded = JSON.parse(readFileSync(join(h.home, 'state', slug, 'containment.json'), 'utf8')) as { result: string };
+        expect(recorded.result).toBe('failed');
+        expect(await dockerLeftovers(slug)).toEqual([]);
+      } finally {
+        rmSync(bin, { recursive: true, force: true });
+        h.cleanup();
+      }
+    }, 300_000);
   });
 }
