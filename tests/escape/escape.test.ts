@@ -8,7 +8,6 @@ import { openCanaries, type Canaries } from '../../src/containment/canaries.js';
 import { CHECKS, evaluate, needleForms, type CheckResult } from '../../src/containment/checks.js';
 import { findOnPath } from '../../src/backends/probe.js';
 import { dockerExpectations, dockerProbeTargets } from '../../src/backends/docker/probe.js';
-import { listBottleResources } from '../../src/backends/docker/resources.js';
 import { RUNTIME_ENV, type DockerRuntime } from '../../src/backends/docker/runtime.js';
 import type { ProbeInside, ProbeTargets } from '../../src/containment/gate.js';
 import { GUEST_PROBE_NODE, GUEST_PROBE_SCRIPT } from '../../src/containment/guest.js';
@@ -18,7 +17,7 @@ import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME } from '../../src/provision/
 import { fakeGithubToken, makeUpstreamPki, startUpstream } from '../egress/support.js';
 import { probeResults, runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
-import { OFFLINE_BUILD } from '../support/docker.js';
+import { dockerLeftovers, OFFLINE_BUILD } from '../support/docker.js';
 import { dockerAgentMissing, dockerBottleEnv, startDockerUpstream } from '../support/docker-upstream.js';
 import { missingTool } from '../support/prereq.js';
 import { PROBE_SCRIPT } from './probe-script.js';
@@ -83,13 +82,6 @@ function hostHomeEntries(): string[] {
   const own = new Set(['.bashrc', '.profile', '.cache', '.config', '.local']);
   const entries = existsSync(homedir()) ? readdirSync(homedir()).filter((e) => !own.has(e)) : [];
   return [join(homedir(), '.ssh'), ...entries.slice(0, 20).map((e) => join(homedir(), e))];
-}
-
-/** A docker bottle's resources and host firewall rules left for `slug`. */
-async function dockerLeftovers(slug: string): Promise<string[]> {
-  const found = (await listBottleResources()).get(slug);
-  if (found === undefined) return [];
-  return [...found.containers.map((c) => `container ${c.name}`), ...found.networks.map((n) => `network ${n.name}`), ...found.firewallRules.map((r) => `${r.family} rule ${r.bridge}`)];
 }
 
 /** The upstream is a fake in this process behind a relay container on a network of the test's own, which the bundle joins. */
