@@ -171,10 +171,8 @@ for (const runtime of ['runc', 'runsc'] as const) {
       expect((await runBottleCli(['stop', slug], { cwd: home.root, env })).stdout).toBe(`${slug} is not running`);
     }, 300_000);
 
-    for (const [signal, code] of [
-      ['SIGTERM', 143],
-      ['SIGHUP', 129],
-    ] as const) {
+    // One signal: how the CLI maps each to its exit is the backend-independent part, tested above for bwrap.
+    for (const [signal, code] of [['SIGTERM', 143]] as const) {
       it(`${signal} to a headless CLI stops its bottle with teardown and exit ${code}`, async () => {
         const slug = `dsig-${randomBytes(3).toString('hex')}`;
         const sleep = marker();
