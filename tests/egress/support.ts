@@ -58,8 +58,11 @@ export interface SeenRequest {
 
 export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void | Promise<void>;
 
-/** A local HTTPS upstream that records what reached it. Default answer: 200 "ok". */
-export async function startUpstream(pki: TestPki, handler?: UpstreamHandler) {
+/**
+ * A local HTTPS upstream that records what reached it. Default answer: 200 "ok".
+ * `host`: where it listens (default loopback; a docker test's own network gateway for its relay).
+ */
+export async function startUpstream(pki: TestPki, handler?: UpstreamHandler, host = '127.0.0.1') {
   const seen: SeenRequest[] = [];
   const streaming = new Set<string>();
   const server = createServer({ key: pki.keyPem, cert: pki.certPem }, (req, res) => {
@@ -80,7 +83,7 @@ export async function startUpstream(pki: TestPki, handler?: UpstreamHandler) {
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   return {
     port: (server.address() as AddressInfo).port,
     seen,

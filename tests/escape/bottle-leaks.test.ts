@@ -3,17 +3,27 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
+import { RUNTIME_ENV } from '../../src/backends/docker/runtime.js';
+import { OFFLINE_BUILD } from '../support/docker.js';
+import { dockerAgentMissing } from '../support/docker-upstream.js';
 import { missingTool } from '../support/prereq.js';
 
 /**
  * What the bottle can read about the host that started it: the environment of
  * every process it sees (pid 1 is the sandboxing tool's own reaper, which keeps
- * the tool's environment) and its mount table. Later backends join the list.
+ * the tool's environment; docker's is its init, with the container's
+ * configured environment) and its mount table. Later backends join the list.
  */
-const BACKENDS = [{ name: 'bwrap', missing: missingTool('bwrap') ?? missingTool('socat', ['-V']) }];
-
-/** Variables a sandbox's pid 1 may hold: fixed values, nothing of the operator's. */
-const PID1_ALLOWED = new Set(['PATH']);
+const BACKENDS = [
+  { name: 'bwrap', missing: missingTool('bwrap') ?? missingTool('socat', ['-V']), env: { BOT_BOTTLE_BACKEND: 'bwrap' }, pid1Allowed: ['PATH'] },
+  // Docker gives every container PATH and HOSTNAME, and the image's ENV (HOME): fixed values, nothing of the operator's.
+  ...(['runc', 'runsc'] as const).map((runtime) => ({
+    name: `docker (${runtime})`,
+    missing: dockerAgentMissing(runtime),
+    env: { BOT_BOTTLE_BACKEND: 'docker', [RUNTIME_ENV]: runtime, ...OFFLINE_BUILD.env },
+    pid1Allowed: ['PATH', 'HOSTNAME', 'HOME'],
+  })),
+];
 
 for (const backend of BACKENDS) {
   describe.skipIf(backend.missing)(`what the bottle learns about the host: ${backend.name}`, () => {
@@ -33,8 +43,9 @@ for (const backend of BACKENDS) {
       ].join('; ');
       run = await runBottleCli(['start', 'a', '--cwd', '--headless', '--prompt', probe], {
         cwd: h.cwd,
+        timeoutMs: 240_000,
         // The operator's environment, as a shell would give it: PWD and OLDPWD name host folders.
-        env: { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: backend.name, HOME: h.userHome, PWD: h.cwd, OLDPWD: h.userHome, LEAKY_MARKER: `marker-${h.root}` },
+        env: { ...backend.env, BOT_BOTTLE_HOME: h.home, HOME: h.userHome, PWD: h.cwd, OLDPWD: h.userHome, LEAKY_MARKER: `marker-${h.root}` },
       });
       environs = {};
       for (const line of run.stdout.split('\n')) {
@@ -44,7 +55,7 @@ for (const backend of BACKENDS) {
       const mi = /^MOUNTINFO (\S+)$/m.exec(run.stdout)?.[1] ?? '';
       mountinfo = Buffer.from(mi, 'base64').toString('utf8').split('\n').filter((l) => l.length > 0);
       slug = readdirSync(join(h.home, 'state'))[0] ?? '';
-    }, 120_000);
+    }, 300_000);
 
     afterAll(() => h?.cleanup());
 
@@ -57,7 +68,7 @@ for (const backend of BACKENDS) {
 
     it("gives the sandbox's pid 1 an environment with nothing of the operator's", () => {
       const names = (environs['1'] ?? []).map((e) => e.slice(0, e.indexOf('=')));
-      for (const name of names) expect(PID1_ALLOWED.has(name), `pid 1 holds ${name}`).toBe(true);
+      for (const name of names) expect(backend.pid1Allowed.includes(name), `pid 1 holds ${name}`).toBe(true);
     });
 
     it('shows no process in the bottle a host folder or value through its environment', () => {

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBottleCli, type BottleRun } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
+import { RUNTIME_ENV } from '../../src/backends/docker/runtime.js';
+import { OFFLINE_BUILD } from '../support/docker.js';
+import { dockerAgentMissing } from '../support/docker-upstream.js';
 import { missingTool } from '../support/prereq.js';
 
 /**
@@ -13,7 +16,15 @@ import { missingTool } from '../support/prereq.js';
  * file this test made (never a real system file: on broken code it would be
  * chowned). Later backends join the list below.
  */
-const BACKENDS = [{ name: 'bwrap', missing: missingTool('bwrap') ?? missingTool('socat', ['-V']) }];
+const BACKENDS = [
+  { name: 'bwrap', missing: missingTool('bwrap') ?? missingTool('socat', ['-V']), env: { BOT_BOTTLE_BACKEND: 'bwrap' } },
+  // Docker lends the workspace to the agent's uid for the run (a chown as root) and gives it back: through no link.
+  ...(['runc', 'runsc'] as const).map((runtime) => ({
+    name: `docker (${runtime})`,
+    missing: dockerAgentMissing(runtime),
+    env: { BOT_BOTTLE_BACKEND: 'docker', [RUNTIME_ENV]: runtime, ...OFFLINE_BUILD.env },
+  })),
+];
 
 const asRoot = process.getuid?.() === 0;
 /** An owner no launch would ever pick, so any chown through a link shows. */
@@ -67,7 +78,7 @@ for (const backend of BACKENDS) {
 
       h.writeBottle('b', 'agent_provider: {template: shell}');
       h.writeAgent('a', 'bottle: b\nskills: [sk]');
-      env = { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: backend.name, HOME: h.userHome };
+      env = { ...backend.env, BOT_BOTTLE_HOME: h.home, HOME: h.userHome };
       const agentScript = [
         `ln -s ${victimPaths.planted} /workspace/planted-link`,
         `ln -s ${h.root}/victims /workspace/planted-dir-link`,
@@ -77,12 +88,12 @@ for (const backend of BACKENDS) {
         'echo "SKILL=$(cat ~/.claude/skills/sk/SKILL.md)"',
         'echo "LEAK=$(cat ~/.claude/skills/sk/leak 2>&1)"',
       ].join('; ');
-      first = await runBottleCli(['start', 'a', '--cwd', '--headless', '--label', 'links', '--prompt', agentScript], { cwd: h.cwd, env });
+      first = await runBottleCli(['start', 'a', '--cwd', '--headless', '--label', 'links', '--prompt', agentScript], { cwd: h.cwd, env, timeoutMs: 240_000 });
       slug = readdirSync(join(h.home, 'state'))[0] ?? 'links';
       // Read before the resume: a later chown by root would clear set-id bits by itself.
       setIdMode = lstatSync(join(h.home, 'state', slug, 'workspace', 'setid')).mode;
-      second = await runBottleCli(['resume', slug, '--headless', '--prompt', 'ls /workspace >/dev/null; echo resumed'], { cwd: h.root, env });
-    }, 120_000);
+      second = await runBottleCli(['resume', slug, '--headless', '--prompt', 'ls /workspace >/dev/null; echo resumed'], { cwd: h.root, env, timeoutMs: 240_000 });
+    }, 600_000);
 
     afterAll(() => h?.cleanup());
 

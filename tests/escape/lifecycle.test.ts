@@ -7,6 +7,11 @@ import { STAGE_ROOT } from '../../src/backends/bwrap/root-staging.js';
 import { runBottleCli } from '../support/bottle-run.js';
 import { cli, tempHome, type TempHome } from '../support/home.js';
 import { bundlePids, CLI, processesExactly, processesWith, startCli, waitUntil, type StartedCli } from '../support/lifecycle.js';
+import { docker } from '../../src/backends/docker/cli.js';
+import { containerName } from '../../src/backends/docker/names.js';
+import { RUNTIME_ENV } from '../../src/backends/docker/runtime.js';
+import { dockerLeftovers, OFFLINE_BUILD } from '../support/docker.js';
+import { dockerAgentMissing } from '../support/docker-upstream.js';
 import { missingTool } from '../support/prereq.js';
 
 /**
@@ -102,6 +107,81 @@ for (const backend of BACKENDS) {
         expect(cli.stderr()).toContain(`received ${signal}; stopping bottle ${slug}`);
         nothingLeft(home, slug, sleep);
       }, 60_000);
+    }
+  });
+}
+
+/**
+ * The same lives for a docker bottle: its bundle is a container, its agent
+ * runs in another (under runc a host process too; under gVisor not, so the
+ * agent says it runs by a file in its workspace). Nothing may be left: no
+ * container, network or host firewall rule with its slug, no agent process,
+ * no runtime folder.
+ */
+for (const runtime of ['runc', 'runsc'] as const) {
+  describe.skipIf(dockerAgentMissing(runtime))(`bottle lifecycle: docker (${runtime})`, () => {
+    const dockerBottle = async (slug: string, sleep: string): Promise<{ home: TempHome; cli: StartedCli }> => {
+      const home = tempHome();
+      h = home;
+      home.writeBottle('b', 'agent_provider: {template: shell}');
+      home.writeAgent('a', 'bottle: b');
+      const cli = startCli(['start', 'a', '--headless', '--label', slug, '--prompt', `touch /workspace/running; sleep ${sleep}`], {
+        cwd: home.cwd,
+        env: { BOT_BOTTLE_HOME: home.home, BOT_BOTTLE_BACKEND: 'docker', [RUNTIME_ENV]: runtime, ...OFFLINE_BUILD.env },
+      });
+      started = cli;
+      const running = join(home.home, 'state', slug, 'workspace', 'running');
+      let exited = false;
+      void cli.exited.then(() => (exited = true));
+      await waitUntil('the agent to run', () => existsSync(running) || (exited ? new Error(cli.stderr()) : undefined), 180_000).then((r) => {
+        if (r instanceof Error) throw r;
+      });
+      return { home, cli };
+    };
+    const nothingLeftDocker = async (home: TempHome, slug: string, sleep: string): Promise<void> => {
+      expect(await dockerLeftovers(slug)).toEqual([]);
+      expect(processesWith(`sleep ${sleep}`)).toEqual([]);
+      expect(existsSync(join(home.home, 'state', slug, 'run'))).toBe(false);
+    };
+
+    it('a bundle container that dies mid-run stops the bottle: non-zero exit naming what died and its log, nothing left', async () => {
+      const slug = `dcrash-${randomBytes(3).toString('hex')}`;
+      const sleep = marker();
+      const { home, cli } = await dockerBottle(slug, sleep);
+      // The test started this bottle, so its bundle container is its own to kill.
+      await docker(['kill', containerName(slug, 'sidecars')]);
+      expect(await exitOf(cli)).toBe(125);
+      expect(cli.stderr()).toContain(`the sidecar bundle container ${containerName(slug, 'sidecars')} exited unexpectedly`);
+      expect(cli.stderr()).toContain(join(home.home, 'state', slug, 'sidecars.log'));
+      expect(cli.stderr()).toContain(`stopping bottle ${slug}`);
+      await nothingLeftDocker(home, slug, sleep);
+    }, 300_000);
+
+    it('`bot-bottle stop <slug>` from another process ends a headless bottle; its CLI tears down and exits as stopped', async () => {
+      const slug = `dstop-${randomBytes(3).toString('hex')}`;
+      const sleep = marker();
+      const { home, cli } = await dockerBottle(slug, sleep);
+      const env = { BOT_BOTTLE_HOME: home.home };
+      const stop = await runBottleCli(['stop', slug], { cwd: home.root, env });
+      expect(stop.stderr).toBe('');
+      expect(stop.stdout).toBe(`stopped ${slug}`);
+      expect(stop.exitCode).toBe(0);
+      expect(await exitOf(cli)).toBe(143);
+      await nothingLeftDocker(home, slug, sleep);
+      expect((await runBottleCli(['stop', slug], { cwd: home.root, env })).stdout).toBe(`${slug} is not running`);
+    }, 300_000);
+
+    // One signal: how the CLI maps each to its exit is the backend-independent part, tested above for bwrap.
+    for (const [signal, code] of [['SIGTERM', 143]] as const) {
+      it(`${signal} to a headless CLI stops its bottle with teardown and exit ${code}`, async () => {
+        const slug = `dsig-${randomBytes(3).toString('hex')}`;
+        const sleep = marker();
+        const { home, cli } = await dockerBottle(slug, sleep);
+        cli.child.kill(signal);
+        expect(await exitOf(cli)).toBe(code);
+        expect(cli.stderr()).toContain(`received ${signal}; stopping bottle ${slug}`);
+        await nothingLeftDocker(home, slug, sleep);
+      }, 300_000);
     }
   });
 }

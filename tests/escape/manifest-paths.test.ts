@@ -12,6 +12,8 @@ import { missingTool } from '../support/prereq.js';
  * agent file out of the repository. Each must be refused before anything
  * starts, with the file, line and key (or the flag) named, and the
  * repository's bottle file never even read. Later backends join the list.
+ * Docker is not listed: the refusal comes from resolving the manifests,
+ * before any backend runs, so a docker run would observe the same code path.
  */
 const BACKENDS = [{ name: 'bwrap', missing: missingTool('bwrap') ?? missingTool('socat', ['-V']) }];
 

@@ -2,6 +2,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxArgs } from '../../src/backends/bwrap/sandbox-args.js';
+import { envFile } from '../../src/backends/docker/guest-exec.js';
+import { missingDockerEngine } from '../support/docker.js';
 import { runBottleCli } from '../support/bottle-run.js';
 import { tempHome, type TempHome } from '../support/home.js';
 import { missingTool } from '../support/prereq.js';
@@ -12,7 +14,9 @@ import { missingTool } from '../support/prereq.js';
  * would hand the agent the host's network and `x\0--bind\0/\0/hostroot` the
  * host's files. Both are refused before the sandbox tool runs, with the
  * file, line and key named; each backend's argument builder refuses one too.
- * Later backends join the list with their own builder.
+ * Docker puts no value on a command line: the agent's environment goes to
+ * `docker exec` as an env file, read line by line, whose builder refuses a
+ * NUL or a line break (a second line would be a second variable).
  */
 const BACKENDS = [
   {
@@ -26,7 +30,9 @@ const BACKENDS = [
         workdir: '/workspace',
         newSession: true,
       }),
+    refusal: /contains a NUL character/,
   },
+  { name: 'docker', missing: missingDockerEngine(), buildArgs: envFile, refusal: /A spans lines/ },
 ];
 
 for (const backend of BACKENDS) {
@@ -87,9 +93,9 @@ for (const backend of BACKENDS) {
 
     it("the backend's argument builder throws on a NUL handed to it directly, without showing the value", () => {
       const build = () => backend.buildArgs({ A: 'value-part\u0000--share-net' });
-      expect(build).toThrow(/contains a NUL character/);
+      expect(build).toThrow(backend.refusal);
       expect(build).not.toThrow(/value-part/);
-      expect(() => backend.buildArgs({ A: 'x\u0000--bind\u0000/\u0000/hostroot' })).toThrow(/NUL/);
+      expect(() => backend.buildArgs({ A: 'x\u0000--bind\u0000/\u0000/hostroot' })).toThrow(backend.refusal);
     });
   });
 }

@@ -9,12 +9,14 @@
  */
 export const PROBE_SCRIPT = String.raw`
 import { connect } from 'node:net';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, openSync, closeSync } from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { release } from 'node:os';
 
 const cfg = JSON.parse(readFileSync('/workspace/probe-config.json', 'utf8'));
-const out = {};
+// When the agent started: the launch must have recorded its self-test verdict before this.
+const out = { agentStartedAt: Date.now(), kernel: release() };
 
 // The containment observations, with the bottle CA as the guest sees it (the test cannot know it in advance).
 const { observe } = await import(cfg.probeModule);
@@ -44,7 +46,13 @@ out.dlpQuery = curl([cfg.routedUrl + '/query?q=' + cfg.dlpSecret]);
 out.redacted = curl(['-X', 'POST', '--data-binary', 'token=' + cfg.dlpSecret, cfg.redactUrl + '/redact']);
 
 out.writes = {};
-for (const p of ['/usr/escape', '/etc/escape', '/escape', '/run/bot-bottle/sock/escape', '/run/bot-bottle/seed/escape', '/workspace/ok', process.env.HOME + '/ok', '/tmp/' + cfg.tmpMarker]) out.writes[p] = tryWrite(p);
+for (const p of ['/usr/escape', '/etc/escape', '/escape', '/run/bot-bottle/sock/escape', '/run/bot-bottle/seed/escape', '/workspace/ok', process.env.HOME + '/ok', '/tmp/' + cfg.tmpMarker, cfg.probeModule.replace(/[^/]*$/, 'escape')]) out.writes[p] = tryWrite(p);
+
+// Files bound read-only from the host (the probe's node and script): opened for writing, never written.
+out.openForWrite = {};
+for (const p of cfg.readOnlyBinds) {
+  try { closeSync(openSync(p, 'r+')); out.openForWrite[p] = 'opened'; } catch (e) { out.openForWrite[p] = e.code || String(e); }
+}
 
 out.paths = {};
 for (const p of cfg.mustNotExist) out.paths[p] = existsSync(p);
@@ -54,18 +62,19 @@ out.otherSocket = await new Promise((resolve) => {
   s.once('error', (e) => resolve(e.code || String(e)));
 });
 
-// Kernel interfaces the seccomp filter denies (errno 1 = EPERM), and one it allows.
+// Kernel interfaces a filter denies (errno 1 = EPERM; any other errno: the kernel saw the call), and one it
+// allows. In perl (Essential in Debian, so in every agent image as on the host): node has no raw syscall.
+// ptrace attaches to a child of its own; unshare asks for a user namespace last (it succeeds where allowed).
 try {
-  out.seccomp = JSON.parse(execFileSync('python3', ['-c', [
-    'import ctypes, fcntl, termios, json',
-    'libc = ctypes.CDLL(None, use_errno=True)',
-    'r = {}',
-    'for name, nr in [("keyctl", 250), ("ptrace", 101), ("bpf", 321), ("userfaultfd", 323), ("io_uring_setup", 425), ("getpid", 39)]:',
-    '    ctypes.set_errno(0); ret = libc.syscall(nr, 0, 0, 0, 0, 0); r[name] = ctypes.get_errno() if ret == -1 else "ok"',
-    'try:',
-    '    fcntl.ioctl(0, termios.TIOCSTI, b"x"); r["tiocsti"] = "ok"',
-    'except OSError as e: r["tiocsti"] = e.errno',
-    'print(json.dumps(r))',
+  out.seccomp = JSON.parse(execFileSync('perl', ['-e', [
+    'my %r;',
+    'sub sc { my ($n, @a) = @_; push @a, 0 while @a < 6; $! = 0; my $ret = syscall($a[0], $a[1], $a[2], $a[3], $a[4], $a[5]); $r{$n} = $ret == -1 ? $! + 0 : "ok"; }',
+    'sc("keyctl", 250); sc("bpf", 321); sc("userfaultfd", 323); sc("io_uring_setup", 425, 1, 0); sc("getpid", 39); sc("mount", 165);',
+    'my $pid = fork(); if ($pid == 0) { sleep 5; exit 0; }',
+    'sc("ptrace", 101, 16, $pid); kill 9, $pid; waitpid($pid, 0);',
+    'my $c = "x"; $! = 0; $r{tiocsti} = ioctl(STDIN, 0x5412, $c) ? "ok" : $! + 0;',
+    'sc("unshare", 272, 0x10000000);',
+    'print "{", join(",", map { "\\"$_\\":" . ($r{$_} eq "ok" ? "\\"ok\\"" : $r{$_}) } sort keys %r), "}\n";',
   ].join('\n')], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }));
 } catch (e) { out.seccomp = String(e.stderr || e.message); }
 

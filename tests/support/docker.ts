@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { OFFLINE_BASE_IMAGE } from '../../src/backends/docker/images.js';
+import { listBottleResources } from '../../src/backends/docker/resources.js';
 
 /**
  * Docker backend tests need a real engine (and, for some, gVisor and the
@@ -41,3 +42,10 @@ export function missingRunsc(): string | undefined {
 
 /** Image options for tests: the offline base, builds without any network. */
 export const OFFLINE_BUILD = { env: { BOT_BOTTLE_DOCKER_BASE_IMAGE: OFFLINE_BASE_IMAGE }, buildNetwork: 'none' as const };
+
+/** What of docker bottle `slug` is still there (containers, networks, host firewall rules), by its label and rule comment. */
+export async function dockerLeftovers(slug: string): Promise<string[]> {
+  const found = (await listBottleResources()).get(slug);
+  if (found === undefined) return [];
+  return [...found.containers.map((c) => `container ${c.name}`), ...found.networks.map((n) => `network ${n.name}`), ...found.firewallRules.map((r) => `${r.family} rule ${r.bridge}`)];
+}
