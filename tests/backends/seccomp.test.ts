@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DENIED_SYSCALLS_X86_64, seccompProgram } from '../../src/backends/bwrap/seccomp.js';
+import { DENIED_SYSCALLS_X86_64, seccompExecPrefix, seccompProgram } from '../../src/containment/seccomp.js';
 
 /** A tiny classic-BPF interpreter, enough to check the jumps of our filter. */
 function run(prog: Buffer, nr: number, arch = 0xc000003e, arg1 = 0): number {
@@ -44,5 +44,15 @@ describe('seccomp filter', () => {
   it('kills other ABIs (i386, x32) so the list cannot be sidestepped', () => {
     expect(run(prog!, 101, 0x40000003)).toBe(0x80000000);
     expect(run(prog!, 0x40000000 + 101)).toBe(0x80000000);
+  });
+});
+
+describe('seccompExecPrefix', () => {
+  it('runs a command under the same filter through perl, and is empty where there is no filter', () => {
+    const prefix = seccompExecPrefix('x64');
+    expect(prefix.slice(0, 2)).toEqual(['/usr/bin/perl', '-e']);
+    expect(prefix[3]).toBe(seccompProgram('x64')!.toString('hex'));
+    expect(prefix.at(-1)).toBe('--');
+    expect(seccompExecPrefix('arm64')).toEqual([]);
   });
 });

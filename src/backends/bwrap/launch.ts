@@ -15,7 +15,7 @@ import { chownTree, removeTree } from '../../util/safe-fs.js';
 import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
 import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
-import { seccompProgram } from './seccomp.js';
+import { seccompProgram } from '../../containment/seccomp.js';
 import { assertNulFree, sandboxArgs, sandboxCommand, type SandboxMounts } from './sandbox-args.js';
 import { lendWorkspace } from './ownership.js';
 import { rootStaging, SANDBOX_HOST_UID } from './root-staging.js';

@@ -4,7 +4,7 @@ import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerError, dockerChild } from './cli.js';
-import { AGENT_USER } from './guest.js';
+import { AGENT_EXEC_PREFIX, AGENT_USER } from './guest.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -55,7 +55,7 @@ export async function guestExec(container: string, opts: GuestExecOptions): Prom
     if (opts.workdir !== undefined) args.push('--workdir', opts.workdir);
     if (opts.tty === true) args.push('--interactive', '--tty');
     else if (opts.stdin === true) args.push('--interactive');
-    args.push(container, ...opts.argv);
+    args.push(container, ...AGENT_EXEC_PREFIX, ...opts.argv);
     const child = dockerChild(args, { inheritStdio: opts.tty === true, inheritOutput: opts.inheritOutput === true });
     try {
       await feedFifo(fifo, content, child);

@@ -14,9 +14,18 @@ import { engineSocket, engineUpload } from './engine.js';
 import { BUNDLE_ALIAS, containerName } from './names.js';
 import { packageRoot } from '../../util/package-root.js';
 import type { DockerRuntime } from './runtime.js';
+import { seccompExecPrefix } from '../../containment/seccomp.js';
 
 /** The agent's user inside every docker bottle (the images' `agent`). */
 export const AGENT_USER = `${GUEST_UID}:${GUEST_UID}`;
+
+/**
+ * Put before every command run in a bottle as the agent (the agent, the
+ * probe, `bot-bottle exec`, unpacking a home): the agent's own seccomp deny
+ * list on top of the runtime's profile, so docker under runc or gVisor denies
+ * what bwrap denies (containment/seccomp.ts). Images need /usr/bin/perl.
+ */
+export const AGENT_EXEC_PREFIX: readonly string[] = seccompExecPrefix();
 
 /**
  * What holds an agent container while nothing of the agent runs: its pid 1
@@ -148,7 +157,7 @@ export async function copyGuestFilesBeforeStart(container: string, setup: Pick<G
 /** `tar -c` of a host folder into `tar -x` inside the container, as the agent. */
 async function streamTree(dir: string, container: string, into: string): Promise<void> {
   const pack = spawn('tar', ['-C', dir, '--numeric-owner', '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-  const unpack = dockerChild(['exec', '--interactive', '--user', AGENT_USER, container, 'tar', '-C', into, '--no-same-owner', '-xpf', '-']);
+  const unpack = dockerChild(['exec', '--interactive', '--user', AGENT_USER, container, ...AGENT_EXEC_PREFIX, 'tar', '-C', into, '--no-same-owner', '-xpf', '-']);
   let errors = '';
   for (const s of [pack.stderr, unpack.stderr, unpack.stdout]) s?.on('data', (d: Buffer) => (errors = (errors + d.toString('utf8')).slice(-2000)));
   if (unpack.stdin === null) throw new DockerError('docker exec gave no stdin');

@@ -7,7 +7,7 @@ import { bottleStatePaths } from '../../state/paths.js';
 import type { BottleStatus, StopReport } from '../types.js';
 import { docker, DockerError, dockerChild } from './cli.js';
 import { exitCode } from './guest-exec.js';
-import { AGENT_USER } from './guest.js';
+import { AGENT_EXEC_PREFIX, AGENT_USER } from './guest.js';
 import { listBottleResources, removeBottleResources, type BottleResources } from './resources.js';
 
 /**
@@ -135,7 +135,7 @@ export async function execDocker(slug: string, argv: readonly string[]): Promise
   if (argv.some((a) => a.includes('\0'))) throw new DockerError('an argument holds a NUL byte');
   const id = await runningAgent(slug);
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  return exitCode(dockerChild(['exec', ...(tty ? ['--tty'] : []), '--interactive', '--user', AGENT_USER, id, ...argv], { inheritStdio: true }));
+  return exitCode(dockerChild(['exec', ...(tty ? ['--tty'] : []), '--interactive', '--user', AGENT_USER, id, ...AGENT_EXEC_PREFIX, ...argv], { inheritStdio: true }));
 }
 
 /**

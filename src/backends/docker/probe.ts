@@ -6,7 +6,7 @@ import { GUEST_PROBE_NODE, GUEST_PROBE_SCRIPT, PROBE_BUNDLE, probeCommand } from
 import { packageRoot } from '../../util/package-root.js';
 import { BUNDLE_PORTS } from './bundle.js';
 import { dockerChild } from './cli.js';
-import { AGENT_USER } from './guest.js';
+import { AGENT_EXEC_PREFIX, AGENT_USER } from './guest.js';
 import { BUNDLE_ALIAS } from './names.js';
 import type { DockerRuntime } from './runtime.js';
 
@@ -41,11 +41,12 @@ export function dockerProbeTargets(gitGate: boolean): ProbeTargets {
  * What a docker bottle looks like from inside: its own loopback and one leg
  * on the internal network (with the routes docker gives it; the host firewall
  * rule and `--internal` make them lead nowhere but the bundle), docker's
- * resolver, the default seccomp profile under runc; gVisor reports neither
- * a seccomp filter nor no_new_privs (its kernel is the boundary).
+ * resolver, the agent's seccomp filter (AGENT_EXEC_PREFIX) on top of the
+ * runtime's (docker's default profile under runc); gVisor does not report
+ * no_new_privs.
  */
 export function dockerExpectations(runtime: DockerRuntime): ProbeInside['expect'] {
-  return { interfaces: ['lo', 'eth0'], routes: true, seccomp: runtime === 'runc', noNewPrivsReported: runtime === 'runc', runtimeListeners: [DOCKER_RESOLVER] };
+  return { interfaces: ['lo', 'eth0'], routes: true, seccomp: runtime === 'runc' || AGENT_EXEC_PREFIX.length > 0, noNewPrivsReported: runtime === 'runc', runtimeListeners: [DOCKER_RESOLVER] };
 }
 
 /**
@@ -54,7 +55,7 @@ export function dockerExpectations(runtime: DockerRuntime): ProbeInside['expect'
  * soon as `early` resolves; `inside` gives the gate the way to finish it once the CA exists.
  */
 export function startDockerProbe(container: string, early: string | Promise<string>): { inside: (o: { caPem: string; hostProcessMarkers: string[]; runtime: DockerRuntime }) => ProbeInside; stop: () => void } {
-  const child = dockerChild(['exec', '--interactive', '--user', AGENT_USER, container, ...probeCommand(GUEST_PROBE_NODE)]);
+  const child = dockerChild(['exec', '--interactive', '--user', AGENT_USER, container, ...AGENT_EXEC_PREFIX, ...probeCommand(GUEST_PROBE_NODE)]);
   const { stdin, stdout, stderr } = child;
   if (stdin === null || stdout === null || stderr === null) throw new Error('docker exec gave no pipes');
   // The probe observes nothing before its first spec line: a launch starts it (node's start-up) while the

@@ -6,7 +6,11 @@ import { arch } from 'node:process';
  * sandbox escapes (keyrings, bpf, perf, userfaultfd, io_uring, module and
  * mount APIs, ptrace, terminal input injection via TIOCSTI/TIOCLINUX).
  * Denied calls fail with EPERM; anything not for x86_64 is killed, so the
- * filter cannot be bypassed through another syscall ABI.
+ * filter cannot be bypassed through another syscall ABI. One list for every
+ * backend: bwrap installs it (`--seccomp`); in a container it is installed
+ * by `seccompExecPrefix` on top of the runtime's own profile (filters stack:
+ * a call must pass both). Docker 20.10's default profile lets io_uring reach
+ * the host kernel, and gVisor runs no OCI profile unless told to.
  */
 
 const AUDIT_ARCH_X86_64 = 0xc000003e;
@@ -72,4 +76,32 @@ export function seccompProgram(machine: string = arch): Buffer | undefined {
     buf.writeUInt32LE(p.k >>> 0, i * 8 + 4);
   });
   return buf;
+}
+
+/**
+ * Installs a filter (hex of `seccompProgram()`) and execs the rest of argv:
+ * prctl(PR_SET_NO_NEW_PRIVS) then seccomp(SECCOMP_SET_MODE_FILTER) through
+ * perl's syscall() (x86_64 numbers), as `struct sock_fprog { u16 len; ptr }`.
+ * Perl because Debian images always have it (perl-base is essential) and
+ * node cannot make raw syscalls. Any failure exits 126 without running the
+ * command: nothing runs unfiltered.
+ */
+const INSTALL_FILTER = [
+  'my $f = pack("H*", shift @ARGV); shift @ARGV if @ARGV && $ARGV[0] eq "--";',
+  'syscall(157, 38, 1, 0, 0, 0) == 0 or do { print STDERR "bot-bottle: cannot set no_new_privs: $!\n"; exit 126 };',
+  'my $prog = pack("S x6 P", length($f) / 8, $f);',
+  'syscall(317, 1, 0, $prog) == 0 or do { print STDERR "bot-bottle: cannot install the seccomp filter: $!\n"; exit 126 };',
+  'exec { $ARGV[0] } @ARGV; print STDERR "bot-bottle: cannot run $ARGV[0]: $!\n"; exit 127;',
+].join(' ');
+
+/** Where container images keep perl (Debian's perl-base). */
+export const GUEST_PERL = '/usr/bin/perl';
+
+/**
+ * The argv prefix that runs a command in a container under the agent's
+ * filter; empty where there is no filter for the architecture (as for bwrap).
+ */
+export function seccompExecPrefix(machine: string = arch): string[] {
+  const program = seccompProgram(machine);
+  return program === undefined ? [] : [GUEST_PERL, '-e', INSTALL_FILTER, program.toString('hex'), '--'];
 }
