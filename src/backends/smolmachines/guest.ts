@@ -13,6 +13,7 @@ import { packageRoot } from '../../util/package-root.js';
 import { removeTree } from '../../util/safe-fs.js';
 import { runStep, type MachineDeps } from './machine.js';
 import { execArgs, SmolvmError } from './smolvm.js';
+import { seccompExecPrefix } from '../../containment/seccomp.js';
 
 /**
  * How every command of the bottle runs in the guest: `--from` machines exec
@@ -30,6 +31,9 @@ export const AS_AGENT = [
   '--bounding-set=-all',
   '--',
 ];
+
+/** AS_AGENT, then the agent's seccomp deny list (the same as every backend's: containment/seccomp.ts) for the agent and the probe. */
+export const AS_FILTERED_AGENT: readonly string[] = [...AS_AGENT, ...seccompExecPrefix()];
 
 /** Spawns smolvm with stdio of its own (the probe, the agent); the values behind `--secret-env` go in `env` only. */
 export type SmolvmSpawn = (args: readonly string[], opts: { env?: Record<string, string>; stdio: Array<'pipe' | 'inherit' | 'ignore'> }) => ChildProcess;
@@ -91,13 +95,14 @@ export async function putHomeFiles(deps: MachineDeps, name: string, setup: Pick<
 }
 
 /**
- * What a smolmachines bottle looks like from inside: a VM's own kernel (no
- * seccomp filter is expected: the hypervisor is the boundary), one
+ * What a smolmachines bottle looks like from inside: a VM's own kernel (the
+ * hypervisor is the boundary; the agent's seccomp filter guards that kernel
+ * too, where there is one for the architecture), one
  * virtio-net interface with its routes (the allow-list makes them lead to
  * the bundle alone). 127.0.0.11 is a resolver inside the guest only (the
  * test double's guest is a container on a Docker network).
  */
-export const SMOLMACHINES_EXPECT: ProbeInside['expect'] = { interfaces: ['lo', 'eth0'], routes: true, seccomp: false, noNewPrivsReported: true, runtimeListeners: ['127.0.0.11'] };
+export const SMOLMACHINES_EXPECT: ProbeInside['expect'] = { interfaces: ['lo', 'eth0'], routes: true, seccomp: AS_FILTERED_AGENT.length > AS_AGENT.length, noNewPrivsReported: true, runtimeListeners: ['127.0.0.11'] };
 
 /**
  * Start the probe in the held guest (`machine exec -i`, dropped to the
@@ -105,7 +110,7 @@ export const SMOLMACHINES_EXPECT: ProbeInside['expect'] = { interfaces: ['lo', '
  * `inside` finishes it once the CA exists. The report travels on its stdout.
  */
 export function startGuestProbe(spawnSmolvm: SmolvmSpawn, name: string, early: string): { inside: (o: { caPem: string; hostProcessMarkers: string[] }) => ProbeInside; stop: () => void } {
-  const child = spawnSmolvm(execArgs(name, [...AS_AGENT, ...probeCommand(GUEST_PROBE_NODE)], { stdin: true }), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawnSmolvm(execArgs(name, [...AS_FILTERED_AGENT, ...probeCommand(GUEST_PROBE_NODE)], { stdin: true }), { stdio: ['pipe', 'pipe', 'pipe'] });
   const { stdin, stdout, stderr } = child;
   if (stdin === null || stdout === null || stderr === null) throw new SmolvmError('smolvm machine exec gave no pipes', 1);
   stdin.on('error', () => undefined);
@@ -148,7 +153,7 @@ export function runAgent(spawnSmolvm: SmolvmSpawn, name: string, setup: Pick<Gue
     refs[key] = `BB_AGENT_ENV_${i}`;
     values[`BB_AGENT_ENV_${i}`] = value;
   });
-  const args = execArgs(name, [...AS_AGENT, ...setup.command], { secretEnv: refs, workdir: setup.workdir, ...(interactive ? { stdin: true, tty: true } : { stream: true }) });
+  const args = execArgs(name, [...AS_FILTERED_AGENT, ...setup.command], { secretEnv: refs, workdir: setup.workdir, ...(interactive ? { stdin: true, tty: true } : { stream: true }) });
   return spawnSmolvm(args, { env: values, stdio: interactive ? ['inherit', 'inherit', 'inherit'] : ['ignore', 'inherit', 'inherit'] });
 }
 
