@@ -1,11 +1,15 @@
 import { BACKEND_NAMES, BACKEND_PREFERENCE, type BackendName } from '../plan/types.js';
 import { bwrapBackend } from './bwrap/index.js';
-import { dockerBackend } from './docker/index.js';
-import { smolmachinesBackend } from './smolmachines/index.js';
+import { lazyBackend } from './lazy.js';
 import { BackendUnavailableError, type Backend } from './types.js';
 
+/** docker and smolmachines load on first use (lazy.ts): a bwrap launch never parses them. */
 export function allBackends(): Record<BackendName, Backend> {
-  return { bwrap: bwrapBackend(), docker: dockerBackend(), smolmachines: smolmachinesBackend() };
+  return {
+    bwrap: bwrapBackend(),
+    docker: lazyBackend('docker', async () => (await import('./docker/index.js')).dockerBackend(), false),
+    smolmachines: lazyBackend('smolmachines', async () => (await import('./smolmachines/index.js')).smolmachinesBackend(), true),
+  };
 }
 
 export function parseBackendName(value: string, origin: string): BackendName {

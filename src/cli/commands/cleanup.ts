@@ -11,8 +11,7 @@ import { knownSlugs } from '../../state/metadata.js';
 import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
 import { bottleUsage, formatAge, formatBytes, parseAge, type BottleUsage } from '../../state/usage.js';
 import { CliError, type CliContext } from '../context.js';
-import { smolmachinesCleanupSteps } from './cleanup-smolmachines.js';
-import { DockerCleanup, type Step } from './cleanup-docker.js';
+import type { Step } from './cleanup-docker.js';
 
 /** Root-run bwrap bottles stage their folders under /run/bot-bottle/<slug>-XXXXXX. */
 function stagingFolders(slug: string): string[] {
@@ -83,6 +82,8 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
       const now = Date.now();
       // Removals never follow a link out of the state (safe-fs.ts): the state folder is hostile input.
       const { stateRoot, queueRoot } = homePaths(ctx.home);
+      // Loaded here, not with the program: the other commands (a launch above all) never need them.
+      const [{ smolmachinesCleanupSteps }, { DockerCleanup }] = await Promise.all([import('./cleanup-smolmachines.js'), import('./cleanup-docker.js')]);
       const smolmachines = await smolmachinesCleanupSteps(ctx);
       const docker = await DockerCleanup.open(ctx);
       const slugs = knownSlugs(ctx.home);

@@ -1,6 +1,4 @@
 import type { Command } from '@commander-js/extra-typings';
-import { listDocker, ownedResources } from '../../backends/docker/operations.js';
-import { commitBottle } from '../../backends/docker/snapshot.js';
 import { readMetadata, slugTaken } from '../../state/metadata.js';
 import { slugArg } from '../arg-checks.js';
 import { CliError, type CliContext } from '../context.js';
@@ -27,6 +25,7 @@ export function registerCommit(program: Command, ctx: CliContext): void {
       }
       if (backend !== 'docker') throw new CliError(`commit snapshots docker bottles only; ${slug} runs on ${backend}`);
       const snapshot = await docker(async () => {
+        const [{ ownedResources }, { commitBottle }] = await Promise.all([import('../../backends/docker/operations.js'), import('../../backends/docker/snapshot.js')]);
         const owned = await ownedResources(slug, ctx.home);
         if (!(owned.resources?.containers.some((c) => c.role === 'agent' && c.running) ?? false)) {
           throw new CliError(`${slug} is not running: commit snapshots a running bottle's agent (start it with \`bot-bottle resume ${slug}\`)`);
@@ -38,7 +37,8 @@ export function registerCommit(program: Command, ctx: CliContext): void {
 }
 
 async function onlyRunning(ctx: CliContext): Promise<string> {
-  const running = (await docker(() => listDocker(ctx.home))).filter((b) => b.running).map((b) => b.slug);
+  // Loaded on use, not with the program: the docker backend's modules are a launch's dead weight.
+  const running = (await docker(async () => (await import('../../backends/docker/operations.js')).listDocker(ctx.home))).filter((b) => b.running).map((b) => b.slug);
   if (running.length === 1 && running[0] !== undefined) return running[0];
   throw new CliError(running.length === 0 ? 'no docker bottle is running (commit snapshots a running one)' : `${running.length} docker bottles are running (${running.join(', ')}): name one, bot-bottle commit SLUG`);
 }
