@@ -74,6 +74,11 @@ function onTinyDisk(opts: { size: string; freeKib?: number; steps: string[] }): 
 /** Shell lines: run the CLI, record its exit code and stderr. */
 const run = (args: string, env = ''): string[] => [`${env} $CLI ${args} 2>"$M/../err"; echo "RC=$?"`, 'printf "STDERR<<%s>>STDERR\\n" "$(cat "$M/../err")"'];
 const list = (name: string, path: string): string => `echo "LS ${name}=$(ls -A "$M/${path}" 2>/dev/null | tr '\\n' ' ')"`;
+/**
+ * Sidecar bundles still running from this test's folder: every bundle inherits the CLI's cwd (a pre-spawned
+ * one has no bottle path on its command line).
+ */
+const BUNDLES = 'echo "BUNDLES=$(for p in $(pgrep -f sidecars.js); do readlink /proc/$p/cwd; done | grep -cxF "$PWD")"';
 /** Fill the tmpfs until only `kib` KiB are left (a 4 KiB page at a time). */
 const fillTo = (kib: number): string => `dd if=/dev/zero of="$M/fill" bs=4k count=$(( ($(df -k --output=avail "$M" | tail -1) - ${kib}) / 4 )) 2>/dev/null`;
 
@@ -106,7 +111,7 @@ describe.skipIf(missing)('a start on a full disk', () => {
 
   it("fails cleanly when egress's audit reserve does not fit, stopping the bundle and removing everything", () => {
     h = tempHome();
-    const o = onTinyDisk({ size: '4m', steps: [fillTo(1024), ...run("start a --headless --prompt 'echo ran'"), list('state', 'home/state'), 'echo "BUNDLES=$(pgrep -f "$M/home" | wc -l)"'] });
+    const o = onTinyDisk({ size: '4m', steps: [fillTo(1024), ...run("start a --headless --prompt 'echo ran'"), list('state', 'home/state'), BUNDLES] });
     expectCleanFailure(o);
     expect(o.stdout).not.toContain('ran');
     expect(o.listings.state).toBe('');
@@ -116,7 +121,7 @@ describe.skipIf(missing)('a start on a full disk', () => {
   it('fails cleanly after the sidecars started (the run files do not fit), stopping them and removing everything', () => {
     h = tempHome();
     // Room for the state, the sidecar config and egress's 2 MiB audit reserve, not for the CA bundle (~220 kB of host roots).
-    const o = onTinyDisk({ size: '4m', steps: [fillTo(2048 + 120), ...run("start a --headless --prompt 'echo ran'", 'BOT_BOTTLE_TRACE=1'), list('state', 'home/state'), list('queue', 'home/queue'), 'echo "BUNDLES=$(pgrep -f "$M/home" | wc -l)"'] });
+    const o = onTinyDisk({ size: '4m', steps: [fillTo(2048 + 120), ...run("start a --headless --prompt 'echo ran'", 'BOT_BOTTLE_TRACE=1'), list('state', 'home/state'), list('queue', 'home/queue'), BUNDLES] });
     expect(expectCleanFailure(o)).toContain('sidecars ready');
     expect(o.listings).toEqual({ state: '', queue: '' });
     expect(o.stdout).toContain('BUNDLES=0');
