@@ -42,8 +42,11 @@ describe('process identity', () => {
     const before = sleeper();
     const odd = sleeper(tricky);
     const after = sleeper();
+    // Until the child has exec'd, its name is still node's: wait for it (bounded), as a loaded host may lag.
+    const stat = (): string => readFileSync(`/proc/${odd.pid}/stat`, 'utf8');
+    for (let i = 0; i < 500 && !stat().includes('(x) Z 1 (9)'); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     const [a, b, c] = [before, odd, after].map((p) => identify(p.pid!));
-    expect(readFileSync(`/proc/${odd.pid}/stat`, 'utf8')).toContain(`${odd.pid} (x) Z 1 (9) S `);
+    expect(stat()).toContain(`${odd.pid} (x) Z 1 (9) S `);
     expect(b).toBeDefined();
     // Start times never go back: the odd one lies between its neighbours, and is alive (not read as a zombie).
     expect(b!.start).toBeGreaterThanOrEqual(a!.start);
