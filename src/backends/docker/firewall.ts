@@ -9,9 +9,10 @@ import { isBridgeName, SLUG_LABEL } from './names.js';
  * Docker's `--internal` only filters forwarded traffic: a container on an
  * internal network still has a route to its bridge's gateway, and whatever
  * it sends to any address of the host itself (the gateway, another bridge,
- * a service on 0.0.0.0) goes through INPUT, which Docker leaves open. One
+ * a service on 0.0.0.0) goes through INPUT, which Docker leaves open. A
  * rule per address family closes that: everything that enters the host from
- * the bottle's internal bridge is refused. Traffic between the agent and the
+ * the bottle's internal bridge is refused (TCP by a reset, from a second rule
+ * above it; the rest by ICMP). Traffic between the agent and the
  * bundle is bridged, never addressed to the host, so it is not affected.
  */
 
@@ -28,6 +29,14 @@ export interface FirewallRule {
    * from earlier versions, found and removed by `cleanup`.
    */
   target: 'REJECT' | 'DROP';
+  /**
+   * `tcp`: the REJECT rule's companion above it, answering TCP with a reset
+   * instead of ICMP. The kernel rate-limits the ICMP errors it sends to one
+   * address (a burst of 6, then one a second), so with both kinds of attempt
+   * at every host address the probe's last UDP attempts met silence and
+   * waited out their limit; resets are not ICMP and are not limited.
+   */
+  proto?: 'tcp';
 }
 
 const TOOL: Record<Family, string> = { ipv4: 'iptables', ipv6: 'ip6tables' };
@@ -42,7 +51,8 @@ function families(): Family[] {
 }
 
 function ruleArgs(rule: FirewallRule): string[] {
-  return ['INPUT', '-i', rule.bridge, '-m', 'comment', '--comment', `${SLUG_LABEL}=${rule.slug}`, '-j', rule.target];
+  const tcp = rule.proto === 'tcp';
+  return ['INPUT', '-i', rule.bridge, ...(tcp ? ['-p', 'tcp'] : []), '-m', 'comment', '--comment', `${SLUG_LABEL}=${rule.slug}`, '-j', rule.target, ...(tcp ? ['--reject-with', 'tcp-reset'] : [])];
 }
 
 async function xtables(family: Family, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
@@ -100,8 +110,9 @@ export async function blockBridgeToHost(slug: string, bridge: string): Promise<{
     if (failures.length > 0) throw new DockerError(failures.join('; '));
   };
   try {
-    for (const family of families()) {
-      const rule: FirewallRule = { family, bridge, slug, target: 'REJECT' };
+    // Each inserted at the top: the TCP one ends above the one that refuses everything.
+    for (const rule of families().flatMap((family): FirewallRule[] => [{ family, bridge, slug, target: 'REJECT' }, { family, bridge, slug, target: 'REJECT', proto: 'tcp' }])) {
+      const { family } = rule;
       const insert = await xtables(family, ['-I', ...ruleArgs(rule)]);
       if (!insert.ok) throw new DockerError(`${TOOL[family]} could not add the rule that keeps ${bridge} off the host: ${insert.stderr}`);
       added.push(rule);
@@ -113,7 +124,8 @@ export async function blockBridgeToHost(slug: string, bridge: string): Promise<{
     await undo().catch(() => undefined);
     throw error;
   }
-  return { rules: [...added], undo };
+  // As `listFirewallRules` finds them: per family, top first.
+  return { rules: families().flatMap((family) => added.filter((r) => r.family === family).reverse()), undo };
 }
 
 /** Remove every copy of one rule; a rule that is already gone is done. */
@@ -129,7 +141,7 @@ export async function removeFirewallRule(rule: FirewallRule): Promise<void> {
   throw new DockerError(`${TOOL[rule.family]} still lists the rule for ${rule.bridge} after removing it 8 times`);
 }
 
-const LISTED = /^-A INPUT -i (\S+) -m comment --comment "?bot-bottle\.slug=([^"\s]+)"? -j (DROP|REJECT)(?: --reject-with icmp6?-port-unreachable)?$/;
+const LISTED = /^-A INPUT -i (\S+) (-p tcp )?-m comment --comment "?bot-bottle\.slug=([^"\s]+)"? -j (DROP|REJECT)(?: --reject-with (icmp6?-port-unreachable|tcp-reset))?$/;
 
 /** Every bot-bottle rule in the host's INPUT chains, for `cleanup`. Lines that do not parse as ours are ignored. */
 export async function listFirewallRules(): Promise<FirewallRule[]> {
@@ -140,7 +152,11 @@ export async function listFirewallRules(): Promise<FirewallRule[]> {
     if (!listing.ok) continue;
     for (const line of listing.stdout.split('\n')) {
       const m = LISTED.exec(line.trim());
-      if (m?.[1] !== undefined && m[2] !== undefined && isBridgeName(m[1]) && isSlug(m[2])) rules.push({ family, bridge: m[1], slug: m[2], target: m[3] === 'DROP' ? 'DROP' : 'REJECT' });
+      const [, bridge, tcp, slug, target, rejectWith] = m ?? [];
+      if (bridge === undefined || slug === undefined || !isBridgeName(bridge) || !isSlug(slug)) continue;
+      // Only the two shapes launches add (and legacy DROP): a TCP rule is ours only with its reset.
+      if ((tcp !== undefined) !== (rejectWith === 'tcp-reset') || (tcp !== undefined && target !== 'REJECT')) continue;
+      rules.push({ family, bridge, slug, target: target === 'DROP' ? 'DROP' : 'REJECT', ...(tcp !== undefined ? { proto: 'tcp' as const } : {}) });
     }
   }
   return rules;
