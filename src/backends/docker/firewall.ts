@@ -71,12 +71,21 @@ export async function hostFirewallSupport(): Promise<{ ok: true } | { ok: false;
     ok: false,
     reason: `${why}. The docker backend adds a host firewall rule so the bottle's internal network reaches nothing on this machine, and it does not launch without it`,
   });
-  if (process.platform !== 'linux') return refuse(`the host firewall rule needs Linux (this is ${process.platform})`);
-  if (process.getuid?.() !== 0) return refuse('adding a host firewall rule (iptables) needs root: run bot-bottle as root or use the bwrap backend');
+  const basic = basicSupport();
+  if (!basic.ok) return refuse(basic.reason);
   for (const family of families()) {
-    if (!onPath(TOOL[family])) return refuse(`${TOOL[family]} is not installed (scripts/install-system-deps.sh installs it)`);
     const probe = await xtables(family, ['-S', 'INPUT']);
     if (!probe.ok) return refuse(`${TOOL[family]} cannot read the INPUT chain: ${probe.stderr || 'unknown error'}`);
+  }
+  return { ok: true };
+}
+
+/** What needs no run of iptables: Linux, root, the tools installed. */
+function basicSupport(): { ok: true } | { ok: false; reason: string } {
+  if (process.platform !== 'linux') return { ok: false, reason: `the host firewall rule needs Linux (this is ${process.platform})` };
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'adding a host firewall rule (iptables) needs root: run bot-bottle as root or use the bwrap backend' };
+  for (const family of families()) {
+    if (!onPath(TOOL[family])) return { ok: false, reason: `${TOOL[family]} is not installed (scripts/install-system-deps.sh installs it)` };
   }
   return { ok: true };
 }
@@ -90,8 +99,9 @@ export async function hostFirewallSupport(): Promise<{ ok: true } | { ok: false;
  */
 export async function blockBridgeToHost(slug: string, bridge: string): Promise<{ rules: FirewallRule[]; undo: () => Promise<void> }> {
   if (!isSlug(slug) || !isBridgeName(bridge)) throw new DockerError(`refusing a firewall rule for "${bridge}" of "${slug}": not a bot-bottle bridge`);
-  const support = await hostFirewallSupport();
-  if (!support.ok) throw new DockerError(support.reason);
+  // The chain was read when the backend was chosen (hostFirewallSupport); an insert that fails now says why.
+  const support = basicSupport();
+  if (!support.ok) throw new DockerError(`${support.reason}. The docker backend adds a host firewall rule so the bottle's internal network reaches nothing on this machine, and it does not launch without it`);
   if (!existsSync(`/sys/class/net/${bridge}`)) {
     throw new DockerError(
       `the bottle's bridge ${bridge} is not an interface of this machine (a remote engine, DOCKER_HOST, or Docker Desktop?): the host firewall rule that keeps the bottle off the host cannot be enforced here, so the docker backend refuses to launch`,
@@ -109,10 +119,10 @@ export async function blockBridgeToHost(slug: string, bridge: string): Promise<{
     }
     if (failures.length > 0) throw new DockerError(failures.join('; '));
   };
-  try {
-    // Each inserted at the top: the TCP one ends above the one that refuses everything.
-    for (const rule of families().flatMap((family): FirewallRule[] => [{ family, bridge, slug, target: 'REJECT' }, { family, bridge, slug, target: 'REJECT', proto: 'tcp' }])) {
-      const { family } = rule;
+  // The families side by side (the bundle's start waits for the rules); within one, each rule inserted at the
+  // top, so the TCP one ends above the one that refuses everything.
+  const insertFamily = async (family: Family): Promise<void> => {
+    for (const rule of [{ family, bridge, slug, target: 'REJECT' }, { family, bridge, slug, target: 'REJECT', proto: 'tcp' }] satisfies FirewallRule[]) {
       const insert = await xtables(family, ['-I', ...ruleArgs(rule)]);
       if (!insert.ok) throw new DockerError(`${TOOL[family]} could not add the rule that keeps ${bridge} off the host: ${insert.stderr}`);
       added.push(rule);
@@ -120,9 +130,12 @@ export async function blockBridgeToHost(slug: string, bridge: string): Promise<{
       const check = await xtables(family, ['-C', ...ruleArgs(rule)]);
       if (!check.ok) throw new DockerError(`${TOOL[family]} accepted the rule for ${bridge} but does not list it: the host firewall cannot be enforced`);
     }
-  } catch (error) {
+  };
+  // Every family settled before an undo, so none adds a rule after it.
+  const failed = (await Promise.allSettled(families().map(insertFamily))).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
     await undo().catch(() => undefined);
-    throw error;
+    throw failed.reason;
   }
   // As `listFirewallRules` finds them: per family, top first.
   return { rules: families().flatMap((family) => added.filter((r) => r.family === family).reverse()), undo };
