@@ -30,25 +30,25 @@ export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate
   let network: ProbeReport['network'];
   let attempts: ProbeReport['attempts'];
   let dns: ProbeReport['dns'] | undefined;
+  let inside: ReturnType<typeof readInside>;
   if (early.endpointsRemote === true) {
     // The bundle listens in another machine or container, so nothing of it shows in this one's sockets:
     // snapshot them first (before this process opens any of its own), and run the attempts while the bundle starts.
     const sockets = readNetwork();
-    const [notListening, reached] = await Promise.all([timed('listening', waitForConnect(early.endpoints, 5_000)), reach()]);
-    network = { ...sockets, notListening };
-    [attempts, dns] = reached;
+    const listening = timed('listening', waitForConnect(early.endpoints, 5_000));
+    [attempts, dns] = await reach();
+    // Nothing of the bundle shows in this machine's files or processes either, so they are read while it
+    // finishes starting; only once the attempts are over, so these synchronous reads delay none of their limits.
+    inside = readInside(early);
+    network = { ...sockets, notListening: await listening };
   } else {
     const notListening = await timed('listening', waitForListeners(early.endpoints, 5_000));
     // Snapshot sockets before this process opens any of its own.
     network = { ...readNetwork(), notListening };
     [attempts, dns] = await reach();
+    inside = readInside(early);
   }
-  const self = readSelf();
-  const { processes, texts: procTexts } = readProcesses();
-  // Every file but the two the launcher fills in once the bundle has minted the CA (read below).
-  const caFiles = [early.ca.bundlePath, early.ca.filePath];
-  const files = readFiles(early.scanDirs, early.limits, procTexts.reduce((n, t) => n + t.data.length, 0), caFiles);
-  const texts = [...procTexts, ...files.texts].map((t) => ({ source: t.source, data: t.data.toString('base64') }));
+  const { self, processes, texts, truncated } = inside;
   timings.read = now();
   // Then what needs the bundle: egress and its CA.
   const { caDer } = await timed('ca sent', Promise.resolve(late));
@@ -65,10 +65,19 @@ export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate
     self,
     processes,
     texts,
-    ...(files.truncated ? { truncated: files.truncated } : {}),
+    ...(truncated !== undefined ? { truncated } : {}),
     ms: now(),
     timings,
   };
+}
+
+/** Who the probe is, what runs beside it and the files it can read (every one but the two CA files, read once filled). */
+function readInside(early: ProbeSpecEarly): { self: ProbeReport['self']; processes: ProbeReport['processes']; texts: ProbeReport['texts']; truncated?: string } {
+  const self = readSelf();
+  const { processes, texts: procTexts } = readProcesses();
+  const caFiles = [early.ca.bundlePath, early.ca.filePath];
+  const files = readFiles(early.scanDirs, early.limits, procTexts.reduce((n, t) => n + t.data.length, 0), caFiles);
+  return { self, processes, texts: [...procTexts, ...files.texts].map((t) => ({ source: t.source, data: t.data.toString('base64') })), ...(files.truncated ? { truncated: files.truncated } : {}) };
 }
 
 /** Milliseconds since this process started (node's start-up included). */

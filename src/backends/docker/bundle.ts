@@ -1,9 +1,11 @@
 import { constants, createWriteStream, openSync, readFileSync, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 import type { TeardownStack } from '../../launch/teardown.js';
 import { BUNDLE_NODE_FLAGS } from '../../sidecars/node-flags.js';
 import { DockerError, dockerChild } from './cli.js';
-import { connectNetwork, createContainer } from './containers.js';
+import { connectNetwork, createContainer, startContainer } from './containers.js';
+import { engineCall, engineHijack, engineSocket } from './engine.js';
 import { SIDECARS_ENTRY_IN_IMAGE } from './images.js';
 import { BUNDLE_ALIAS, containerName } from './names.js';
 import type { BottleNetwork } from './network.js';
@@ -143,11 +145,12 @@ export interface AttachedBundle {
 }
 
 /**
- * Start a created bundle attached (`docker start -ai`) before its config and
- * secrets exist: node starts and loads the bundle while the rest of the
- * bottle is made, then blocks reading the first line of its stdin (main.ts
- * reads the config only after it). The stop is on `teardown` from now on:
- * stdin ends, and a bundle still waiting for its secrets exits.
+ * Start a created bundle attached (`docker start -ai`, over the engine's
+ * socket where it is local) before its config and secrets exist: node starts
+ * and loads the bundle while the rest of the bottle is made, then blocks
+ * reading the first line of its stdin (main.ts reads the config only after
+ * it). The stop is on `teardown` from now on: stdin ends, and a bundle still
+ * waiting for its secrets exits.
  */
 export function attachDockerBundle(container: { id: string; name: string }, teardown: TeardownStack): AttachedBundle {
   const { name } = container;
@@ -157,39 +160,45 @@ export function attachDockerBundle(container: { id: string; name: string }, tear
   const write = (chunk: Buffer | string): void => void (log ? log.write(chunk) : early.push({ chunk }));
   teardown.defer('close bundle log', () => new Promise<void>((resolve) => (log ? log.end(resolve) : resolve())));
 
-  const attached = dockerChild(['start', '--attach', '--interactive', container.id]);
-  const { stdin, stdout, stderr } = attached;
-  if (stdin === null || stdout === null || stderr === null) throw new Error('docker start gave no pipes');
+  // Not awaited here: the engine answers a start once the container runs (gVisor's boot), which the
+  // agent container's own start must not wait for. handOver waits, and so does the stop.
+  const starting = startAttached(container.id);
   let stopping = false;
-  const exited = new Promise<number | null>((resolve) => attached.once('exit', (code) => resolve(code)));
   teardown.defer('stop bundle', async () => {
     stopping = true;
+    const io = await starting.catch(() => undefined);
+    if (io === undefined) return;
     // Its lifeline: the bundle stops on its own (and flushes its audit) when stdin ends.
-    stdin.end();
-    const timer = setTimeout(() => attached.kill('SIGKILL'), 5_000);
-    await exited;
+    io.stdin.end();
+    const timer = setTimeout(io.kill, 5_000);
+    await io.closed;
     clearTimeout(timer);
   });
   let stderrTail = '';
-  stderr.on('data', (chunk: Buffer) => {
-    write(chunk);
-    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
-  });
   let onReady: (event: Record<string, unknown>) => void = () => undefined;
-  const lines = createInterface({ input: stdout });
-  lines.on('line', (line) => {
-    write(`${line}\n`);
-    try {
-      const event = JSON.parse(line) as Record<string, unknown>;
-      if (event.event === 'ready') onReady(event);
-    } catch {
-      // Not JSON: kept in the log only.
-    }
+  const wired = starting.then((io) => {
+    io.stderr.on('data', (chunk: Buffer) => {
+      write(chunk);
+      stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
+    });
+    const lines = createInterface({ input: io.stdout });
+    lines.on('line', (line) => {
+      write(`${line}\n`);
+      try {
+        const event = JSON.parse(line) as Record<string, unknown>;
+        if (event.event === 'ready') onReady(event);
+      } catch {
+        // Not JSON: kept in the log only.
+      }
+    });
+    return io;
   });
+  void wired.catch(() => undefined); // awaited by handOver; a launch that fails first must not see an unhandled rejection
 
   return {
-    warm: () => void stdin.write('warm\n'),
+    warm: () => void wired.then((io) => io.stdin.write('warm\n')).catch(() => undefined),
     async handOver(opts) {
+      const { stdin, exited } = await wired;
       const logFd = openSync(opts.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
       log = createWriteStream(opts.logFile, { fd: logFd });
       log.on('error', () => undefined);
@@ -213,6 +222,53 @@ export function attachDockerBundle(container: { id: string; name: string }, tear
       return { id: container.id, name, ready, caPem, died };
     },
   };
+}
+
+/** A started container's stdio, attached before it started so no line is lost. */
+interface AttachedIo {
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  /** The attachment ended (the container stopped, or `kill`). */
+  closed: Promise<void>;
+  /** The container's exit status once it stopped (null when unknown). */
+  exited: Promise<number | null>;
+  /** Detach at once (the container itself is removed by its own undo). */
+  kill: () => void;
+}
+
+/**
+ * Attach, then start: two calls on the engine's socket where it is local (the
+ * `docker start -ai` CLI's start is otherwise the bundle's first cost on the
+ * way to ready), else that CLI. The engine closes the container's stdin when
+ * the attachment's write side ends, or when this process dies (its socket
+ * closes), which is the bundle's lifeline either way.
+ */
+async function startAttached(id: string): Promise<AttachedIo> {
+  const socket = engineSocket();
+  if (socket === undefined) {
+    const child = dockerChild(['start', '--attach', '--interactive', id]);
+    const { stdin, stdout, stderr } = child;
+    if (stdin === null || stdout === null || stderr === null) throw new Error('docker start gave no pipes');
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { stdin, stdout, stderr, exited, closed: exited.then(() => undefined), kill: () => child.kill('SIGKILL') };
+  }
+  const stream = await engineHijack(socket, `/containers/${encodeURIComponent(id)}/attach?stream=1&stdin=1&stdout=1&stderr=1`, `docker start --attach --interactive ${id}`);
+  try {
+    await startContainer(id);
+  } catch (error) {
+    stream.destroy();
+    throw error;
+  }
+  const exited = stream.closed.then(async () => {
+    try {
+      const done = (await engineCall(socket, 'POST', `/containers/${encodeURIComponent(id)}/wait`, `docker wait ${id}`)) as { StatusCode?: unknown };
+      return typeof done.StatusCode === 'number' ? done.StatusCode : null;
+    } catch {
+      return null;
+    }
+  });
+  return { stdin: stream.stdin, stdout: stream.stdout, stderr: stream.stderr, closed: stream.closed, exited, kill: stream.destroy };
 }
 
 const HOST_ONLY = new Set(['PATH', 'HOME', 'TMPDIR', 'LANG']);

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
+import type { Socket } from 'node:net';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { DockerError } from './cli.js';
 
 /**
@@ -7,7 +9,8 @@ import { DockerError } from './cli.js';
  * network and container creation, connect, start), spoken directly over the
  * engine's unix socket: each is a couple of milliseconds, where a `docker`
  * CLI run is a Go program's start (15 ms idle, 50–100 ms on a loaded host).
- * Everything else (builds, exec, attach, listing) stays with the CLI.
+ * The bundle's attach and the probe's exec use a hijacked stream (`engineHijack`).
+ * Everything else (builds, the agent's exec, listing) stays with the CLI.
  *
  * Only the local socket: DOCKER_HOST=unix://PATH or, with neither DOCKER_HOST
  * nor DOCKER_CONTEXT set, /var/run/docker.sock. Anything else (a context, a
@@ -135,4 +138,93 @@ export function engineUpload(socketPath: string, container: string, path: string
     tar.on('error', (e: Error) => req.destroy(e));
     tar.pipe(req);
   });
+}
+
+/** A hijacked attach or exec stream: raw bytes in, docker's multiplexed frames out, split back into two streams. */
+export interface HijackedStream {
+  /** The process's stdin; `end()` closes it (a half-close: its output still comes). */
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  /** Resolves once the engine closed the stream (the process ended, or `destroy`). */
+  closed: Promise<void>;
+  destroy: () => void;
+}
+
+/**
+ * `POST path` upgraded to a raw stream (what the CLI does for `start -ai` and
+ * `exec -i`: `Upgrade: tcp`, the engine answers 101 and the connection
+ * carries the process's stdio). Without a TTY the engine frames its output:
+ * an 8-byte header (stream 1 stdout / 2 stderr, 3 zero bytes, the payload's
+ * length as a big-endian uint32), then the payload. Rejects with the engine's
+ * words when it refuses (no such container, not running).
+ */
+export function engineHijack(socketPath: string, path: string, what: string, body?: unknown, timeoutMs = 60_000): Promise<HijackedStream> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request({
+      socketPath,
+      agent: false,
+      method: 'POST',
+      path: `/${API_VERSION}${path}`,
+      headers: {
+        Host: 'docker',
+        Connection: 'Upgrade',
+        Upgrade: 'tcp',
+        ...(payload !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {}),
+      },
+      timeout: timeoutMs,
+    });
+    req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
+      // The stream lives as long as its process: no idle limit from here on.
+      socket.setTimeout(0);
+      resolve(demultiplex(socket, head));
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          parsed = { message: Buffer.concat(chunks).toString('utf8').trim().slice(0, 500) };
+        }
+        reject(engineFailure(what, { status: res.statusCode ?? 0, body: parsed }));
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? `no Docker engine answers at ${socketPath} (is dockerd running?)` : e.message;
+      reject(new DockerError(`${what} failed: ${why}`, why));
+    });
+    req.end(payload);
+  });
+}
+
+function demultiplex(socket: Socket, head: Buffer): HijackedStream {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let pending: Buffer = Buffer.alloc(0);
+  const take = (chunk: Buffer): void => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 8) {
+      const size = pending.readUInt32BE(4);
+      if (pending.length < 8 + size) break;
+      (pending[0] === 2 ? stderr : stdout).write(pending.subarray(8, 8 + size));
+      pending = pending.subarray(8 + size);
+    }
+  };
+  if (head.length > 0) take(head);
+  socket.on('data', take);
+  // A process that died leaves a broken stream: the close is what callers watch, never an EPIPE.
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      stdout.end();
+      stderr.end();
+      resolve();
+    }),
+  );
+  return { stdin: socket, stdout, stderr, closed, destroy: () => socket.destroy() };
 }

@@ -9,9 +9,10 @@ import { isBridgeName, SLUG_LABEL } from './names.js';
  * Docker's `--internal` only filters forwarded traffic: a container on an
  * internal network still has a route to its bridge's gateway, and whatever
  * it sends to any address of the host itself (the gateway, another bridge,
- * a service on 0.0.0.0) goes through INPUT, which Docker leaves open. One
+ * a service on 0.0.0.0) goes through INPUT, which Docker leaves open. A
  * rule per address family closes that: everything that enters the host from
- * the bottle's internal bridge is refused. Traffic between the agent and the
+ * the bottle's internal bridge is refused (TCP by a reset, from a second rule
+ * above it; the rest by ICMP). Traffic between the agent and the
  * bundle is bridged, never addressed to the host, so it is not affected.
  */
 
@@ -28,6 +29,14 @@ export interface FirewallRule {
    * from earlier versions, found and removed by `cleanup`.
    */
   target: 'REJECT' | 'DROP';
+  /**
+   * `tcp`: the REJECT rule's companion above it, answering TCP with a reset
+   * instead of ICMP. The kernel rate-limits the ICMP errors it sends to one
+   * address (a burst of 6, then one a second), so with both kinds of attempt
+   * at every host address the probe's last UDP attempts met silence and
+   * waited out their limit; resets are not ICMP and are not limited.
+   */
+  proto?: 'tcp';
 }
 
 const TOOL: Record<Family, string> = { ipv4: 'iptables', ipv6: 'ip6tables' };
@@ -42,7 +51,8 @@ function families(): Family[] {
 }
 
 function ruleArgs(rule: FirewallRule): string[] {
-  return ['INPUT', '-i', rule.bridge, '-m', 'comment', '--comment', `${SLUG_LABEL}=${rule.slug}`, '-j', rule.target];
+  const tcp = rule.proto === 'tcp';
+  return ['INPUT', '-i', rule.bridge, ...(tcp ? ['-p', 'tcp'] : []), '-m', 'comment', '--comment', `${SLUG_LABEL}=${rule.slug}`, '-j', rule.target, ...(tcp ? ['--reject-with', 'tcp-reset'] : [])];
 }
 
 async function xtables(family: Family, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
@@ -61,12 +71,21 @@ export async function hostFirewallSupport(): Promise<{ ok: true } | { ok: false;
     ok: false,
     reason: `${why}. The docker backend adds a host firewall rule so the bottle's internal network reaches nothing on this machine, and it does not launch without it`,
   });
-  if (process.platform !== 'linux') return refuse(`the host firewall rule needs Linux (this is ${process.platform})`);
-  if (process.getuid?.() !== 0) return refuse('adding a host firewall rule (iptables) needs root: run bot-bottle as root or use the bwrap backend');
+  const basic = basicSupport();
+  if (!basic.ok) return refuse(basic.reason);
   for (const family of families()) {
-    if (!onPath(TOOL[family])) return refuse(`${TOOL[family]} is not installed (scripts/install-system-deps.sh installs it)`);
     const probe = await xtables(family, ['-S', 'INPUT']);
     if (!probe.ok) return refuse(`${TOOL[family]} cannot read the INPUT chain: ${probe.stderr || 'unknown error'}`);
+  }
+  return { ok: true };
+}
+
+/** What needs no run of iptables: Linux, root, the tools installed. */
+function basicSupport(): { ok: true } | { ok: false; reason: string } {
+  if (process.platform !== 'linux') return { ok: false, reason: `the host firewall rule needs Linux (this is ${process.platform})` };
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'adding a host firewall rule (iptables) needs root: run bot-bottle as root or use the bwrap backend' };
+  for (const family of families()) {
+    if (!onPath(TOOL[family])) return { ok: false, reason: `${TOOL[family]} is not installed (scripts/install-system-deps.sh installs it)` };
   }
   return { ok: true };
 }
@@ -80,8 +99,9 @@ export async function hostFirewallSupport(): Promise<{ ok: true } | { ok: false;
  */
 export async function blockBridgeToHost(slug: string, bridge: string): Promise<{ rules: FirewallRule[]; undo: () => Promise<void> }> {
   if (!isSlug(slug) || !isBridgeName(bridge)) throw new DockerError(`refusing a firewall rule for "${bridge}" of "${slug}": not a bot-bottle bridge`);
-  const support = await hostFirewallSupport();
-  if (!support.ok) throw new DockerError(support.reason);
+  // The chain was read when the backend was chosen (hostFirewallSupport); an insert that fails now says why.
+  const support = basicSupport();
+  if (!support.ok) throw new DockerError(`${support.reason}. The docker backend adds a host firewall rule so the bottle's internal network reaches nothing on this machine, and it does not launch without it`);
   if (!existsSync(`/sys/class/net/${bridge}`)) {
     throw new DockerError(
       `the bottle's bridge ${bridge} is not an interface of this machine (a remote engine, DOCKER_HOST, or Docker Desktop?): the host firewall rule that keeps the bottle off the host cannot be enforced here, so the docker backend refuses to launch`,
@@ -99,9 +119,10 @@ export async function blockBridgeToHost(slug: string, bridge: string): Promise<{
     }
     if (failures.length > 0) throw new DockerError(failures.join('; '));
   };
-  try {
-    for (const family of families()) {
-      const rule: FirewallRule = { family, bridge, slug, target: 'REJECT' };
+  // The families side by side (the bundle's start waits for the rules); within one, each rule inserted at the
+  // top, so the TCP one ends above the one that refuses everything.
+  const insertFamily = async (family: Family): Promise<void> => {
+    for (const rule of [{ family, bridge, slug, target: 'REJECT' }, { family, bridge, slug, target: 'REJECT', proto: 'tcp' }] satisfies FirewallRule[]) {
       const insert = await xtables(family, ['-I', ...ruleArgs(rule)]);
       if (!insert.ok) throw new DockerError(`${TOOL[family]} could not add the rule that keeps ${bridge} off the host: ${insert.stderr}`);
       added.push(rule);
@@ -109,11 +130,15 @@ export async function blockBridgeToHost(slug: string, bridge: string): Promise<{
       const check = await xtables(family, ['-C', ...ruleArgs(rule)]);
       if (!check.ok) throw new DockerError(`${TOOL[family]} accepted the rule for ${bridge} but does not list it: the host firewall cannot be enforced`);
     }
-  } catch (error) {
+  };
+  // Every family settled before an undo, so none adds a rule after it.
+  const failed = (await Promise.allSettled(families().map(insertFamily))).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
     await undo().catch(() => undefined);
-    throw error;
+    throw failed.reason;
   }
-  return { rules: [...added], undo };
+  // As `listFirewallRules` finds them: per family, top first.
+  return { rules: families().flatMap((family) => added.filter((r) => r.family === family).reverse()), undo };
 }
 
 /** Remove every copy of one rule; a rule that is already gone is done. */
@@ -129,7 +154,7 @@ export async function removeFirewallRule(rule: FirewallRule): Promise<void> {
   throw new DockerError(`${TOOL[rule.family]} still lists the rule for ${rule.bridge} after removing it 8 times`);
 }
 
-const LISTED = /^-A INPUT -i (\S+) -m comment --comment "?bot-bottle\.slug=([^"\s]+)"? -j (DROP|REJECT)(?: --reject-with icmp6?-port-unreachable)?$/;
+const LISTED = /^-A INPUT -i (\S+) (-p tcp )?-m comment --comment "?bot-bottle\.slug=([^"\s]+)"? -j (DROP|REJECT)(?: --reject-with (icmp6?-port-unreachable|tcp-reset))?$/;
 
 /** Every bot-bottle rule in the host's INPUT chains, for `cleanup`. Lines that do not parse as ours are ignored. */
 export async function listFirewallRules(): Promise<FirewallRule[]> {
@@ -140,7 +165,11 @@ export async function listFirewallRules(): Promise<FirewallRule[]> {
     if (!listing.ok) continue;
     for (const line of listing.stdout.split('\n')) {
       const m = LISTED.exec(line.trim());
-      if (m?.[1] !== undefined && m[2] !== undefined && isBridgeName(m[1]) && isSlug(m[2])) rules.push({ family, bridge: m[1], slug: m[2], target: m[3] === 'DROP' ? 'DROP' : 'REJECT' });
+      const [, bridge, tcp, slug, target, rejectWith] = m ?? [];
+      if (bridge === undefined || slug === undefined || !isBridgeName(bridge) || !isSlug(slug)) continue;
+      // Only the two shapes launches add (and legacy DROP): a TCP rule is ours only with its reset.
+      if ((tcp !== undefined) !== (rejectWith === 'tcp-reset') || (tcp !== undefined && target !== 'REJECT')) continue;
+      rules.push({ family, bridge, slug, target: target === 'DROP' ? 'DROP' : 'REJECT', ...(tcp !== undefined ? { proto: 'tcp' as const } : {}) });
     }
   }
   return rules;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { internalAddressing } from '../../../src/backends/docker/addressing.js';
 import { docker, DockerError } from '../../../src/backends/docker/cli.js';
 import { createArgs, createContainer, removeContainer, startContainer, type ContainerSpec } from '../../../src/backends/docker/containers.js';
-import { engineRequest, engineSocket } from '../../../src/backends/docker/engine.js';
+import { engineHijack, engineRequest, engineSocket } from '../../../src/backends/docker/engine.js';
 import { copyGuestFilesBeforeStart, createAgentContainer, guestCaBinds, guestCaFiles, trustGuestCa } from '../../../src/backends/docker/guest.js';
 import { ensureAgentImage, imageId } from '../../../src/backends/docker/images.js';
 import { createInternalNetwork, removeNetwork, type BottleNetwork } from '../../../src/backends/docker/network.js';
@@ -119,6 +119,28 @@ describe.skipIf(missingOfflineBase())('the Engine API calls (real engine)', () =
       aliases: ['sidecars'],
       ipam: { IPv4Address: internal.addressing!.bundle },
     });
+  }, 60_000);
+
+  it('a hijacked attach splits stdout from stderr, and ending its write side closes the container\'s stdin (the bundle\'s lifeline)', async () => {
+    const socket = engineSocket();
+    if (socket === undefined) throw new Error('no local engine socket');
+    const created = await createContainer({ slug, role: 'sidecars', name: `${containerName(slug, 'sidecars')}-attach`, image: shell, network: internal.name, interactive: true, command: ['sh', '-c', 'echo out; echo err >&2; cat; echo "after $?"'] });
+    stack.defer('attach container', created.undo);
+    await expect(engineHijack(socket, '/containers/bot-bottle-gone/attach?stream=1&stdin=1&stdout=1&stderr=1', 'docker start -ai bot-bottle-gone')).rejects.toThrow(/docker start -ai bot-bottle-gone failed: Error response from daemon: No such container/);
+    const stream = await engineHijack(socket, `/containers/${created.id}/attach?stream=1&stdin=1&stdout=1&stderr=1`, 'docker start -ai');
+    const read = (from: NodeJS.ReadableStream): Promise<string> => new Promise((resolve) => {
+      let text = '';
+      from.on('data', (c: Buffer) => (text += c.toString('utf8')));
+      from.on('end', () => resolve(text));
+    });
+    const [out, err] = [read(stream.stdout), read(stream.stderr)];
+    await startContainer(created.id);
+    // A large line crosses several of the engine's frames.
+    const big = 'x'.repeat(100_000);
+    stream.stdin.end(`in ${big}\n`);
+    await stream.closed;
+    expect(await out).toBe(`out\nin ${big}\nafter 0\n`);
+    expect(await err).toBe('err\n');
   }, 60_000);
 
   it("reads the engine's refusals as the CLI does: a missing image, an object already gone", async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +124,27 @@ describe.skipIf(missingOfflineBase())("a bottle's networks and its host firewall
     await rule.undo();
     expect((await listFirewallRules()).filter((r) => r.slug === slug)).toEqual([]);
     expect(await reach(internalGw, onInternal.port)).toBe('open');
+  }, 120_000);
+
+  it('refuses at once more attempts than the kernel sends ICMP errors for in a burst (TCP by reset)', async () => {
+    const [internalGw] = await networkGateways(internal.name);
+    if (internalGw === undefined) throw new Error('no gateway');
+    const rule = await blockBridgeToHost(slug, internal.bridge!);
+    stack.defer('firewall rule (burst)', rule.undo);
+    try {
+      expect(rule.rules.filter((r) => r.family === 'ipv4').map((r) => r.proto ?? 'all')).toEqual(['tcp', 'all']);
+      // 8 TCP and 4 UDP attempts at once at closed ports of the host (the containment probe makes as many,
+      // one of each per host address). The kernel answers a burst of 6 ICMP errors to one address, then
+      // one a second: with TCP refused by ICMP too, the later attempts met silence and timed out.
+      const script = `const net = require('node:net'); const dgram = require('node:dgram'); const host = ${JSON.stringify(internalGw)};
+const tcp = (port) => new Promise((done) => { const s = net.connect({ host, port }); const t = setTimeout(() => { s.destroy(); done('timeout'); }, 3000); s.on('connect', () => { clearTimeout(t); s.destroy(); done('connected'); }); s.on('error', (e) => { clearTimeout(t); done(e.code); }); });
+const udp = (port) => new Promise((done) => { const s = dgram.createSocket('udp4'); const t = setTimeout(() => { s.close(); done('timeout'); }, 3000); s.on('error', (e) => { clearTimeout(t); s.close(); done(e.code); }); s.connect(port, host, () => s.send('x')); });
+Promise.all([...[1, 2, 3, 4, 5, 6, 7, 8].map((i) => tcp(9 + i)), ...[1, 2, 3, 4].map((i) => udp(9 + i))]).then((r) => console.log(JSON.stringify(r)));`;
+      const out = await docker(['run', '--rm', '--network', internal.name, '--cap-drop', 'ALL', ...labelArgs(slug, 'agent'), '--mount', `type=bind,source=${realpathSync(process.execPath)},target=/bb-node,readonly`, shell, '/bb-node', '-e', script]);
+      expect(JSON.parse(out)).toEqual(Array(12).fill('ECONNREFUSED'));
+    } finally {
+      await rule.undo();
+    }
   }, 120_000);
 
   it.skipIf(missingRunsc())('under gVisor too: the bundle by alias, the host dropped', async () => {
