@@ -17,8 +17,11 @@ RUN groupadd --gid 1000 agent && useradd --uid 1000 --gid agent --home-dir /home
 ARG CODEX_VERSION
 COPY program/ /opt/codex/
 # The binary must run on this base and be the pinned version.
+# Its tools are linked into /usr/local/bin too: a login shell (`bash -lc`, which Codex may run commands
+# through) resets PATH from /etc/profile and would lose /opt/codex/codex-path.
 RUN test -n "$CODEX_VERSION" \
     && ln -s /opt/codex/bin/codex /usr/local/bin/codex \
+    && for tool in /opt/codex/codex-path/*; do ln -s "$tool" /usr/local/bin/; done \
     && test "$(codex --version)" = "codex-cli $CODEX_VERSION"
 LABEL bot-bottle.program="@openai/codex@${CODEX_VERSION}"
 ENV PATH=/opt/codex/codex-path:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -169,7 +169,8 @@ export const codexScript: ModelScript = (call) => {
   }
   if (prompt.startsWith('which rg')) {
     // Codex's bundled ripgrep, which its agent is told to search with, on the agent's PATH.
-    if (outputs.length === 0) return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: 'rg --version | head -n 1' } }];
+    // Also through a login shell, whose /etc/profile resets PATH (Codex may run commands that way).
+    if (outputs.length === 0) return [{ type: 'function_call', name: 'exec_command', arguments: { cmd: "rg --version | head -n 1; bash -lc 'echo login; rg --version | head -n 1'" } }];
     return [{ type: 'message', text: `RG ${outputs[0]?.replace(/\s+/g, ' ') ?? ''}` }];
   }
   return [{ type: 'message', text: `ECHO ${prompt}` }];

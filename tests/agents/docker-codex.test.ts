@@ -81,7 +81,7 @@ for (const runtime of ['runc', 'runsc'] as DockerRuntime[]) {
     it("finds the tools Codex ships for its agent (ripgrep) on the agent's PATH", async () => {
       const rg = await w.cli(['start', 'coder', '--backend', 'docker', '--headless', '--prompt', 'which rg'], { timeoutMs: 300_000 });
       expect(rg.exitCode, `${rg.stdout}\n${rg.stderr}`).toBe(0);
-      expect(rg.stdout).toMatch(/RG .*ripgrep \d+/);
+      expect(rg.stdout).toMatch(/RG .*ripgrep \d+.* login ripgrep \d+/);
     }, 300_000);
   });
 }
