@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureAgentImage, ensureSidecarsImage } from '../src/backends/docker/images.js';
 import { detectRuntime, type DockerRuntime } from '../src/backends/docker/runtime.js';
+import { median, timed } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const root = mkdtempSync(join(tmpdir(), 'bb-bench-docker-'));
@@ -22,18 +23,6 @@ cpSync('examples/bottles', join(home, 'bottles'), { recursive: true });
 cpSync('examples/agents', join(home, 'agents'), { recursive: true });
 // BENCH_CLI: another build's dist/cli.js (its images are built by a first, unmeasured start).
 const cli = process.env.BENCH_CLI ?? join(process.cwd(), 'dist', 'cli.js');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
-
-function timed(fn: () => void): number {
-  const t = performance.now();
-  fn();
-  return performance.now() - t;
-}
 
 // BENCH_DOCKER_RUNTIMES=runc,runsc measures both in one run, alternated (default: the one a bottle would use).
 const detected = await detectRuntime();

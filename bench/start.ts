@@ -13,6 +13,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { benchClaudeStart, type ClaudeStartResult } from './claude-start.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { median, timed } from './stats.js';
 
 const backendFlag = process.argv.indexOf('--backend');
 if (backendFlag >= 0 && process.argv[backendFlag + 1] === 'docker') {
@@ -29,18 +30,6 @@ cpSync('examples/agents', join(home, 'agents'), { recursive: true });
 const cli = process.env.BENCH_CLI ?? join(process.cwd(), 'dist', 'cli.js');
 // BENCH_CLAUDE_ONLY=1: only the claude -p comparison. BENCH_COMPARE_CLI: a second build's CLI, its claude -p bottle alternated with this one's.
 const claudeOnly = process.env.BENCH_CLAUDE_ONLY === '1';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
-
-function timed(fn: () => void): number {
-  const t = performance.now();
-  fn();
-  return performance.now() - t;
-}
 
 /** CPU (user + system, ms) of every child this process has waited for, and theirs: a busy machine slows wall time, not this. */
 function childrenCpuMs(): number {
