@@ -8,10 +8,9 @@ import type { TeardownStack } from '../../launch/teardown.js';
 import { caBundle } from '../../provision/ca-bundle.js';
 import { GUEST_HOME, GUEST_PATH, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
 import type { BottlePlan } from '../../plan/types.js';
-import { bottleStatePaths, homePaths } from '../../state/paths.js';
 import { PidRecord } from '../../state/pids.js';
 import { identify, signalProcess } from '../../state/process-identity.js';
-import { chownTree, removeTree } from '../../util/safe-fs.js';
+import { chownTree } from '../../util/safe-fs.js';
 import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
 import { hostProgram } from './host-program.js';
 import { initScript, type Forward } from './init-script.js';
@@ -21,6 +20,7 @@ import { lendWorkspace } from './ownership.js';
 import { rootStaging, SANDBOX_HOST_UID } from './root-staging.js';
 import { findOnPath } from '../probe.js';
 import { bwrapProbe, PROBE_FDS, probeFiles, type ProbePipes } from './containment.js';
+import { freshRunFolder } from '../../launch/run-folder.js';
 
 const FORWARDS: Forward[] = [
   { name: 'egress', port: 3128, socket: 'egress.sock' },
@@ -36,17 +36,13 @@ const FORWARDS: Forward[] = [
  * the seccomp filter and the host program binds.
  */
 export function bwrapBoundary(plan: BottlePlan, ctx: BoundaryContext): Promise<Boundary> {
-  const paths = bottleStatePaths(plan.slug, ctx.home);
   const stack = ctx.teardown;
-  const run = paths.runDir;
-  const stateRoot = homePaths(ctx.home).stateRoot;
-  removeTree(stateRoot, run);
+  // 0o711: as root the sandbox runs as another uid and reaches its sockets and seed through it.
+  const { paths, run, pids } = freshRunFolder(plan.slug, ctx.home, stack, 0o711);
   const sockDir = join(run, 'sock');
   const seedDir = join(run, 'seed');
   mkdirSync(sockDir, { recursive: true, mode: 0o711 });
   mkdirSync(seedDir, { recursive: true, mode: 0o755 });
-  stack.defer('remove run folder', () => removeTree(stateRoot, run));
-  const pids = new PidRecord(join(run, 'pids.json'));
   const asRoot = process.getuid?.() === 0;
   let forwards = FORWARDS;
 

@@ -5,9 +5,8 @@ import { isAbsolute, join } from 'node:path';
 import type { BottlePlan } from '../../plan/types.js';
 import { GUEST_UID } from '../../provision/layout.js';
 import { readMetadata, writeMetadata } from '../../state/metadata.js';
-import { PidRecord } from '../../state/pids.js';
-import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
-import { chownTree, removeTree } from '../../util/safe-fs.js';
+import { queueDir } from '../../state/paths.js';
+import { chownTree } from '../../util/safe-fs.js';
 import { trace } from '../../util/trace.js';
 import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
 import { DockerError } from './cli.js';
@@ -20,6 +19,7 @@ import { agentImageFor } from './snapshot.js';
 import { createEgressNetwork, createInternalNetwork } from './network.js';
 import { dockerProbeTargets, probeBinds, startDockerProbe } from './probe.js';
 import type { RuntimeChoice } from './runtime.js';
+import { freshRunFolder } from '../../launch/run-folder.js';
 
 /**
  * One docker bottle's boundary: the sidecar bundle is a container on the
@@ -37,15 +37,9 @@ import type { RuntimeChoice } from './runtime.js';
  * then starts the bundle and the agent container side by side.
  */
 export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, runtime: RuntimeChoice): Promise<Boundary> {
-  const paths = bottleStatePaths(plan.slug, ctx.home);
   const stack = ctx.teardown;
-  const stateRoot = homePaths(ctx.home).stateRoot;
-  const run = paths.runDir;
-  removeTree(stateRoot, run);
-  mkdirSync(run, { recursive: true, mode: 0o700 });
-  stack.defer('remove run folder', () => removeTree(stateRoot, run));
-  // The launching CLI's identity: `stop` asks it first, `cleanup` tells a live bottle from an orphan by it.
-  new PidRecord(join(run, 'pids.json'));
+  // Its pids.json holds the launching CLI's identity: `stop` asks it first, `cleanup` tells a live bottle from an orphan by it.
+  const { paths, run } = freshRunFolder(plan.slug, ctx.home, stack);
   // The bundle's queue is bound into its container, so it must exist first (prepareState removes a new one on failure).
   mkdirSync(queueDir(plan.slug, ctx.home), { recursive: true, mode: 0o700 });
   const configFile = join(run, 'sidecars.json');

@@ -5,9 +5,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BottlePlan } from '../../plan/types.js';
 import { GUEST_CA_FILE, GUEST_HOME, GUEST_UID, GUEST_USER } from '../../provision/layout.js';
-import { PidRecord } from '../../state/pids.js';
-import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
-import { chownTree, removeTree } from '../../util/safe-fs.js';
+import { queueDir } from '../../state/paths.js';
+import { chownTree } from '../../util/safe-fs.js';
 import { trace } from '../../util/trace.js';
 import { bundleBinds, startDockerBundle } from '../docker/bundle.js';
 import { BUNDLE_ALIAS } from '../docker/names.js';
@@ -21,6 +20,7 @@ import { bringUpMachine, installCa, ownHome, type MachineDeps } from './machine.
 import { ensurePack } from './pack.js';
 import { machineVolumes, packCacheDir } from './plan.js';
 import { machineNameFor, type SmolvmRun } from './smolvm.js';
+import { freshRunFolder } from '../../launch/run-folder.js';
 
 export interface SmolvmAccess {
   run: SmolvmRun;
@@ -42,15 +42,8 @@ export interface SmolvmAccess {
  * stopped and deleted, bundle stopped and removed, networks removed).
  */
 export function smolmachinesLaunchBoundary(plan: BottlePlan, ctx: BoundaryContext, smolvm: SmolvmAccess): Boundary {
-  const paths = bottleStatePaths(plan.slug, ctx.home);
   const stack = ctx.teardown;
-  const stateRoot = homePaths(ctx.home).stateRoot;
-  const run = paths.runDir;
-  removeTree(stateRoot, run);
-  mkdirSync(run, { recursive: true, mode: 0o700 });
-  stack.defer('remove run folder', () => removeTree(stateRoot, run));
-  // The launching CLI, for `list`, `stop` and `cleanup` (its identity, never a bare pid).
-  new PidRecord(join(run, 'pids.json'));
+  const { paths, run } = freshRunFolder(plan.slug, ctx.home, stack);
   mkdirSync(queueDir(plan.slug, ctx.home), { recursive: true, mode: 0o700 });
   const configFile = join(run, 'sidecars.json');
   const caCertOut = join(run, 'ca.pem');
