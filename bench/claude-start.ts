@@ -8,7 +8,7 @@
  * api.anthropic.com) and Claude Code installed (scripts/install-agents.sh).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManifestCatalog } from '../src/manifest/catalog.js';
 import { CLAUDE_ENV } from '../src/plan/claude.js';
@@ -37,6 +37,24 @@ export interface ClaudeStartResult {
 
 const PROMPT = 'say: first output';
 let started = 0;
+
+/** The newest bottle's sidecar log, each line's time as ms since `since` (BENCH_DUMP). */
+function bundleLog(home: string, since: number): string {
+  const state = join(home, 'state');
+  const logs = readdirSync(state).map((slug) => join(state, slug, 'sidecars.log')).filter((f) => existsSync(f));
+  const newest = logs.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (newest === undefined) return '(no sidecars.log)';
+  const audit = join(newest, '..', 'egress-audit.jsonl');
+  return [readFileSync(newest, 'utf8'), existsSync(audit) ? readFileSync(audit, 'utf8') : ''].join('\n').split('\n').filter(Boolean).map((line) => {
+    try {
+      const e = JSON.parse(line) as { time?: string; [k: string]: unknown };
+      const { time, ...rest } = e;
+      return `  bundle ${time ? Date.parse(time) - since : '?'} ms ${JSON.stringify(rest).slice(0, 200)}`;
+    } catch {
+      return `  bundle ${line.slice(0, 200)}`;
+    }
+  }).join('\n');
+}
 
 /** Milliseconds from spawn to the first byte on stdout, and stderr; fails unless the reply arrives and the exit is clean. */
 function firstOutput(file: string, args: string[], env: Record<string, string>, cwd: string): Promise<{ first: number; stderr: string }> {
@@ -114,6 +132,9 @@ export async function benchClaudeStart(root: string, cli: string, runs: number, 
       const seen = fake.requests.length;
       const { first, stderr } = await firstOutput(file, args, env, cwd);
       const requests = fake.requests.slice(seen);
+      // BENCH_DUMP=1: every run's trace lines and the fake API's request times, to see where a bottle's time goes.
+      if (process.env.BENCH_DUMP === '1' && file !== 'claude') console.error(bundleLog(home, started));
+      if (process.env.BENCH_DUMP === '1') console.error(`--- ${file === 'claude' ? 'bare' : 'bottle'}\n${stderr.split('\n').filter((l) => l.includes('trace')).join('\n')}\n${requests.map((r) => `${(r.at - started).toFixed(0)} ms ${r.method ?? ''} ${r.path}`).join('\n')}`);
       if (!into) return;
       into.first.push(first);
       into.ready.push(...traced(stderr, 'sidecars ready'));

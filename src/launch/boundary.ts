@@ -52,6 +52,8 @@ export interface ReadyBundle {
   died: Promise<string>;
   /** Strings only the bundle's host-side command line holds (the containment check looks for them inside). */
   hostProcessMarkers: string[];
+  /** The bundle's own start-up milestones, ms since its process started (its ready line's `startMs`; for the trace). */
+  startMs?: unknown;
   /**
    * Starts the bundle's warm-ups (leaf certificates, upstream trust, the MCP
    * server) once the agent is released, so they overlap the agent's start and

@@ -140,7 +140,7 @@ export function hostSidecarHost(dir: string, onReady: (bundle: HostSidecars) => 
       const bundle = await startHostSidecars({ configFile, logFile: opts.logFile, env: opts.settings, teardown: opts.teardown });
       rmSync(secretsFile, { force: true });
       onReady(bundle);
-      return { caPem: readFileSync(opts.config.egress.caCertOut, 'utf8'), died: bundle.died, hostProcessMarkers: [configFile, bundle.marker], warm: () => bundle.warm() };
+      return { caPem: readFileSync(opts.config.egress.caCertOut, 'utf8'), died: bundle.died, hostProcessMarkers: [configFile, bundle.marker], startMs: bundle.ready.startMs, warm: () => bundle.warm() };
     },
   };
 }

@@ -54,7 +54,7 @@ export async function launchBottle(plan: BottlePlan, backend: Backend, ctx: Orch
   trace('guest provisioned');
 
   const bundle = await starting;
-  trace('sidecars ready');
+  trace(`sidecars ready${bundleMarks(bundle.startMs)}`);
   await guest.trust(bundle.caPem);
   // The agent starts only once the gate has judged what the probe saw from inside.
   if (containment.enabled) await containment.verify(guest.probe(bundle));
@@ -63,4 +63,10 @@ export async function launchBottle(plan: BottlePlan, backend: Backend, ctx: Orch
   await guest.release();
   bundle.warm?.();
   return { slug: plan.slug, exited: guest.exited, failed: bundle.died };
+}
+
+/** The bundle's own start-up milestones (its ready line's `startMs`), for the trace. */
+function bundleMarks(marks: unknown): string {
+  if (typeof marks !== 'object' || marks === null) return '';
+  return ` (bundle ms since its start: ${Object.entries(marks).map(([k, v]) => `${k} ${String(v)}`).join(', ')})`;
 }

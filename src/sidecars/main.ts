@@ -1,4 +1,5 @@
 import { runSidecars } from './run.js';
+import { mark } from './marks.js';
 import { readConfigLine } from './stdin-config.js';
 import { readStdinSecrets } from './stdin-secrets.js';
 
@@ -42,6 +43,7 @@ if (fromArgv === undefined ? !onStdin || !process.argv.includes('--exit-with-par
     // bottle is read, before the config names it.
     void (async () => {
       const [egress, supervise] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
+      mark('modules');
       for (const step of [...egress.egressIdleWarmups(process.env), () => supervise.preloadMcp()]) {
         if (config !== undefined) return; // the rest runs at the launcher's `warm`, as for any bundle
         await new Promise((resolve) => setImmediate(resolve));
@@ -55,6 +57,7 @@ if (fromArgv === undefined ? !onStdin || !process.argv.includes('--exit-with-par
       process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
       process.exit(1);
     }
+    mark('config');
     // Stdin ended first: the CLI ran no launch, or died. Nothing was started.
     if (config === undefined) process.exit(0);
   }

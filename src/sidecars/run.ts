@@ -1,4 +1,5 @@
 import { loadSidecarConfig, type SidecarConfig } from './config.js';
+import { mark, startMarks } from './marks.js';
 import { readBundleSecrets, type BundleSecrets } from './secrets.js';
 
 export interface Daemon {
@@ -68,7 +69,7 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
       }),
     );
   }
-  const results = await Promise.allSettled(starting);
+  const results = await Promise.allSettled(starting.map((s) => s.then((r) => (mark(r.name), r))));
   for (const r of results) {
     if (r.status === 'fulfilled') {
       daemons.push(r.value.daemon);
@@ -94,8 +95,9 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
 export async function runSidecars(configFile: string, log: SidecarLog = stdoutLog, warmWhen?: Promise<void>): Promise<void> {
   const config = loadSidecarConfig(configFile);
   const secrets = config.secretsFile !== undefined ? readBundleSecrets(config.secretsFile) : {};
+  mark('config loaded');
   const running = await startSidecars(config, log, secrets);
-  log(running.ready);
+  log({ ...running.ready, startMs: startMarks() });
   // After the ready line has been written: the launcher is told first, the warm-ups overlap its next steps.
   void (warmWhen ?? Promise.resolve()).then(() =>
     setImmediate(() => {

@@ -77,6 +77,19 @@ describe('egress MITM CA', () => {
     expect(n.serialNumber).toMatch(/^[0-7][0-9A-F]+$/i);
   });
 
+  it('prepared keys serve one CA only: the next bottle gets a key of its own', async () => {
+    MitmCa.prepare();
+    const first = join(dir, 'prep1.pem');
+    const second = join(dir, 'prep2.pem');
+    await MitmCa.create('prepared-1', first);
+    await MitmCa.create('prepared-2', second);
+    const a = new X509Certificate(readFileSync(first, 'utf8'));
+    const b = new X509Certificate(readFileSync(second, 'utf8'));
+    expect(a.verify(a.publicKey)).toBe(true);
+    expect(a.subject).toContain('prepared-1');
+    expect(a.publicKey.export({ type: 'spki', format: 'der' }).equals(b.publicKey.export({ type: 'spki', format: 'der' }))).toBe(false);
+  });
+
   it('serves leaves for any name or address that a client trusting only the CA file, read once, accepts', async () => {
     const out = join(dir, 'ca2.pem');
     const ca = await MitmCa.create('b2', out);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MitmCa } from '../../src/sidecars/egress/ca.js';
+import { DlpPolicy } from '../../src/sidecars/egress/dlp-policy.js';
 import { makeUpstreamPki, route, startHarness } from './support.js';
 
 /**
@@ -32,6 +33,33 @@ describe('egress warm-up', () => {
       minted.mockRestore();
       await h.close();
     }
+  });
+});
+
+describe('DLP warm-up', () => {
+  it("runs each route's detectors once over made-up text, with no finding logged and no proposal queued", async () => {
+    const logged: Record<string, unknown>[] = [];
+    const queued: unknown[] = [];
+    const policy = new DlpPolicy({
+      knownSecrets: ['warm-known-secret-0123456789'],
+      knownSecretNames: [],
+      routes: () => [],
+      queue: { propose: (p: unknown) => (queued.push(p), Promise.resolve()) } as never,
+      superviseTimeoutMs: 1000,
+      log: (e) => logged.push(e),
+    });
+    const scanned = vi.spyOn(policy, 'bodyStreamScanner');
+    const replies = vi.spyOn(policy, 'streamScanner');
+    const outbound = ['token_patterns', 'known_secrets'] as const;
+    const inbound = ['naive_injection_detection'] as const;
+    // Two routes with the same lists warm once; a third with other lists warms too.
+    policy.warm([{ outbound: [...outbound], inbound: [...inbound] }, { outbound: [...outbound], inbound: [...inbound] }, { outbound: ['entropy'], inbound: [] }]);
+    await vi.waitFor(() => expect(scanned.mock.calls.length).toBe(2), { timeout: 5_000 });
+    await new Promise((r) => setImmediate(r));
+    expect(scanned.mock.calls.map((c) => c[0])).toEqual([[...outbound], ['entropy']]);
+    expect(replies.mock.calls.map((c) => c[0])).toEqual([[...inbound], []]);
+    expect(logged).toEqual([]);
+    expect(queued).toEqual([]);
   });
 });
 
@@ -64,6 +92,10 @@ describe('sidecars --warm-on-stdin', () => {
       });
     try {
       await seen('ready');
+      // The ready line carries the bundle's own start-up milestones, for BOT_BOTTLE_TRACE on the launcher.
+      const ready = JSON.parse(out.split('\n').find((l) => l.includes('"event":"ready"')) ?? '{}') as { startMs?: Record<string, number> };
+      expect(Object.keys(ready.startMs ?? {})).toEqual(expect.arrayContaining(['config loaded', 'egress routes', 'egress ca', 'egress']));
+      expect(ready.startMs?.egress).toBeGreaterThanOrEqual(ready.startMs?.['config loaded'] ?? Infinity);
       // Long enough for a warm-up scheduled at the ready line to have logged (it runs on the next turn).
       await new Promise((r) => setTimeout(r, 300));
       child.stdin?.write('not yet\n');

@@ -57,7 +57,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       // Knobs and secrets alike go on its stdin: a container's environment is in `docker inspect`.
       const bundle = await attachedBundle.handOver({ caCertOut, secrets: { ...opts.settings, ...opts.secrets }, logFile: opts.logFile });
       const attached = attachedBundle;
-      return { caPem: bundle.caPem, died: bundle.died, hostProcessMarkers: [configFile], warm: () => attached.warm() };
+      return { caPem: bundle.caPem, died: bundle.died, hostProcessMarkers: [configFile], startMs: bundle.ready.startMs, warm: () => attached.warm() };
     },
   };
 

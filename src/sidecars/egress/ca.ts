@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject, type KeyPairKeyObjectResult } from 'node:crypto';
 import { isIP } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
@@ -81,8 +81,9 @@ export class MitmCa {
   private ca: MintedCa | undefined;
   /** Insertion order is use order (a hit is moved to the end): the first key is the least recently used. */
   private readonly contexts = new Map<string, { ctx: Promise<SecureContext>; minted: number }>();
+  private readonly keys = takePreparedKeys();
   // One leaf key shared by every host: minting a leaf is then one signature.
-  private readonly leafKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  private readonly leafKey = this.keys.leaf;
   private readonly leafKeyPem = this.leafKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 
   private constructor(
@@ -121,8 +122,19 @@ export class MitmCa {
     return ctx;
   }
 
+  /**
+   * Work no bottle decides, done by a pre-spawned bundle while it waits for its config (sidecars/main.ts):
+   * the CA's and the leaves' key pairs, and one throwaway certificate so the ASN.1 encoder's first, slow
+   * use is not on the way to the ready line (~30 ms of a ~40 ms mint). The keys serve the next `create`
+   * only: one bundle, one bottle, one CA key.
+   */
+  static prepare(): void {
+    prepared ??= freshKeys();
+    signCert({ subject: dn('warm-up'), issuer: dn('warm-up'), spki: spkiOf(prepared.leaf.publicKey), notBefore: 0, notAfter: DAY_MS, extensions: [ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: false }))] }, prepared.leaf.privateKey);
+  }
+
   private async mint(): Promise<void> {
-    const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const keys = this.keys.ca;
     const spki = spkiOf(keys.publicKey);
     const keyId = keyIdOf(spki);
     const now = Date.now();
@@ -167,6 +179,24 @@ export class MitmCa {
     // its root store on the first leaf, ~20-60 ms at a bottle's first CONNECT (its containment self-test's).
     return createSecureContext({ key: this.leafKeyPem, cert: toPem(der, 'CERTIFICATE') + ca.pem, ca: [] });
   }
+}
+
+interface KeySet {
+  ca: KeyPairKeyObjectResult;
+  leaf: KeyPairKeyObjectResult;
+}
+
+let prepared: KeySet | undefined;
+
+function freshKeys(): KeySet {
+  return { ca: generateKeyPairSync('ec', { namedCurve: 'P-256' }), leaf: generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
+}
+
+/** The prepared keys, once; every later CA gets fresh ones. */
+function takePreparedKeys(): KeySet {
+  const keys = prepared ?? freshKeys();
+  prepared = undefined;
+  return keys;
 }
 
 interface CertFields {

@@ -1,3 +1,4 @@
+import { mark } from '../marks.js';
 import { watch, type FSWatcher } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -26,6 +27,7 @@ import { assertTokenSlots } from './token-slots.js';
  * the upstream trust store (every system root parsed, ~40 ms).
  */
 export const egressIdleWarmups = (env: NodeJS.ProcessEnv): Array<() => Promise<unknown> | void> => [
+  () => MitmCa.prepare(),
   () => loadUndiciAgent().catch(() => undefined),
   () => {
     try {
@@ -77,10 +79,13 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
     await routesStore.writeAck(ack).catch((err: unknown) => ctx.log({ event: 'egress-routes-ack-failed', error: (err as Error).message }));
   };
   await acknowledge({ generation: first.generation, applied: true, routes: table.routes.length, at: new Date().toISOString() });
+  mark('egress routes');
   const resolver = new Resolver(parseResolveOverrides(env.BOT_BOTTLE_RESOLVE));
   const trust = upstreamCa(env);
   const agent = createUpstream(resolver, trust, env);
+  mark('egress upstream');
   const ca = await MitmCa.create(ctx.bottle, cfg.caCertOut);
+  mark('egress ca');
   const timeoutS = seconds(env, 'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS', DEFAULT_SUPERVISE_TIMEOUT_S);
   const headersTimeoutS = seconds(env, 'EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS', UPSTREAM_HEADERS_TIMEOUT_MS / 1000);
   const dlp = new DlpPolicy({
@@ -92,6 +97,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
     log: ctx.log,
   });
   const audit = createAudit(ctx.bottle, cfg.auditLog, ctx.log);
+  mark('egress dlp');
   const { server, destroyTunnels } = createProxyServer(
     { stages: buildStages({ dlp, resolver, env: secretEnv }), agent, dlp, audit: audit.write, auditDown: audit.down, table: () => table, upstreamHeadersTimeoutMs: headersTimeoutS * 1000 },
     ca,
@@ -132,6 +138,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
     ctx.log({ event: 'egress-routes-watch-error', error: (err as Error).message, note: 'reload with SIGHUP' });
   }
 
+  mark('egress server');
   const listen = cfg.listen;
   if ('socket' in listen) await unlink(listen.socket).catch(() => undefined);
   await new Promise<void>((resolve, reject) => {
@@ -149,6 +156,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
     reload,
     warm() {
       premintLeaves(ca, table);
+      setImmediate(() => dlp.warm(table.routes.map((r) => r.plan.dlp)));
       agent.warm?.();
       // The upstream trust store (every system root parsed into one context, ~40 ms here) is built
       // once, lazily: build it now rather than in the agent's first request.
