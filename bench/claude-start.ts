@@ -4,7 +4,8 @@
  * Bare is the same program with the same arguments, settings and
  * configuration the bottle provisions, reaching the fake through a CONNECT
  * front (no DNS), without the supervise MCP server (there is none outside a
- * bottle). Needs root (the fake listens on port 443, where egress sends
+ * bottle); a third series runs bare with a supervise daemon on loopback
+ * registered, to show what Claude Code's own MCP start-up adds. Needs root (the fake listens on port 443, where egress sends
  * api.anthropic.com) and Claude Code installed (scripts/install-agents.sh).
  */
 import { spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import { ManifestCatalog } from '../src/manifest/catalog.js';
 import { CLAUDE_ENV } from '../src/plan/claude.js';
 import { resolvePlan } from '../src/plan/resolve.js';
 import { claudeGuest } from '../src/provision/claude.js';
+import { startSupervise } from '../src/sidecars/supervise/index.js';
 import { startFakeAnthropic } from '../tests/agents/fake-anthropic.js';
 
 export interface ClaudeStartTimes {
@@ -33,6 +35,11 @@ export interface ClaudeStartResult {
   bare: ClaudeStartTimes;
   /** The bottle through `compareCli` (another build), alternated in the same run. */
   compare?: ClaudeStartTimes;
+  /**
+   * Bare again, with the supervise MCP server registered as the bottle registers it (a supervise daemon on
+   * loopback): what Claude Code's own MCP start-up costs, which any bottle with supervise pays.
+   */
+  bareMcp: ClaudeStartTimes;
 }
 
 const PROMPT = 'say: first output';
@@ -81,6 +88,7 @@ function firstOutput(file: string, args: string[], env: Record<string, string>, 
 
 export async function benchClaudeStart(root: string, cli: string, runs: number, compareCli?: string): Promise<ClaudeStartResult> {
   const fake = await startFakeAnthropic();
+  const closers: Array<() => Promise<void>> = [];
   try {
     const home = join(root, 'claude-home');
     mkdirSync(join(home, 'bottles'), { recursive: true });
@@ -106,6 +114,15 @@ export async function benchClaudeStart(root: string, cli: string, runs: number, 
     const state = JSON.parse(guest.files.find((f) => f.path.endsWith('/.claude.json'))?.content ?? '{}') as Record<string, unknown>;
     delete state.mcpServers;
     writeFileSync(join(config, '.claude.json'), JSON.stringify(state));
+    const bareMcp = join(root, 'bare-mcp');
+    const mcpConfig = join(bareMcp, 'home', '.claude');
+    mkdirSync(mcpConfig, { recursive: true });
+    writeFileSync(join(bareMcp, 'routes.json'), '[]\n');
+    const supervise = await startSupervise({ listen: { host: '127.0.0.1', port: 0 }, queueDir: join(bareMcp, 'queue'), routesFile: join(bareMcp, 'routes.json') }, { bottle: 'bench-bare-mcp', log: () => undefined });
+    closers.push(() => supervise.close());
+    const registered = JSON.parse(guest.files.find((f) => f.path.endsWith('/.claude.json'))?.content ?? '{}') as { mcpServers?: Record<string, { url: string }> };
+    for (const server of Object.values(registered.mcpServers ?? {})) server.url = supervise.url;
+    writeFileSync(join(mcpConfig, '.claude.json'), JSON.stringify(registered));
     const settings = join(bare, 'settings.json');
     writeFileSync(settings, guest.files.find((f) => f.path.endsWith('claude-settings.json'))?.content ?? '{}');
     const bareArgs = [...guest.args.map((a) => (a.endsWith('claude-settings.json') ? settings : a)), ...plan.provider.command.slice(1)];
@@ -123,7 +140,8 @@ export async function benchClaudeStart(root: string, cli: string, runs: number, 
     };
 
     const times = (): ClaudeStartTimes => ({ first: [], firstRequest: [], messages: [], ready: [], released: [] });
-    const result: ClaudeStartResult = { bottle: times(), bare: times(), ...(compareCli ? { compare: times() } : {}) };
+    const result: ClaudeStartResult = { bottle: times(), bare: times(), bareMcp: times(), ...(compareCli ? { compare: times() } : {}) };
+    const bareMcpEnv = { ...bareEnv, HOME: join(bareMcp, 'home'), CLAUDE_CONFIG_DIR: mcpConfig };
     const traced = (stderr: string, phase: string): number[] => {
       const at = new RegExp(`\\[bot-bottle trace ([\\d.]+) ms\\] ${phase}`).exec(stderr)?.[1];
       return at === undefined ? [] : [Number(at)];
@@ -149,11 +167,13 @@ export async function benchClaudeStart(root: string, cli: string, runs: number, 
     for (let i = 0; i < runs; i++) {
       await measure(result.bottle, process.execPath, bottleArgs, bottleEnv, root);
       await measure(result.bare, 'claude', bareArgs, bareEnv, workspace);
+      await measure(result.bareMcp, 'claude', bareArgs, bareMcpEnv, workspace);
       if (compareCli) await measure(result.compare, process.execPath, [compareCli, ...bottleArgs.slice(1)], bottleEnv, root);
     }
     if (fake.refusedConnects.length > 0) throw new Error(`bare claude tried to reach ${fake.refusedConnects.join(', ')}`);
     return result;
   } finally {
+    for (const close of closers) await close();
     await fake.close();
   }
 }

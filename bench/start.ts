@@ -131,6 +131,8 @@ else {
   console.log(row('bare: first API request', claude.bare.firstRequest));
   console.log(row('bottle: Messages API call', claude.bottle.messages));
   console.log(row('bare: Messages API call', claude.bare.messages));
+  console.log(row('bare with the supervise MCP server: first output', claude.bareMcp.first));
+  console.log(row('bare with the supervise MCP server: Messages API call', claude.bareMcp.messages));
   if (claude.compare) {
     console.log(row(`bottle with ${process.env.BENCH_COMPARE_CLI}: first output`, claude.compare.first));
     console.log(row(`bottle with ${process.env.BENCH_COMPARE_CLI}: first API request`, claude.compare.firstRequest));
@@ -147,4 +149,6 @@ else {
   console.log(`| first API request → Messages API call | ${fmt(gap(bottle.messages, bottle.firstRequest))} | ${fmt(gap(bare.messages, bare.firstRequest))} | ${fmt(gap(bottle.messages, bottle.firstRequest) - gap(bare.messages, bare.firstRequest))} |`);
   console.log(`| Messages API call → first output | ${fmt(gap(bottle.first, bottle.messages))} | ${fmt(gap(bare.first, bare.messages))} | ${fmt(gap(bottle.first, bottle.messages) - gap(bare.first, bare.messages))} |`);
   console.log(`\ntarget: bottle overhead < 400 ms: ${fmt(overhead)} ms (${overhead < 400 ? 'met' : 'missed'}); load average ${load}`);
+  const mcp = median(claude.bareMcp.first) - median(claude.bare.first);
+  console.log(`of which Claude Code's own start-up with an MCP server registered (bare with supervise vs bare): ${fmt(mcp)} ms; the bottle vs bare with supervise: ${fmt(overhead - mcp)} ms`);
 }

@@ -38,17 +38,19 @@ if (fromArgv === undefined ? !onStdin || !process.argv.includes('--exit-with-par
   let config = fromArgv;
   if (config === undefined) {
     // Pre-spawned (src/launch/prespawn.ts): while the CLI resolves the plan, load what every bwrap bottle runs,
-    // then, one step at a time and only until the config arrives, build what no config decides (work that
-    // would otherwise compete with the agent's own start after release). Nothing listens, and no file of the
-    // bottle is read, before the config names it.
+    // then, one short step at a time and only until the config arrives, build what the ready line needs and no
+    // config decides (egressIdleWarmups). Nothing listens, and no file of the bottle is read, before the config
+    // names it.
     void (async () => {
-      const [egress, supervise] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
+      const [egress] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
       mark('modules');
-      for (const step of [...egress.egressIdleWarmups(process.env), () => supervise.preloadMcp()]) {
+      let n = 0;
+      for (const step of egress.egressIdleWarmups()) {
         if (config !== undefined) return; // the rest runs at the launcher's `warm`, as for any bundle
         await new Promise((resolve) => setImmediate(resolve));
         if (config !== undefined) return;
         await step();
+        mark(`idle step ${++n}`);
       }
     })().catch(() => undefined);
     try {

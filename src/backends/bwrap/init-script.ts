@@ -21,8 +21,9 @@ export interface InitProbe {
  * containment probe, when the probe's report passed). Runs under /bin/sh
  * with the sandbox's clean environment.
  *
- * The probe starts right after the home is seeded (node's start-up then
- * overlaps everything else), with no environment and no terminal: its spec
+ * The probe starts first (node's start-up then overlaps everything else;
+ * it reads the home only once the forwarders, started after the seeding,
+ * listen), with no environment and no terminal: its spec
  * arrives on fd 7 and its report leaves on fd 6. No other process gets
  * any of those fds.
  *
@@ -45,11 +46,13 @@ export function initScript(forwards: readonly Forward[], probe?: InitProbe): str
     // ignore: the agent gets SIGINT's default back when it starts.
     "intr=0; trap 'intr=1' INT",
     'attached=0; if [ -t 0 ] && [ -n "${BASH_VERSION:-}" ]; then attached=1; set -m; fi',
-    `cp -a ${SANDBOX_RUN}/seed/. "$HOME"/ 2>/dev/null || true`,
   ];
+  // The probe first: its node start is the longest step before the bottle can be judged. It reads the
+  // home only after the forwarders below listen, and they start after the home is seeded.
   if (probe) {
     lines.push(`${probe.argv.map(quote).join(' ')} <&7 >&6 2>&6 6>&- 7<&- 8<&- &`, 'probe=$!');
   }
+  lines.push(`cp -a ${SANDBOX_RUN}/seed/. "$HOME"/ 2>/dev/null || true`);
   for (const f of forwards) {
     lines.push(`socat TCP-LISTEN:${f.port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${SANDBOX_RUN}/sock/${f.socket} </dev/null >/dev/null 2>&1 6>&- 7<&- 8<&- &`);
   }

@@ -17,26 +17,17 @@ import { FileRoutesStore } from '../../state/store/file-routes.js';
 import type { RouteAck } from '../../state/store/types.js';
 import { UPSTREAM_HEADERS_TIMEOUT_MS } from './forward.js';
 import { createProxyServer } from './server.js';
-import { loadUndiciAgent, upstreamCa } from './upstream.js';
+import { upstreamCa } from './upstream.js';
 import { createUpstream } from './upstream-node-http.js';
 import { assertTokenSlots } from './token-slots.js';
 
 /**
- * What egress's first requests need and no config decides, for a pre-spawned bundle to do while it waits for
- * its config (sidecars/main.ts) rather than beside the agent's own start after release: undici's Agent, then
- * the upstream trust store (every system root parsed, ~40 ms).
+ * What a pre-spawned bundle does while it waits for its config (sidecars/main.ts): only what the ready line
+ * itself waits for and no config decides, the CA's keys and the ASN.1 encoder's first use. Each step delays a
+ * config that arrives during it, so the longer warm-ups (undici's Agent ~20 ms, the upstream trust store
+ * ~40 ms, the MCP SDK ~70 ms) wait for the launcher's `warm`, after the agent is released.
  */
-export const egressIdleWarmups = (env: NodeJS.ProcessEnv): Array<() => Promise<unknown> | void> => [
-  () => MitmCa.prepare(),
-  () => loadUndiciAgent().catch(() => undefined),
-  () => {
-    try {
-      upstreamCa(env)();
-    } catch {
-      // startEgress meets the same error and reports it.
-    }
-  },
-];
+export const egressIdleWarmups = (): Array<() => Promise<unknown> | void> => [() => MitmCa.prepare()];
 
 export interface SidecarContext {
   bottle: string;

@@ -18,11 +18,6 @@ function loadMcp(): NonNullable<typeof mcpModules> {
   return mcpModules;
 }
 
-/** Load the MCP server's modules now (a pre-spawned bundle, while it waits for its config). */
-export function preloadMcp(): Promise<unknown> {
-  return loadMcp().catch(() => undefined);
-}
-
 export interface SidecarContext {
   bottle: string;
   log: (event: Record<string, unknown>) => void;
