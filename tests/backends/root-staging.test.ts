@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rootStaging, STAGE_ROOT } from '../../src/backends/bwrap/root-staging.js';
+import { fstabField, rootStaging, STAGE_ROOT } from '../../src/backends/bwrap/root-staging.js';
 import type { SandboxMounts } from '../../src/backends/bwrap/sandbox-args.js';
 import { TeardownStack } from '../../src/launch/teardown.js';
 import { tempHome, type TempHome } from '../support/home.js';
@@ -24,9 +24,10 @@ function mounts(program: string): SandboxMounts {
 describe.skipIf(process.getuid?.() !== 0)('root staging', () => {
   it('binds the agent program onto the staging folder instead of copying it, and clears the environment', async () => {
     h = tempHome();
-    const program = h.write('private/bin/agent', '#!/bin/sh\necho hi\n');
+    // A space and a backslash in the path: the binds travel through an fstab table, escaped.
+    const program = h.write('private dir\\x/bin/agent', '#!/bin/sh\necho hi\n');
     chmodSync(program, 0o755);
-    chmodSync(join(h.root, 'private'), 0o700);
+    chmodSync(join(h.root, 'private dir\\x'), 0o700);
     const m = mounts(program);
     const stack = new TeardownStack(() => undefined);
     const staged = rootStaging('unit-test', m, stack);
@@ -35,9 +36,9 @@ describe.skipIf(process.getuid?.() !== 0)('root staging', () => {
       expect(readdirSync(join(h.root, 'run')).sort()).toEqual(['ca-bundle.crt', 'ca.pem', 'group', 'hosts', 'passwd']);
       const target = staged.mounts.extra[0]?.src ?? '';
       expect(target.startsWith(`${STAGE_ROOT}/unit-test-`)).toBe(true);
-      const at = staged.prefix.indexOf(program);
-      expect(at).toBeGreaterThan(0);
-      expect(staged.prefix[at + 1]).toBe(target);
+      const table = staged.prefix[staged.prefix.indexOf('bot-bottle-stage') + 1] ?? '';
+      expect(readFileSync(table, 'utf8')).toContain(`${fstabField(program)} ${fstabField(target)} none bind 0 0\n`);
+      expect(fstabField(program)).toContain('private\\040dir\\134x');
       // Run the real prefix (mount namespace, binds, setpriv) with a command in place of bwrap: the
       // sandbox uid reads the program through its bind although its folder is 0700, and gets no
       // environment but PATH.
