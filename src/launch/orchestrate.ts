@@ -19,7 +19,7 @@ export interface OrchestrateContext extends BoundaryContext {
 /**
  * The one launch sequence, for every backend, on state `prepareState` made:
  * boundary prepared → bundle config and guest provisioned → guest
- * materialised → bundle started, and beside it the guest started held (the
+ * materialised → guest started held, and beside it the bundle started (the
  * probe's bundle-free checks overlap the bundle's start) → bundle ready → CA
  * into the guest → containment verified → agent released. Every resource is
  * registered on `ctx.teardown` by whoever creates it, the moment it exists;
@@ -40,6 +40,12 @@ export async function launchBottle(plan: BottlePlan, backend: Backend, ctx: Orch
   setup.files = writePersistedFiles(persisted, setup.files, boundary.agentDirOwner);
   const prepared = await boundary.materialise({ setup, persisted, probe: containment.enabled });
 
+  teardown.defer('close containment canaries', () => containment.dispose());
+  const early = containment.enabled ? await containment.begin(endpoints.probe) : undefined;
+  // The guest first, the bundle right after, neither awaited before the other: the probe's start inside the
+  // guest (a node process) is the longer of the two, and its checks that need no bundle run meanwhile.
+  const guestStarting = prepared.start(early);
+  void guestStarting.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
   const starting = boundary.sidecars.start({
     config,
     secrets: bundleSecrets(ctx.hostEnv, ctx.secrets),
@@ -48,9 +54,7 @@ export async function launchBottle(plan: BottlePlan, backend: Backend, ctx: Orch
     teardown,
   });
   void starting.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
-  teardown.defer('close containment canaries', () => containment.dispose());
-  const early = containment.enabled ? await containment.begin(endpoints.probe) : undefined;
-  const guest = await prepared.start(early);
+  const guest = await guestStarting;
   trace('guest provisioned');
 
   const bundle = await starting;

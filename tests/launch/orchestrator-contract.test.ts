@@ -91,9 +91,9 @@ describe('the launch sequence', () => {
       'boundary',
       'endpoints',
       'materialise',
-      'bundle.start', // not awaited: the guest starts while the bundle does
       'containment.begin',
-      'guest.start',
+      'guest.start', // not awaited: the bundle starts while the guest does
+      'bundle.start',
       'bundle.ready',
       'guest.trust',
       'guest.probe',
@@ -127,7 +127,7 @@ describe('the launch sequence', () => {
     expect(failures.map((f) => f.label)).toEqual(['fake bundle']);
     expect((error as { teardownFailures?: TeardownFailure[] }).teardownFailures?.map((f) => f.label)).toEqual(['fake bundle']);
     expect([...fake.record.alive]).toEqual(['bundle']);
-    expect(fake.record.events.filter((e) => e.startsWith('undo '))).toEqual(['undo guest', 'undo bundle', 'undo guest files', 'undo run folder']);
+    expect(fake.record.events.filter((e) => e.startsWith('undo '))).toEqual(['undo bundle', 'undo guest', 'undo guest files', 'undo run folder']);
   });
 
   it('hands secrets to the bundle only through its secrets channel, never its argv, env, config, the guest, logs or the plan', async () => {
