@@ -11,7 +11,8 @@ import { trace } from '../../util/trace.js';
 import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
 import { DockerError } from './cli.js';
 import { attachDockerBundle, bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle, type AttachedBundle } from './bundle.js';
-import { blockBridgeToHost } from './firewall.js';
+import { assertLocalBridge, blockBridgeToHost } from './firewall.js';
+import { bridgeName } from './names.js';
 import { exitCode, guestExec } from './guest-exec.js';
 import { copyGuestFiles, copyGuestFilesBeforeStart, createAgentContainer, guestCaBinds, guestCaFiles, startAgentContainer, trustGuestCa } from './guest.js';
 import { ensureSidecarsImage } from './images.js';
@@ -71,6 +72,19 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       const imageOptions = { env: ctx.hostEnv, ...(ctx.hostEnv.PATH !== undefined ? { pathVar: ctx.hostEnv.PATH } : {}) };
       const probeFiles = spec.probe ? probeBinds() : [];
       const caFiles = guestCaFiles(run);
+      // The rule's undo is registered before the networks' and the containers', so it runs after they are
+      // gone: the bridge is never open to the host while anything of the bottle (a process the agent left) runs.
+      let rule: { undo: () => Promise<void> } | undefined;
+      // Added while the engine creates the network: the bridge's name is ours (names.ts), so the rule can name it
+      // first, and nothing runs on the network before both exist.
+      const ruleAdded = blockBridgeToHost(plan.slug, bridgeName(plan.slug, 'internal'), { beforeBridgeExists: true }).then((added) => void (rule = added));
+      void ruleAdded.catch(() => undefined); // awaited below
+      // A failure elsewhere may unwind while the rule is still being added: wait for it, then remove it.
+      stack.defer('remove host firewall rule', async () => {
+        await ruleAdded.catch(() => undefined);
+        await rule?.undo();
+      });
+      let agentStarting: Promise<void> | undefined;
       const [sidecarsImage, agentImage, internal, egress] = await settled([
         ensureSidecarsImage(imageOptions),
         // Its commit snapshot when resumed from one, else the image cascade (snapshot.ts decides).
@@ -79,6 +93,8 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
         registered(createEgressNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove egress network', n.undo)),
       ] as const);
       trace('docker images and networks ready');
+      if (internal.bridge !== bridgeName(plan.slug, 'internal')) throw new DockerError(`the internal network of ${plan.slug} has bridge ${internal.bridge ?? '(none)'}, not the one its firewall rule names`);
+      assertLocalBridge(internal.bridge);
       if (asRoot) {
         // The agent runs as uid 1000: the workspace and its own folders are lent to it for the run
         // and given back (set-id bits dropped) once its container is gone (registered first, so it runs last).
@@ -86,14 +102,8 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
         chownTree(paths.workspace, GUEST_UID, GUEST_UID);
         for (const dir of spec.persisted) chownTree(dir.hostPath, GUEST_UID, GUEST_UID);
       }
-      // The rule's undo is registered before the containers', so it runs after they are gone: the
-      // bridge is never open to the host while anything of the bottle (a process the agent left) runs.
-      let rule: { undo: () => Promise<void> } | undefined;
-      stack.defer('remove host firewall rule', () => rule?.undo());
       // A snapshot's home is the agent's own work (links it planted included): its files go in as the agent, after start.
       const copyBeforeStart = plan.provider.snapshot === undefined;
-      // Before anything runs on the internal network, its bridge is closed to the host.
-      const ruleAdded = blockBridgeToHost(plan.slug, internal.bridge ?? '').then((added) => void (rule = added));
       const [agent, bundle] = await settled([
         createAgentContainer({
           slug: plan.slug,
@@ -107,6 +117,12 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           teardown: stack,
         }).then(async (created) => {
           if (copyBeforeStart) await copyGuestFilesBeforeStart(created.id, spec.setup);
+          // Started as soon as its home is in and the bridge is closed to the host, not once the bundle
+          // is attached too: a container's start (~300 ms under runc) is the longest step of the launch.
+          // It holds (`sleep infinity`); nothing of the agent runs before release.
+          await ruleAdded;
+          agentStarting = startAgentContainer(created.id);
+          void agentStarting.catch(() => undefined); // awaited by start(); a failure before that must not be unhandled
           return created;
         }),
         createDockerBundle({
@@ -131,7 +147,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       trace('docker containers created');
       return {
         async start(probeSpec) {
-          await startAgentContainer(agent.id);
+          await (agentStarting ?? startAgentContainer(agent.id));
           trace('docker agent container started');
           const copying = copyBeforeStart ? Promise.resolve() : copyGuestFiles(agent.id, spec.setup);
           // The probe starts beside the copy and gets its spec (and so looks at anything) only once the files are in.

@@ -1,3 +1,4 @@
+import { trace, tracing } from '../../util/trace.js';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
@@ -46,7 +47,8 @@ export interface EngineReply {
  */
 export function engineRequest(socketPath: string, method: 'GET' | 'POST' | 'DELETE', path: string, what: string, body?: unknown, timeoutMs = 60_000): Promise<EngineReply> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
+  const sent = tracing() ? performance.now() : 0;
+  return new Promise<EngineReply>((resolve, reject) => {
     const req = request(
       {
         socketPath,
@@ -69,6 +71,7 @@ export function engineRequest(socketPath: string, method: 'GET' | 'POST' | 'DELE
           } catch {
             parsed = { message: text.slice(0, 500) };
           }
+          if (sent > 0) trace(`engine ${method} ${path.split('?')[0]} ${res.statusCode ?? 0} in ${(performance.now() - sent).toFixed(0)} ms`);
           resolve({ status: res.statusCode ?? 0, body: parsed });
         });
       },

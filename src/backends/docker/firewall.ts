@@ -97,16 +97,14 @@ function basicSupport(): { ok: true } | { ok: false; reason: string } {
  * bridge lives elsewhere and a rule here would protect nothing. Resolves
  * with the undo; on failure nothing is left behind.
  */
-export async function blockBridgeToHost(slug: string, bridge: string): Promise<{ rules: FirewallRule[]; undo: () => Promise<void> }> {
+export async function blockBridgeToHost(slug: string, bridge: string, opts: { beforeBridgeExists?: boolean } = {}): Promise<{ rules: FirewallRule[]; undo: () => Promise<void> }> {
   if (!isSlug(slug) || !isBridgeName(bridge)) throw new DockerError(`refusing a firewall rule for "${bridge}" of "${slug}": not a bot-bottle bridge`);
   // The chain was read when the backend was chosen (hostFirewallSupport); an insert that fails now says why.
   const support = basicSupport();
   if (!support.ok) throw new DockerError(`${support.reason}. The docker backend adds a host firewall rule so the bottle's internal network reaches nothing on this machine, and it does not launch without it`);
-  if (!existsSync(`/sys/class/net/${bridge}`)) {
-    throw new DockerError(
-      `the bottle's bridge ${bridge} is not an interface of this machine (a remote engine, DOCKER_HOST, or Docker Desktop?): the host firewall rule that keeps the bottle off the host cannot be enforced here, so the docker backend refuses to launch`,
-    );
-  }
+  // `beforeBridgeExists`: the launch adds the rule while the engine creates the network (the bridge's name is
+  // ours, so the rule can name it first) and calls assertLocalBridge once the network exists.
+  if (opts.beforeBridgeExists !== true) assertLocalBridge(bridge);
   const added: FirewallRule[] = [];
   const undo = async (): Promise<void> => {
     const failures: string[] = [];
@@ -139,6 +137,18 @@ export async function blockBridgeToHost(slug: string, bridge: string): Promise<{
   }
   // As `listFirewallRules` finds them: per family, top first.
   return { rules: families().flatMap((family) => added.filter((r) => r.family === family).reverse()), undo };
+}
+
+/**
+ * Refuses unless `bridge` is an interface of this machine: with a remote engine or Docker Desktop the bridge
+ * lives elsewhere and a rule here protects nothing.
+ */
+export function assertLocalBridge(bridge: string): void {
+  if (!existsSync(`/sys/class/net/${bridge}`)) {
+    throw new DockerError(
+      `the bottle's bridge ${bridge} is not an interface of this machine (a remote engine, DOCKER_HOST, or Docker Desktop?): the host firewall rule that keeps the bottle off the host cannot be enforced here, so the docker backend refuses to launch`,
+    );
+  }
 }
 
 /** Remove every copy of one rule; a rule that is already gone is done. */
