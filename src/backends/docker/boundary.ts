@@ -128,7 +128,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
         createDockerBundle({
           slug: plan.slug,
           image: sidecarsImage.id,
-          runtime: runtime.runtime,
+          runtime: runtime.bundle,
           internal,
           egress,
           configFile,

@@ -18,14 +18,26 @@ describe('choosing the runtime', () => {
   });
 
   it('uses gVisor whenever it is registered, and says so (with its arguments)', () => {
-    expect(chooseRuntime(parseRuntimes(info), {})).toEqual({ runtime: 'runsc', reason: 'gVisor (runsc --network=host) is registered with the engine: every bottle runs under it' });
-    expect(chooseRuntime({ runc: [] }, {})).toEqual({ runtime: 'runc', reason: expect.stringMatching(/^runc .*not registered/) });
+    expect(chooseRuntime(parseRuntimes(info), {})).toEqual({
+      runtime: 'runsc',
+      bundle: 'runc',
+      reason: "gVisor (runsc --network=host) is registered with the engine: every bottle's agent runs under it; the sidecar bundle (bot-bottle's own) under runc",
+    });
+    expect(chooseRuntime({ runc: [] }, {})).toEqual({ runtime: 'runc', bundle: 'runc', reason: expect.stringMatching(/^runc .*not registered/) });
   });
 
   it('takes an explicit choice, and refuses runsc where it is not registered instead of falling back', () => {
     expect(chooseRuntime(parseRuntimes(info), { BOT_BOTTLE_DOCKER_RUNTIME: 'runc' })).toMatchObject({ runtime: 'runc', reason: expect.stringContaining('registered but not used') });
     expect(() => chooseRuntime({ runc: [] }, { BOT_BOTTLE_DOCKER_RUNTIME: 'runsc' })).toThrow(/not registered/);
     expect(() => chooseRuntime({ runc: [] }, { BOT_BOTTLE_DOCKER_RUNTIME: 'kata' })).toThrow(/use runsc or runc/);
+  });
+
+  it('puts the sidecar bundle under runc unless asked for gVisor there too, and refuses that where runsc is not registered', () => {
+    expect(chooseRuntime(parseRuntimes(info), { BOT_BOTTLE_DOCKER_BUNDLE_RUNTIME: 'runsc' })).toMatchObject({ runtime: 'runsc', bundle: 'runsc', reason: expect.stringContaining('bundle under gVisor too') });
+    expect(chooseRuntime(parseRuntimes(info), { BOT_BOTTLE_DOCKER_RUNTIME: 'runc', BOT_BOTTLE_DOCKER_BUNDLE_RUNTIME: 'runsc' })).toMatchObject({ runtime: 'runc', bundle: 'runsc' });
+    expect(chooseRuntime(parseRuntimes(info), { BOT_BOTTLE_DOCKER_BUNDLE_RUNTIME: 'runc' })).toMatchObject({ runtime: 'runsc', bundle: 'runc' });
+    expect(() => chooseRuntime({ runc: [] }, { BOT_BOTTLE_DOCKER_BUNDLE_RUNTIME: 'runsc' })).toThrow(/BOT_BOTTLE_DOCKER_BUNDLE_RUNTIME=runsc, but .*not registered/);
+    expect(() => chooseRuntime(parseRuntimes(info), { BOT_BOTTLE_DOCKER_BUNDLE_RUNTIME: 'kata' })).toThrow(/use runsc or runc/);
   });
 
   it('puts environment names on argv, never their values', () => {
@@ -60,8 +72,8 @@ describe.skipIf(missingOfflineBase() ?? missingRunsc())('gVisor registered with 
     }
   };
 
-  it('is detected, and every bottle would run under it', async () => {
-    expect(await detectRuntime({})).toMatchObject({ runtime: 'runsc', reason: expect.stringMatching(/^gVisor \(runsc.*every bottle runs under it$/) });
+  it("is detected, and every bottle's agent would run under it", async () => {
+    expect(await detectRuntime({})).toMatchObject({ runtime: 'runsc', reason: expect.stringMatching(/^gVisor \(runsc.*every bottle's agent runs under it; the sidecar bundle .* under runc$/) });
   }, 30_000);
 
   it('runs a container on its own kernel (runc shares the host kernel)', async () => {
