@@ -106,12 +106,17 @@ export async function createAgentContainer(opts: AgentContainerOptions): Promise
  * secret environment goes with `docker exec` (guest-exec.ts).
  */
 export async function copyGuestFiles(container: string, setup: Pick<GuestSetup, 'files' | 'copies'>): Promise<void> {
+  await withStagedHome(setup, (root) => streamTree(root, container, GUEST_HOME));
+}
+
+/** The home files staged in a private folder for `use`, removed afterwards whatever happened. */
+async function withStagedHome(setup: Pick<GuestSetup, 'files' | 'copies'>, use: (root: string) => Promise<void>): Promise<void> {
   const staging = mkdtempSync(join(tmpdir(), 'bot-bottle-guest-'));
   const root = join(staging, 'home');
   try {
     mkdirSync(root, { mode: 0o755 });
     stageHomeFiles(root, setup);
-    await streamTree(root, container, GUEST_HOME);
+    await use(root);
   } finally {
     removeTree(dirname(staging), staging);
   }
@@ -127,11 +132,7 @@ export async function copyGuestFiles(container: string, setup: Pick<GuestSetup, 
  * resumed from its own snapshot copies with `copyGuestFiles`, as the agent.
  */
 export async function copyGuestFilesBeforeStart(container: string, setup: Pick<GuestSetup, 'files' | 'copies'>): Promise<void> {
-  const staging = mkdtempSync(join(tmpdir(), 'bot-bottle-guest-'));
-  const root = join(staging, 'home');
-  try {
-    mkdirSync(root, { mode: 0o755 });
-    stageHomeFiles(root, setup);
+  await withStagedHome(setup, async (root) => {
     const pack = spawn('tar', ['-C', root, '--numeric-owner', `--owner=${GUEST_UID}`, `--group=${GUEST_UID}`, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     let errors = '';
     pack.stderr.on('data', (d: Buffer) => (errors = (errors + d.toString('utf8')).slice(-2000)));
@@ -149,9 +150,7 @@ export async function copyGuestFilesBeforeStart(container: string, setup: Pick<G
     }
     const code = await packed;
     if (code !== 0) throw new DockerError(`copying the bottle's home files in failed (tar ${code}): ${errors.trim()}`);
-  } finally {
-    removeTree(dirname(staging), staging);
-  }
+  });
 }
 
 /** `tar -c` of a host folder into `tar -x` inside the container, as the agent. */

@@ -37,17 +37,23 @@ export interface SuperviseAsk {
 /** What the operator may answer an `egress-token-allow` with (Answer.scope). */
 export const TOKEN_ALLOW_SCOPES = ['bottle', 'once'] as const;
 
-const WARM_HEADERS = 'POST /v1/messages HTTP/1.1\r\ncontent-type: application/json\r\nuser-agent: warm-up/1.0\r\n';
-/** Shaped like a model request: prose, JSON punctuation, identifiers and digits, nothing credential-like. */
-const WARM_SAMPLE = Buffer.from(
-  JSON.stringify({
-    model: 'warm-up',
-    system: 'Work in the repository, run the tests and report what changed. '.repeat(64),
-    tools: Array.from({ length: 16 }, (_, i) => ({ name: `tool_${i}`, description: `Runs step ${i} of the build with a timeout of ${i * 1000} ms and reports its output.`.repeat(8) })),
-    messages: [{ role: 'user', content: 'List the files, then fix the failing test in src/util/path-check.ts line 42.' }],
-  }),
-);
-const WARM_REPLY = `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'The test fails because the path is joined before it is checked. '.repeat(16) } })}\n\n`;
+/** Made up on the first warm-up, not at load: the bundle imports this module on its way to ready. */
+let warmText: { headers: string; body: Buffer; reply: string } | undefined;
+function warmSample(): NonNullable<typeof warmText> {
+  return (warmText ??= {
+    headers: 'POST /v1/messages HTTP/1.1\r\ncontent-type: application/json\r\nuser-agent: warm-up/1.0\r\n',
+    // Shaped like a model request: prose, JSON punctuation, identifiers and digits, nothing credential-like.
+    body: Buffer.from(
+      JSON.stringify({
+        model: 'warm-up',
+        system: 'Work in the repository, run the tests and report what changed. '.repeat(64),
+        tools: Array.from({ length: 16 }, (_, i) => ({ name: `tool_${i}`, description: `Runs step ${i} of the build with a timeout of ${i * 1000} ms and reports its output.`.repeat(8) })),
+        messages: [{ role: 'user', content: 'List the files, then fix the failing test in src/util/path-check.ts line 42.' }],
+      }),
+    ),
+    reply: `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'The test fails because the path is joined before it is checked. '.repeat(16) } })}\n\n`,
+  });
+}
 
 /** One operator decision on a set of values, shared by every request that carries them. */
 type Decision = { allowed: true } | { allowed: false; why: string };
@@ -112,7 +118,7 @@ export class DlpPolicy {
    * agent's first real ones do not pay for V8's first compile of the
    * detectors (~30 ms on an 80 kB model request, measured cold vs warm). One
    * route per event-loop turn: a request arriving meanwhile waits for one
-   * scan of WARM_SAMPLE at most.
+   * scan of the made-up request at most.
    */
   warm(dlps: ReadonlyArray<{ outbound: readonly DetectorName[]; inbound: readonly DetectorName[] }>): void {
     const seen = new Set<string>();
@@ -124,12 +130,13 @@ export class DlpPolicy {
       const d = todo.shift();
       if (d === undefined) return;
       try {
-        this.bytesScanner(d.outbound).scan(WARM_HEADERS);
+        const sample = warmSample();
+        this.bytesScanner(d.outbound).scan(sample.headers);
         const body = this.bodyStreamScanner(d.outbound);
-        body.pushBytes(WARM_SAMPLE);
+        body.pushBytes(sample.body);
         body.end();
         const reply = this.streamScanner(d.inbound);
-        reply.push(WARM_REPLY);
+        reply.push(sample.reply);
         reply.end();
       } catch {
         // A warm-up finds nothing worth reporting; a real scan meets any real error.
