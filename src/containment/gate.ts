@@ -4,6 +4,7 @@ import type { ResolvedSecrets } from '../plan/secrets.js';
 import { UserError } from '../util/errors.js';
 import type { BottlePlan } from '../plan/types.js';
 import { GUEST_CA_BUNDLE, GUEST_CA_FILE, GUEST_HOME } from '../provision/layout.js';
+import { leafOrder } from '../routes/leaf-order.js';
 import { trace } from '../util/trace.js';
 import { openCanaries, type Canaries } from './canaries.js';
 import { evaluate, type CheckResult } from './checks.js';
@@ -125,7 +126,7 @@ export function containmentGate(opts: {
         trace('containment probe given the CA');
         const raw = await withTimeout(inside.finish(JSON.stringify(late)), PROBE_TIMEOUT_MS, `the containment probe did not report within ${PROBE_TIMEOUT_MS / 1000} s`);
         const report = parseReport(raw);
-        trace(`containment probe reported (probe ms since its start: ${Object.entries(report.timings).map(([k, v]) => `${k} ${v}`).join(', ')}, done ${report.ms})`);
+        trace(`containment probe reported ${Math.round(raw.length / 1024)} kB (probe ms since its start: ${Object.entries(report.timings).map(([k, v]) => `${k} ${v}`).join(', ')}, done ${report.ms})`);
         checks = evaluate(spec, report, {
           ...inside.expect,
           canaryHits: canaries.hits,
@@ -175,9 +176,11 @@ function unroutedHost(plan: BottlePlan): string {
   return `bb-containment-${nonce}.${nonce}`;
 }
 
-/** A routed host egress will mint a leaf for (no request is sent, only a handshake). */
+/** A routed host egress will mint a leaf for (no request is sent, only a handshake): the one egress mints first. */
 function routedHost(plan: BottlePlan): Endpoint | undefined {
-  const route = plan.sidecars.egress.routes.find((r) => !r.host.startsWith('*.')) ?? plan.sidecars.egress.routes[0];
+  const routes = plan.sidecars.egress.routes;
+  const first = leafOrder(routes)[0];
+  const route = first !== undefined ? routes.find((r) => r.host.toLowerCase() === first) : routes[0];
   if (!route) return undefined;
   return { host: route.host.startsWith('*.') ? `bb-containment-check${route.host.slice(1)}` : route.host, port: route.port };
 }

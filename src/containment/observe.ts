@@ -27,33 +27,39 @@ export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate
       timed('attempts', Promise.all(early.canaries.map(async (c) => ({ ...c, outcome: await attempt(c.proto, c.host, c.port, ms) })))),
       early.dnsName === undefined ? undefined : timed('dns', resolves(early.dnsName, ms * 2)),
     ]);
-  let network: ProbeReport['network'];
+  let sockets: Omit<ProbeReport['network'], 'notListening'>;
+  let notListening: Promise<Endpoint[]>;
   let attempts: ProbeReport['attempts'];
   let dns: ProbeReport['dns'] | undefined;
-  let inside: ReturnType<typeof readInside>;
   if (early.endpointsRemote === true) {
     // The bundle listens in another machine or container, so nothing of it shows in this one's sockets:
     // snapshot them first (before this process opens any of its own), and run the attempts while the bundle starts.
-    const sockets = readNetwork();
-    const listening = timed('listening', waitForConnect(early.endpoints, 5_000));
+    sockets = readNetwork();
+    notListening = timed('listening', waitForConnect(early.endpoints, 5_000));
     [attempts, dns] = await reach();
-    // Nothing of the bundle shows in this machine's files or processes either, so they are read while it
-    // finishes starting; only once the attempts are over, so these synchronous reads delay none of their limits.
-    inside = readInside(early);
-    network = { ...sockets, notListening: await listening };
   } else {
-    const notListening = await timed('listening', waitForListeners(early.endpoints, 5_000));
-    // Snapshot sockets before this process opens any of its own.
-    network = { ...readNetwork(), notListening };
-    [attempts, dns] = await reach();
-    inside = readInside(early);
+    // The attempts and the lookup overlap the wait for the forwarders. The sockets are read after both:
+    // every socket this process opened for them is closed by then (a lookup that timed out may still hold
+    // glibc's, which is connected from its creation and so never shows as listening).
+    const reaching = reach();
+    notListening = Promise.resolve(await timed('listening', waitForListeners(early.endpoints, 5_000)));
+    [attempts, dns] = await reaching;
+    sockets = readNetwork();
   }
-  const { self, processes, texts, truncated } = inside;
+  // Then what needs the bundle: egress and its CA. A late line already here starts those checks before the
+  // synchronous reads below, so egress's work (a leaf minted, a refusal) overlaps them.
+  const checking = Promise.resolve(late).then((l) => {
+    timings['ca sent'] = now();
+    const spec: ProbeSpec = { ...early, ca: { ...early.ca, der: l.caDer } };
+    return Promise.all([timed('proxy', proxyRefuses(spec.proxy, spec.unroutedHost, ms * 6)), timed('ca', caTrusted(spec.ca, spec.proxy, ms * 6))]);
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  // Who the probe is, what runs beside it and the files it can read; read while the bundle answers (none of the
+  // checks' limits is near what these reads take).
+  const { self, processes, texts, truncated } = readInside(early);
   timings.read = now();
-  // Then what needs the bundle: egress and its CA.
-  const { caDer } = await timed('ca sent', Promise.resolve(late));
-  const spec: ProbeSpec = { ...early, ca: { ...early.ca, der: caDer } };
-  const [proxy, { ca, read }] = await Promise.all([timed('proxy', proxyRefuses(spec.proxy, spec.unroutedHost, ms * 6)), timed('ca', caTrusted(spec.ca, spec.proxy, ms * 6))]);
+  const [proxy, { ca, read }] = await checking;
+  const network: ProbeReport['network'] = { ...sockets, notListening: await notListening };
   texts.push(...read.map((t) => ({ source: t.source, data: Buffer.from(t.text, 'utf8').toString('base64') })));
   return {
     version: PROBE_SPEC_VERSION,

@@ -11,6 +11,12 @@ export interface Daemon {
    * overlaps the bottle's own start instead of delaying it.
    */
   warm?(): void;
+  /**
+   * The one piece of that work the launcher's own check needs before the agent
+   * runs (egress: the leaf its containment probe asks for): started right after
+   * the ready line, so it overlaps the probe's start instead of its handshake.
+   */
+  prime?(): void;
 }
 
 export interface RunningSidecars {
@@ -19,6 +25,8 @@ export interface RunningSidecars {
   close(): Promise<void>;
   /** Starts every daemon's warm-up; call it once the ready line is out. */
   warm(): void;
+  /** Starts what the launcher's check needs first (Daemon.prime); call it right after the ready line. */
+  prime(): void;
 }
 
 export type SidecarLog = (event: Record<string, unknown>) => void;
@@ -49,7 +57,7 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
     starting.push(
       import('./egress/index.js').then(async ({ startEgress }) => {
         const h = await startEgress(egress, ctx);
-        return { name: 'egress', daemon: { name: 'egress', close: () => h.close(), warm: () => h.warm() }, ready: { listen: h.address, caCert: h.caCertPath } };
+        return { name: 'egress', daemon: { name: 'egress', close: () => h.close(), warm: () => h.warm(), prime: () => h.prime() }, ready: { listen: h.address, caCert: h.caCertPath } };
       }),
     );
   }
@@ -82,7 +90,7 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
     throw failed.reason;
   }
   if (daemons.length === 0) throw new Error('sidecar config starts no daemons: add an `egress` section');
-  return { daemons, ready, close: closeAll, warm: () => daemons.forEach((d) => d.warm?.()) };
+  return { daemons, ready, close: closeAll, warm: () => daemons.forEach((d) => d.warm?.()), prime: () => daemons.forEach((d) => d.prime?.()) };
 }
 
 /**
@@ -98,6 +106,7 @@ export async function runSidecars(configFile: string, log: SidecarLog = stdoutLo
   mark('config loaded');
   const running = await startSidecars(config, log, secrets);
   log({ ...running.ready, startMs: startMarks() });
+  setImmediate(() => running.prime());
   // After the ready line has been written: the launcher is told first, the warm-ups overlap its next steps.
   void (warmWhen ?? Promise.resolve()).then(() =>
     setImmediate(() => {

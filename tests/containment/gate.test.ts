@@ -69,6 +69,15 @@ describe('containment gate', () => {
     expect([...fake.record.alive]).toEqual([]);
   });
 
+  it("asks the probe to verify the leaf egress mints first (the model API's, with injected auth), not the first route listed", async () => {
+    const { ctx } = setup();
+    h.writeBottle('b', 'agent_provider: {template: shell}\negress:\n  routes:\n    - host: docs.example.test\n    - host: api.example.test\n      auth: {scheme: Bearer, token_ref: GATE_TOKEN}');
+    let probeSpec: string | undefined;
+    const fake = fakeBackend({ caPem, onStart: (spec) => (probeSpec = spec), inside: () => inside(() => Promise.resolve('node: bad option: --x')) });
+    await expect(launchPlan(plan(ctx), fake.backend, ctx, { confirm: false })).rejects.toThrow(/containment check failed/);
+    expect(JSON.parse(probeSpec ?? '{}')).toMatchObject({ ca: { leafFor: { host: 'api.example.test', port: 443 } } });
+  });
+
   it('refuses when the probe cannot report, and records why', async () => {
     const { ctx } = setup();
     const fake = fakeBackend({ caPem, inside: () => inside(() => Promise.resolve('node: bad option: --x')) });

@@ -20,6 +20,7 @@ import { createProxyServer } from './server.js';
 import { upstreamCa } from './upstream.js';
 import { createUpstream } from './upstream-node-http.js';
 import { assertTokenSlots } from './token-slots.js';
+import { leafOrder } from '../../routes/leaf-order.js';
 
 /**
  * What a pre-spawned bundle does while it waits for its config (sidecars/main.ts): only what the ready line
@@ -45,6 +46,8 @@ export interface EgressHandle {
   reload(): Promise<boolean>;
   /** After the bundle's ready line: mint the routed hosts' leaf certificates, load the upstream client, build the upstream trust store. */
   warm(): void;
+  /** Right after the ready line: mint the first routed host's leaf, the one the containment probe's handshake asks for. */
+  prime(): void;
 }
 
 const DEFAULT_SUPERVISE_TIMEOUT_S = 300;
@@ -145,6 +148,10 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
     address,
     caCertPath: cfg.caCertOut,
     reload,
+    prime() {
+      const first = leafOrder(table.routes.map((r) => r.plan))[0];
+      if (first !== undefined) void ca.contextFor(first).catch(() => undefined);
+    },
     warm() {
       premintLeaves(ca, table);
       setImmediate(() => dlp.warm(table.routes.map((r) => r.plan.dlp)));
@@ -185,9 +192,7 @@ const PREMINT_MAX = 16;
  * unrouted names are minted on use, as before.
  */
 function premintLeaves(ca: MitmCa, table: RouteTable): void {
-  const hosts = [...new Set([...table.routes].sort((a, b) => Number(b.plan.auth !== undefined) - Number(a.plan.auth !== undefined)).map((r) => r.plan.host.toLowerCase()))]
-    .filter((h) => !h.startsWith('*.'))
-    .slice(0, PREMINT_MAX);
+  const hosts = leafOrder(table.routes.map((r) => r.plan)).slice(0, PREMINT_MAX);
   const next = (): void => {
     const host = hosts.shift();
     if (host === undefined) return;
