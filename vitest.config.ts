@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     reporters: ['default', './tests/support/plain-line-reporter.ts'],
     pool: 'forks',
+    // Tests reach only what they started: no connection ahead to a routed host (routes/preconnect.ts) unless a test asks.
+    env: { BOT_BOTTLE_PRECONNECT: '0' },
   },
 });

@@ -24,6 +24,8 @@ export function renderPlan(plan: BottlePlan): string {
     const matches = route.matches.length > 0 ? `, ${route.matches.length} match rule(s)` : ', any path';
     lines.push(`    ${route.host}:${route.port}${matches}${auth}; DLP on match: ${route.dlp.onMatch}${route.gitFetch ? '; git fetch allowed' : ''}`);
   }
+  const ahead = plan.sidecars.egress.preconnect;
+  if (ahead.length > 0) lines.push(`    connects ahead (when the agent starts) to ${ahead.map((t) => `${t.host}:${t.port}`).join(', ')}; BOT_BOTTLE_PRECONNECT=0 turns it off`);
   lines.push('  git-gate repos:');
   if (plan.sidecars.gitGate.repos.length === 0) lines.push('    (none)');
   for (const repo of plan.sidecars.gitGate.repos) {

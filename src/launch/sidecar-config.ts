@@ -33,6 +33,7 @@ export function sidecarConfig(plan: BottlePlan, paths: BottleStatePaths, home: s
       caCertOut,
       auditLog: join(paths.dir, 'egress-audit.jsonl'),
       superviseQueueDir: queue,
+      ...(plan.sidecars.egress.preconnect.length > 0 ? { preconnect: plan.sidecars.egress.preconnect } : {}),
     },
     supervise: {
       listen: listen.supervise,

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { preconnectTargets } from '../routes/preconnect.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ManifestCatalog } from '../manifest/catalog.js';
@@ -141,7 +142,7 @@ export function resolvePlan(catalog: ManifestCatalog, req: PlanRequest): BottleP
     },
     git: { user: gitIdentity(bottle['git-gate']?.user, agent.frontmatter['git-gate']?.user) },
     sidecars: {
-      egress: { routes, tokens },
+      egress: { routes, tokens, preconnect: preconnectTargets(routes, req.hostEnv) },
       gitGate: { repos },
       supervise: { enabled: true },
     },

@@ -67,6 +67,8 @@ export interface BottlePlan {
     egress: {
       routes: EgressRoutePlan[];
       tokens: TokenSource[];
+      /** Hosts egress opens a connection to once the agent is released, before its first request (routes/preconnect.ts). */
+      preconnect: Array<{ host: string; port: number }>;
     };
     gitGate: { repos: GitGateRepoPlan[] };
     supervise: { enabled: true };

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { agentAudit } from '../support/audit.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,12 @@ describe.skipIf(missing)('claude -p in a bottle (OAuth token)', () => {
     for (const path of paths) expect(['/v1/messages', '/api/claude_code/settings', '/api/claude_code/policy_limits']).toContain(path);
     const audit = readAudit(rig);
     expect(audit.filter((l) => l.decision !== 'allow')).toEqual([]);
+  });
+
+  it('egress connected ahead to the model API when the agent was released, and nowhere else', () => {
+    const log = readFileSync(join(rig.h.home, 'state', rig.slug(), 'sidecars.log'), 'utf8');
+    const events = log.split('\n').filter((l) => l.includes('egress-preconnect')).map((l) => JSON.parse(l.slice(l.indexOf('{'))) as { event: string; origin: string });
+    expect(events.map((e) => [e.event, e.origin])).toEqual([['egress-preconnected', 'https://api.anthropic.com:443']]);
   });
 
   it('`resume --headless` continues the conversation: the model sees the earlier turns', async () => {

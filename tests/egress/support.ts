@@ -83,10 +83,21 @@ export async function startUpstream(pki: TestPki, handler?: UpstreamHandler, hos
       }
     });
   });
+  let accepted = 0;
+  const open = new Set<import('node:tls').TLSSocket>();
+  server.on('secureConnection', (s) => {
+    accepted++;
+    open.add(s);
+    s.once('close', () => open.delete(s));
+  });
   await new Promise<void>((r) => server.listen(0, host, r));
   return {
     port: (server.address() as AddressInfo).port,
     seen,
+    /** TLS connections accepted so far. */
+    connections: () => accepted,
+    /** Closes every open connection, as an upstream ending idle keep-alive connections does. */
+    dropConnections: () => open.forEach((s) => s.destroy()),
     /** Paths whose handler is called before the body is read (for streaming tests). */
     streaming,
     close: () =>
@@ -126,7 +137,7 @@ export interface Harness {
 export async function startHarness(
   pki: TestPki,
   routes: EgressRoutePlan[],
-  opts: { env?: Record<string, string>; resolve: string; superviseQueueDir?: string },
+  opts: { env?: Record<string, string>; resolve: string; superviseQueueDir?: string; preconnect?: Array<{ host: string; port: number }> },
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'egress-test-'));
   const upstreamCaFile = join(dir, 'upstream-ca.pem');
@@ -147,6 +158,7 @@ export async function startHarness(
       routesFile,
       caCertOut: caFile,
       ...(opts.superviseQueueDir ? { superviseQueueDir: opts.superviseQueueDir } : {}),
+      ...(opts.preconnect ? { preconnect: opts.preconnect } : {}),
     },
     { bottle: 'test-bottle', log: (e) => logs.push(e) },
     env,

@@ -13,7 +13,8 @@ export interface BottleRun {
 export async function runBottleCli(args: string[], opts: { cwd: string; env: Record<string, string>; timeoutMs?: number }): Promise<BottleRun> {
   const result = await execa(process.execPath, [CLI, ...args], {
     cwd: opts.cwd,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...opts.env },
+    // No connection ahead to a routed host (routes/preconnect.ts) unless a test asks: tests reach only what they started.
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BOT_BOTTLE_PRECONNECT: '0', ...opts.env },
     extendEnv: false,
     reject: false,
     stdin: 'ignore',

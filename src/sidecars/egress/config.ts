@@ -23,6 +23,10 @@ export const EgressConfigSchema = z.strictObject({
    * proposals. Absent: `dlp.onMatch: supervise` fails closed with a 403.
    */
   superviseQueueDir: z.optional(z.string().check(z.minLength(1))),
+  /** Routed hosts to open one connection to when the launcher says `warm` (the plan's `preconnect`). */
+  preconnect: z.optional(
+    z.array(z.strictObject({ host: z.string().check(z.minLength(1), z.maxLength(253)), port: z.int().check(z.minimum(1), z.maximum(65535)) })).check(z.maxLength(4)),
+  ),
 });
 
 export type Listen = z.infer<typeof ListenSchema>;

@@ -76,7 +76,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   mark('egress routes');
   const resolver = new Resolver(parseResolveOverrides(env.BOT_BOTTLE_RESOLVE));
   const trust = upstreamCa(env);
-  const agent = createUpstream(resolver, trust, env);
+  const agent = createUpstream(resolver, trust, env, ctx.log);
   mark('egress upstream');
   const ca = await MitmCa.create(ctx.bottle, cfg.caCertOut);
   mark('egress ca');
@@ -153,6 +153,8 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
       if (first !== undefined) void ca.contextFor(first).catch(() => undefined);
     },
     warm() {
+      // First: its handshake then overlaps the warm-ups below (it builds the upstream trust store on the way).
+      if (cfg.preconnect && cfg.preconnect.length > 0) agent.preconnect(cfg.preconnect);
       premintLeaves(ca, table);
       setImmediate(() => dlp.warm(table.routes.map((r) => r.plan.dlp)));
       agent.warm?.();

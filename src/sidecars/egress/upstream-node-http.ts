@@ -4,7 +4,8 @@ import { Readable } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import type { Resolver } from './resolve.js';
-import { createUpstreamAgent, openSocket, TlsSessionCache, type Upstream, type UpstreamDispatch } from './upstream.js';
+import { Preconnects } from './preconnect.js';
+import { connectUpstream, createUpstreamAgent, openAhead, TlsSessionCache, type Upstream, type UpstreamDispatch } from './upstream.js';
 
 /**
  * The upstream client on node:http instead of undici. node's HTTP parser is
@@ -15,7 +16,7 @@ import { createUpstreamAgent, openSocket, TlsSessionCache, type Upstream, type U
  * resumption, no Nagle), same DispatchHandler callbacks, so forward.ts does not
  * know which client runs. `request()` (not on the hot path) stays on undici.
  */
-export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureContext): Upstream {
+export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureContext, preconnects: Preconnects = new Preconnects()): Upstream {
   const sessions = new TlsSessionCache();
   // TLS is done by openSocket, so both agents are plain http.Agents; one per scheme keeps their pools apart.
   const agentFor = (protocol: 'http:' | 'https:'): Agent => {
@@ -31,7 +32,7 @@ export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureConte
     // node calls createConnection(options, cb) and waits for cb when it returns nothing.
     agent.createConnection = ((opts: { host?: string; port?: number | string }, cb: (err: Error | null, s?: Socket) => void): undefined => {
       const port = Number(opts.port) || (protocol === 'https:' ? 443 : 80);
-      openSocket(resolver, ca, protocol, unbracket(opts.host ?? ''), port, (err, sock) => (err || !sock ? cb(err ?? new Error('no socket')) : cb(null, sock)), sessions);
+      connectUpstream(preconnects, resolver, ca, protocol, unbracket(opts.host ?? ''), port, (err, sock) => (err || !sock ? cb(err ?? new Error('no socket')) : cb(null, sock)), sessions);
       return undefined;
     }) as unknown as Agent['createConnection'];
     return agent;
@@ -41,6 +42,7 @@ export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureConte
   let fallback: Upstream | undefined;
   return {
     request: (opts) => (fallback ??= createUpstreamAgent(resolver, ca)).request(opts),
+    preconnect: (targets) => openAhead(preconnects, resolver, ca, sessions, targets),
     dispatch: (opts, handler) => {
       const origin = parseOrigin(opts.origin);
       const body = opts.body;
@@ -54,6 +56,7 @@ export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureConte
       x.start(origin.https ? https : http, origin, opts);
     },
     close: async () => {
+      preconnects.close();
       http.destroy();
       https.destroy();
       if (fallback) await fallback.close();
@@ -66,10 +69,11 @@ export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureConte
  * default, or `node-http`): a measurement knob. Read from `env`, then from the
  * process, so a test run or bench can force it on every egress it starts.
  */
-export function createUpstream(resolver: Resolver, ca: () => SecureContext, env: NodeJS.ProcessEnv): Upstream {
+export function createUpstream(resolver: Resolver, ca: () => SecureContext, env: NodeJS.ProcessEnv, log?: (event: Record<string, unknown>) => void): Upstream {
   const which = env.BOT_BOTTLE_UPSTREAM_CLIENT ?? process.env.BOT_BOTTLE_UPSTREAM_CLIENT ?? 'undici';
-  if (which === 'undici') return createUpstreamAgent(resolver, ca);
-  if (which === 'node-http') return createNodeHttpUpstream(resolver, ca);
+  const preconnects = new Preconnects(undefined, log);
+  if (which === 'undici') return createUpstreamAgent(resolver, ca, preconnects);
+  if (which === 'node-http') return createNodeHttpUpstream(resolver, ca, preconnects);
   throw new Error(`BOT_BOTTLE_UPSTREAM_CLIENT=${which}: unknown upstream client; use undici or node-http`);
 }
 

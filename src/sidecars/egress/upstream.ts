@@ -3,6 +3,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Agent, buildConnector, Dispatcher } from 'undici';
+import { Preconnects } from './preconnect.js';
 import type { Resolver } from './resolve.js';
 
 /**
@@ -94,6 +95,32 @@ export function openSocket(
   );
 }
 
+/**
+ * The connect both upstream clients use: a connection opened ahead for this
+ * origin if one is parked (preconnect.ts), else a new one.
+ */
+export function connectUpstream(
+  preconnects: Preconnects,
+  resolver: Resolver,
+  secureContext: () => SecureContext,
+  protocol: string,
+  hostname: string,
+  port: number,
+  cb: (err: Error | null, socket: Socket | TLSSocket | null) => void,
+  sessions: TlsSessionCache,
+): void {
+  const open = (): void => openSocket(resolver, secureContext, protocol, hostname, port, cb, sessions);
+  if (protocol === 'https:' && preconnects.claim(Preconnects.key(protocol, hostname, port), cb, open)) return;
+  open();
+}
+
+/** Opens the plan's preconnect targets through `preconnects` (HTTPS, the same connect as a request's). */
+export function openAhead(preconnects: Preconnects, resolver: Resolver, secureContext: () => SecureContext, sessions: TlsSessionCache, targets: ReadonlyArray<{ host: string; port: number }>): void {
+  for (const t of targets) {
+    preconnects.open(Preconnects.key('https:', t.host, t.port), (cb) => openSocket(resolver, secureContext, 'https:', t.host, t.port, cb, sessions));
+  }
+}
+
 /** Last TLS session per upstream name+address+port, bounded (oldest dropped first). */
 export class TlsSessionCache {
   private readonly map = new Map<string, Buffer>();
@@ -124,6 +151,8 @@ export interface Upstream {
   dispatch(opts: UpstreamDispatch, handler: Dispatcher.DispatchHandler): void;
   /** Starts loading the client in the background (once the proxy listens), so the first request does not wait for it. */
   warm?(): void;
+  /** Opens one HTTPS connection to each target now, handed to the first request to it (preconnect.ts). */
+  preconnect(targets: ReadonlyArray<{ host: string; port: number }>): void;
   close(): Promise<void>;
 }
 
@@ -146,7 +175,7 @@ const NO_CONTROLLER: Dispatcher.DispatchController = {
  * "Egress RSS: session 3"). undici has no `exports` map, so the file is
  * reachable; tests/egress/upstream-agent-load.test.ts pins that it is the Agent.
  */
-export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext): Upstream {
+export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext, preconnects: Preconnects = new Preconnects()): Upstream {
   let agent: Promise<Agent> | undefined;
   let loaded: Agent | undefined;
   const sessions = new TlsSessionCache();
@@ -156,7 +185,8 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext)
       const Agent = mod.default;
       const connect: buildConnector.connector = (opts, cb) => {
         const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
-        openSocket(
+        connectUpstream(
+          preconnects,
           resolver,
           ca,
           opts.protocol,
@@ -181,6 +211,7 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext)
     request: async (opts) => (await load()).request(opts),
     // A failure is kept in `agent` and reaches the first request.
     warm: () => void load().catch(() => undefined),
+    preconnect: (targets) => openAhead(preconnects, resolver, ca, sessions, targets),
     dispatch: (opts, handler) => {
       if (loaded) {
         loaded.dispatch(opts as Dispatcher.DispatchOptions, handler);
@@ -209,6 +240,7 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext)
       );
     },
     close: async () => {
+      preconnects.close();
       if (agent) await (await agent).close();
     },
   };
