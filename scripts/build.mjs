@@ -1,7 +1,10 @@
 // Bundles each entry point into one ESM file so sidecar images and the bwrap
 // backend need no node_modules at run time.
 import { build } from 'esbuild';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const banner = [
   '#!/usr/bin/env node',
@@ -54,9 +57,38 @@ const zodWithoutLocaleNamespaces = {
     });
   },
 };
-// cli: the operator's command. Commands import their heavy parts (ink, MCP SDK, proxy) on use;
-// splitting keeps those in chunks.
-if (only === undefined) await build({ ...common, plugins: [zodWithoutLocaleNamespaces], entryPoints: { cli: 'src/cli/main.ts' }, chunkNames: 'chunks/[name]-[hash]' });
+// cli: the operator's command, in three files. dist/cli.js (src/cli/entry.ts) runs dist/cli.cjs, the whole
+// program as one CommonJS file, through vm.Script with V8's code cache (dist/cli.cjs.v8, written by the training
+// run at the end; one per node version and flag set): Node 20 caches no compiled ES modules, and parsing ~4 MB of code was ~40 ms of every launch.
+// Commands still load their heavy parts (backends, MCP SDK, proxy) on use: esbuild keeps a dynamic import's
+// module uninitialised until then. The supervise console (ink, whose modules use top-level await, which
+// CommonJS cannot hold) is its own ES module, dist/console.js, which the program imports on use.
+const consoleOutside = {
+  name: 'console-outside',
+  setup(b) {
+    // A stand-in with the console module's one export, which imports dist/console.js through the function
+    // dist/cli.js passes in (`__bbImport`): code V8 restores from its cache loses vm.Script's import() callback.
+    b.onResolve({ filter: /[\\/]supervise[\\/]console[\\/]run\.js$/ }, () => ({ path: 'console', namespace: 'bb-console' }));
+    b.onLoad({ filter: /.*/, namespace: 'bb-console' }, () => ({
+      contents: "export const runConsole = (...args) => __bbImport('./console.js').then((m) => m.runConsole(...args));",
+      loader: 'js',
+    }));
+  },
+};
+if (only === undefined) {
+  await build({
+    ...common,
+    splitting: false,
+    format: 'cjs',
+    outExtension: { '.js': '.cjs' },
+    banner: { js: 'const __bbImportMetaUrl = require(\'node:url\').pathToFileURL(__filename).href;' },
+    define: { 'import.meta.url': '__bbImportMetaUrl' },
+    plugins: [zodWithoutLocaleNamespaces, consoleOutside],
+    entryPoints: { cli: 'src/cli/main.ts' },
+  });
+  await build({ ...common, splitting: false, plugins: [zodWithoutLocaleNamespaces], entryPoints: { console: 'src/supervise/console/run.ts' } });
+  await build({ entryPoints: { cli: 'src/cli/entry.ts' }, outdir, bundle: true, platform: 'node', format: 'esm', target: 'node20', banner: { js: '#!/usr/bin/env node' }, logLevel: 'warning' });
+}
 await build({
   ...common,
   plugins: [zodWithoutLocaleNamespaces],
@@ -79,5 +111,30 @@ if (only === undefined) {
     logLevel: 'warning',
   });
 }
-if (only === undefined) chmodSync('dist/cli.js', 0o755);
+if (only === undefined) {
+  chmodSync('dist/cli.js', 0o755);
+  trainCodeCache();
+}
 chmodSync(`${outdir}/sidecars.js`, 0o755);
+
+/**
+ * The code cache's training run: one dry-run plan of an example bottle, whose exit writes dist/cli.cjs.<key>.v8
+ * with every function it compiled (argument parsing, manifests, the plan). A launch compiles the rest on
+ * first use. Skipped quietly if it fails: the CLI then writes the cache on its first run.
+ */
+function trainCodeCache() {
+  const home = mkdtempSync(join(tmpdir(), 'bb-train-'));
+  try {
+    cpSync('examples/bottles', join(home, 'bottles'), { recursive: true });
+    cpSync('examples/agents', join(home, 'agents'), { recursive: true });
+    const r = spawnSync(process.execPath, [join(process.cwd(), 'dist', 'cli.js'), 'start', 'shell', '--headless', '--prompt', 'true', '--dry-run', '--backend', 'bwrap'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BOT_BOTTLE_HOME: home, BOT_BOTTLE_PRESPAWN: '0' },
+      cwd: home,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (r.status !== 0 || !readdirSync('dist').some((f) => /^cli\.cjs\.[0-9a-f]{8}\.v8$/.test(f))) console.warn(`build: the code cache's training run failed (${r.status}): ${(r.stderr ?? '').slice(0, 500)}`);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}

@@ -26,7 +26,12 @@ export interface PrespawnedBundle {
 }
 
 const HOLD_MS = 60_000;
-let held: PrespawnedBundle | undefined;
+/**
+ * The held bundle lives on a process-wide slot, not in this module: dist/cli.js (cli/entry.ts) spawns it
+ * before the program (dist/cli.cjs, which has its own copy of this module) has loaded.
+ */
+const SLOT = Symbol.for('bot-bottle.prespawned-bundle');
+const slot = globalThis as unknown as { [SLOT]?: PrespawnedBundle };
 
 export function launchMarker(): string {
   return `bb-launch-${randomBytes(12).toString('hex')}`;
@@ -44,7 +49,7 @@ export function sidecarsEntry(): string {
 
 /** Start the bundle for a launch that has not been resolved yet. `env` holds the bundle's knobs only (bundleSettings). */
 export function prespawnBundle(env: Record<string, string>): void {
-  if (held !== undefined) return;
+  if (slot[SLOT] !== undefined) return;
   const entry = sidecarsEntry();
   if (!existsSync(entry)) return;
   const marker = launchMarker();
@@ -59,7 +64,7 @@ export function prespawnBundle(env: Record<string, string>): void {
   // A launch that has not taken it by then (an operator answering a secret prompt) starts a fresh one.
   const expiry = setTimeout(discardPrespawnedBundle, HOLD_MS);
   expiry.unref();
-  held = { child, marker, argv, env, expiry };
+  slot[SLOT] = { child, marker, argv, env, expiry };
   trace(`sidecar bundle pre-spawned (pid ${child.pid})`);
 }
 
@@ -68,8 +73,8 @@ export function prespawnBundle(env: Record<string, string>): void {
  * is still running; the caller owns it from now on (registers its stop at once). Any other is killed.
  */
 export function takePrespawnedBundle(sidecarsJs: string, env: Record<string, string>): PrespawnedBundle | undefined {
-  const bundle = held;
-  held = undefined;
+  const bundle = slot[SLOT];
+  delete slot[SLOT];
   if (bundle === undefined) return undefined;
   clearTimeout(bundle.expiry);
   const alive = bundle.child.exitCode === null && bundle.child.signalCode === null;
@@ -83,8 +88,8 @@ export function takePrespawnedBundle(sidecarsJs: string, env: Record<string, str
 
 /** Kill the pre-spawned bundle if no launch took it (the CLI is about to exit). */
 export function discardPrespawnedBundle(): void {
-  const bundle = held;
-  held = undefined;
+  const bundle = slot[SLOT];
+  delete slot[SLOT];
   if (bundle !== undefined) clearTimeout(bundle.expiry);
   if (bundle !== undefined && bundle.child.exitCode === null && bundle.child.signalCode === null) bundle.child.kill('SIGKILL');
 }
