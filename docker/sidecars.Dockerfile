@@ -1,7 +1,7 @@
 # The sidecar bundle image: Node, bot-bottle's built bundle (dist/sidecars.js), git (git-gate) and
 # openssh-client (git-gate's SSH leg upstream). Built by src/backends/docker/images.ts from a staged
 # context: `node` is the host's own Node binary (the one running bot-bottle, >= 20.19; Debian's
-# nodejs is 18) and `app/` is dist/sidecars.js with its chunks.
+# nodejs is 18) and `app/` is dist/sidecars.js with its program (sidecars.cjs) and V8 code cache.
 ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE}
 # apt runs only for what the base lacks: on the offline base (scripts/build-offline-base-image.sh),

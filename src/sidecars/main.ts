@@ -4,75 +4,79 @@ import { readConfigLine } from './stdin-config.js';
 import { readStdinSecrets } from './stdin-secrets.js';
 
 /**
- * The bundle's own entry point (dist/sidecars.js): the same daemons as
+ * The bundle's program (dist/sidecars.cjs, run by dist/sidecars.js: entry.ts): the same daemons as
  * `bot-bottle sidecars`, without loading the CLI's commands, so a bottle's
  * bundle starts fast and stays small.
  */
 // `--launch-marker ID` is not read here: it is on the command line so the containment check can recognise
 // this process if the bottle could see it (a pre-spawned bundle has no config path there).
-const index = process.argv.indexOf('--config');
-const onStdin = process.argv.includes('--config-on-stdin');
-const fromArgv = index >= 0 ? process.argv[index + 1] : undefined;
-if (fromArgv === undefined ? !onStdin || !process.argv.includes('--exit-with-parent') : onStdin) {
-  process.stderr.write('usage: sidecars.js --config FILE | --config-on-stdin --exit-with-parent\n');
-  process.exitCode = 2;
-} else {
-  if (process.argv.includes('--secrets-stdin')) {
-    try {
-      Object.assign(process.env, await readStdinSecrets());
-    } catch (err) {
-      process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
-      process.exit(1);
-    }
-  }
-  let warmWhen: Promise<void> | undefined;
-  if (process.argv.includes('--exit-with-parent')) {
-    // The launching CLI holds our stdin open; if it dies without tearing down, stdin ends and we stop
-    // instead of serving a bottle that no longer exists.
-    process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
-    process.stdin.on('error', () => process.kill(process.pid, 'SIGTERM'));
-    // With --warm-on-stdin the launcher says when to warm up (a `warm` line: it has released the agent).
-    if (process.argv.includes('--warm-on-stdin')) warmWhen = warmSignal(process.stdin);
-    process.stdin.resume();
-  }
-  let config = fromArgv;
-  if (config === undefined) {
-    // Pre-spawned (src/launch/prespawn.ts): while the CLI resolves the plan, load what every bwrap bottle runs,
-    // then, one short step at a time and only until the config arrives, build what the ready line needs and no
-    // config decides (egressIdleWarmups). Nothing listens, and no file of the bottle is read, before the config
-    // names it.
-    void (async () => {
-      const [egress] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
-      mark('modules');
-      let n = 0;
-      for (const step of egress.egressIdleWarmups()) {
-        if (config !== undefined) return; // the rest runs at the launcher's `warm`, as for any bundle
-        await new Promise((resolve) => setImmediate(resolve));
-        if (config !== undefined) return;
-        await step();
-        mark(`idle step ${++n}`);
+async function main(): Promise<void> {
+  const index = process.argv.indexOf('--config');
+  const onStdin = process.argv.includes('--config-on-stdin');
+  const fromArgv = index >= 0 ? process.argv[index + 1] : undefined;
+  if (fromArgv === undefined ? !onStdin || !process.argv.includes('--exit-with-parent') : onStdin) {
+    process.stderr.write('usage: sidecars.js --config FILE | --config-on-stdin --exit-with-parent\n');
+    process.exitCode = 2;
+  } else {
+    if (process.argv.includes('--secrets-stdin')) {
+      try {
+        Object.assign(process.env, await readStdinSecrets());
+      } catch (err) {
+        process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
+        process.exit(1);
       }
-    })().catch(() => undefined);
+    }
+    let warmWhen: Promise<void> | undefined;
+    if (process.argv.includes('--exit-with-parent')) {
+      // The launching CLI holds our stdin open; if it dies without tearing down, stdin ends and we stop
+      // instead of serving a bottle that no longer exists.
+      process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
+      process.stdin.on('error', () => process.kill(process.pid, 'SIGTERM'));
+      // With --warm-on-stdin the launcher says when to warm up (a `warm` line: it has released the agent).
+      if (process.argv.includes('--warm-on-stdin')) warmWhen = warmSignal(process.stdin);
+      process.stdin.resume();
+    }
+    let config = fromArgv;
+    if (config === undefined) {
+      // Pre-spawned (src/launch/prespawn.ts): while the CLI resolves the plan, load what every bwrap bottle runs,
+      // then, one short step at a time and only until the config arrives, build what the ready line needs and no
+      // config decides (egressIdleWarmups). Nothing listens, and no file of the bottle is read, before the config
+      // names it.
+      void (async () => {
+        const [egress] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
+        mark('modules');
+        let n = 0;
+        for (const step of egress.egressIdleWarmups()) {
+          if (config !== undefined) return; // the rest runs at the launcher's `warm`, as for any bundle
+          await new Promise((resolve) => setImmediate(resolve));
+          if (config !== undefined) return;
+          await step();
+          mark(`idle step ${++n}`);
+        }
+      })().catch(() => undefined);
+      try {
+        config = await readConfigLine(process.stdin);
+      } catch (err) {
+        process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
+        process.exit(1);
+      }
+      mark('config');
+      // Stdin ended first: the CLI ran no launch, or died. Nothing was started.
+      if (config === undefined) process.exit(0);
+    }
     try {
-      config = await readConfigLine(process.stdin);
+      await runSidecars(config, undefined, warmWhen);
     } catch (err) {
       process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
-      process.exit(1);
+      process.exitCode = 1;
     }
-    mark('config');
-    // Stdin ended first: the CLI ran no launch, or died. Nothing was started.
-    if (config === undefined) process.exit(0);
+    // Every daemon has closed; the parent-watch on stdin (or a straggling keep-alive socket) must not keep us alive.
+    process.stdin.destroy();
+    process.exit();
   }
-  try {
-    await runSidecars(config, undefined, warmWhen);
-  } catch (err) {
-    process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  }
-  // Every daemon has closed; the parent-watch on stdin (or a straggling keep-alive socket) must not keep us alive.
-  process.stdin.destroy();
-  process.exit();
 }
+
+void main();
 
 /** Resolves at the first `warm` line on `input`; anything else on it is ignored. */
 function warmSignal(input: NodeJS.ReadableStream): Promise<void> {

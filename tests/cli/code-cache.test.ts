@@ -1,8 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BUNDLE_NODE_FLAGS } from '../../src/sidecars/node-flags.js';
 import { missingTool } from '../support/prereq.js';
 import { tmuxServer } from '../support/tmux.js';
 
@@ -34,7 +35,7 @@ const caches = (d: string): string[] => readdirSync(d).filter((f) => /^cli\.cjs\
 function version(d: string, env: Record<string, string> = {}): { stdout: string; trace: string } {
   const r = spawnSync(process.execPath, [join(d, 'cli.js'), '--version'], { env: { PATH: process.env.PATH ?? '', BOT_BOTTLE_TRACE: '1', ...env }, encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
-  return { stdout: r.stdout.trim(), trace: /code cache (.*) \(/.exec(r.stderr)?.[1] ?? r.stderr };
+  return { stdout: r.stdout.trim(), trace: /code cache (.*)$/m.exec(r.stderr)?.[1] ?? r.stderr };
 }
 
 describe('the CLI code cache', () => {
@@ -65,6 +66,29 @@ describe('the CLI code cache', () => {
   it('the build trains a cache the CLI uses as built', () => {
     expect(caches(DIST).length).toBeGreaterThan(0);
     expect(version(DIST).trace).toBe('used');
+  });
+
+  it("the build trains the bundle's cache for the node flags every launcher gives it, and the bundle uses it", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bb-bundle-cache-'));
+    const routesFile = join(dir, 'routes.json');
+    writeFileSync(routesFile, '[]');
+    const config = join(dir, 'sidecars.json');
+    writeFileSync(config, JSON.stringify({ bottle: 'cache', egress: { listen: { socket: join(dir, 'egress.sock') }, routesFile, caCertOut: join(dir, 'ca.pem') } }));
+    const child = spawn(process.execPath, [...BUNDLE_NODE_FLAGS, join(DIST, 'sidecars.js'), '--config', config], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const ready = await new Promise<{ startMs: Record<string, number> }>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const line = out.split('\n').find((l) => l.includes('"event":"ready"'));
+          if (line) resolve(JSON.parse(line) as { startMs: Record<string, number> });
+        });
+        child.once('exit', (code) => reject(new Error(`the bundle exited (${code}): ${out}`)));
+      });
+      expect(Object.keys(ready.startMs)).toContain('program (code cache used)');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
 

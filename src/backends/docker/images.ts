@@ -144,12 +144,14 @@ export async function ensureSidecarsImage(opts: ImageOptions = {}): Promise<Imag
   if (process.platform !== 'linux') throw new DockerError(`the sidecars image copies this machine's Node binary, which is a ${process.platform} program, not a Linux one`);
   const dist = join(packageRoot(), 'dist');
   const entry = join(dist, 'sidecars.js');
-  const chunks = join(dist, 'sidecars-chunks');
+  // The entry, the program and its code caches (util/cached-program.ts): the image's node is this one, and
+  // the bundle runs with the same flags, so the cache the build trained here is the one it can use.
   let files: string[];
   try {
-    files = [entry, ...readdirSync(chunks).sort().map((name) => join(chunks, name))];
+    files = [entry, join(dist, 'sidecars.cjs'), ...readdirSync(dist).filter((name) => /^sidecars\.cjs\.[0-9a-f]{8}\.v8$/.test(name)).sort().map((name) => join(dist, name))];
+    for (const file of files) statSync(file);
   } catch {
-    throw new DockerError(`${entry} or ${chunks} is missing: run \`npm run build\` first`);
+    throw new DockerError(`${entry} or ${join(dist, 'sidecars.cjs')} is missing: run \`npm run build\` first`);
   }
   const app = createHash('sha256');
   for (const file of files) app.update(basename(file)).update('\0').update(readFileSync(file)).update('\0');
@@ -162,8 +164,7 @@ export async function ensureSidecarsImage(opts: ImageOptions = {}): Promise<Imag
       identity: [`node ${process.version} ${process.execPath} ${node.size} ${node.mtimeMs} ${node.ino}`, `app ${app.digest('hex')}`],
       stage: (context) => {
         stageFile(process.execPath, join(context, 'node'));
-        stageFile(entry, join(context, 'app', 'sidecars.js'));
-        stageTree(chunks, join(context, 'app', 'sidecars-chunks'));
+        for (const file of files) stageFile(file, join(context, 'app', basename(file)));
       },
     },
     opts,
