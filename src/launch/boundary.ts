@@ -93,10 +93,12 @@ export interface GuestSpec {
 /** A guest whose files are in place, not started yet. */
 export interface PreparedGuest {
   /**
-   * Start the guest held: the agent does not run until `release`. With the probe, `probeSpec` is its
-   * first spec line, and the probe starts at once (its bundle-free checks overlap the bundle's start).
+   * Start the guest held: the agent does not run until `release`. With the probe, `probeSpec` resolves
+   * with its first spec line once the host canaries listen, and the probe starts at once (its node start
+   * overlaps the canaries', its bundle-free checks the bundle's start). A rejected spec fails the launch
+   * (the orchestrator awaits it too): hand the probe nothing then.
    */
-  start(probeSpec?: string): Promise<HeldGuest>;
+  start(probeSpec?: Promise<string>): Promise<HeldGuest>;
 }
 
 /** A guest that runs but holds its agent until `release`. */

@@ -41,7 +41,10 @@ export async function launchBottle(plan: BottlePlan, backend: Backend, ctx: Orch
   const prepared = await boundary.materialise({ setup, persisted, probe: containment.enabled });
 
   teardown.defer('close containment canaries', () => containment.dispose());
-  const early = containment.enabled ? await containment.begin(endpoints.probe) : undefined;
+  // The canaries open while the guest starts: the probe gets its first spec line (which names them) only once
+  // they listen, and its node start takes longer than that.
+  const early = containment.enabled ? containment.begin(endpoints.probe) : undefined;
+  void early?.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
   // The guest first, the bundle right after, neither awaited before the other: the probe's start inside the
   // guest (a node process) is the longer of the two, and its checks that need no bundle run meanwhile.
   const guestStarting = prepared.start(early);
@@ -56,6 +59,7 @@ export async function launchBottle(plan: BottlePlan, backend: Backend, ctx: Orch
   void starting.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
   const guest = await guestStarting;
   trace('guest provisioned');
+  await early;
 
   const bundle = await starting;
   trace(`sidecars ready${bundleMarks(bundle.startMs)}`);

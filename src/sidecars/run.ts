@@ -10,7 +10,12 @@ export interface Daemon {
    * (module loads, leaf certificates): run once, after the ready line, so it
    * overlaps the bottle's own start instead of delaying it.
    */
-  warm?(): void;
+  warm?(): Promise<void> | void;
+  /**
+   * Warm-up work the agent's first requests do not need (egress: its DLP scanners, ~50 ms of one
+   * event-loop turn), started once every daemon's `warm` has settled so it does not hold those up.
+   */
+  warmLate?(): void;
   /**
    * The one piece of that work the launcher's own check needs before the agent
    * runs (egress: the leaf its containment probe asks for): started right after
@@ -57,7 +62,7 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
     starting.push(
       import('./egress/index.js').then(async ({ startEgress }) => {
         const h = await startEgress(egress, ctx);
-        return { name: 'egress', daemon: { name: 'egress', close: () => h.close(), warm: () => h.warm(), prime: () => h.prime() }, ready: { listen: h.address, caCert: h.caCertPath } };
+        return { name: 'egress', daemon: { name: 'egress', close: () => h.close(), warm: () => h.warm(), warmLate: () => h.warmLate(), prime: () => h.prime() }, ready: { listen: h.address, caCert: h.caCertPath } };
       }),
     );
   }
@@ -90,7 +95,13 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
     throw failed.reason;
   }
   if (daemons.length === 0) throw new Error('sidecar config starts no daemons: add an `egress` section');
-  return { daemons, ready, close: closeAll, warm: () => daemons.forEach((d) => d.warm?.()), prime: () => daemons.forEach((d) => d.prime?.()) };
+  return {
+    daemons,
+    ready,
+    close: closeAll,
+    warm: () => void Promise.allSettled(daemons.map((d) => d.warm?.())).then(() => setImmediate(() => daemons.forEach((d) => d.warmLate?.()))),
+    prime: () => daemons.forEach((d) => d.prime?.()),
+  };
 }
 
 /**

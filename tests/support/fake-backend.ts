@@ -101,7 +101,8 @@ export function fakeBackend(opts: FakeBackendOptions): { backend: Backend; recor
               step('guest.start');
               create('guest', defer);
               guestStarted();
-              opts.onStart?.(probeSpec);
+              if (probeSpec === undefined) opts.onStart?.(undefined);
+              else void probeSpec.then((s) => opts.onStart?.(s), () => undefined);
               return Promise.resolve({
                 exited: Promise.resolve(0),
                 trust: () => Promise.resolve(step('guest.trust')),

@@ -119,7 +119,10 @@ export function bwrapBoundary(plan: BottlePlan, ctx: BoundaryContext): Promise<B
           const bwrapArgv = [...prefix, findOnPath('bwrap', ctx.hostEnv.PATH) ?? 'bwrap', '--info-fd', '4', ...(seccomp ? ['--seccomp', '5'] : []), '--args', '3', ...sandboxCommand(setup.command)];
           const running = await spawnSandbox(plan.slug, bwrapArgv, args, seccomp, ctx.interactive, stack, pids);
           // The probe starts its checks that need no bundle now, while the bundle starts.
-          if (probeSpec !== undefined) running.pipes.spec.write(`${probeSpec}\n`);
+          void probeSpec?.then(
+            (spec) => running.pipes.spec.write(`${spec}\n`),
+            () => undefined,
+          );
           return {
             exited: running.exited,
             trust(caPem) {

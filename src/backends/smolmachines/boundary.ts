@@ -135,7 +135,7 @@ export function smolmachinesLaunchBoundary(plan: BottlePlan, ctx: BoundaryContex
           trace('smolvm machine ready');
           await ownHome(deps, machine, GUEST_USER, GUEST_HOME);
           await putHomeFiles(deps, machine, spec.setup);
-          const probe = probeSpec !== undefined ? startGuestProbe(smolvm.spawn, machine, probeSpec) : undefined;
+          const probe = probeSpec !== undefined ? startGuestProbe(smolvm.spawn, machine, await probeSpec) : undefined;
           if (probe) stack.defer('stop probe', probe.stop);
           let agent: ChildProcess | undefined;
           let settle: (code: number) => void = () => undefined;

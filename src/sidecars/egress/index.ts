@@ -44,8 +44,10 @@ export interface EgressHandle {
   caCertPath: string;
   /** Re-reads the routes file (what SIGHUP does). Resolves false when the file was bad and the old table stays. */
   reload(): Promise<boolean>;
-  /** After the bundle's ready line: mint the routed hosts' leaf certificates, load the upstream client, build the upstream trust store. */
-  warm(): void;
+  /** After the bundle's ready line: connect ahead, mint the routed hosts' leaf certificates, build the upstream trust store; resolves once the upstream client has loaded. */
+  warm(): Promise<void> | void;
+  /** After every daemon's `warm`: run each route's DLP scanners once (what the agent's first model request, not its first request, needs). */
+  warmLate(): void;
   /** Right after the ready line: mint the first routed host's leaf, the one the containment probe's handshake asks for. */
   prime(): void;
 }
@@ -153,11 +155,9 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
       if (first !== undefined) void ca.contextFor(first).catch(() => undefined);
     },
     warm() {
-      // First: its handshake then overlaps the warm-ups below (it builds the upstream trust store on the way).
+      // First: its handshake then overlaps the rest (it builds the upstream trust store on the way).
       if (cfg.preconnect && cfg.preconnect.length > 0) agent.preconnect(cfg.preconnect);
       premintLeaves(ca, table);
-      setImmediate(() => dlp.warm(table.routes.map((r) => r.plan.dlp)));
-      agent.warm?.();
       // The upstream trust store (every system root parsed into one context, ~40 ms here) is built
       // once, lazily: build it now rather than in the agent's first request.
       setImmediate(() => {
@@ -167,6 +167,10 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
           // The first request meets the same error and reports it.
         }
       });
+      return agent.warm?.();
+    },
+    warmLate() {
+      dlp.warm(table.routes.map((r) => r.plan.dlp));
     },
     async close() {
       process.off('SIGHUP', onHup);

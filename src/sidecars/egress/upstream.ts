@@ -149,8 +149,8 @@ export interface Upstream {
    * (the proxy's hot path). A failure to load undici reaches `onResponseError`.
    */
   dispatch(opts: UpstreamDispatch, handler: Dispatcher.DispatchHandler): void;
-  /** Starts loading the client in the background (once the proxy listens), so the first request does not wait for it. */
-  warm?(): void;
+  /** Starts loading the client in the background (once the proxy listens), so the first request does not wait for it; resolves when loaded. */
+  warm?(): Promise<void>;
   /** Opens one HTTPS connection to each target now, handed to the first request to it (preconnect.ts). */
   preconnect(targets: ReadonlyArray<{ host: string; port: number }>): void;
   close(): Promise<void>;
@@ -210,7 +210,10 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext,
   return {
     request: async (opts) => (await load()).request(opts),
     // A failure is kept in `agent` and reaches the first request.
-    warm: () => void load().catch(() => undefined),
+    warm: () => load().then(
+      () => undefined,
+      () => undefined,
+    ),
     preconnect: (targets) => openAhead(preconnects, resolver, ca, sessions, targets),
     dispatch: (opts, handler) => {
       if (loaded) {

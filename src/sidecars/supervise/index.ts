@@ -27,8 +27,8 @@ export interface SuperviseHandle {
   /** `http://127.0.0.1:<port>/mcp`, or `http://localhost/mcp` over the unix socket. */
   url: string;
   close(): Promise<void>;
-  /** Loads the MCP server's modules and rehearses one handshake ahead of the agent's (after the bundle's ready line). */
-  warm(): void;
+  /** Loads the MCP server's modules and rehearses one handshake ahead of the agent's (after the bundle's ready line); resolves when done. */
+  warm(): Promise<void>;
 }
 
 /**
@@ -114,7 +114,7 @@ export async function startSupervise(section: SuperviseConfigInput, ctx: Sidecar
   return {
     url,
     warm: () =>
-      void loadMcp().then(
+      loadMcp().then(
         () => rehearseHandshake(server, allowedHosts[0] ?? 'localhost'),
         (err: unknown) => ctx.log({ event: 'supervise-error', error: `cannot load the MCP server: ${(err as Error).message}` }),
       ),
