@@ -99,7 +99,7 @@ export async function startSidecars(config: SidecarConfig, log: SidecarLog = std
     daemons,
     ready,
     close: closeAll,
-    warm: () => void Promise.allSettled(daemons.map((d) => d.warm?.())).then(() => setImmediate(() => daemons.forEach((d) => d.warmLate?.()))),
+    warm: () => void Promise.allSettled(daemons.map(async (d) => d.warm?.())).then(() => setImmediate(() => daemons.forEach((d) => d.warmLate?.()))),
     prime: () => daemons.forEach((d) => d.prime?.()),
   };
 }

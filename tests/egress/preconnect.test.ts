@@ -45,7 +45,7 @@ for (const client of ['undici', 'node-http']) {
     it('hands the connection opened at warm to the first request: the upstream accepts one connection for both', async () => {
       const { h, up, connections } = await setup();
       expect(connections()).toBe(0);
-      h.egress.warm();
+      void h.egress.warm();
       await until(() => h.logs.some((l) => l.event === 'egress-preconnected'));
       expect(connections()).toBe(1);
       const r = await curl(h, `https://${HOST}:${up.port}/first`);
@@ -56,7 +56,7 @@ for (const client of ['undici', 'node-http']) {
 
     it('a parked connection the upstream closes is not handed out: the request opens its own', async () => {
       const { h, up, connections } = await setup();
-      h.egress.warm();
+      void h.egress.warm();
       await until(() => h.logs.some((l) => l.event === 'egress-preconnected'));
       up.dropConnections();
       // Give the close a moment to reach egress (bounded); the request must work either way.

@@ -61,7 +61,7 @@ describe('undici upstream agent loading', () => {
     await new Promise<void>((r) => server!.close(() => r()));
     server = undefined;
     const up = createUpstreamAgent(new Resolver(new Map([[`up.test:${port}`, '127.0.0.1']])), () => createSecureContext());
-    up.warm?.();
+    void up.warm?.();
     await new Promise((r) => setTimeout(r, 200));
     const body = new Readable({ read() {} });
     const { handler, failed } = recorder();

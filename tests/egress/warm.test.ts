@@ -22,7 +22,7 @@ describe('egress warm-up', () => {
     );
     const minted = vi.spyOn(MitmCa.prototype, 'contextFor');
     try {
-      h.egress.warm();
+      void h.egress.warm();
       await vi.waitFor(() => expect(minted.mock.calls.length).toBeGreaterThanOrEqual(2), { timeout: 5_000 });
       expect(minted.mock.calls.map((c) => c[0])).toEqual(['model.test', 'web.test']);
       // The pre-minted context is what the first CONNECT gets: the cache hands out the same promise.
