@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BottleRun } from '../support/bottle-run.js';
 import { CLAUDE_PLACEHOLDER, CLAUDE_TOOL_STEPS, claudeMissing, claudeRig, type ClaudeRig } from './claude-support.js';
+import { PRECONNECTS_PER_TARGET } from '../../src/sidecars/egress/upstream.js';
 import { conversationText } from './fake-anthropic.js';
 
 /**
@@ -58,7 +59,7 @@ describe.skipIf(missing)('claude -p in a bottle (OAuth token)', () => {
   it('egress connected ahead to the model API when the agent was released, and nowhere else', () => {
     const log = readFileSync(join(rig.h.home, 'state', rig.slug(), 'sidecars.log'), 'utf8');
     const events = log.split('\n').filter((l) => l.includes('egress-preconnect')).map((l) => JSON.parse(l.slice(l.indexOf('{'))) as { event: string; origin: string });
-    expect(events.map((e) => [e.event, e.origin])).toEqual([['egress-preconnected', 'https://api.anthropic.com:443']]);
+    expect(events.map((e) => [e.event, e.origin])).toEqual(Array.from({ length: PRECONNECTS_PER_TARGET }, () => ['egress-preconnected', 'https://api.anthropic.com:443']));
   });
 
   it('`resume --headless` continues the conversation: the model sees the earlier turns', async () => {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { preconnectTargets } from '../../src/routes/preconnect.js';
 import { Preconnects } from '../../src/sidecars/egress/preconnect.js';
+import { PRECONNECTS_PER_TARGET } from '../../src/sidecars/egress/upstream.js';
 import { curl, makeUpstreamPki, route, startHarness, startUpstream, type Harness } from './support.js';
 
 /**
@@ -42,29 +43,30 @@ for (const client of ['undici', 'node-http']) {
       return { h, up, connections: () => up.connections() };
     }
 
-    it('hands the connection opened at warm to the first request: the upstream accepts one connection for both', async () => {
+    it('hands the connections opened at warm to the first requests: the upstream accepts no more than those', async () => {
       const { h, up, connections } = await setup();
       expect(connections()).toBe(0);
       void h.egress.warm();
-      await until(() => h.logs.some((l) => l.event === 'egress-preconnected'));
-      expect(connections()).toBe(1);
-      const r = await curl(h, `https://${HOST}:${up.port}/first`);
-      expect(r.status).toBe(200);
-      expect(up.seen.map((s) => s.url)).toEqual(['/first']);
-      expect(connections()).toBe(1);
+      await until(() => h.logs.filter((l) => l.event === 'egress-preconnected').length === PRECONNECTS_PER_TARGET);
+      expect(connections()).toBe(PRECONNECTS_PER_TARGET);
+      // Two at once, as an agent's first requests come: each takes one of them.
+      const [a, b] = await Promise.all([curl(h, `https://${HOST}:${up.port}/first`), curl(h, `https://${HOST}:${up.port}/second`)]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect(up.seen.map((s) => s.url).sort()).toEqual(['/first', '/second']);
+      expect(connections()).toBe(PRECONNECTS_PER_TARGET);
     });
 
     it('a parked connection the upstream closes is not handed out: the request opens its own', async () => {
       const { h, up, connections } = await setup();
       void h.egress.warm();
-      await until(() => h.logs.some((l) => l.event === 'egress-preconnected'));
+      await until(() => h.logs.filter((l) => l.event === 'egress-preconnected').length === PRECONNECTS_PER_TARGET);
       up.dropConnections();
       // Give the close a moment to reach egress (bounded); the request must work either way.
       await new Promise((r) => setTimeout(r, 100));
       const r = await curl(h, `https://${HOST}:${up.port}/after-close`);
       expect(r.status).toBe(200);
       expect(r.body).toBe('ok');
-      expect(connections()).toBe(2);
+      expect(connections()).toBe(PRECONNECTS_PER_TARGET + 1);
     });
   });
 }
@@ -91,6 +93,26 @@ describe('Preconnects', () => {
     finish!(null, s);
     expect(got).toEqual([s]);
     s.destroy();
+  });
+
+  it('hands each parked connection to one connect, an open one first; then there is none', async () => {
+    const dial = await local();
+    const p = new Preconnects();
+    const a = dial();
+    await new Promise<void>((r) => p.open('k', (cb) => a.once('connect', () => (cb(null, a), r()))));
+    let finish: ((err: Error | null, s: Socket | null) => void) | undefined;
+    p.open('k', (cb) => (finish = cb));
+    const got: Socket[] = [];
+    expect(p.claim('k', (_e, s) => got.push(s!), () => undefined)).toBe(true);
+    await new Promise((r) => process.nextTick(r));
+    expect(got).toEqual([a]);
+    expect(p.claim('k', (_e, s) => got.push(s!), () => undefined)).toBe(true);
+    expect(p.claim('k', () => undefined, () => undefined)).toBe(false);
+    const b = dial();
+    finish!(null, b);
+    expect(got).toEqual([a, b]);
+    a.destroy();
+    b.destroy();
   });
 
   it('sends the claiming connect its own way when the connection it waited for failed', () => {

@@ -12,9 +12,9 @@ interface Parked {
 }
 
 /**
- * Upstream connections opened ahead of the agent's first request (the
- * plan's `preconnect`: the model API), each handed to the first connect to
- * the same origin, then gone: a second connect opens its own. The opener is
+ * Upstream connections opened ahead of the agent's first requests (the
+ * plan's `preconnect`: the model API), each handed to one connect to the
+ * same origin, then gone: a connect after them opens its own. The opener is
  * the same as for any connect (the SSRF-checked address, TLS verified), so a
  * parked connection is one the proxy would have opened a moment later. A
  * connection nobody claims within `idleMs`, or that the upstream closes while
@@ -22,7 +22,8 @@ interface Parked {
  * connect.
  */
 export class Preconnects {
-  private readonly parked = new Map<string, Parked>();
+  /** Per origin, the connections opened ahead and not yet handed out, oldest first. */
+  private readonly parked = new Map<string, Parked[]>();
 
   constructor(
     private readonly idleMs = 20_000,
@@ -33,21 +34,20 @@ export class Preconnects {
     return `${protocol}//${host.toLowerCase()}:${port}`;
   }
 
-  /** Opens one connection for `key` unless one is parked already. */
+  /** Opens one more connection for `key`. */
   open(key: string, opener: Opener): void {
-    if (this.parked.has(key)) return;
     const entry: Parked = {};
-    this.parked.set(key, entry);
+    this.add(key, entry);
     const started = performance.now();
     opener((err, socket) => {
       // Claimed while it opened: the claiming connect takes it (or, if it failed, connects as usual).
       if (entry.waiter) return entry.waiter(err, socket);
-      if (this.parked.get(key) !== entry) {
+      if (!this.holds(key, entry)) {
         socket?.destroy(); // egress closed meanwhile
         return;
       }
       if (err || !socket) {
-        this.parked.delete(key);
+        this.remove(key, entry);
         this.log({ event: 'egress-preconnect-failed', origin: key, error: err?.message ?? 'no socket' });
         return;
       }
@@ -57,46 +57,67 @@ export class Preconnects {
   }
 
   /**
-   * The parked connection for `key`, handed to `cb` on a later tick (undici
-   * expects its connector's callback after the call returns); or, if it is
-   * still opening, when it is done. False when there is none: connect as usual.
-   * `fallback` runs instead of `cb` when the connection being waited for failed.
+   * A parked connection for `key` (an open one first), handed to `cb` on a
+   * later tick (undici expects its connector's callback after the call
+   * returns); or, if they are all still opening, the oldest, when it is done.
+   * False when there is none: connect as usual. `fallback` runs instead of
+   * `cb` when the connection being waited for failed.
    */
   claim(key: string, cb: Handed, fallback: () => void): boolean {
-    const entry = this.parked.get(key);
-    if (!entry || entry.waiter) return false;
-    if (entry.socket === undefined) {
-      entry.waiter = (err, socket) => (err || !socket ? fallback() : cb(null, socket));
-      this.parked.delete(key);
+    const entries = this.parked.get(key) ?? [];
+    const open = entries.find((e) => e.socket !== undefined && !e.socket.destroyed && e.socket.writable);
+    if (open !== undefined) {
+      const socket = open.socket!;
+      this.unpark(key, open);
+      // Until the claiming connect has it and listens for errors itself.
+      const ignore = (): void => undefined;
+      socket.on('error', ignore);
+      process.nextTick(() => {
+        socket.off('error', ignore);
+        cb(null, socket);
+      });
       return true;
     }
-    const socket = entry.socket;
-    this.unpark(key, entry);
-    if (socket.destroyed || !socket.writable) return false;
-    // Until the claiming connect has it and listens for errors itself.
-    const ignore = (): void => undefined;
-    socket.on('error', ignore);
-    process.nextTick(() => {
-      socket.off('error', ignore);
-      cb(null, socket);
-    });
+    const opening = entries.find((e) => e.socket === undefined);
+    if (opening === undefined) return false;
+    opening.waiter = (err, socket) => (err || !socket ? fallback() : cb(null, socket));
+    this.remove(key, opening);
     return true;
   }
 
   /** Drops every parked connection (egress closing). */
   close(): void {
-    for (const [key, entry] of [...this.parked]) {
-      const socket = entry.socket;
-      this.unpark(key, entry);
-      socket?.destroy();
+    for (const [key, entries] of [...this.parked]) {
+      for (const entry of [...entries]) {
+        const socket = entry.socket;
+        this.unpark(key, entry);
+        socket?.destroy();
+      }
     }
+  }
+
+  private add(key: string, entry: Parked): void {
+    const entries = this.parked.get(key);
+    if (entries) entries.push(entry);
+    else this.parked.set(key, [entry]);
+  }
+
+  private holds(key: string, entry: Parked): boolean {
+    return this.parked.get(key)?.includes(entry) ?? false;
+  }
+
+  private remove(key: string, entry: Parked): void {
+    const entries = this.parked.get(key);
+    if (!entries) return;
+    const i = entries.indexOf(entry);
+    if (i >= 0) entries.splice(i, 1);
+    if (entries.length === 0) this.parked.delete(key);
   }
 
   private park(key: string, entry: Parked, socket: Socket): void {
     entry.socket = socket;
-    this.parked.set(key, entry);
     const drop = (): void => {
-      if (this.parked.get(key) !== entry) return;
+      if (!this.holds(key, entry)) return;
       this.unpark(key, entry);
       socket.destroy();
     };
@@ -109,7 +130,7 @@ export class Preconnects {
   }
 
   private unpark(key: string, entry: Parked): void {
-    if (this.parked.get(key) === entry) this.parked.delete(key);
+    this.remove(key, entry);
     clearTimeout(entry.timer);
     const socket = entry.socket;
     if (!socket) return;

@@ -114,10 +114,18 @@ export function connectUpstream(
   open();
 }
 
+/**
+ * Connections opened ahead per target: an agent's first requests to its model API come in pairs (Claude Code
+ * asks for its settings and policy limits at once), and each would otherwise wait for a handshake.
+ */
+export const PRECONNECTS_PER_TARGET = 2;
+
 /** Opens the plan's preconnect targets through `preconnects` (HTTPS, the same connect as a request's). */
 export function openAhead(preconnects: Preconnects, resolver: Resolver, secureContext: () => SecureContext, sessions: TlsSessionCache, targets: ReadonlyArray<{ host: string; port: number }>): void {
   for (const t of targets) {
-    preconnects.open(Preconnects.key('https:', t.host, t.port), (cb) => openSocket(resolver, secureContext, 'https:', t.host, t.port, cb, sessions));
+    for (let i = 0; i < PRECONNECTS_PER_TARGET; i++) {
+      preconnects.open(Preconnects.key('https:', t.host, t.port), (cb) => openSocket(resolver, secureContext, 'https:', t.host, t.port, cb, sessions));
+    }
   }
 }
 
