@@ -96,15 +96,18 @@ await build({
   keepNames: false,
 });
 await build({ ...entry, entryPoints: { sidecars: 'src/sidecars/entry.ts' } });
-// containment-probe: runs inside every bottle before the agent (src/containment). One file, since backends
-// copy just this file in; node built-ins only, minified so it parses fast.
+// containment-probe: runs inside every bottle before the agent (src/containment). One CommonJS file (node starts
+// it without its ES module loader), since backends copy just this file in; node built-ins only, minified.
 if (only === undefined) {
   await build({
     entryPoints: { 'containment-probe': 'src/containment/probe-main.ts' },
     outdir,
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
+    outExtension: { '.js': '.cjs' },
+    banner: program.banner,
+    define: program.define,
     target: 'node20',
     minify: true,
     logLevel: 'warning',

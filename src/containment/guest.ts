@@ -1,10 +1,12 @@
 /** Where every backend puts the containment probe inside a bottle (read-only). */
 export const GUEST_PROBE_DIR = '/opt/bot-bottle/containment';
-export const GUEST_PROBE_SCRIPT = `${GUEST_PROBE_DIR}/probe.js`;
+// CommonJS, named so whatever package.json the guest may have: node starts it without its ES module loader
+// (~5-10 ms of the probe's start, which is what the agent waits for).
+export const GUEST_PROBE_SCRIPT = `${GUEST_PROBE_DIR}/probe.cjs`;
 /** The CLI's own node, when it is not already visible under /usr. */
 export const GUEST_PROBE_NODE = `${GUEST_PROBE_DIR}/node`;
 /** The bundle dist/ ships the probe as (scripts/build.mjs). */
-export const PROBE_BUNDLE = 'containment-probe.js';
+export const PROBE_BUNDLE = 'containment-probe.cjs';
 
 /**
  * How every backend starts the probe: none of the agent's environment, and

@@ -5,7 +5,7 @@ import { observe } from './observe.js';
 import type { ProbeSpecEarly, ProbeSpecLate } from './spec.js';
 
 /**
- * dist/containment-probe.js: read the spec on stdin (two JSON lines, spec.ts),
+ * dist/containment-probe.cjs: read the spec on stdin (two JSON lines, spec.ts),
  * observe, write the report as one JSON line on stdout. Run inside the bottle,
  * before the agent, with no environment of its own. Imported (not run) by the
  * escape suite, which calls `observe` with its own spec.

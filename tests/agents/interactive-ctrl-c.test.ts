@@ -55,7 +55,7 @@ describe.skipIf(missing)('Ctrl-C while an attached bottle starts', () => {
       let starting = false;
       while (!starting && Date.now() < until) {
         const procs = descendants(pane);
-        if (procs.some((p) => p.cmdline.includes('/run/bot-bottle/init.sh')) && procs.some((p) => p.cmdline.includes('containment/probe.js'))) starting = true;
+        if (procs.some((p) => p.cmdline.includes('/run/bot-bottle/init.sh')) && procs.some((p) => p.cmdline.includes('containment/probe.cjs'))) starting = true;
         else await new Promise((r) => setTimeout(r, 20));
       }
       expect(starting).toBe(true);

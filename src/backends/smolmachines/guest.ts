@@ -4,8 +4,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { GUEST_PROBE_NODE, PROBE_BUNDLE, probeCommand } from '../../containment/guest.js';
+import { basename, dirname, join } from 'node:path';
+import { GUEST_PROBE_NODE, GUEST_PROBE_SCRIPT, PROBE_BUNDLE, probeCommand } from '../../containment/guest.js';
 import type { ProbeInside } from '../../containment/gate.js';
 import type { GuestSetup } from '../../provision/guest.js';
 import { GUEST_HOME, GUEST_UID } from '../../provision/layout.js';
@@ -54,19 +54,19 @@ export function probeFolder(cacheDir: string): string {
   const n = statSync(node);
   const key = createHash('sha256').update(`${node}\0${n.size}\0${n.mtimeMs}\0${n.ino}\0`).update(readFileSync(script)).digest('hex').slice(0, 16);
   const dir = join(cacheDir, `probe-${key}`);
-  if (existsSync(join(dir, 'probe.js'))) return dir;
+  if (existsSync(join(dir, basename(GUEST_PROBE_SCRIPT)))) return dir;
   mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
   const staging = mkdtempSync(join(cacheDir, '.probe-'));
   try {
     copyFileSync(node, join(staging, 'node'));
-    copyFileSync(script, join(staging, 'probe.js'));
+    copyFileSync(script, join(staging, basename(GUEST_PROBE_SCRIPT)));
     spawnSync('chmod', ['755', staging, join(staging, 'node')]);
-    spawnSync('chmod', ['644', join(staging, 'probe.js')]);
+    spawnSync('chmod', ['644', join(staging, basename(GUEST_PROBE_SCRIPT))]);
     renameSync(staging, dir);
   } catch (error) {
     removeTree(cacheDir, staging);
     // Another launch made it meanwhile: theirs is as good.
-    if (existsSync(join(dir, 'probe.js'))) return dir;
+    if (existsSync(join(dir, basename(GUEST_PROBE_SCRIPT)))) return dir;
     throw error;
   }
   return dir;
