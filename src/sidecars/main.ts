@@ -43,10 +43,10 @@ async function main(): Promise<void> {
       // config decides (egressIdleWarmups). Nothing listens, and no file of the bottle is read, before the config
       // names it.
       void (async () => {
-        const [egress] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
+        const [egress, supervise] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
         mark('modules');
         let n = 0;
-        for (const step of egress.egressIdleWarmups()) {
+        for (const step of [...egress.egressIdleWarmups(), ...supervise.superviseIdleWarmups()]) {
           if (config !== undefined) return; // the rest runs at the launcher's `warm`, as for any bundle
           await new Promise((resolve) => setImmediate(resolve));
           if (config !== undefined) return;

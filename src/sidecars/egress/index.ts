@@ -23,10 +23,10 @@ import { assertTokenSlots } from './token-slots.js';
 import { leafOrder } from '../../routes/leaf-order.js';
 
 /**
- * What a pre-spawned bundle does while it waits for its config (sidecars/main.ts): only what the ready line
- * itself waits for and no config decides, the CA's keys and the ASN.1 encoder's first use. Each step delays a
- * config that arrives during it, so the longer warm-ups (undici's Agent ~20 ms, the upstream trust store
- * ~40 ms, the MCP SDK ~70 ms) wait for the launcher's `warm`, after the agent is released.
+ * What a pre-spawned bundle does while it waits for its config (sidecars/main.ts): what the ready line itself
+ * waits for and no config decides, the CA's keys and the ASN.1 encoder's first use. Each step delays a config
+ * that arrives during it; undici's Agent (~20 ms) and the upstream trust store (~40 ms) wait for the launcher's
+ * `warm`, after the agent is released (supervise's idle step, the MCP SDK, follows this one).
  */
 export const egressIdleWarmups = (): Array<() => Promise<unknown> | void> => [() => MitmCa.prepare()];
 

@@ -6,17 +6,25 @@ import { SuperviseConfigSchema, type SuperviseConfigInput } from './config.js';
 import { rehearseHandshake } from './rehearse.js';
 
 /**
- * The MCP SDK is the bundle's largest dependency; it loads on the first
- * request (or at `warm()`, after the bundle's ready line) so a bottle's bundle
- * is ready without waiting for it. Loaded on the next turn after listening, as
- * before, it ran while egress was still starting and delayed the ready line
- * by ~90 ms (docs/performance.md, "Claude Code start").
+ * The MCP SDK is the bundle's largest dependency; it loads while a pre-spawned
+ * bundle waits for its config (superviseIdleWarmups), else on the first
+ * request or at `warm()`, after the bundle's ready line. Loaded on the next
+ * turn after listening, as before, it ran while egress was still starting and
+ * delayed the ready line by ~90 ms (docs/performance.md, "Claude Code start").
  */
 let mcpModules: Promise<[typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js'), typeof import('./server.js')]> | undefined;
 function loadMcp(): NonNullable<typeof mcpModules> {
   mcpModules ??= Promise.all([import('@modelcontextprotocol/sdk/server/streamableHttp.js'), import('./server.js')]);
   return mcpModules;
 }
+
+/**
+ * A pre-spawned bundle's idle step (sidecars/main.ts), after egress's: the MCP SDK (~75 ms here). A config
+ * arriving meanwhile waits for it, so the ready line comes later, but the containment probe is what the agent
+ * waits for, and it finishes after that; loaded at `warm` instead, it ran on the bundle's one thread just as
+ * the agent started and connected (claude -p: its first request +34-77 ms, now +6-34; docs/performance.md).
+ */
+export const superviseIdleWarmups = (): Array<() => Promise<unknown> | void> => [() => loadMcp()];
 
 export interface SidecarContext {
   bottle: string;
