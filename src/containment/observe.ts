@@ -31,21 +31,12 @@ export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate
   let notListening: Promise<Endpoint[]>;
   let attempts: ProbeReport['attempts'];
   let dns: ProbeReport['dns'] | undefined;
-  let inside: ReturnType<typeof readInside> | undefined;
   if (early.endpointsRemote === true) {
     // The bundle listens in another machine or container, so nothing of it shows in this one's sockets:
     // snapshot them first (before this process opens any of its own), and run the attempts while the bundle starts.
     sockets = readNetwork();
     notListening = timed('listening', waitForConnect(early.endpoints, 5_000));
-    const reaching = reach();
-    // Nothing of the bundle shows in this machine's files or processes either, and these backends hand the
-    // probe its spec only once the guest's files are in (docker, smolmachines): read them while the attempts
-    // and the lookup are under way (under gVisor each side takes ~130-150 ms). A limit's timer these reads
-    // delay fires late, never early: a leak still connects first, and the canaries' own record judges silence.
-    await new Promise((resolve) => setImmediate(resolve));
-    inside = readInside(early);
-    timings.read = now();
-    [attempts, dns] = await reaching;
+    [attempts, dns] = await reach();
   } else {
     // The attempts and the lookup overlap the wait for the forwarders. The sockets are read after both:
     // every socket this process opened for them is closed by then (a lookup that timed out may still hold
@@ -62,14 +53,11 @@ export async function observe(early: ProbeSpecEarly, late: Promise<ProbeSpecLate
     const spec: ProbeSpec = { ...early, ca: { ...early.ca, der: l.caDer } };
     return Promise.all([timed('proxy', proxyRefuses(spec.proxy, spec.unroutedHost, ms * 6)), timed('ca', caTrusted(spec.ca, spec.proxy, ms * 6))]);
   });
-  if (inside === undefined) {
-    await new Promise((resolve) => setImmediate(resolve));
-    // Who the probe is, what runs beside it and the files it can read; read while the bundle answers (none of
-    // the checks' limits is near what these reads take).
-    inside = readInside(early);
-    timings.read = now();
-  }
-  const { self, processes, texts, truncated } = inside;
+  await new Promise((resolve) => setImmediate(resolve));
+  // Who the probe is, what runs beside it and the files it can read; read while the bundle answers (none of the
+  // checks' limits is near what these reads take).
+  const { self, processes, texts, truncated } = readInside(early);
+  timings.read = now();
   const [proxy, { ca, read }] = await checking;
   const network: ProbeReport['network'] = { ...sockets, notListening: await notListening };
   texts.push(...read.map((t) => ({ source: t.source, data: Buffer.from(t.text, 'utf8').toString('base64') })));
@@ -313,7 +301,7 @@ async function waitForConnect(endpoints: Endpoint[], limitMs: number): Promise<E
     const outcomes = await Promise.all(missing.map(async (e) => ({ e, outcome: await tcpAttempt(e.host, e.port, 500) })));
     missing = outcomes.filter((o) => o.outcome !== 'connected').map((o) => o.e);
     if (missing.length === 0 || Date.now() > until) return missing;
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
