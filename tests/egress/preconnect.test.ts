@@ -4,7 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { preconnectTargets } from '../../src/routes/preconnect.js';
 import { Preconnects } from '../../src/sidecars/egress/preconnect.js';
 import { PRECONNECTS_PER_TARGET } from '../../src/sidecars/egress/upstream.js';
+import { readFileSync } from 'node:fs';
 import { curl, makeUpstreamPki, route, startHarness, startUpstream, type Harness } from './support.js';
+import { RawWs, startWsUpstream } from './websocket-support.js';
 
 /**
  * Egress opens a connection to the model API when the agent is released and
@@ -70,6 +72,23 @@ for (const client of ['undici', 'node-http']) {
     });
   });
 }
+
+describe('egress preconnect and WebSocket upgrades', () => {
+  it('an upgrade to a preconnected origin takes a parked connection too (Codex opens its model stream as a WebSocket)', async () => {
+    const pki = await makeUpstreamPki([HOST]);
+    const up = await startWsUpstream(pki);
+    cleanup.push(() => up.close());
+    const h = await startHarness(pki, [route(HOST, up.port)], { resolve: `${HOST}:${up.port}:127.0.0.1`, preconnect: [{ host: HOST, port: up.port }] });
+    cleanup.push(() => h.close());
+    void h.egress.warm();
+    await until(() => h.logs.filter((l) => l.event === 'egress-preconnected').length === PRECONNECTS_PER_TARGET);
+    const ws = await RawWs.open({ proxy: h.proxyUrl, host: HOST, port: up.port, path: '/socket', caPem: readFileSync(h.caFile, 'utf8') });
+    expect(ws.status).toBe(101);
+    expect(up.upgrades).toHaveLength(1);
+    expect(up.connections()).toBe(PRECONNECTS_PER_TARGET);
+    ws.close();
+  });
+});
 
 describe('Preconnects', () => {
   let server: Server | undefined;

@@ -116,9 +116,13 @@ export async function startWsUpstream(pki: TestPki | undefined) {
     if (head.length > 0) onData(Buffer.alloc(0));
     socket.on('data', onData);
   });
+  let accepted = 0;
+  server.on(pki ? 'secureConnection' : 'connection', () => accepted++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
+    /** Connections accepted so far (TLS ones for a wss upstream). */
+    connections: () => accepted,
     upgrades,
     frames,
     close: () =>

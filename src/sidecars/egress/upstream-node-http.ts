@@ -43,6 +43,7 @@ export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureConte
   return {
     request: (opts) => (fallback ??= createUpstreamAgent(resolver, ca)).request(opts),
     preconnect: (targets) => openAhead(preconnects, resolver, ca, sessions, targets),
+    connect: (protocol, hostname, port, cb) => connectUpstream(preconnects, resolver, ca, protocol, hostname, port, cb, sessions),
     dispatch: (opts, handler) => {
       const origin = parseOrigin(opts.origin);
       const body = opts.body;

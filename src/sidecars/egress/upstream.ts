@@ -161,6 +161,8 @@ export interface Upstream {
   warm?(): Promise<void>;
   /** Opens one HTTPS connection to each target now, handed to the first request to it (preconnect.ts). */
   preconnect(targets: ReadonlyArray<{ host: string; port: number }>): void;
+  /** A socket to an upstream as this client's own requests get one (a parked one first): for WebSocket upgrades. */
+  connect(protocol: string, hostname: string, port: number, cb: (err: Error | null, socket: Socket | TLSSocket | null) => void): void;
   close(): Promise<void>;
 }
 
@@ -223,6 +225,7 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext,
       () => undefined,
     ),
     preconnect: (targets) => openAhead(preconnects, resolver, ca, sessions, targets),
+    connect: (protocol, hostname, port, cb) => connectUpstream(preconnects, resolver, ca, protocol, hostname, port, cb, sessions),
     dispatch: (opts, handler) => {
       if (loaded) {
         loaded.dispatch(opts as Dispatcher.DispatchOptions, handler);
