@@ -97,7 +97,7 @@ export async function startEgress(cfg: EgressConfig, ctx: SidecarContext, env: N
   const { server, destroyTunnels } = createProxyServer(
     { stages: buildStages({ dlp, resolver, env: secretEnv }), agent, dlp, audit: audit.write, auditDown: audit.down, table: () => table, upstreamHeadersTimeoutMs: headersTimeoutS * 1000 },
     ca,
-    { resolver, trust, connect: (protocol, host, port, cb) => agent.connect(protocol, host, port, cb) },
+    {},
   );
 
   // Requests in flight keep the table object they started with; a reload only swaps the reference.

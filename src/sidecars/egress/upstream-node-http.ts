@@ -5,7 +5,7 @@ import type { SecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import type { Resolver } from './resolve.js';
 import { Preconnects } from './preconnect.js';
-import { connectUpstream, createUpstreamAgent, openAhead, TlsSessionCache, type Upstream, type UpstreamDispatch } from './upstream.js';
+import { createUpstreamAgent, UpstreamConnector, type Upstream, type UpstreamDispatch } from './upstream.js';
 
 /**
  * The upstream client on node:http instead of undici. node's HTTP parser is
@@ -17,7 +17,7 @@ import { connectUpstream, createUpstreamAgent, openAhead, TlsSessionCache, type 
  * know which client runs. `request()` (not on the hot path) stays on undici.
  */
 export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureContext, preconnects: Preconnects = new Preconnects()): Upstream {
-  const sessions = new TlsSessionCache();
+  const connector = new UpstreamConnector(resolver, ca, preconnects);
   // TLS is done by openSocket, so both agents are plain http.Agents; one per scheme keeps their pools apart.
   const agentFor = (protocol: 'http:' | 'https:'): Agent => {
     const agent = new Agent({
@@ -32,7 +32,7 @@ export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureConte
     // node calls createConnection(options, cb) and waits for cb when it returns nothing.
     agent.createConnection = ((opts: { host?: string; port?: number | string }, cb: (err: Error | null, s?: Socket) => void): undefined => {
       const port = Number(opts.port) || (protocol === 'https:' ? 443 : 80);
-      connectUpstream(preconnects, resolver, ca, protocol, unbracket(opts.host ?? ''), port, (err, sock) => (err || !sock ? cb(err ?? new Error('no socket')) : cb(null, sock)), sessions);
+      connector.connect(protocol, unbracket(opts.host ?? ''), port, (err, sock) => (err || !sock ? cb(err ?? new Error('no socket')) : cb(null, sock)));
       return undefined;
     }) as unknown as Agent['createConnection'];
     return agent;
@@ -42,8 +42,8 @@ export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureConte
   let fallback: Upstream | undefined;
   return {
     request: (opts) => (fallback ??= createUpstreamAgent(resolver, ca)).request(opts),
-    preconnect: (targets) => openAhead(preconnects, resolver, ca, sessions, targets),
-    connect: (protocol, hostname, port, cb) => connectUpstream(preconnects, resolver, ca, protocol, hostname, port, cb, sessions),
+    preconnect: (targets) => connector.preconnect(targets),
+    connect: (protocol, hostname, port, cb) => connector.connect(protocol, hostname, port, cb),
     dispatch: (opts, handler) => {
       const origin = parseOrigin(opts.origin);
       const body = opts.body;
@@ -57,7 +57,7 @@ export function createNodeHttpUpstream(resolver: Resolver, ca: () => SecureConte
       x.start(origin.https ? https : http, origin, opts);
     },
     close: async () => {
-      preconnects.close();
+      connector.close();
       http.destroy();
       https.destroy();
       if (fallback) await fallback.close();

@@ -96,36 +96,41 @@ export function openSocket(
 }
 
 /**
- * The connect both upstream clients use: a connection opened ahead for this
- * origin if one is parked (preconnect.ts), else a new one.
- */
-export function connectUpstream(
-  preconnects: Preconnects,
-  resolver: Resolver,
-  secureContext: () => SecureContext,
-  protocol: string,
-  hostname: string,
-  port: number,
-  cb: (err: Error | null, socket: Socket | TLSSocket | null) => void,
-  sessions: TlsSessionCache,
-): void {
-  const open = (): void => openSocket(resolver, secureContext, protocol, hostname, port, cb, sessions);
-  if (protocol === 'https:' && preconnects.claim(Preconnects.key(protocol, hostname, port), cb, open)) return;
-  open();
-}
-
-/**
  * Connections opened ahead per target: an agent's first requests to its model API come in pairs (Claude Code
  * asks for its settings and policy limits at once), and each would otherwise wait for a handshake.
  */
 export const PRECONNECTS_PER_TARGET = 2;
 
-/** Opens the plan's preconnect targets through `preconnects` (HTTPS, the same connect as a request's). */
-export function openAhead(preconnects: Preconnects, resolver: Resolver, secureContext: () => SecureContext, sessions: TlsSessionCache, targets: ReadonlyArray<{ host: string; port: number }>): void {
-  for (const t of targets) {
-    for (let i = 0; i < PRECONNECTS_PER_TARGET; i++) {
-      preconnects.open(Preconnects.key('https:', t.host, t.port), (cb) => openSocket(resolver, secureContext, 'https:', t.host, t.port, cb, sessions));
+/**
+ * How an upstream client (and the WebSocket upgrades beside it) gets its sockets: `openSocket` with one TLS
+ * session cache, a connection opened ahead for the origin (preconnect.ts) handed out first.
+ */
+export class UpstreamConnector {
+  private readonly sessions = new TlsSessionCache();
+
+  constructor(
+    private readonly resolver: Resolver,
+    private readonly secureContext: () => SecureContext,
+    private readonly preconnects: Preconnects = new Preconnects(),
+  ) {}
+
+  connect(protocol: string, hostname: string, port: number, cb: (err: Error | null, socket: Socket | TLSSocket | null) => void): void {
+    const open = (): void => openSocket(this.resolver, this.secureContext, protocol, hostname, port, cb, this.sessions);
+    if (protocol === 'https:' && this.preconnects.claim(Preconnects.key(protocol, hostname, port), cb, open)) return;
+    open();
+  }
+
+  /** Opens PRECONNECTS_PER_TARGET HTTPS connections to each target, the same connect as a request's. */
+  preconnect(targets: ReadonlyArray<{ host: string; port: number }>): void {
+    for (const t of targets) {
+      for (let i = 0; i < PRECONNECTS_PER_TARGET; i++) {
+        this.preconnects.open(Preconnects.key('https:', t.host, t.port), (cb) => openSocket(this.resolver, this.secureContext, 'https:', t.host, t.port, cb, this.sessions));
+      }
     }
+  }
+
+  close(): void {
+    this.preconnects.close();
   }
 }
 
@@ -188,23 +193,14 @@ const NO_CONTROLLER: Dispatcher.DispatchController = {
 export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext, preconnects: Preconnects = new Preconnects()): Upstream {
   let agent: Promise<Agent> | undefined;
   let loaded: Agent | undefined;
-  const sessions = new TlsSessionCache();
+  const connector = new UpstreamConnector(resolver, ca, preconnects);
   const load = (): Promise<Agent> =>
     (agent ??= loadUndiciAgent().then((mod) => {
       // undici is CommonJS: `default` is module.exports, here the Agent class itself.
       const Agent = mod.default;
       const connect: buildConnector.connector = (opts, cb) => {
         const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
-        connectUpstream(
-          preconnects,
-          resolver,
-          ca,
-          opts.protocol,
-          opts.hostname,
-          port,
-          (err, sock) => (err || !sock ? cb(err ?? new Error('no socket'), null) : cb(null, sock)),
-          sessions,
-        );
+        connector.connect(opts.protocol, opts.hostname, port, (err, sock) => (err || !sock ? cb(err ?? new Error('no socket'), null) : cb(null, sock)));
       };
       return (loaded = new Agent({
         connect,
@@ -224,8 +220,8 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext,
       () => undefined,
       () => undefined,
     ),
-    preconnect: (targets) => openAhead(preconnects, resolver, ca, sessions, targets),
-    connect: (protocol, hostname, port, cb) => connectUpstream(preconnects, resolver, ca, protocol, hostname, port, cb, sessions),
+    preconnect: (targets) => connector.preconnect(targets),
+    connect: (protocol, hostname, port, cb) => connector.connect(protocol, hostname, port, cb),
     dispatch: (opts, handler) => {
       if (loaded) {
         loaded.dispatch(opts as Dispatcher.DispatchOptions, handler);
@@ -254,7 +250,7 @@ export function createUpstreamAgent(resolver: Resolver, ca: () => SecureContext,
       );
     },
     close: async () => {
-      preconnects.close();
+      connector.close();
       if (agent) await (await agent).close();
     },
   };

@@ -1,25 +1,18 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { AuditRecord } from './audit.js';
 import { AUDIT_STAGE, stripQuery } from './audit.js';
 import { describe, toAudit } from './dlp-policy.js';
 import { errText, type ProxyCore, type Target } from './forward.js';
 import { ExchangeContext } from './exchange-context.js';
 import { parseAuthority, runStagesFast, type RequestContext, type Tunnel } from './pipeline.js';
-import type { Resolver } from './resolve.js';
-import { openSocket, type Upstream } from './upstream.js';
 import { block, blockBody, rawResponse, type Block } from './verdict.js';
 import { CLOSE_POLICY_VIOLATION, closeFrame, WsCloseError } from './websocket-frames.js';
 import { ClientFrameFilter, WsDlpError } from './websocket-scan.js';
 
 export interface WebSocketDeps {
-  resolver: Resolver;
-  /** The same upstream trust as normal requests (system roots + BOT_BOTTLE_UPSTREAM_CA). */
-  trust: () => SecureContext;
-  /** The upstream client's connect (a connection egress opened ahead first, upstream.ts); absent: a new socket. */
-  connect?: Upstream['connect'];
   maxMessageBytes?: number;
 }
 
@@ -82,9 +75,8 @@ export async function handleUpgrade(core: ProxyCore, deps: WebSocketDeps, req: I
   let upSock: Socket | TLSSocket;
   try {
     upSock = await new Promise<Socket | TLSSocket>((resolve, reject) =>
-      (deps.connect ?? ((protocol, host, port, cb) => openSocket(deps.resolver, deps.trust, protocol, host, port, cb)))(`${ctx.scheme}:`, ctx.host, ctx.port, (err, s) =>
-        err || !s ? reject(err ?? new Error('no socket')) : resolve(s),
-      ),
+      // The requests' own upstream client: the same trust, session cache and connections opened ahead.
+      core.agent.connect(`${ctx.scheme}:`, ctx.host, ctx.port, (err, s) => (err || !s ? reject(err ?? new Error('no socket')) : resolve(s))),
     );
   } catch (err) {
     return refuse(block('upstream', `upstream ${ctx.host}:${ctx.port} failed: ${errText(err)}`, 502, false));
