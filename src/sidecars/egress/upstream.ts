@@ -37,11 +37,11 @@ export function upstreamCa(env: NodeJS.ProcessEnv): () => SecureContext {
   };
 }
 
-/** Built once per process and extra CA: a pre-spawned bundle builds it before its config arrives (`prewarmEgress`). */
+/** Built once per process and extra CA (at egress's `warm`, or by the first upstream connection). */
 const trustStores = new Map<string, SecureContext>();
 
 let undiciAgent: Promise<typeof import('undici/lib/dispatcher/agent.js')> | undefined;
-/** undici's Agent module, loaded once per process (by the first upstream, its warm-up, or `prewarmEgress`). */
+/** undici's Agent module, loaded once per process (by the first upstream request or its warm-up). */
 export function loadUndiciAgent(): Promise<typeof import('undici/lib/dispatcher/agent.js')> {
   return (undiciAgent ??= import('undici/lib/dispatcher/agent.js'));
 }
