@@ -9,6 +9,6 @@ export default defineConfig({
     reporters: ['default', './tests/support/plain-line-reporter.ts'],
     pool: 'forks',
     // Tests reach only what they started: no connection ahead to a routed host (routes/preconnect.ts) unless a test asks.
-    env: { BOT_BOTTLE_PRECONNECT: '0' },
+    env: { BOT_BOTTLE_PRECONNECT: '0', BOT_BOTTLE_STANDBY: '0' },
   },
 });

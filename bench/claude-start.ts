@@ -15,6 +15,7 @@ import { ManifestCatalog } from '../src/manifest/catalog.js';
 import { CLAUDE_ENV } from '../src/plan/claude.js';
 import { resolvePlan } from '../src/plan/resolve.js';
 import { claudeGuest } from '../src/provision/claude.js';
+import { stopStandbys } from '../src/launch/standby.js';
 import { startSupervise } from '../src/sidecars/supervise/index.js';
 import { startFakeAnthropic } from '../tests/agents/fake-anthropic.js';
 
@@ -28,6 +29,8 @@ export interface ClaudeStartTimes {
   /** Bottle only (BOT_BOTTLE_TRACE, ms since the CLI process started): the bundle's ready line, the agent's release. */
   ready: number[];
   released: number[];
+  /** Bottle only: runs whose launch took a standby bundle (launch/standby.ts). */
+  standby: number;
 }
 
 export interface ClaudeStartResult {
@@ -61,6 +64,17 @@ function bundleLog(home: string, since: number): string {
       return `  bundle ${line.slice(0, 200)}`;
     }
   }).join('\n');
+}
+
+/** Waits (bounded) until the standby bundle a bottle run started listens under `home`. */
+async function standbyListening(home: string, stderr: string): Promise<void> {
+  if (!stderr.includes('standby sidecar bundle started')) return;
+  const dir = join(home, 'standby');
+  for (let i = 0; i < 500; i++) {
+    if (existsSync(dir) && readdirSync(dir).some((n) => n.endsWith('.sock'))) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`the standby bundle did not listen under ${dir} within 5 s`);
 }
 
 /** Milliseconds from spawn to the first byte on stdout, and stderr; fails unless the reply arrives and the exit is clean. */
@@ -139,7 +153,7 @@ export async function benchClaudeStart(root: string, cli: string, runs: number, 
       ...(process.getuid?.() === 0 ? { IS_SANDBOX: '1' } : {}),
     };
 
-    const times = (): ClaudeStartTimes => ({ first: [], firstRequest: [], messages: [], ready: [], released: [] });
+    const times = (): ClaudeStartTimes => ({ first: [], firstRequest: [], messages: [], ready: [], released: [], standby: 0 });
     const result: ClaudeStartResult = { bottle: times(), bare: times(), bareMcp: times(), ...(compareCli ? { compare: times() } : {}) };
     const bareMcpEnv = { ...bareEnv, HOME: join(bareMcp, 'home'), CLAUDE_CONFIG_DIR: mcpConfig };
     const traced = (stderr: string, phase: string): number[] => {
@@ -150,6 +164,9 @@ export async function benchClaudeStart(root: string, cli: string, runs: number, 
       const seen = fake.requests.length;
       const { first, stderr } = await firstOutput(file, args, env, cwd);
       const requests = fake.requests.slice(seen);
+      // A bottle's end starts the next launch's standby bundle: let it finish loading before anything else is
+      // timed, so its start-up CPU lands on no measured run (bare or bottle).
+      if (file !== 'claude') await standbyListening(home, stderr);
       // BENCH_DUMP=1: every run's trace lines and the fake API's request times, to see where a bottle's time goes.
       if (process.env.BENCH_DUMP === '1' && file !== 'claude') console.error(bundleLog(home, started));
       if (process.env.BENCH_DUMP === '1') console.error(`--- ${file === 'claude' ? 'bare' : 'bottle'}\n${stderr.split('\n').filter((l) => l.includes('trace')).join('\n')}\n${requests.map((r) => `${(r.at - started).toFixed(0)} ms ${r.method ?? ''} ${r.path}`).join('\n')}`);
@@ -157,6 +174,7 @@ export async function benchClaudeStart(root: string, cli: string, runs: number, 
       into.first.push(first);
       into.ready.push(...traced(stderr, 'sidecars ready'));
       into.released.push(...traced(stderr, 'agent started'));
+      if (stderr.includes('standby sidecar bundle claimed')) into.standby++;
       into.firstRequest.push((requests[0]?.at ?? NaN) - started);
       into.messages.push((requests.find((r) => r.path.startsWith('/v1/messages'))?.at ?? NaN) - started);
     };
@@ -173,6 +191,7 @@ export async function benchClaudeStart(root: string, cli: string, runs: number, 
     if (fake.refusedConnects.length > 0) throw new Error(`bare claude tried to reach ${fake.refusedConnects.join(', ')}`);
     return result;
   } finally {
+    await stopStandbys(join(root, 'claude-home'));
     for (const close of closers) await close();
     await fake.close();
   }

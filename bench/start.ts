@@ -148,6 +148,7 @@ else {
   console.log(`| agent start → its first API request | ${fmt(gap(bottle.firstRequest, bottle.released))} | ${fmt(median(bare.firstRequest))} | ${fmt(gap(bottle.firstRequest, bottle.released) - median(bare.firstRequest))} |`);
   console.log(`| first API request → Messages API call | ${fmt(gap(bottle.messages, bottle.firstRequest))} | ${fmt(gap(bare.messages, bare.firstRequest))} | ${fmt(gap(bottle.messages, bottle.firstRequest) - gap(bare.messages, bare.firstRequest))} |`);
   console.log(`| Messages API call → first output | ${fmt(gap(bottle.first, bottle.messages))} | ${fmt(gap(bare.first, bare.messages))} | ${fmt(gap(bottle.first, bottle.messages) - gap(bare.first, bare.messages))} |`);
+  console.log(`\nbottle runs that took a standby bundle (launch/standby.ts): ${bottle.standby} of ${bottle.first.length}${claude.compare ? `; with ${process.env.BENCH_COMPARE_CLI}: ${claude.compare.standby}` : ''}`);
   console.log(`\ntarget: bottle overhead < 400 ms: ${fmt(overhead)} ms (${overhead < 400 ? 'met' : 'missed'}); load average ${load}`);
   const mcp = median(claude.bareMcp.first) - median(claude.bare.first);
   console.log(`of which Claude Code's own start-up with an MCP server registered (bare with supervise vs bare): ${fmt(mcp)} ms; the bottle vs bare with supervise: ${fmt(overhead - mcp)} ms`);

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE_NODE_FLAGS } from '../sidecars/node-flags.js';
+import { botBottleHome } from '../state/paths.js';
 import { packageRoot } from '../util/package-root.js';
+import { claimStandby, standbySocket, standbyWanted, type ClaimedStandby } from './standby.js';
 import { trace } from '../util/trace.js';
 
 /**
@@ -17,6 +19,7 @@ import { trace } from '../util/trace.js';
  * (`discardPrespawnedBundle`).
  */
 export interface PrespawnedBundle {
+  kind: 'child';
   child: ChildProcessWithoutNullStreams;
   /** On its command line only: what the containment check looks for inside the bottle. */
   marker: string;
@@ -25,13 +28,25 @@ export interface PrespawnedBundle {
   expiry: NodeJS.Timeout;
 }
 
+/** A standby bundle being claimed at the CLI's start instead (launch/standby.ts). */
+export interface ClaimingStandby {
+  kind: 'standby';
+  claim: Promise<ClaimedStandby | undefined>;
+  entry: string;
+  env: Record<string, string>;
+  expiry: NodeJS.Timeout;
+}
+
+/** What a launch takes: a child of this CLI, or a claimed standby bundle. */
+export type EarlyBundle = PrespawnedBundle | (ClaimedStandby & { kind: 'standby' });
+
 const HOLD_MS = 60_000;
 /**
  * The held bundle lives on a process-wide slot, not in this module: dist/cli.js (cli/entry.ts) spawns it
  * before the program (dist/cli.cjs, which has its own copy of this module) has loaded.
  */
 const SLOT = Symbol.for('bot-bottle.prespawned-bundle');
-const slot = globalThis as unknown as { [SLOT]?: PrespawnedBundle };
+const slot = globalThis as unknown as { [SLOT]?: PrespawnedBundle | ClaimingStandby };
 
 export function launchMarker(): string {
   return `bb-launch-${randomBytes(12).toString('hex')}`;
@@ -52,6 +67,15 @@ export function prespawnBundle(env: Record<string, string>): void {
   if (slot[SLOT] !== undefined) return;
   const entry = sidecarsEntry();
   if (!existsSync(entry)) return;
+  // A standby for exactly this build and these settings waits for us: take it rather than start a node.
+  const standby = standbyWanted(process.env) ? standbySocket(botBottleHome(process.env), entry, env) : undefined;
+  if (standby !== undefined && lstatSync(standby, { throwIfNoEntry: false })?.isSocket() === true) {
+    const expiry = setTimeout(discardPrespawnedBundle, HOLD_MS);
+    expiry.unref();
+    slot[SLOT] = { kind: 'standby', claim: claimStandby(standby, entry), entry, env, expiry };
+    trace('claiming the standby sidecar bundle');
+    return;
+  }
   const marker = launchMarker();
   const argv = bundleArgv(entry, marker);
   // Its own session, as host-sidecars.ts explains; stdin is its parent-watch.
@@ -64,19 +88,30 @@ export function prespawnBundle(env: Record<string, string>): void {
   // A launch that has not taken it by then (an operator answering a secret prompt) starts a fresh one.
   const expiry = setTimeout(discardPrespawnedBundle, HOLD_MS);
   expiry.unref();
-  slot[SLOT] = { child, marker, argv, env, expiry };
+  slot[SLOT] = { kind: 'child', child, marker, argv, env, expiry };
   trace(`sidecar bundle pre-spawned (pid ${child.pid})`);
 }
 
 /**
- * The pre-spawned bundle, if it was started with exactly this command line's entry and this environment and
- * is still running; the caller owns it from now on (registers its stop at once). Any other is killed.
+ * The pre-spawned or claimed bundle, if it was started with exactly this entry and this environment and is
+ * still running; the caller owns it from now on (registers its stop at once). Any other is ended.
  */
-export function takePrespawnedBundle(sidecarsJs: string, env: Record<string, string>): PrespawnedBundle | undefined {
+export async function takePrespawnedBundle(sidecarsJs: string, env: Record<string, string>): Promise<EarlyBundle | undefined> {
   const bundle = slot[SLOT];
   delete slot[SLOT];
   if (bundle === undefined) return undefined;
   clearTimeout(bundle.expiry);
+  if (bundle.kind === 'standby') {
+    const claimed = await bundle.claim;
+    if (claimed === undefined) return undefined;
+    if (bundle.entry !== sidecarsJs || !sameEnv(bundle.env, env)) {
+      claimed.channel.end('exit\n');
+      return undefined;
+    }
+    claimed.channel.ref();
+    trace(`standby sidecar bundle claimed (pid ${claimed.pid})`);
+    return { kind: 'standby', ...claimed };
+  }
   const alive = bundle.child.exitCode === null && bundle.child.signalCode === null;
   if (!alive || bundle.argv[BUNDLE_NODE_FLAGS.length] !== sidecarsJs || !sameEnv(bundle.env, env)) {
     bundle.child.kill('SIGKILL');
@@ -86,12 +121,17 @@ export function takePrespawnedBundle(sidecarsJs: string, env: Record<string, str
   return bundle;
 }
 
-/** Kill the pre-spawned bundle if no launch took it (the CLI is about to exit). */
+/** End the early bundle if no launch took it (the CLI is about to exit): a claimed standby ends with its connection. */
 export function discardPrespawnedBundle(): void {
   const bundle = slot[SLOT];
   delete slot[SLOT];
-  if (bundle !== undefined) clearTimeout(bundle.expiry);
-  if (bundle !== undefined && bundle.child.exitCode === null && bundle.child.signalCode === null) bundle.child.kill('SIGKILL');
+  if (bundle === undefined) return;
+  clearTimeout(bundle.expiry);
+  if (bundle.kind === 'standby') {
+    void bundle.claim.then((claimed) => claimed?.channel.end('exit\n'));
+    return;
+  }
+  if (bundle.child.exitCode === null && bundle.child.signalCode === null) bundle.child.kill('SIGKILL');
 }
 
 function setRef(child: ChildProcessWithoutNullStreams, ref: boolean): void {

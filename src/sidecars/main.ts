@@ -1,5 +1,7 @@
 import { runSidecars } from './run.js';
-import { mark } from './marks.js';
+import { mark, restartMarks } from './marks.js';
+import { standBy } from './standby.js';
+import type { Socket } from 'node:net';
 import { readConfigLine } from './stdin-config.js';
 import { readStdinSecrets } from './stdin-secrets.js';
 
@@ -11,6 +13,8 @@ import { readStdinSecrets } from './stdin-secrets.js';
 // `--launch-marker ID` is not read here: it is on the command line so the containment check can recognise
 // this process if the bottle could see it (a pre-spawned bundle has no config path there).
 async function main(): Promise<void> {
+  const standbyAt = process.argv.indexOf('--standby');
+  if (standbyAt >= 0) return standbyMain(process.argv[standbyAt + 1]);
   const index = process.argv.indexOf('--config');
   const onStdin = process.argv.includes('--config-on-stdin');
   const fromArgv = index >= 0 ? process.argv[index + 1] : undefined;
@@ -77,6 +81,65 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/** Idle time of an unclaimed standby bundle (BOT_BOTTLE_STANDBY_IDLE_S, default 10 minutes). */
+function idleMs(): number {
+  const s = Number(process.env.BOT_BOTTLE_STANDBY_IDLE_S ?? 600);
+  return Number.isFinite(s) && s > 0 ? Math.min(s, 86_400) * 1000 : 600_000;
+}
+
+/**
+ * `--standby SOCKET --launch-marker ID` (sidecars/standby.ts): warm everything no config decides, wait to be
+ * claimed, then run as a pre-spawned bundle whose stdin and stdout are the claiming connection.
+ */
+async function standbyMain(socketPath: string | undefined): Promise<void> {
+  const markerAt = process.argv.indexOf('--launch-marker');
+  const marker = markerAt >= 0 ? process.argv[markerAt + 1] : undefined;
+  if (socketPath === undefined || !socketPath.startsWith('/') || marker === undefined || !/^bb-launch-[0-9a-f]{24}$/.test(marker)) {
+    process.stderr.write('usage: sidecars.js --standby SOCKET --launch-marker ID\n');
+    process.exit(2);
+  }
+  const [egress, supervise] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
+  for (const step of [...egress.egressStandbyWarmups(), ...supervise.superviseIdleWarmups()]) {
+    try {
+      await step();
+    } catch {
+      // A warm-up that fails here fails again where it is needed, and is reported there.
+    }
+  }
+  const channel = await standBy(socketPath, marker, idleMs());
+  restartMarks();
+  const say = (text: string): void => void channel.write(text);
+  // The claiming CLI holds the connection open; if it dies without tearing down, the connection ends.
+  const parentGone = (): void => void process.kill(process.pid, 'SIGTERM');
+  channel.on('end', parentGone);
+  channel.on('close', parentGone);
+  channel.on('error', parentGone);
+  const warmWhen = warmSignal(channel);
+  let config: string | undefined;
+  try {
+    config = await readConfigLine(channel);
+  } catch (err) {
+    say(`bot-bottle sidecars: ${(err as Error).message}\n`);
+    return endChannel(channel, 1);
+  }
+  mark('config');
+  if (config === undefined) return endChannel(channel, 0);
+  try {
+    await runSidecars(config, (event) => say(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`), warmWhen);
+  } catch (err) {
+    say(`bot-bottle sidecars: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+  endChannel(channel, process.exitCode === 1 ? 1 : 0);
+}
+
+function endChannel(channel: Socket, code: number): void {
+  channel.removeAllListeners('end');
+  channel.removeAllListeners('close');
+  channel.end(() => process.exit(code));
+  setTimeout(() => process.exit(code), 1_000).unref();
+}
 
 /** Resolves at the first `warm` line on `input`; anything else on it is ignored. */
 function warmSignal(input: NodeJS.ReadableStream): Promise<void> {

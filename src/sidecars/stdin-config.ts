@@ -9,8 +9,8 @@ const MAX_BYTES = 4096;
 
 /**
  * The path on the first line, checked (absolute, printable, a `.json` file);
- * undefined when stdin ends first: the CLI ran something other than a launch,
- * or died.
+ * undefined when stdin ends first (the CLI ran something other than a launch,
+ * or died) or the line is `exit`.
  */
 export function readConfigLine(input: NodeJS.ReadableStream = process.stdin): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
@@ -29,6 +29,8 @@ export function readConfigLine(input: NodeJS.ReadableStream = process.stdin): Pr
         return;
       }
       const path = buffered.slice(0, nl);
+      // The launcher took the bundle but has no launch for it after all (a standby claim it gave up).
+      if (path === 'exit') return done(undefined, undefined);
       if (!/^\/[\x20-\x7e]*\.json$/.test(path) || path.split('/').includes('..')) {
         done(new Error('the config line on stdin is not an absolute path to a .json file'));
         return;

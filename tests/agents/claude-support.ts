@@ -110,6 +110,8 @@ export async function claudeRig(bottle: string, agent = '', opts: RigOptions = {
     BOT_BOTTLE_RESOLVE: [resolve, ...(site?.resolve ?? [])].join(','),
     // The model API resolves to the fake above, so egress may connect ahead to it as it would for a user.
     BOT_BOTTLE_PRECONNECT: '1',
+    // Each launch starts its own bundle, so a test reads only its own bundle's log (launch/standby.ts).
+    BOT_BOTTLE_STANDBY: '0',
     BOT_BOTTLE_UPSTREAM_CA: caFile,
     BOT_BOTTLE_CLAUDE_OAUTH_TOKEN: token,
     BOT_BOTTLE_ANTHROPIC_API_KEY: token,

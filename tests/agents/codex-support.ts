@@ -102,6 +102,7 @@ export async function codexWorld(script: ModelScript, opts: { sites?: string[]; 
     BOT_BOTTLE_RESOLVE: [`api.openai.com:443:${address}`, ...(site?.resolve ?? [])].join(','),
     BOT_BOTTLE_UPSTREAM_CA: caFile,
     BB_TEST_OPENAI_KEY: key,
+    BOT_BOTTLE_STANDBY: '0',
   };
   const stateRoot = join(h.home, 'state');
   const started = (slug: string): string => (JSON.parse(readFileSync(join(stateRoot, slug, 'metadata.json'), 'utf8')) as { started_at: string }).started_at;

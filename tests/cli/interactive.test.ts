@@ -17,7 +17,7 @@ describe.skipIf(missing)('interactive start on a real terminal (tmux)', () => {
     try {
       h.writeBottle('b', 'agent_provider: {template: shell}\negress:\n  routes:\n    - host: api.example.test');
       h.writeAgent('a', 'bottle: b');
-      const command = `cd ${h.cwd} && env -i PATH=/usr/bin:/bin TERM=xterm BOT_BOTTLE_HOME=${h.home} ${process.execPath} ${CLI} start a --backend bwrap --label tty; echo EXIT=$?; sleep 60`;
+      const command = `cd ${h.cwd} && env -i PATH=/usr/bin:/bin TERM=xterm BOT_BOTTLE_STANDBY=0 BOT_BOTTLE_HOME=${h.home} ${process.execPath} ${CLI} start a --backend bwrap --label tty; echo EXIT=$?; sleep 60`;
       tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', command);
       const preflight = await waitFor(session, 'Launch this bottle? [y/N]');
       expect(preflight).toContain('api.example.test:443');
@@ -46,7 +46,7 @@ describe.skipIf(missing)('interactive start on a real terminal (tmux)', () => {
     try {
       h.writeBottle('b', 'agent_provider: {template: shell}');
       h.writeAgent('a', 'bottle: b');
-      tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', `env -i PATH=/usr/bin:/bin BOT_BOTTLE_HOME=${h.home} ${process.execPath} ${CLI} start a --backend bwrap; echo EXIT=$?; sleep 60`);
+      tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', `env -i PATH=/usr/bin:/bin BOT_BOTTLE_STANDBY=0 BOT_BOTTLE_HOME=${h.home} ${process.execPath} ${CLI} start a --backend bwrap; echo EXIT=$?; sleep 60`);
       await waitFor(session, 'Launch this bottle? [y/N]');
       tmux('send-keys', '-t', session, 'n', 'Enter');
       const screen = await waitFor(session, 'EXIT=1');
@@ -70,7 +70,7 @@ describe.skipIf(missing)('prompted secrets', () => {
     try {
       h.writeBottle('b', 'agent_provider: {template: shell}\nenv:\n  API_KEY: "?paste the API key"');
       h.writeAgent('a', 'bottle: b');
-      tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', `env -i PATH=/usr/bin:/bin TERM=xterm BOT_BOTTLE_HOME=${h.home} ${process.execPath} ${CLI} start a --backend bwrap; echo EXIT=$?; sleep 60`);
+      tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', `env -i PATH=/usr/bin:/bin TERM=xterm BOT_BOTTLE_STANDBY=0 BOT_BOTTLE_HOME=${h.home} ${process.execPath} ${CLI} start a --backend bwrap; echo EXIT=$?; sleep 60`);
       await waitFor(session, 'Launch this bottle? [y/N]');
       tmux('send-keys', '-t', session, 'y', 'Enter');
       await waitFor(session, 'paste the API key:');

@@ -52,7 +52,7 @@ describe.skipIf(missing)("README's Try it by hand, run in the shell example bott
     await new Promise<void>((resolve) => upstream.listen(443, UPSTREAM, resolve));
     const caFile = h.write('upstream-ca.pem', pki.caPem);
     // What the quick start runs after building: install the examples, then start the `shell` bottle.
-    const env = `env -i PATH=${process.env.PATH} TERM=xterm BOT_BOTTLE_HOME=${h.home} BOT_BOTTLE_BACKEND=bwrap BOT_BOTTLE_RESOLVE=example.com:443:${UPSTREAM} BOT_BOTTLE_UPSTREAM_CA=${caFile} BOT_BOTTLE_OPENAI_API_KEY=${OPERATOR_SECRET}`;
+    const env = `env -i PATH=${process.env.PATH} TERM=xterm BOT_BOTTLE_HOME=${h.home} BOT_BOTTLE_BACKEND=bwrap BOT_BOTTLE_STANDBY=0 BOT_BOTTLE_RESOLVE=example.com:443:${UPSTREAM} BOT_BOTTLE_UPSTREAM_CA=${caFile} BOT_BOTTLE_OPENAI_API_KEY=${OPERATOR_SECRET}`;
     const command = `cd ${h.cwd} && ${env} ${process.execPath} ${CLI} init --examples && ${env} ${process.execPath} ${CLI} start shell; echo EXIT=$?; sleep 120`;
     tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '60', command);
   }, 60_000);

@@ -51,7 +51,7 @@ describe.skipIf(missing)('stopping an interactive bottle (tmux)', () => {
       try {
         h.writeBottle('b', 'agent_provider: {template: shell}');
         h.writeAgent('a', 'bottle: b');
-        const command = `cd ${h.cwd} && env -i PATH=/usr/bin:/bin TERM=xterm BOT_BOTTLE_HOME=${h.home} ${process.execPath} ${CLI} start a --backend bwrap --label ${slug}; echo EXIT=$?; sleep 60`;
+        const command = `cd ${h.cwd} && env -i PATH=/usr/bin:/bin TERM=xterm BOT_BOTTLE_STANDBY=0 BOT_BOTTLE_HOME=${h.home} ${process.execPath} ${CLI} start a --backend bwrap --label ${slug}; echo EXIT=$?; sleep 60`;
         tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', command);
         await waitFor(session, 'Launch this bottle? [y/N]');
         tmux('send-keys', '-t', session, 'y', 'Enter');

@@ -42,7 +42,7 @@ function onTinyDisk(opts: { size: string; freeKib?: number; steps: string[] }): 
     'mkdir -p "$M/home/bottles" "$M/home/agents"',
     `printf -- '---\\nagent_provider: {template: shell}\\n---\\n' > "$M/home/bottles/b.md"`,
     `printf -- '---\\nbottle: b\\n---\\n' > "$M/home/agents/a.md"`,
-    `CLI="env BOT_BOTTLE_HOME=$M/home BOT_BOTTLE_BACKEND=bwrap ${process.execPath} ${CLI}"`,
+    `CLI="env BOT_BOTTLE_HOME=$M/home BOT_BOTTLE_BACKEND=bwrap BOT_BOTTLE_STANDBY=0 ${process.execPath} ${CLI}"`,
     ...opts.steps,
   ];
   writeFileSync(join(h.root, 'script.sh'), `${script.join('\n')}\n`);

@@ -180,7 +180,7 @@ describe('a pre-spawned bundle no launch takes', () => {
     } finally {
       vi.useRealTimers();
     }
-    expect(takePrespawnedBundle(sidecarsEntry(), env)).toBeUndefined();
+    expect(await takePrespawnedBundle(sidecarsEntry(), env)).toBeUndefined();
     const own = (): number[] =>
       readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
         try {

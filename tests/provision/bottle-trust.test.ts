@@ -133,7 +133,7 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('interrupt
       const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
       const child = spawn(process.execPath, [cli, 'start', 'a', '--headless', '--label', 'intr', '--prompt', `sleep ${marker}`], {
         cwd: h.cwd,
-        env: { PATH: process.env.PATH, BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap' },
+        env: { PATH: process.env.PATH, BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_STANDBY: '0' },
         stdio: 'ignore',
       });
       const pidsFile = join(h.home, 'state', 'intr', 'run', 'pids.json');

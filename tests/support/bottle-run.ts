@@ -14,7 +14,7 @@ export async function runBottleCli(args: string[], opts: { cwd: string; env: Rec
   const result = await execa(process.execPath, [CLI, ...args], {
     cwd: opts.cwd,
     // No connection ahead to a routed host (routes/preconnect.ts) unless a test asks: tests reach only what they started.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BOT_BOTTLE_PRECONNECT: '0', ...opts.env },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BOT_BOTTLE_PRECONNECT: '0', BOT_BOTTLE_STANDBY: '0', ...opts.env },
     extendEnv: false,
     reject: false,
     stdin: 'ignore',

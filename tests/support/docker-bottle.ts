@@ -75,7 +75,7 @@ async function launch(opts: TestBottleOptions, stack: TeardownStack): Promise<Te
   const h = tempHome();
   h.writeBottle('b', 'agent_provider: {template: shell}\nenv:\n  AGENT_SECRET: ${AGENT_SECRET_HOST}\negress:\n  routes:\n    - host: api.example.test\n      auth: {scheme: Bearer, token_ref: DKB_TOKEN}');
   h.writeAgent('a', 'bottle: b');
-  const hostEnv = { PATH: process.env.PATH, BOT_BOTTLE_PRECONNECT: '0', DKB_TOKEN: TOKEN, AGENT_SECRET_HOST: AGENT_SECRET };
+  const hostEnv = { PATH: process.env.PATH, BOT_BOTTLE_PRECONNECT: '0', BOT_BOTTLE_STANDBY: '0', DKB_TOKEN: TOKEN, AGENT_SECRET_HOST: AGENT_SECRET };
   const plan = resolvePlan(new ManifestCatalog({ home: h.home, cwd: h.cwd, userHome: h.userHome }), {
     agent: 'a', bottles: [], backend: 'docker', backendReason: 'test', slug, cwd: h.cwd, copyCwd: false,
     mode: { kind: 'headless', prompt: 'true' }, home: h.home, hostEnv, containmentCheck: true,

@@ -55,7 +55,7 @@ export async function cli(h: TempHome, argv: string[], env: Record<string, strin
   const ctx: CliContext = {
     home: h.home,
     cwd: h.cwd,
-    env: { PATH: process.env.PATH, BOT_BOTTLE_PRECONNECT: '0', ...env },
+    env: { PATH: process.env.PATH, BOT_BOTTLE_PRECONNECT: '0', BOT_BOTTLE_STANDBY: '0', ...env },
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
     isTTY: false,

@@ -76,7 +76,7 @@ export interface StartedCli {
 export function startCli(args: string[], opts: { cwd: string; env: Record<string, string> }): StartedCli {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: opts.cwd,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BOT_BOTTLE_PRECONNECT: '0', ...opts.env },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BOT_BOTTLE_PRECONNECT: '0', BOT_BOTTLE_STANDBY: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

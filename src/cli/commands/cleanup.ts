@@ -12,6 +12,16 @@ import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
 import { bottleUsage, formatAge, formatBytes, parseAge, type BottleUsage } from '../../state/usage.js';
 import { CliError, type CliContext } from '../context.js';
 import type { Step } from './cleanup-docker.js';
+import { standbyDir, stopStandbys } from '../../launch/standby.js';
+
+/** How many standby bundles' sockets are in the home (launch/standby.ts). */
+function standbySockets(home: string): number {
+  try {
+    return readdirSync(standbyDir(home)).filter((n) => /^[0-9a-f]{16}\.sock$/.test(n)).length;
+  } catch {
+    return 0;
+  }
+}
 
 /** Root-run bwrap bottles stage their folders under /run/bot-bottle/<slug>-XXXXXX. */
 function stagingFolders(slug: string): string[] {
@@ -117,6 +127,10 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
         }
       }
       if (docker) steps.push(...docker.strandedSnapshotSteps(slugs));
+      const standbys = standbySockets(ctx.home);
+      if (standbys > 0) {
+        steps.push({ describe: `stop the standby sidecar bundle${standbys === 1 ? '' : 's'} waiting for the next launch (${standbys}, ${standbyDir(ctx.home)})`, run: async () => void (await stopStandbys(ctx.home)) });
+      }
       if (kept.length > 0) ctx.stderr(`${keptNote(kept, now, opts.state)}\n`);
       if (steps.length === 0) {
         ctx.stdout('nothing to clean up\n');

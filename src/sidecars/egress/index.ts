@@ -17,7 +17,8 @@ import { FileRoutesStore } from '../../state/store/file-routes.js';
 import type { RouteAck } from '../../state/store/types.js';
 import { UPSTREAM_HEADERS_TIMEOUT_MS } from './forward.js';
 import { createProxyServer } from './server.js';
-import { upstreamCa } from './upstream.js';
+import { loadUndiciAgent, upstreamCa } from './upstream.js';
+import { DEFAULT_OUTBOUND_DETECTORS, INBOUND_DETECTORS } from '../../routes/model.js';
 import { createUpstream } from './upstream-node-http.js';
 import { assertTokenSlots } from './token-slots.js';
 import { leafOrder } from '../../routes/leaf-order.js';
@@ -29,6 +30,21 @@ import { leafOrder } from '../../routes/leaf-order.js';
  * `warm`, after the agent is released (supervise's idle step, the MCP SDK, follows this one).
  */
 export const egressIdleWarmups = (): Array<() => Promise<unknown> | void> => [() => MitmCa.prepare()];
+
+/**
+ * What a standby bundle (sidecars/standby.ts) does before it listens: the idle steps, then what `warm` would
+ * do after release for any config (undici, the upstream trust store, one DLP scan with the default detectors),
+ * so none of it runs on the bundle's one thread while a launch waits for it.
+ */
+export const egressStandbyWarmups = (env: NodeJS.ProcessEnv = process.env): Array<() => Promise<unknown> | void> => [
+  ...egressIdleWarmups(),
+  () => loadUndiciAgent(),
+  () => void upstreamCa(env)(),
+  () =>
+    new DlpPolicy({ knownSecrets: [], queue: undefined, superviseTimeoutMs: 0, log: () => undefined }).warm([
+      { outbound: DEFAULT_OUTBOUND_DETECTORS, inbound: INBOUND_DETECTORS },
+    ]),
+];
 
 export interface SidecarContext {
   bottle: string;
