@@ -112,7 +112,7 @@ export async function benchClaudeStart(root: string, cli: string, runs: number, 
     const caFile = join(root, 'fake-ca.pem');
     writeFileSync(caFile, fake.caPem);
     const base = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
-    const bottleEnv = { ...base, BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_RESOLVE: fake.resolve, BOT_BOTTLE_UPSTREAM_CA: caFile, BENCH_CLAUDE_TOKEN: 'bench-token', BOT_BOTTLE_TRACE: '1' };
+    const bottleEnv = { ...base, BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_RESOLVE: fake.resolve, BOT_BOTTLE_UPSTREAM_CA: caFile, BENCH_CLAUDE_TOKEN: 'bench-token', BOT_BOTTLE_TRACE: '1', ...(process.env.BOT_BOTTLE_STANDBY === '0' ? { BOT_BOTTLE_STANDBY: '0' } : {}) };
 
     // The bare run gets what the bottle provisions: same arguments, settings file, config folder, env.
     const bare = join(root, 'bare');
@@ -186,7 +186,9 @@ export async function benchClaudeStart(root: string, cli: string, runs: number, 
       await measure(result.bottle, process.execPath, bottleArgs, bottleEnv, root);
       await measure(result.bare, 'claude', bareArgs, bareEnv, workspace);
       await measure(result.bareMcp, 'claude', bareArgs, bareMcpEnv, workspace);
-      if (compareCli) await measure(result.compare, process.execPath, [compareCli, ...bottleArgs.slice(1)], bottleEnv, root);
+      // BENCH_COMPARE_CLI=cold: this build with BOT_BOTTLE_STANDBY=0, every launch starting its own bundle.
+      if (compareCli === 'cold') await measure(result.compare, process.execPath, bottleArgs, { ...bottleEnv, BOT_BOTTLE_STANDBY: '0' }, root);
+      else if (compareCli) await measure(result.compare, process.execPath, [compareCli, ...bottleArgs.slice(1)], bottleEnv, root);
     }
     if (fake.refusedConnects.length > 0) throw new Error(`bare claude tried to reach ${fake.refusedConnects.join(', ')}`);
     return result;

@@ -9,7 +9,8 @@
  * `-- --backend docker`: the docker backend against a bare `docker run` (bench/docker-start.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { stopStandbys } from '../src/launch/standby.js';
 import { benchClaudeStart, type ClaudeStartResult } from './claude-start.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +29,8 @@ cpSync('examples/bottles', join(home, 'bottles'), { recursive: true });
 cpSync('examples/agents', join(home, 'agents'), { recursive: true });
 // BENCH_CLI: another build's CLI (e.g. the previous commit's, to compare in one window).
 const cli = process.env.BENCH_CLI ?? join(process.cwd(), 'dist', 'cli.js');
-// BENCH_CLAUDE_ONLY=1: only the claude -p comparison. BENCH_COMPARE_CLI: a second build's CLI, its claude -p bottle alternated with this one's.
+// BENCH_CLAUDE_ONLY=1: only the claude -p comparison. BENCH_COMPARE_CLI: a second build's CLI, its claude -p bottle alternated with this one's
+// (`cold`: this build without standby bundles).
 const claudeOnly = process.env.BENCH_CLAUDE_ONLY === '1';
 
 /** CPU (user + system, ms) of every child this process has waited for, and theirs: a busy machine slows wall time, not this. */
@@ -44,7 +46,9 @@ function cpuOf(fn: () => number, into: number[]): number {
   return wall;
 }
 
-const env = { PATH: process.env.PATH ?? '', BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_TRACE: '1' };
+// BOT_BOTTLE_STANDBY=0: every launch starts its own bundle (a first launch, or standby bundles off).
+const standbyOff = process.env.BOT_BOTTLE_STANDBY === '0' ? { BOT_BOTTLE_STANDBY: '0' } : {};
+const env = { PATH: process.env.PATH ?? '', BOT_BOTTLE_HOME: home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_TRACE: '1', ...standbyOff };
 const starts: number[] = [];
 const unchecked: number[] = [];
 const cpuChecked: number[] = [];
@@ -52,6 +56,33 @@ const cpuUnchecked: number[] = [];
 const rss: number[] = [];
 const phases = new Map<string, number[]>();
 const readyUnchecked: number[] = [];
+const standbyCpu: number[] = [];
+/**
+ * A launch's end starts the next launch's standby bundle (src/launch/standby.ts): wait (bounded) until it
+ * listens, so its loading lands on no timed run, and note the CPU it spent, which no waited child counts.
+ */
+function awaitStandby(stderr: string): void {
+  if (!stderr.includes('standby sidecar bundle started')) return;
+  const dir = join(home, 'standby');
+  const sleep = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 500; i++) {
+    const pid = readdirSync('/proc').find((d) => {
+      try {
+        const argv = readFileSync(`/proc/${d}/cmdline`, 'latin1').split('\0');
+        return /^\d+$/.test(d) && (argv[argv.indexOf('--standby') + 1] ?? '').startsWith(dir);
+      } catch {
+        return false;
+      }
+    });
+    if (pid !== undefined && existsSync(dir) && readdirSync(dir).some((n) => n.endsWith('.sock'))) {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      standbyCpu.push(((Number(f[11]) + Number(f[12])) * 1000) / 100);
+      return;
+    }
+    Atomics.wait(sleep, 0, 0, 10);
+  }
+  throw new Error(`the standby bundle did not listen under ${dir} within 5 s`);
+}
 const run = (extra: string[]): string => {
   const r = spawnSync(process.execPath, [cli, 'start', 'shell', '--headless', '--prompt', 'true', ...extra], { cwd: root, env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`start failed (${r.status}): ${r.stderr}`);
@@ -59,16 +90,20 @@ const run = (extra: string[]): string => {
 };
 for (let i = 0; i < (claudeOnly ? 0 : RUNS); i++) {
   let stderr = '';
-  const checked = (): number => cpuOf(() => timed(() => (stderr = run([]))), cpuChecked);
-  const bare = (): number =>
-    cpuOf(
-      () =>
-        timed(() => {
-          const ready = /\[bot-bottle trace ([\d.]+) ms\] sidecars ready/.exec(run(['--no-containment-check']))?.[1];
-          if (ready) readyUnchecked.push(Number(ready));
-        }),
-      cpuUnchecked,
-    );
+  let stderrUnchecked = '';
+  // Each waits for the standby its run started only after its own time and CPU are taken.
+  const checked = (): number => {
+    const wall = cpuOf(() => timed(() => (stderr = run([]))), cpuChecked);
+    awaitStandby(stderr);
+    return wall;
+  };
+  const bare = (): number => {
+    const wall = cpuOf(() => timed(() => (stderrUnchecked = run(['--no-containment-check']))), cpuUnchecked);
+    const ready = /\[bot-bottle trace ([\d.]+) ms\] sidecars ready/.exec(stderrUnchecked)?.[1];
+    if (ready) readyUnchecked.push(Number(ready));
+    awaitStandby(stderrUnchecked);
+    return wall;
+  };
   // Alternate which of the pair goes first, so neither always runs on a warmer page cache.
   if (i % 2 === 0) {
     starts.push(checked());
@@ -96,6 +131,7 @@ try {
 } catch (err) {
   claude = `skipped: ${err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'claude is not installed (scripts/install-agents.sh)' : String(err)}`;
 }
+await stopStandbys(home);
 rmSync(root, { recursive: true, force: true });
 
 const fmt = (n: number): string => n.toFixed(0);
@@ -109,6 +145,7 @@ if (!claudeOnly) {
   console.log(`| containment self-test adds (ms, difference of medians) | ${fmt(median(starts) - median(unchecked))} | | |`);
   console.log(`| CPU user+sys, all processes (ms) | ${fmt(median(cpuChecked))} | ${fmt(Math.min(...cpuChecked))} | ${fmt(Math.max(...cpuChecked))} |`);
   console.log(`| CPU with --no-containment-check (ms) | ${fmt(median(cpuUnchecked))} | ${fmt(Math.min(...cpuUnchecked))} | ${fmt(Math.max(...cpuUnchecked))} |`);
+  if (standbyCpu.length > 0) console.log(`| CPU of the standby bundle each launch leaves for the next, before it is claimed (ms; not in the rows above) | ${fmt(median(standbyCpu))} | ${fmt(Math.min(...standbyCpu))} | ${fmt(Math.max(...standbyCpu))} |`);
   console.log(`| bundle peak RSS (MB) | ${median(rss).toFixed(1)} | ${Math.min(...rss).toFixed(1)} | ${Math.max(...rss).toFixed(1)} |`);
   console.log(`| floor: node -e 0 (ms) | ${fmt(median(nodeStart))} | ${fmt(Math.min(...nodeStart))} | ${fmt(Math.max(...nodeStart))} |`);
   console.log(`| floor: bare bwrap true (ms) | ${fmt(median(bareBwrap))} | ${fmt(Math.min(...bareBwrap))} | ${fmt(Math.max(...bareBwrap))} |`);
