@@ -6,10 +6,11 @@ import { startDockerBundle, bundleBinds, bundleGuestEndpoints, bundleListeners, 
 import { docker } from '../../src/backends/docker/cli.js';
 import { blockBridgeToHost } from '../../src/backends/docker/firewall.js';
 import { exitCode, guestExec } from '../../src/backends/docker/guest-exec.js';
-import { copyGuestFiles, createAgentContainer, guestCaBinds, guestCaFiles, startAgentContainer, trustGuestCa } from '../../src/backends/docker/guest.js';
+import { copyGuestFiles, createAgentContainer, guestCaBinds, guestCaFiles, trustGuestCa } from '../../src/backends/docker/guest.js';
 import { ensureAgentImage, ensureSidecarsImage } from '../../src/backends/docker/images.js';
 import { createEgressNetwork, createInternalNetwork, type BottleNetwork } from '../../src/backends/docker/network.js';
-import { dockerProbeTargets, probeBinds, startDockerProbe } from '../../src/backends/docker/probe.js';
+import { dockerProbe, dockerProbeCommand, dockerProbeTargets, probeBinds } from '../../src/backends/docker/probe.js';
+import { startAttached } from '../../src/backends/docker/attach.js';
 import type { DockerRuntime } from '../../src/backends/docker/runtime.js';
 import type { LaunchSecrets } from '../../src/backends/types.js';
 import { containmentGate } from '../../src/containment/gate.js';
@@ -115,13 +116,15 @@ async function launch(opts: TestBottleOptions, stack: TeardownStack): Promise<Te
     ...(internal.addressing !== undefined ? { addressing: internal.addressing } : {}),
     workspace: { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
     readOnly: [...probeBinds(), ...guestCaBinds(caFiles)],
+    probe: dockerProbeCommand(),
     teardown: stack,
   });
-  await startAgentContainer(agent.id);
+  const io = await startAttached(agent.id);
+  stack.defer('detach from the agent container', io.kill);
   await copyGuestFiles(agent.id, setup);
   // Canaries open once the bottle's bridges exist, so their gateways (host addresses) are among them.
   const early = await gate.begin(dockerProbeTargets(config.gitGate !== undefined));
-  const probe = startDockerProbe(agent.id, early);
+  const probe = dockerProbe(io, early);
   stack.defer('stop probe', probe.stop);
 
   const bundle = await startDockerBundle({

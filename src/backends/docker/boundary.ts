@@ -18,7 +18,8 @@ import { copyGuestFiles, copyGuestFilesBeforeStart, createAgentContainer, guestC
 import { ensureSidecarsImage } from './images.js';
 import { agentImageFor } from './snapshot.js';
 import { createEgressNetwork, createInternalNetwork } from './network.js';
-import { dockerProbeTargets, probeBinds, startDockerProbe } from './probe.js';
+import { dockerProbe, dockerProbeCommand, dockerProbeTargets, probeBinds } from './probe.js';
+import { startAttached, type AttachedIo } from './attach.js';
 import type { RuntimeChoice } from './runtime.js';
 import { freshRunFolder } from '../../launch/run-folder.js';
 
@@ -84,7 +85,8 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
         await ruleAdded.catch(() => undefined);
         await rule?.undo();
       });
-      let agentStarting: Promise<void> | undefined;
+      // With the check, the probe is the container's first process and talks over the attachment (guest.ts).
+      let agentStarting: Promise<AttachedIo | undefined> | undefined;
       const [sidecarsImage, agentImage, internal, egress] = await settled([
         ensureSidecarsImage(imageOptions),
         // Its commit snapshot when resumed from one, else the image cascade (snapshot.ts decides).
@@ -114,6 +116,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           workspace: { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
           persist: [...spec.persisted],
           readOnly: [...probeFiles, ...guestCaBinds(caFiles)],
+          ...(spec.probe ? { probe: dockerProbeCommand() } : {}),
           teardown: stack,
         }).then(async (created) => {
           if (copyBeforeStart) await copyGuestFilesBeforeStart(created.id, spec.setup);
@@ -121,8 +124,10 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           // is attached too: a container's start (~300 ms under runc) is the longest step of the launch.
           // It holds (`sleep infinity`); nothing of the agent runs before release.
           await ruleAdded;
-          agentStarting = startAgentContainer(created.id);
+          agentStarting = spec.probe ? startAttached(created.id) : startAgentContainer(created.id).then(() => undefined);
           void agentStarting.catch(() => undefined); // awaited by start(); a failure before that must not be unhandled
+          // Detached at teardown, before the container's own removal (the probe's end leaves it holding).
+          stack.defer('detach from the agent container', async () => (await agentStarting?.catch(() => undefined))?.kill());
           return created;
         }),
         createDockerBundle({
@@ -147,11 +152,13 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       trace('docker containers created');
       return {
         async start(probeSpec) {
-          await (agentStarting ?? startAgentContainer(agent.id));
+          const io = await (agentStarting ?? startAgentContainer(agent.id).then(() => undefined));
           trace('docker agent container started');
           const copying = copyBeforeStart ? Promise.resolve() : copyGuestFiles(agent.id, spec.setup);
-          // The probe starts beside the copy and gets its spec (and so looks at anything) only once the files are in.
-          const probe = probeSpec !== undefined ? startDockerProbe(agent.id, copying.then(() => probeSpec)) : undefined;
+          // The probe is already starting (the container's first process); it gets its spec (and so looks at
+          // anything) only once the files are in.
+          if (probeSpec !== undefined && io === undefined) throw new DockerError('the docker guest was created without the containment probe it is asked to run');
+          const probe = probeSpec !== undefined && io !== undefined ? dockerProbe(io, copying.then(() => probeSpec)) : undefined;
           if (probe) stack.defer('stop probe', probe.stop);
           await copying;
           let agentRun: ChildProcess | undefined;

@@ -1,11 +1,10 @@
 import { constants, createWriteStream, openSync, readFileSync, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
 import type { TeardownStack } from '../../launch/teardown.js';
 import { BUNDLE_NODE_FLAGS } from '../../sidecars/node-flags.js';
-import { DockerError, dockerChild } from './cli.js';
-import { connectNetwork, createContainer, startContainer } from './containers.js';
-import { engineCall, engineHijack, engineSocket } from './engine.js';
+import { DockerError } from './cli.js';
+import { startAttached } from './attach.js';
+import { connectNetwork, createContainer } from './containers.js';
 import { SIDECARS_ENTRY_IN_IMAGE } from './images.js';
 import { BUNDLE_ALIAS, containerName } from './names.js';
 import type { BottleNetwork } from './network.js';
@@ -222,53 +221,6 @@ export function attachDockerBundle(container: { id: string; name: string }, tear
       return { id: container.id, name, ready, caPem, died };
     },
   };
-}
-
-/** A started container's stdio, attached before it started so no line is lost. */
-interface AttachedIo {
-  stdin: Writable;
-  stdout: Readable;
-  stderr: Readable;
-  /** The attachment ended (the container stopped, or `kill`). */
-  closed: Promise<void>;
-  /** The container's exit status once it stopped (null when unknown). */
-  exited: Promise<number | null>;
-  /** Detach at once (the container itself is removed by its own undo). */
-  kill: () => void;
-}
-
-/**
- * Attach, then start: two calls on the engine's socket where it is local (the
- * `docker start -ai` CLI's start is otherwise the bundle's first cost on the
- * way to ready), else that CLI. The engine closes the container's stdin when
- * the attachment's write side ends, or when this process dies (its socket
- * closes), which is the bundle's lifeline either way.
- */
-async function startAttached(id: string): Promise<AttachedIo> {
-  const socket = engineSocket();
-  if (socket === undefined) {
-    const child = dockerChild(['start', '--attach', '--interactive', id]);
-    const { stdin, stdout, stderr } = child;
-    if (stdin === null || stdout === null || stderr === null) throw new Error('docker start gave no pipes');
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    return { stdin, stdout, stderr, exited, closed: exited.then(() => undefined), kill: () => child.kill('SIGKILL') };
-  }
-  const stream = await engineHijack(socket, `/containers/${encodeURIComponent(id)}/attach?stream=1&stdin=1&stdout=1&stderr=1`, `docker start --attach --interactive ${id}`);
-  try {
-    await startContainer(id);
-  } catch (error) {
-    stream.destroy();
-    throw error;
-  }
-  const exited = stream.closed.then(async () => {
-    try {
-      const done = (await engineCall(socket, 'POST', `/containers/${encodeURIComponent(id)}/wait`, `docker wait ${id}`)) as { StatusCode?: unknown };
-      return typeof done.StatusCode === 'number' ? done.StatusCode : null;
-    } catch {
-      return null;
-    }
-  });
-  return { stdin: stream.stdin, stdout: stream.stdout, stderr: stream.stderr, closed: stream.closed, exited, kill: stream.destroy };
 }
 
 const HOST_ONLY = new Set(['PATH', 'HOME', 'TMPDIR', 'LANG']);

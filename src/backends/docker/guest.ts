@@ -36,6 +36,19 @@ export const AGENT_EXEC_PREFIX: readonly string[] = seccompExecPrefix();
  */
 export const HOLD_COMMAND = ['sleep', 'infinity'];
 
+/**
+ * With the containment check, the container's first process runs the probe
+ * (its spec on the container's stdin, its report on stdout: probe.ts) and then
+ * holds as HOLD_COMMAND does: the probe's node starts with the container
+ * instead of after it, through a `docker exec` (~130 ms under gVisor). A probe
+ * that ends without its report line leaves a `probe-exit N` line instead, so
+ * the launcher fails at once rather than waiting for a line that never comes.
+ * It runs as the agent, under the agent's seccomp prefix, like everything else.
+ */
+export function probeThenHold(probe: readonly string[]): string[] {
+  return [...AGENT_EXEC_PREFIX, '/bin/sh', '-c', '"$@" || echo "probe-exit $?"; exec sleep infinity', 'sh', ...probe];
+}
+
 /** A resolver that refuses every lookup at once (nothing answers on the container's loopback), shipped with the package. */
 const AGENT_RESOLV_CONF = (): string => join(packageRoot(), 'docker', 'agent-resolv.conf');
 
@@ -57,6 +70,8 @@ export interface AgentContainerOptions {
   persist?: Array<{ hostPath: string; guestPath: string }>;
   /** Host files bound read-only (the containment probe and its node, probe.ts). */
   readOnly?: Array<{ hostPath: string; guestPath: string }>;
+  /** The containment probe's command line: then it is the container's first process (probeThenHold), fed through an attach. */
+  probe?: readonly string[];
   teardown: TeardownStack;
 }
 
@@ -90,7 +105,8 @@ export async function createAgentContainer(opts: AgentContainerOptions): Promise
       : { dns: ['127.0.0.1'] }),
     pidsLimit: 4096,
     mounts: opts.addressing !== undefined ? [...mounts, { source: AGENT_RESOLV_CONF(), target: '/etc/resolv.conf', readOnly: true }] : mounts,
-    command: HOLD_COMMAND,
+    command: opts.probe !== undefined ? probeThenHold(opts.probe) : HOLD_COMMAND,
+    ...(opts.probe !== undefined ? { interactive: true } : {}),
   });
   opts.teardown.defer('remove agent container', container.undo);
   return { id: container.id, name };
