@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -282,6 +282,22 @@ function readText(path: string): string {
   }
 }
 
+/**
+ * A regular file's bytes: `size` of them as fstat saw it (no read just to meet the end), or, for a file that says
+ * it is empty (a pseudo-file), whatever one read of 64 kB returns.
+ */
+function readOpen(fd: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafe(size === 0 ? 65_536 : size);
+  let off = 0;
+  while (off < buf.length) {
+    const n = readSync(fd, buf, off, buf.length - off, null);
+    if (n === 0) break;
+    off += n;
+    if (size === 0) break;
+  }
+  return buf.subarray(0, off);
+}
+
 /** Poll (bounded) until every endpoint listens: the forwarders start beside the probe. */
 async function waitForListeners(endpoints: Endpoint[], limitMs: number): Promise<Endpoint[]> {
   const until = Date.now() + limitMs;
@@ -438,27 +454,34 @@ function readFiles(dirs: string[], limits: ProbeSpec['limits'], used: number, sk
       if (skip.includes(path)) continue;
       if (e.isDirectory()) walk(path, depth + 1);
       else if (e.isFile()) {
-        let size: number;
+        // open, fstat, read, close: four syscalls a file where stat-then-readFile took six, which under
+        // gVisor was ~a third of the probe's time. Opened without following a link or blocking on a FIFO
+        // swapped in since the listing; what the agent cannot open it cannot read either.
+        let fd: number;
         try {
-          size = statSync(path).size;
+          fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
         } catch {
           continue;
         }
-        if (size > limits.fileBytes) {
-          unread.push(`${path} (${size} bytes)`);
-          continue;
-        }
-        if (total + size > limits.totalBytes) {
-          unread.push(`everything after ${path} (over ${limits.totalBytes} bytes in all)`);
-          full = true;
-          return;
-        }
         try {
-          const data = readFileSync(path);
+          const st = fstatSync(fd);
+          if (!st.isFile()) continue;
+          if (st.size > limits.fileBytes) {
+            unread.push(`${path} (${st.size} bytes)`);
+            continue;
+          }
+          if (total + st.size > limits.totalBytes) {
+            unread.push(`everything after ${path} (over ${limits.totalBytes} bytes in all)`);
+            full = true;
+            return;
+          }
+          const data = readOpen(fd, st.size);
           total += data.length;
           texts.push({ source: path, data });
         } catch {
           // Not readable by the agent either.
+        } finally {
+          closeSync(fd);
         }
       }
     }
