@@ -78,7 +78,10 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       let rule: { undo: () => Promise<void> } | undefined;
       // Added while the engine creates the network: the bridge's name is ours (names.ts), so the rule can name it
       // first, and nothing runs on the network before both exist.
-      const ruleAdded = blockBridgeToHost(plan.slug, bridgeName(plan.slug, 'internal'), { beforeBridgeExists: true }).then((added) => void (rule = added));
+      const ruleAdded = blockBridgeToHost(plan.slug, bridgeName(plan.slug, 'internal'), { beforeBridgeExists: true }).then((added) => {
+        rule = added;
+        trace('docker host firewall rule added');
+      });
       void ruleAdded.catch(() => undefined); // awaited below
       // A failure elsewhere may unwind while the rule is still being added: wait for it, then remove it.
       stack.defer('remove host firewall rule', async () => {
