@@ -15,7 +15,7 @@ import { ManifestCatalog } from '../src/manifest/catalog.js';
 import { CLAUDE_ENV } from '../src/plan/claude.js';
 import { resolvePlan } from '../src/plan/resolve.js';
 import { claudeGuest } from '../src/provision/claude.js';
-import { stopStandbys } from '../src/launch/standby.js';
+import { standbyDir, standbySockets, stopStandbys } from '../src/launch/standby.js';
 import { startSupervise } from '../src/sidecars/supervise/index.js';
 import { startFakeAnthropic } from '../tests/agents/fake-anthropic.js';
 
@@ -69,12 +69,11 @@ function bundleLog(home: string, since: number): string {
 /** Waits (bounded) until the standby bundle a bottle run started listens under `home`. */
 async function standbyListening(home: string, stderr: string): Promise<void> {
   if (!stderr.includes('standby sidecar bundle started')) return;
-  const dir = join(home, 'standby');
   for (let i = 0; i < 500; i++) {
-    if (existsSync(dir) && readdirSync(dir).some((n) => n.endsWith('.sock'))) return;
+    if (standbySockets(home).length > 0) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  throw new Error(`the standby bundle did not listen under ${dir} within 5 s`);
+  throw new Error(`the standby bundle did not listen under ${standbyDir(home)} within 5 s`);
 }
 
 /** Milliseconds from spawn to the first byte on stdout, and stderr; fails unless the reply arrives and the exit is clean. */

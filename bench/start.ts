@@ -9,8 +9,8 @@
  * `-- --backend docker`: the docker backend against a bare `docker run` (bench/docker-start.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { stopStandbys } from '../src/launch/standby.js';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { standbyDir, standbySockets, stopStandbys } from '../src/launch/standby.js';
 import { benchClaudeStart, type ClaudeStartResult } from './claude-start.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +63,7 @@ const standbyCpu: number[] = [];
  */
 function awaitStandby(stderr: string): void {
   if (!stderr.includes('standby sidecar bundle started')) return;
-  const dir = join(home, 'standby');
+  const dir = standbyDir(home);
   const sleep = new Int32Array(new SharedArrayBuffer(4));
   for (let i = 0; i < 500; i++) {
     const pid = readdirSync('/proc').find((d) => {
@@ -74,7 +74,7 @@ function awaitStandby(stderr: string): void {
         return false;
       }
     });
-    if (pid !== undefined && existsSync(dir) && readdirSync(dir).some((n) => n.endsWith('.sock'))) {
+    if (pid !== undefined && standbySockets(home).length > 0) {
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       standbyCpu.push(((Number(f[11]) + Number(f[12])) * 1000) / 100);
       return;

@@ -5,7 +5,8 @@ import { closeSync, constants, createWriteStream, existsSync, openSync, readFile
 import type { BundleSecrets, ReadyBundle, SidecarHost } from './boundary.js';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { bundleArgv, launchMarker, sidecarsEntry, takePrespawnedBundle } from './prespawn.js';
+import { bundleArgv, sidecarsEntry, takePrespawnedBundle } from './prespawn.js';
+import { launchMarker } from '../sidecars/launch-marker.js';
 import type { TeardownStack } from './teardown.js';
 import { trace, tracing } from '../util/trace.js';
 import { bootId, identify, signalProcess, type ProcessIdentity } from '../state/process-identity.js';

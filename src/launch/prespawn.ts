@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
+import { launchMarker } from '../sidecars/launch-marker.js';
 import { BUNDLE_NODE_FLAGS } from '../sidecars/node-flags.js';
 import { botBottleHome } from '../state/paths.js';
 import { packageRoot } from '../util/package-root.js';
@@ -48,10 +48,6 @@ const HOLD_MS = 60_000;
 const SLOT = Symbol.for('bot-bottle.prespawned-bundle');
 const slot = globalThis as unknown as { [SLOT]?: PrespawnedBundle | ClaimingStandby };
 
-export function launchMarker(): string {
-  return `bb-launch-${randomBytes(12).toString('hex')}`;
-}
-
 /** The bundle's command line: `--config FILE`, or `--config-on-stdin` for a pre-spawned one. */
 export function bundleArgv(sidecarsJs: string, marker: string, configFile?: string): string[] {
   const config = configFile === undefined ? ['--config-on-stdin'] : ['--config', configFile];
@@ -70,9 +66,7 @@ export function prespawnBundle(env: Record<string, string>): void {
   // A standby for exactly this build and these settings waits for us: take it rather than start a node.
   const standby = standbyWanted(process.env) ? standbySocket(botBottleHome(process.env), entry, env) : undefined;
   if (standby !== undefined && lstatSync(standby, { throwIfNoEntry: false })?.isSocket() === true) {
-    const expiry = setTimeout(discardPrespawnedBundle, HOLD_MS);
-    expiry.unref();
-    slot[SLOT] = { kind: 'standby', claim: claimStandby(standby, entry), entry, env, expiry };
+    slot[SLOT] = { kind: 'standby', claim: claimStandby(standby, entry), entry, env, expiry: holdExpiry() };
     trace('claiming the standby sidecar bundle');
     return;
   }
@@ -85,10 +79,7 @@ export function prespawnBundle(env: Record<string, string>): void {
   if (child.pid === undefined) return;
   // Until a launch takes it, it must not keep the CLI alive (a `--help`, a failed plan).
   setRef(child, false);
-  // A launch that has not taken it by then (an operator answering a secret prompt) starts a fresh one.
-  const expiry = setTimeout(discardPrespawnedBundle, HOLD_MS);
-  expiry.unref();
-  slot[SLOT] = { kind: 'child', child, marker, argv, env, expiry };
+  slot[SLOT] = { kind: 'child', child, marker, argv, env, expiry: holdExpiry() };
   trace(`sidecar bundle pre-spawned (pid ${child.pid})`);
 }
 
@@ -132,6 +123,13 @@ export function discardPrespawnedBundle(): void {
     return;
   }
   if (bundle.child.exitCode === null && bundle.child.signalCode === null) bundle.child.kill('SIGKILL');
+}
+
+/** A launch that has not taken the early bundle by then (an operator answering a secret prompt) starts a fresh one. */
+function holdExpiry(): NodeJS.Timeout {
+  const expiry = setTimeout(discardPrespawnedBundle, HOLD_MS);
+  expiry.unref();
+  return expiry;
 }
 
 function setRef(child: ChildProcessWithoutNullStreams, ref: boolean): void {

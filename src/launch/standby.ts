@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { LAUNCH_MARKER, launchMarker } from '../sidecars/launch-marker.js';
 import { BUNDLE_NODE_FLAGS } from '../sidecars/node-flags.js';
 import { identify, type ProcessIdentity } from '../state/process-identity.js';
 
@@ -61,7 +62,6 @@ export interface ClaimedStandby {
 }
 
 const CLAIM_MS = 2_000;
-const MARKER = /^bb-launch-[0-9a-f]{24}$/;
 
 /**
  * Take the standby listening at `socketPath`, if one does: resolves undefined
@@ -124,7 +124,7 @@ function checkHello(line: string, socketPath: string, entry: string, channel: So
     return undefined;
   }
   const { pid, marker } = hello;
-  if (hello.standby !== 1 || typeof pid !== 'number' || typeof marker !== 'string' || !MARKER.test(marker)) return undefined;
+  if (hello.standby !== 1 || typeof pid !== 'number' || typeof marker !== 'string' || !LAUNCH_MARKER.test(marker)) return undefined;
   const identity = identify(pid);
   if (identity === undefined) return undefined;
   let argv: string[];
@@ -170,8 +170,7 @@ export function spawnStandby(home: string, entry: string, settings: Record<strin
     return undefined;
   }
   try {
-    const marker = `bb-launch-${randomBytes(12).toString('hex')}`;
-    const child = spawn(process.execPath, [...BUNDLE_NODE_FLAGS, entry, '--standby', socketPath, '--launch-marker', marker], {
+    const child = spawn(process.execPath, [...BUNDLE_NODE_FLAGS, entry, '--standby', socketPath, '--launch-marker', launchMarker()], {
       env: settings,
       cwd: '/',
       stdio: ['ignore', log, log],
@@ -190,15 +189,20 @@ export function spawnStandby(home: string, entry: string, settings: Record<strin
  * remove sockets nothing listens on. Returns how many were asked.
  */
 export async function stopStandbys(home: string): Promise<number> {
-  const dir = standbyDir(home);
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => /^[0-9a-f]{16}\.sock$/.test(n));
-  } catch {
-    return 0;
-  }
-  const asked = await Promise.all(names.map((n) => askToExit(join(dir, n))));
+  const asked = await Promise.all(standbySockets(home).map(askToExit));
   return asked.filter(Boolean).length;
+}
+
+/** The standby sockets under `home` (live or left by a killed standby). */
+export function standbySockets(home: string): string[] {
+  const dir = standbyDir(home);
+  try {
+    return readdirSync(dir)
+      .filter((n) => /^[0-9a-f]{16}\.sock$/.test(n))
+      .map((n) => join(dir, n));
+  } catch {
+    return [];
+  }
 }
 
 function askToExit(socketPath: string): Promise<boolean> {

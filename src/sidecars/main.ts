@@ -1,5 +1,6 @@
 import { runSidecars } from './run.js';
 import { mark, restartMarks } from './marks.js';
+import { LAUNCH_MARKER } from './launch-marker.js';
 import { standBy } from './standby.js';
 import type { Socket } from 'node:net';
 import { readConfigLine } from './stdin-config.js';
@@ -95,7 +96,7 @@ function idleMs(): number {
 async function standbyMain(socketPath: string | undefined): Promise<void> {
   const markerAt = process.argv.indexOf('--launch-marker');
   const marker = markerAt >= 0 ? process.argv[markerAt + 1] : undefined;
-  if (socketPath === undefined || !socketPath.startsWith('/') || marker === undefined || !/^bb-launch-[0-9a-f]{24}$/.test(marker)) {
+  if (socketPath === undefined || !socketPath.startsWith('/') || marker === undefined || !LAUNCH_MARKER.test(marker)) {
     process.stderr.write('usage: sidecars.js --standby SOCKET --launch-marker ID\n');
     process.exit(2);
   }

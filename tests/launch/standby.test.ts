@@ -123,43 +123,39 @@ describe('a standby bundle between two launches', () => {
 
 describe('a standby bundle no launch takes', () => {
   const settings = (idle: string): Record<string, string> => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', BOT_BOTTLE_STANDBY_IDLE_S: idle });
-
-  it('exits after its idle time and removes its socket', async () => {
+  /** A standby started in a fresh home, once it listens: its home and pid. */
+  async function listening(idle: string): Promise<{ home: string; pid: number }> {
     h = tempHome();
     const home = h.home;
-    const pid = spawnStandby(home, sidecarsEntry(), settings('1'));
+    const pid = spawnStandby(home, sidecarsEntry(), settings(idle));
     expect(pid).toBeDefined();
     await waitUntil('the standby to listen', () => sockets(home).length === 1, 10_000);
-    await waitUntil('the idle standby to exit', () => !alive(pid!), 10_000);
+    return { home, pid: pid! };
+  }
+
+  it('exits after its idle time and removes its socket', async () => {
+    const { home, pid } = await listening('1');
+    await waitUntil('the idle standby to exit', () => !alive(pid), 10_000);
     expect(sockets(home)).toEqual([]);
   });
 
   it('exits when its socket is removed (its home deleted)', async () => {
-    h = tempHome();
-    const home = h.home;
-    const pid = spawnStandby(home, sidecarsEntry(), settings('600'));
-    await waitUntil('the standby to listen', () => sockets(home).length === 1, 10_000);
+    const { home, pid } = await listening('600');
     rmSync(standbyDir(home), { recursive: true });
-    await waitUntil('the orphaned standby to exit', () => !alive(pid!), 10_000);
+    await waitUntil('the orphaned standby to exit', () => !alive(pid), 10_000);
   });
 
   it('is stopped by `bot-bottle cleanup`', async () => {
-    h = tempHome();
-    const home = h.home;
-    const pid = spawnStandby(home, sidecarsEntry(), settings('600'));
-    await waitUntil('the standby to listen', () => sockets(home).length === 1, 10_000);
-    const r = await runBottleCli(['cleanup', '--yes'], { cwd: h.cwd, env: { BOT_BOTTLE_HOME: home } });
+    const { home, pid } = await listening('600');
+    const r = await runBottleCli(['cleanup', '--yes'], { cwd: h!.cwd, env: { BOT_BOTTLE_HOME: home } });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain('stop the standby sidecar bundle');
-    await waitUntil('the standby to exit', () => !alive(pid!), 10_000);
+    await waitUntil('the standby to exit', () => !alive(pid), 10_000);
     expect(sockets(home)).toEqual([]);
   });
 
   it('is one per socket: a second one for the same settings does not start', async () => {
-    h = tempHome();
-    const home = h.home;
-    const pid = spawnStandby(home, sidecarsEntry(), settings('600'));
-    await waitUntil('the standby to listen', () => sockets(home).length === 1, 10_000);
+    const { home, pid } = await listening('600');
     expect(spawnStandby(home, sidecarsEntry(), settings('600'))).toBeUndefined();
     expect(standbyPids(home)).toEqual([pid]);
   });

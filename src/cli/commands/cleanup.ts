@@ -12,16 +12,7 @@ import { bottleStatePaths, homePaths, queueDir } from '../../state/paths.js';
 import { bottleUsage, formatAge, formatBytes, parseAge, type BottleUsage } from '../../state/usage.js';
 import { CliError, type CliContext } from '../context.js';
 import type { Step } from './cleanup-docker.js';
-import { standbyDir, stopStandbys } from '../../launch/standby.js';
-
-/** How many standby bundles' sockets are in the home (launch/standby.ts). */
-function standbySockets(home: string): number {
-  try {
-    return readdirSync(standbyDir(home)).filter((n) => /^[0-9a-f]{16}\.sock$/.test(n)).length;
-  } catch {
-    return 0;
-  }
-}
+import { standbyDir, standbySockets, stopStandbys } from '../../launch/standby.js';
 
 /** Root-run bwrap bottles stage their folders under /run/bot-bottle/<slug>-XXXXXX. */
 function stagingFolders(slug: string): string[] {
@@ -127,7 +118,7 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
         }
       }
       if (docker) steps.push(...docker.strandedSnapshotSteps(slugs));
-      const standbys = standbySockets(ctx.home);
+      const standbys = standbySockets(ctx.home).length;
       if (standbys > 0) {
         steps.push({ describe: `stop the standby sidecar bundle${standbys === 1 ? '' : 's'} waiting for the next launch (${standbys}, ${standbyDir(ctx.home)})`, run: async () => void (await stopStandbys(ctx.home)) });
       }
