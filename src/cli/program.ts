@@ -9,6 +9,7 @@ import { registerInfo } from './commands/info.js';
 import { registerInit } from './commands/init.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { registerCommit } from './commands/commit.js';
+import { registerDockerStandby } from './commands/docker-standby.js';
 import { registerResume } from './commands/resume.js';
 import { registerList } from './commands/list.js';
 import { registerScan } from './commands/scan.js';
@@ -37,6 +38,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerScan(program);
   registerSidecars(program);
   registerSupervise(program, ctx);
+  registerDockerStandby(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr });
   return program;
 }

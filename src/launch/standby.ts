@@ -139,7 +139,7 @@ function checkHello(line: string, socketPath: string, entry: string, channel: So
 }
 
 /** The standby folder, made 0700 if it is missing; false when it is not a folder of this user's. */
-function ensureStandbyDir(home: string): boolean {
+export function ensureStandbyDir(home: string): boolean {
   const dir = standbyDir(home);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -4,8 +4,12 @@ import { SLUG, SlugError } from '../state/names.js';
 
 export { assertSlug, isSlug, SlugError } from '../state/names.js';
 
+const RESERVED_PREFIX = 'bb-standby-';
+
 export function validateLabel(label: string): string {
   if (Buffer.byteLength(label) > 64) throw new SlugError(`--label is ${Buffer.byteLength(label)} bytes; the limit is 64`);
+  // Docker standbys carry names of this form on the same engine (backends/docker/standby.ts).
+  if (label.startsWith(RESERVED_PREFIX)) throw new SlugError(`--label "${label}": names starting with "${RESERVED_PREFIX}" are bot-bottle's own`);
   if (!SLUG.test(label)) {
     throw new SlugError(`--label "${label}" is not usable as a bottle name: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit`);
   }
@@ -24,7 +28,8 @@ export function allocateSlug(opts: {
   random?: () => string;
 }): string {
   const random = opts.random ?? (() => randomBytes(2).toString('hex'));
-  const base = opts.label !== undefined ? validateLabel(opts.label) : `${sanitize(opts.agent)}-${random()}`;
+  let base = opts.label !== undefined ? validateLabel(opts.label) : `${sanitize(opts.agent)}-${random()}`;
+  if (base.startsWith(RESERVED_PREFIX)) base = `agent-${base}`;
   if (!opts.taken(base)) return base;
   for (let n = 2; n < 1000; n++) {
     const candidate = `${base}-${n}`;

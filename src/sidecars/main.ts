@@ -4,7 +4,7 @@ import { LAUNCH_MARKER } from './launch-marker.js';
 import { standBy } from './standby.js';
 import type { Socket } from 'node:net';
 import { readConfigLine } from './stdin-config.js';
-import { readStdinSecrets } from './stdin-secrets.js';
+import { NoSecretsLine, readStdinSecrets } from './stdin-secrets.js';
 
 /**
  * The bundle's program (dist/sidecars.cjs, run by dist/sidecars.js: entry.ts): the same daemons as
@@ -23,10 +23,16 @@ async function main(): Promise<void> {
     process.stderr.write('usage: sidecars.js --config FILE | --config-on-stdin --exit-with-parent\n');
     process.exitCode = 2;
   } else {
+    // A docker standby (backends/docker/standby.ts): warm up first, then wait, up to its idle time, for the
+    // launch that claims it to send its secrets and config lines.
+    const dockerStandby = onStdin && process.argv.includes('--docker-standby');
+    if (dockerStandby) await dockerStandbyWarmups();
     if (process.argv.includes('--secrets-stdin')) {
       try {
-        Object.assign(process.env, await readStdinSecrets());
+        Object.assign(process.env, await readStdinSecrets(process.stdin, dockerStandby ? dockerIdleMs() : undefined));
+        if (dockerStandby) restartMarks();
       } catch (err) {
+        if (dockerStandby && err instanceof NoSecretsLine) process.exit(0); // idle: nobody claimed it
         process.stderr.write(`bot-bottle sidecars: ${(err as Error).message}\n`);
         process.exit(1);
       }
@@ -42,7 +48,7 @@ async function main(): Promise<void> {
       process.stdin.resume();
     }
     let config = fromArgv;
-    if (config === undefined) {
+    if (config === undefined && !dockerStandby) {
       // Pre-spawned (src/launch/prespawn.ts): while the CLI resolves the plan, load what every bwrap bottle runs,
       // then, one short step at a time and only until the config arrives, build what the ready line needs and no
       // config decides (egressIdleWarmups). Nothing listens, and no file of the bottle is read, before the config
@@ -59,6 +65,8 @@ async function main(): Promise<void> {
           mark(`idle step ${++n}`);
         }
       })().catch(() => undefined);
+    }
+    if (config === undefined) {
       try {
         config = await readConfigLine(process.stdin);
       } catch (err) {
@@ -82,6 +90,29 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/**
+ * A docker standby loads and warms what no config decides (as a host standby does), then says so on stdout,
+ * where `docker logs` shows it to whoever waits for a standby (benches, tests).
+ */
+async function dockerStandbyWarmups(): Promise<void> {
+  const [egress, supervise] = await Promise.all([import('./egress/index.js'), import('./supervise/index.js')]);
+  for (const step of [...egress.egressStandbyWarmups(), ...supervise.superviseIdleWarmups()]) {
+    try {
+      await step();
+    } catch {
+      // A warm-up that fails here fails again where it is needed, and is reported there.
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'standby' })}\n`);
+}
+
+/** A docker standby's idle time (`--idle-s N` on its command line: it has no settings before its claim). */
+function dockerIdleMs(): number {
+  const at = process.argv.indexOf('--idle-s');
+  const s = at >= 0 ? Number(process.argv[at + 1]) : 600;
+  return Number.isFinite(s) && s > 0 ? Math.min(s, 86_400) * 1000 : 600_000;
+}
 
 /** Idle time of an unclaimed standby bundle (BOT_BOTTLE_STANDBY_IDLE_S, default 10 minutes). */
 function idleMs(): number {

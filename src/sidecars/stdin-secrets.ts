@@ -7,13 +7,16 @@
  * environment (`/proc/self/environ`) never holds them. The rest of stdin
  * stays the parent-watch of `--exit-with-parent`.
  */
+/** No secrets line arrived in time (for a docker standby: its idle time is over). */
+export class NoSecretsLine extends Error {}
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_BYTES = 1 << 20;
 
 export function readStdinSecrets(input: NodeJS.ReadableStream = process.stdin, timeoutMs = 30_000): Promise<Record<string, string>> {
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);
-    const timer = setTimeout(() => done(new Error(`no secrets line on stdin within ${timeoutMs / 1000} s`)), timeoutMs);
+    const timer = setTimeout(() => done(new NoSecretsLine(`no secrets line on stdin within ${timeoutMs / 1000} s`)), timeoutMs);
     const done = (error: Error | undefined, line?: Buffer, rest?: Buffer): void => {
       clearTimeout(timer);
       input.off('data', onData);

@@ -49,3 +49,25 @@ export async function startAttached(id: string): Promise<AttachedIo> {
   });
   return { stdin: stream.stdin, stdout: stream.stdout, stderr: stream.stderr, closed: stream.closed, exited, kill: stream.destroy };
 }
+
+/**
+ * Attach to a container that runs already (a claimed docker standby, whose
+ * bundle waits for its first stdin line): the same stdio as `startAttached`,
+ * output from now on. Its stdin is closed when this attachment's write side
+ * ends (it was created with StdinOnce and nothing attached before), which is
+ * again the bundle's lifeline.
+ */
+export async function attachRunning(id: string): Promise<AttachedIo> {
+  const socket = engineSocket();
+  if (socket === undefined) throw new Error('attaching to a running docker standby needs the local engine socket');
+  const stream = await engineHijack(socket, `/containers/${encodeURIComponent(id)}/attach?stream=1&stdin=1&stdout=1&stderr=1`, `docker attach ${id}`);
+  const exited = stream.closed.then(async () => {
+    try {
+      const done = (await engineCall(socket, 'POST', `/containers/${encodeURIComponent(id)}/wait`, `docker wait ${id}`)) as { StatusCode?: unknown };
+      return typeof done.StatusCode === 'number' ? done.StatusCode : null;
+    } catch {
+      return null;
+    }
+  });
+  return { stdin: stream.stdin, stdout: stream.stdout, stderr: stream.stderr, closed: stream.closed, exited, kill: stream.destroy };
+}

@@ -1,7 +1,7 @@
 import { registered, settled } from '../../launch/concurrent.js';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BottlePlan } from '../../plan/types.js';
 import { GUEST_UID } from '../../provision/layout.js';
 import { readMetadata, writeMetadata } from '../../state/metadata.js';
@@ -10,7 +10,11 @@ import { chownTree } from '../../util/safe-fs.js';
 import { trace } from '../../util/trace.js';
 import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
 import { DockerError } from './cli.js';
-import { attachDockerBundle, bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle, type AttachedBundle } from './bundle.js';
+import { attachDockerBundle, bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle, upstreamCaBind, type AttachedBundle } from './bundle.js';
+import { claimStandby, standbyBinds, type ClaimedStandby, type StandbyShape } from './standby.js';
+import { spawnStandbyHelper } from './standby-helper.js';
+import { engineSocket } from './engine.js';
+import { standbyWanted } from '../../launch/standby.js';
 import { assertLocalBridge, blockBridgeToHost } from './firewall.js';
 import { bridgeName } from './names.js';
 import { exitCode, guestExec } from './guest-exec.js';
@@ -50,6 +54,12 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
   // Which runtime this bottle ran under is part of its record (`info`, `resume`).
   await writeMetadata(ctx.home, { ...readMetadata(ctx.home, plan.slug), docker_runtime: runtime.runtime });
 
+  // Docker standbys (standby.ts): a bundle and its networks made before this launch asked. Not for a bottle with
+  // git-gate repos (their deploy keys are bound into the bundle at its creation).
+  const wantStandby = standbyWanted(ctx.hostEnv) && plan.sidecars.gitGate.repos.length === 0 && engineSocket(ctx.hostEnv) !== undefined;
+  // Registered first, so it runs last: the next launch's standby is made once everything of this one is gone.
+  if (wantStandby) stack.defer('start the next docker standby', () => void spawnStandbyHelper(ctx.home, ctx.hostEnv));
+  let claimed: ClaimedStandby | undefined;
   let attachedBundle: AttachedBundle | undefined;
   const sidecars = {
     async start(opts: Parameters<Boundary['sidecars']['start']>[0]) {
@@ -57,7 +67,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       // The bundle's node is already up (materialise started it), waiting for the secrets line; it reads the config after it.
       writeFileSync(configFile, `${JSON.stringify(opts.config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
       // Knobs and secrets alike go on its stdin: a container's environment is in `docker inspect`.
-      const bundle = await attachedBundle.handOver({ caCertOut, secrets: { ...opts.settings, ...opts.secrets }, logFile: opts.logFile });
+      const bundle = await attachedBundle.handOver({ caCertOut, secrets: { ...opts.settings, ...opts.secrets }, logFile: opts.logFile, ...(claimed !== undefined ? { configLine: configFile } : {}) });
       const attached = attachedBundle;
       return { caPem: bundle.caPem, died: bundle.died, hostProcessMarkers: [configFile], startMs: bundle.ready.startMs, warm: () => attached.warm() };
     },
@@ -73,32 +83,45 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       const imageOptions = { env: ctx.hostEnv, ...(ctx.hostEnv.PATH !== undefined ? { pathVar: ctx.hostEnv.PATH } : {}) };
       const probeFiles = spec.probe ? probeBinds() : [];
       const caFiles = guestCaFiles(run);
+      const upstreamCa = upstreamCaBind(ctx.hostEnv);
+      const sidecarsImage = ensureSidecarsImage(imageOptions);
+      // Its commit snapshot when resumed from one, else the image cascade (snapshot.ts decides).
+      const agentImageId = agentImageFor(plan, { ...imageOptions, log: ctx.log }).then((image) => image.id);
+      for (const p of [sidecarsImage, agentImageId]) void p.catch(() => undefined); // awaited below
+      if (wantStandby) {
+        const shape: StandbyShape = { image: (await sidecarsImage).id, runtime: runtime.bundle, binds: standbyBinds(ctx.home, upstreamCa), hostEnv: ctx.hostEnv };
+        claimed = await claimStandby(ctx.home, plan.slug, shape, stack);
+        trace(claimed !== undefined ? 'docker standby taken' : 'no docker standby waiting');
+      }
       // The rule's undo is registered before the networks' and the containers', so it runs after they are
       // gone: the bridge is never open to the host while anything of the bottle (a process the agent left) runs.
       let rule: { undo: () => Promise<void> } | undefined;
       // Added while the engine creates the network: the bridge's name is ours (names.ts), so the rule can name it
-      // first, and nothing runs on the network before both exist.
-      const ruleAdded = blockBridgeToHost(plan.slug, bridgeName(plan.slug, 'internal'), { beforeBridgeExists: true }).then((added) => {
+      // first, and nothing runs on the network before both exist. A standby's was added before its networks were made.
+      const ruleAdded = claimed !== undefined ? Promise.resolve() : blockBridgeToHost(plan.slug, bridgeName(plan.slug, 'internal'), { beforeBridgeExists: true }).then((added) => {
         rule = added;
         trace('docker host firewall rule added');
       });
       void ruleAdded.catch(() => undefined); // awaited below
       // A failure elsewhere may unwind while the rule is still being added: wait for it, then remove it.
-      stack.defer('remove host firewall rule', async () => {
-        await ruleAdded.catch(() => undefined);
-        await rule?.undo();
-      });
+      if (claimed === undefined) {
+        stack.defer('remove host firewall rule', async () => {
+          await ruleAdded.catch(() => undefined);
+          await rule?.undo();
+        });
+      }
       // With the check, the probe is the container's first process and talks over the attachment (guest.ts).
       let agentStarting: Promise<AttachedIo | undefined> | undefined;
-      const [sidecarsImage, agentImage, internal, egress] = await settled([
-        ensureSidecarsImage(imageOptions),
-        // Its commit snapshot when resumed from one, else the image cascade (snapshot.ts decides).
-        agentImageFor(plan, { ...imageOptions, log: ctx.log }).then((image) => image.id),
-        registered(createInternalNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove internal network', n.undo)),
-        registered(createEgressNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove egress network', n.undo)),
+      const taken = claimed;
+      const [image, agentImage, internal, egress] = await settled([
+        sidecarsImage,
+        agentImageId,
+        taken !== undefined ? Promise.resolve(taken.internal) : registered(createInternalNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove internal network', n.undo)),
+        taken !== undefined ? Promise.resolve(taken.egress) : registered(createEgressNetwork(plan.slug, ctx.hostEnv), (n) => stack.defer('remove egress network', n.undo)),
       ] as const);
       trace('docker images and networks ready');
-      if (internal.bridge !== bridgeName(plan.slug, 'internal')) throw new DockerError(`the internal network of ${plan.slug} has bridge ${internal.bridge ?? '(none)'}, not the one its firewall rule names`);
+      const expectedBridge = bridgeName(taken?.id ?? plan.slug, 'internal');
+      if (internal.bridge !== expectedBridge) throw new DockerError(`the internal network of ${plan.slug} has bridge ${internal.bridge ?? '(none)'}, not the one its firewall rule names`);
       assertLocalBridge(internal.bridge);
       if (asRoot) {
         // The agent runs as uid 1000: the workspace and its own folders are lent to it for the run
@@ -109,6 +132,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       }
       // A snapshot's home is the agent's own work (links it planted included): its files go in as the agent, after start.
       const copyBeforeStart = plan.provider.snapshot === undefined;
+
       const [agent, bundle] = await settled([
         createAgentContainer({
           slug: plan.slug,
@@ -116,6 +140,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           runtime: runtime.runtime,
           network: internal.name,
           ...(internal.addressing !== undefined ? { addressing: internal.addressing } : {}),
+          ...(taken !== undefined ? { joinNetns: taken.netns } : {}),
           workspace: { hostPath: paths.workspace, guestPath: plan.workspace.guestPath },
           persist: [...spec.persisted],
           readOnly: [...probeFiles, ...guestCaBinds(caFiles)],
@@ -123,6 +148,7 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           teardown: stack,
         }).then(async (created) => {
           if (copyBeforeStart) await copyGuestFilesBeforeStart(created.id, spec.setup);
+          await taken?.verified;
           // Started as soon as its home is in and the bridge is closed to the host, not once the bundle
           // is attached too: a container's start (~300 ms under runc) is the longest step of the launch.
           // It holds (`sleep infinity`); nothing of the agent runs before release.
@@ -133,22 +159,25 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
           stack.defer('detach from the agent container', async () => (await agentStarting?.catch(() => undefined))?.kill());
           return created;
         }),
-        createDockerBundle({
-          slug: plan.slug,
-          image: sidecarsImage.id,
-          runtime: runtime.bundle,
-          internal,
-          egress,
-          configFile,
-          binds: [...bundleBinds({ gitGate: { repos: plan.sidecars.gitGate.repos } }, { stateDir: paths.dir, queueDir: queueDir(plan.slug, ctx.home) }), ...upstreamCaBind(ctx.hostEnv)],
-          warmOnStdin: true,
-          teardown: stack,
-        }).then(async (created) => {
-          // Started as soon as it and the host rule exist: its node's start-up and module loading
-          // (the slow part under gVisor) overlap the agent's container; it waits for its secrets line.
-          await ruleAdded;
-          return attachDockerBundle(created, stack);
-        }),
+        taken !== undefined
+          ? // Its node has been up and warm since the standby was made; attached now, it waits for its secrets line.
+            taken.verified.then(() => attachDockerBundle(taken.container, stack, { running: true }))
+          : createDockerBundle({
+              slug: plan.slug,
+              image: image.id,
+              runtime: runtime.bundle,
+              internal,
+              egress,
+              configFile,
+              binds: [...bundleBinds({ gitGate: { repos: plan.sidecars.gitGate.repos } }, { stateDir: paths.dir, queueDir: queueDir(plan.slug, ctx.home) }), ...upstreamCa],
+              warmOnStdin: true,
+              teardown: stack,
+            }).then(async (created) => {
+              // Started as soon as it and the host rule exist: its node's start-up and module loading
+              // (the slow part under gVisor) overlap the agent's container; it waits for its secrets line.
+              await ruleAdded;
+              return attachDockerBundle(created, stack);
+            }),
         ruleAdded,
       ] as const);
       attachedBundle = bundle;
@@ -188,15 +217,4 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       };
     },
   };
-}
-
-/**
- * BOT_BOTTLE_UPSTREAM_CA names a host file (a corporate MITM root, a test's
- * upstream CA); the bundle reads it at that path, so it is bound read-only.
- */
-export function upstreamCaBind(hostEnv: Readonly<Record<string, string | undefined>>): Array<{ path: string; readOnly: boolean }> {
-  const file = hostEnv.BOT_BOTTLE_UPSTREAM_CA;
-  if (file === undefined || file === '') return [];
-  if (!isAbsolute(file) || !existsSync(file)) throw new DockerError(`BOT_BOTTLE_UPSTREAM_CA=${file.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)} is not an absolute path to an existing file`);
-  return [{ path: file, readOnly: true }];
 }

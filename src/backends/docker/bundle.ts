@@ -1,12 +1,13 @@
-import { constants, createWriteStream, openSync, readFileSync, type WriteStream } from 'node:fs';
+import { constants, createWriteStream, existsSync, openSync, readFileSync, type WriteStream } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TeardownStack } from '../../launch/teardown.js';
 import { BUNDLE_NODE_FLAGS } from '../../sidecars/node-flags.js';
 import { DockerError } from './cli.js';
-import { startAttached } from './attach.js';
+import { attachRunning, startAttached } from './attach.js';
 import { connectNetwork, createContainer } from './containers.js';
 import { SIDECARS_ENTRY_IN_IMAGE } from './images.js';
-import { BUNDLE_ALIAS, containerName } from './names.js';
+import { BUNDLE_ALIAS, containerName, STANDBY_LABEL } from './names.js';
 import type { BottleNetwork } from './network.js';
 import type { DockerRuntime } from './runtime.js';
 
@@ -99,10 +100,17 @@ export async function startDockerBundle(opts: DockerBundleOptions): Promise<Dock
   return runDockerBundle(created, opts);
 }
 
-export type BundleContainerOptions = Pick<DockerBundleOptions, 'slug' | 'image' | 'runtime' | 'internal' | 'egress' | 'configFile' | 'binds' | 'teardown' | 'address'> & {
+export type BundleContainerOptions = Pick<DockerBundleOptions, 'slug' | 'image' | 'runtime' | 'internal' | 'egress' | 'binds' | 'teardown' | 'address'> & {
   /** The bundle waits for a `warm` line on stdin before its warm-ups (AttachedBundle.warm), so they do not slow the containment check. */
   warmOnStdin?: boolean;
-};
+} & (
+    | Pick<DockerBundleOptions, 'configFile'>
+    /**
+     * A docker standby (standby.ts): no config yet. It warms up, then waits up to `idleS` for the secrets line
+     * and the config's path after it, and its container carries the standby's key.
+     */
+    | { standby: { key: string; idleS: number } }
+  );
 
 /**
  * Create the bundle's container (not started) and join it to its egress
@@ -123,7 +131,16 @@ export async function createDockerBundle(opts: BundleContainerOptions): Promise<
     mounts: opts.binds.map((b) => ({ source: b.path, target: b.path, readOnly: b.readOnly })),
     interactive: true,
     pidsLimit: 512,
-    command: ['node', ...BUNDLE_NODE_FLAGS, SIDECARS_ENTRY_IN_IMAGE, '--config', opts.configFile, '--exit-with-parent', '--secrets-stdin', ...(opts.warmOnStdin === true ? ['--warm-on-stdin'] : [])],
+    command: [
+      'node',
+      ...BUNDLE_NODE_FLAGS,
+      SIDECARS_ENTRY_IN_IMAGE,
+      ...('standby' in opts ? ['--config-on-stdin', '--docker-standby', '--idle-s', String(opts.standby.idleS)] : ['--config', opts.configFile]),
+      '--exit-with-parent',
+      '--secrets-stdin',
+      ...(opts.warmOnStdin === true || 'standby' in opts ? ['--warm-on-stdin'] : []),
+    ],
+    ...('standby' in opts ? { labels: { [STANDBY_LABEL]: opts.standby.key } } : {}),
   });
   opts.teardown.defer('remove bundle container', container.undo);
   await connectNetwork(container.id, opts.egress.name);
@@ -137,8 +154,11 @@ export async function runDockerBundle(container: { id: string; name: string }, o
 
 /** A bundle container started and attached, its node up and waiting for its secrets line. */
 export interface AttachedBundle {
-  /** Write the secrets line and resolve once the bundle reported ready (its config file must exist by then). */
-  handOver: (opts: Pick<DockerBundleOptions, 'caCertOut' | 'secrets' | 'logFile' | 'timeoutMs'>) => Promise<DockerBundle>;
+  /**
+   * Write the secrets line (and for a claimed standby, the config's path after it) and resolve once the
+   * bundle reported ready (its config file must exist by then).
+   */
+  handOver: (opts: Pick<DockerBundleOptions, 'caCertOut' | 'secrets' | 'logFile' | 'timeoutMs'> & { configLine?: string }) => Promise<DockerBundle>;
   /** The `warm` line (a bundle created with warmOnStdin): its warm-ups start now. */
   warm: () => void;
 }
@@ -151,7 +171,7 @@ export interface AttachedBundle {
  * it). The stop is on `teardown` from now on: stdin ends, and a bundle still
  * waiting for its secrets exits.
  */
-export function attachDockerBundle(container: { id: string; name: string }, teardown: TeardownStack): AttachedBundle {
+export function attachDockerBundle(container: { id: string; name: string }, teardown: TeardownStack, opts: { running?: boolean } = {}): AttachedBundle {
   const { name } = container;
   // Opened by handOver; closed after the bundle stopped (registered first, so it runs last) to keep its last lines.
   let log: WriteStream | undefined;
@@ -161,7 +181,8 @@ export function attachDockerBundle(container: { id: string; name: string }, tear
 
   // Not awaited here: the engine answers a start once the container runs (gVisor's boot), which the
   // agent container's own start must not wait for. handOver waits, and so does the stop.
-  const starting = startAttached(container.id);
+  // A claimed standby runs already (its node waits for its first stdin line): attached only.
+  const starting = opts.running === true ? attachRunning(container.id) : startAttached(container.id);
   let stopping = false;
   teardown.defer('stop bundle', async () => {
     stopping = true;
@@ -203,7 +224,7 @@ export function attachDockerBundle(container: { id: string; name: string }, tear
       log.on('error', () => undefined);
       for (const e of early.splice(0)) log.write(e.chunk);
       const died = exited.then((code) => (stopping ? new Promise<string>(() => undefined) : `the sidecar bundle container ${name} exited unexpectedly (code ${code ?? '?'}); its log: ${opts.logFile}`));
-      stdin.write(`${JSON.stringify(withoutHostPaths(opts.secrets))}\n`);
+      stdin.write(`${JSON.stringify(withoutHostPaths(opts.secrets))}\n${opts.configLine !== undefined ? `${opts.configLine}\n` : ''}`);
       const timeoutMs = opts.timeoutMs ?? 30_000;
       const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
         const timer = setTimeout(() => reject(new DockerError(`the sidecar bundle container ${name} did not become ready in ${timeoutMs} ms (log: ${opts.logFile})`)), timeoutMs);
@@ -227,4 +248,15 @@ const HOST_ONLY = new Set(['PATH', 'HOME', 'TMPDIR', 'LANG']);
 
 function withoutHostPaths(env: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter(([name]) => !HOST_ONLY.has(name)));
+}
+
+/**
+ * BOT_BOTTLE_UPSTREAM_CA names a host file (a corporate MITM root, a test's
+ * upstream CA); the bundle reads it at that path, so it is bound read-only.
+ */
+export function upstreamCaBind(hostEnv: Readonly<Record<string, string | undefined>>): Array<{ path: string; readOnly: boolean }> {
+  const file = hostEnv.BOT_BOTTLE_UPSTREAM_CA;
+  if (file === undefined || file === '') return [];
+  if (!isAbsolute(file) || !existsSync(file)) throw new DockerError(`BOT_BOTTLE_UPSTREAM_CA=${file.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)} is not an absolute path to an existing file`);
+  return [{ path: file, readOnly: true }];
 }

@@ -11,10 +11,14 @@ import { assertSlug } from '../../plan/slug.js';
  */
 export interface ContainerSpec {
   slug: string;
-  role: Extract<ResourceRole, 'sidecars' | 'agent'>;
+  role: Extract<ResourceRole, 'sidecars' | 'agent' | 'netns'>;
   name: string;
   image: string;
-  /** The first network; more are joined with connectNetwork before start. */
+  /**
+   * The first network; more are joined with connectNetwork before start. `container:<id>` joins that
+   * container's network namespace instead (a docker standby's holder): then no address, alias, host entry
+   * or hostname of its own.
+   */
   network: string;
   aliases?: string[];
   /** A pinned address on `network` (smolmachines: the bundle's address is the guest's one allowed /32). */
@@ -36,13 +40,15 @@ export interface ContainerSpec {
   /** Keep stdin open (`docker start -ai` then feeds it; closed when that CLI ends). */
   interactive?: boolean;
   hostname?: string;
+  /** Labels beside the slug and role (a docker standby's key). */
+  labels?: Record<string, string>;
   command: string[];
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function createArgs(spec: ContainerSpec): string[] {
-  const args = ['create', '--name', spec.name, ...labelArgs(spec.slug, spec.role), '--network', spec.network];
+  const args = ['create', '--name', spec.name, ...labelArgs(spec.slug, spec.role), ...Object.entries(spec.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]), '--network', spec.network];
   for (const alias of spec.aliases ?? []) args.push('--network-alias', alias);
   if (spec.ip !== undefined) args.push('--ip', spec.ip);
   // Baseline for every bottle container: an init that reaps and forwards signals (a stop is immediate),
@@ -84,7 +90,7 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
     ...(spec.workdir !== undefined ? { WorkingDir: spec.workdir } : {}),
     ...(spec.hostname !== undefined ? { Hostname: spec.hostname } : {}),
     Env: Object.entries(spec.env ?? {}).map(([name, value]) => `${name}=${value}`),
-    Labels: { [SLUG_LABEL]: assertSlug(spec.slug), [ROLE_LABEL]: spec.role },
+    Labels: { ...spec.labels, [SLUG_LABEL]: assertSlug(spec.slug), [ROLE_LABEL]: spec.role },
     // `create --interactive`: stdin kept open for the one attach that feeds it, closed when that attach ends.
     OpenStdin: interactive,
     StdinOnce: interactive,
@@ -104,16 +110,23 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
       ...(spec.extraHosts !== undefined ? { ExtraHosts: spec.extraHosts } : {}),
       ...(spec.pidsLimit !== undefined ? { PidsLimit: spec.pidsLimit } : {}),
     },
-    NetworkingConfig: {
-      EndpointsConfig: {
-        [spec.network]: { ...(spec.aliases !== undefined ? { Aliases: spec.aliases } : {}), ...(spec.ip !== undefined ? { IPAMConfig: { IPv4Address: spec.ip } } : {}) },
-      },
-    },
+    ...(spec.network.startsWith('container:')
+      ? {}
+      : {
+          NetworkingConfig: {
+            EndpointsConfig: {
+              [spec.network]: { ...(spec.aliases !== undefined ? { Aliases: spec.aliases } : {}), ...(spec.ip !== undefined ? { IPAMConfig: { IPv4Address: spec.ip } } : {}) },
+            },
+          },
+        }),
   };
 }
 
 /** Create (not start) a container; resolves with its id and its undo (`docker rm -f`). */
 export async function createContainer(spec: ContainerSpec): Promise<{ id: string; undo: () => Promise<void> }> {
+  if (spec.network.startsWith('container:') && (spec.ip !== undefined || spec.aliases !== undefined || spec.extraHosts !== undefined || spec.hostname !== undefined || spec.dns !== undefined)) {
+    throw new Error(`${spec.name} joins ${spec.network}: its address, aliases, hosts, resolver and hostname are that container's`);
+  }
   for (const m of spec.mounts ?? []) {
     // --mount splits on commas: a path holding one would smuggle in options.
     if (m.source.includes(',') || m.target.includes(',')) throw new Error(`mount paths must not contain commas: ${m.source} -> ${m.target}`);

@@ -139,6 +139,21 @@ export async function blockBridgeToHost(slug: string, bridge: string, opts: { be
   return { rules: families().flatMap((family) => added.filter((r) => r.family === family).reverse()), undo };
 }
 
+/** The rules `blockBridgeToHost` adds for a bridge, as `listFirewallRules` would find them. */
+export function hostRules(slug: string, bridge: string): FirewallRule[] {
+  return families().flatMap((family): FirewallRule[] => [
+    { family, bridge, slug, target: 'REJECT', proto: 'tcp' },
+    { family, bridge, slug, target: 'REJECT' },
+  ]);
+}
+
+/** Whether every rule `blockBridgeToHost` adds for `bridge` is in place (a standby's, checked at its claim). */
+export async function firewallRulesPresent(slug: string, bridge: string): Promise<boolean> {
+  if (!isSlug(slug) || !isBridgeName(bridge)) return false;
+  const checks = await Promise.all(hostRules(slug, bridge).map((rule) => xtables(rule.family, ['-C', ...ruleArgs(rule)])));
+  return checks.every((c) => c.ok);
+}
+
 /**
  * Refuses unless `bridge` is an interface of this machine: with a remote engine or Docker Desktop the bridge
  * lives elsewhere and a rule here protects nothing.

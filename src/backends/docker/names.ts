@@ -7,8 +7,11 @@ import { assertSlug } from '../../plan/slug.js';
  */
 export const SLUG_LABEL = 'bot-bottle.slug';
 export const ROLE_LABEL = 'bot-bottle.role';
+/** On a docker standby's resources (standby.ts): the key of what it was made for. */
+export const STANDBY_LABEL = 'bot-bottle.standby';
 
-export type ResourceRole = 'internal' | 'egress' | 'sidecars' | 'agent';
+/** `netns`: a docker standby's holder of the agent's network namespace (standby.ts). */
+export type ResourceRole = 'internal' | 'egress' | 'sidecars' | 'agent' | 'netns';
 
 /** The alias the agent reaches the sidecar bundle by on the bottle's internal network. */
 export const BUNDLE_ALIAS = 'sidecars';
@@ -21,7 +24,7 @@ export function networkName(slug: string, role: 'internal' | 'egress'): string {
   return `bot-bottle-${assertSlug(slug)}-${role}`;
 }
 
-export function containerName(slug: string, role: 'sidecars' | 'agent'): string {
+export function containerName(slug: string, role: 'sidecars' | 'agent' | 'netns'): string {
   return `bot-bottle-${assertSlug(slug)}-${role}`;
 }
 

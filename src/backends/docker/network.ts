@@ -24,14 +24,14 @@ export interface BottleNetwork {
 
 export const EGRESS_NETWORK_ENV = 'BOT_BOTTLE_DOCKER_EGRESS_NETWORK';
 
-export async function createInternalNetwork(slug: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<BottleNetwork> {
+export async function createInternalNetwork(slug: string, env: Readonly<Record<string, string | undefined>> = process.env, labels: Record<string, string> = {}): Promise<BottleNetwork> {
   const name = networkName(slug, 'internal');
   const bridge = bridgeName(slug, 'internal');
   // Bounded: the slug's own /29 of the pool, or one of the next ones when another network holds it.
   for (let attempt = 0; ; attempt++) {
     const addressing = internalAddressing(slug, attempt, env);
     try {
-      await createBridgeNetwork({ slug, role: 'internal', name, bridge, internal: true, subnet: addressing.subnet, gateway: addressing.gateway });
+      await createBridgeNetwork({ slug, role: 'internal', name, bridge, internal: true, subnet: addressing.subnet, gateway: addressing.gateway, labels });
       return { name, bridge, created: true, addressing, undo: () => removeNetwork(name) };
     } catch (error) {
       if (attempt >= 15 || !(error instanceof DockerError && /overlap/i.test(error.stderr))) throw error;
@@ -46,7 +46,7 @@ export async function createInternalNetwork(slug: string, env: Readonly<Record<s
  * as it was on teardown. Another bottle's internal network is refused: the
  * bundle would join that bottle's agent.
  */
-export async function createEgressNetwork(slug: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<BottleNetwork> {
+export async function createEgressNetwork(slug: string, env: Readonly<Record<string, string | undefined>> = process.env, labels: Record<string, string> = {}): Promise<BottleNetwork> {
   const existing = env[EGRESS_NETWORK_ENV];
   if (existing !== undefined && existing !== '') {
     if (!isDockerObjectName(existing)) throw new DockerError(`${EGRESS_NETWORK_ENV}="${existing.replace(/[^\x20-\x7e]/g, '?').slice(0, 80)}" is not a docker network name`);
@@ -62,16 +62,16 @@ export async function createEgressNetwork(slug: string, env: Readonly<Record<str
   }
   const name = networkName(slug, 'egress');
   const bridge = bridgeName(slug, 'egress');
-  await createBridgeNetwork({ slug, role: 'egress', name, bridge, internal: false });
+  await createBridgeNetwork({ slug, role: 'egress', name, bridge, internal: false, labels });
   return { name, bridge, created: true, undo: () => removeNetwork(name) };
 }
 
 /** `docker network create --driver bridge` with our bridge name and labels, over the Engine API where it is local (engine.ts). */
-async function createBridgeNetwork(n: { slug: string; role: 'internal' | 'egress'; name: string; bridge: string; internal: boolean; subnet?: string; gateway?: string }): Promise<void> {
+async function createBridgeNetwork(n: { slug: string; role: 'internal' | 'egress'; name: string; bridge: string; internal: boolean; subnet?: string; gateway?: string; labels: Record<string, string> }): Promise<void> {
   const socket = engineSocket();
   if (socket === undefined) {
     const ipam = n.subnet !== undefined && n.gateway !== undefined ? ['--subnet', n.subnet, '--gateway', n.gateway] : [];
-    await docker(['network', 'create', '--driver', 'bridge', ...(n.internal ? ['--internal'] : []), ...ipam, '--opt', `com.docker.network.bridge.name=${n.bridge}`, ...labelArgs(n.slug, n.role), n.name]);
+    await docker(['network', 'create', '--driver', 'bridge', ...(n.internal ? ['--internal'] : []), ...ipam, '--opt', `com.docker.network.bridge.name=${n.bridge}`, ...labelArgs(n.slug, n.role), ...Object.entries(n.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), n.name]);
     return;
   }
   await engineCall(socket, 'POST', '/networks/create', `docker network create ${n.name}`, {
@@ -80,7 +80,7 @@ async function createBridgeNetwork(n: { slug: string; role: 'internal' | 'egress
     Driver: 'bridge',
     Internal: n.internal,
     Options: { 'com.docker.network.bridge.name': n.bridge },
-    Labels: { [SLUG_LABEL]: assertSlug(n.slug), [ROLE_LABEL]: n.role },
+    Labels: { ...n.labels, [SLUG_LABEL]: assertSlug(n.slug), [ROLE_LABEL]: n.role },
     ...(n.subnet !== undefined && n.gateway !== undefined ? { IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway }] } } : {}),
   });
 }

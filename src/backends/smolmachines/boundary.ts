@@ -1,5 +1,5 @@
 import { registered, settled } from '../../launch/concurrent.js';
-import { upstreamCaBind } from '../docker/boundary.js';
+import { upstreamCaBind } from '../docker/bundle.js';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

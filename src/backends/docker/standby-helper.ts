@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureStandbyDir, standbyDir } from '../../launch/standby.js';
+import { packageRoot } from '../../util/package-root.js';
+import { upstreamCaBind } from './bundle.js';
+import { ensureSidecarsImage } from './images.js';
+import { detectRuntime } from './runtime.js';
+import { makeStandby, standbyBinds, standbyKey, standbyReady, sweepStandbys, type StandbyShape } from './standby.js';
+
+/**
+ * The next docker standby is made by a detached helper (`bot-bottle
+ * __docker-standby --home H`) that the ending launch starts: the engine's work
+ * (two networks, a container, its start: ~0.5 s) must neither delay the
+ * launch's own exit nor die with it. Its environment is the launch's knobs
+ * (BOT_BOTTLE_*), the engine's address and PATH, nothing else; its output goes
+ * to `<home>/standby/docker.log`.
+ */
+export function spawnStandbyHelper(home: string, hostEnv: Readonly<Record<string, string | undefined>>): number | undefined {
+  if (!ensureStandbyDir(home)) return undefined;
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(hostEnv)) {
+    if (value !== undefined && (name.startsWith('BOT_BOTTLE_') || name === 'PATH' || name === 'DOCKER_HOST' || name === 'DOCKER_CONTEXT')) env[name] = value;
+  }
+  let log: number;
+  try {
+    log = openSync(join(standbyDir(home), 'docker.log'), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+  } catch {
+    return undefined;
+  }
+  try {
+    const child = spawn(process.execPath, [join(packageRoot(), 'dist', 'cli.js'), '__docker-standby', '--home', home], { env, cwd: '/', stdio: ['ignore', log, log], detached: true });
+    child.on('error', () => undefined);
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** What a launch with this environment would look for (boundary.ts computes the same from its own values). */
+export async function currentShape(home: string, hostEnv: Readonly<Record<string, string | undefined>>): Promise<StandbyShape> {
+  const [runtime, image] = await Promise.all([detectRuntime(hostEnv), ensureSidecarsImage({ env: hostEnv })]);
+  return { image: image.id, runtime: runtime.bundle, binds: standbyBinds(home, upstreamCaBind(hostEnv)), hostEnv };
+}
+
+/** The helper's work: remove dead standbys of this shape, then make one unless one waits already. */
+export async function runStandbyHelper(home: string, hostEnv: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
+  const shape = await currentShape(home, hostEnv);
+  const key = standbyKey(shape);
+  await sweepStandbys(key);
+  if (await standbyReady(key)) return undefined;
+  const made = await makeStandby(shape);
+  return made.id;
+}
