@@ -69,7 +69,7 @@ describe.skipIf(missingOfflineBase())('docker lifecycle through the CLI (real en
   /** A headless bottle whose agent runs `script`, then says it is ready and waits (bounded) to be stopped. */
   async function startWaiting(slug: string, script = 'true'): Promise<Launch> {
     const child = spawn(process.execPath, [CLI, 'start', 'a', '--label', slug, '--headless', '--prompt', `${script}; touch /workspace/ready; sleep 300`], {
-      cwd: h.cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: h.cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BOT_BOTTLE_STANDBY: '0', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     launched.push(child);
     let stderr = '';

@@ -47,6 +47,11 @@ describe('slugs', () => {
     expect(validateLabel('ok.name_1-2')).toBe('ok.name_1-2');
   });
 
+  it("never gives a bottle a docker standby's name (their resources share the engine)", () => {
+    expect(() => validateLabel('bb-standby-0123456789ab')).toThrow(/"bb-standby-" are bot-bottle's own/);
+    expect(allocateSlug({ agent: 'bb-standby-0123456789ab', taken: () => false, random: () => 'beef' })).toBe('agent-bb-standby-0123456789ab-beef');
+  });
+
   it('gives a stable default colour', () => {
     expect(defaultColor('abc')).toBe(defaultColor('abc'));
   });

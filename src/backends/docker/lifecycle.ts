@@ -2,6 +2,7 @@ import { assertSlug } from '../../plan/slug.js';
 import { docker, isNoSuchObject } from './cli.js';
 import { containerName, SLUG_LABEL } from './names.js';
 import { listBottleResources, removeBottleResources, type BottleResources } from './resources.js';
+import { isStandbyId } from './standby-id.js';
 
 /**
  * `list`, `stop`, `cleanup`, `commit` and `resume` for docker bottles, all by
@@ -20,6 +21,8 @@ export interface DockerBottleState {
 export async function listDockerBottles(): Promise<DockerBottleState[]> {
   const found = await listBottleResources();
   return [...found.values()]
+    // An unclaimed standby is no bottle (standby.ts); a claimed one is listed under its bottle.
+    .filter((r) => !isStandbyId(r.slug))
     .map((r) => ({
       slug: r.slug,
       running: r.containers.some((c) => c.role === 'agent' && c.running),
@@ -49,7 +52,7 @@ export async function cleanupDockerOrphans(isLive: (slug: string) => boolean | P
   const removed: string[] = [];
   const failures: string[] = [];
   for (const resources of (await listBottleResources()).values()) {
-    if (await isLive(resources.slug)) continue;
+    if (isStandbyId(resources.slug) || (await isLive(resources.slug))) continue;
     const failed = await removeBottleResources(resources);
     failures.push(...failed.map((f) => `${resources.slug}: ${f}`));
     if (failed.length === 0) removed.push(resources.slug);

@@ -3,7 +3,7 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { assertSlug } from '../../plan/slug.js';
 import { knownSlugs, readMetadata } from '../../state/metadata.js';
-import { bottleStatePaths } from '../../state/paths.js';
+import { bottleStatePaths, homePaths } from '../../state/paths.js';
 import type { BottleStatus, StopReport } from '../types.js';
 import { docker, DockerError, dockerChild } from './cli.js';
 import { exitCode } from './guest-exec.js';
@@ -34,6 +34,8 @@ export async function ownedResources(slug: string, home: string, all?: Map<strin
   if (resources === undefined) return { foreign: false };
   if (resources.containers.length === 0) return { resources, foreign: false };
   const dirs = stateDirForms(bottleStatePaths(slug, home).dir);
+  // A claimed standby's bundle binds this home's whole state root (standby.ts).
+  const roots = stateDirForms(homePaths(home).stateRoot);
   const out = await docker(['container', 'inspect', '--format', '{{range .Mounts}}{{.Source}}{{"\\n"}}{{end}}', ...resources.containers.map((c) => c.id)]).catch((error: unknown) => {
     // A container removed between listing and inspecting: look again once.
     if (error instanceof DockerError && /no such/i.test(error.stderr)) return undefined;
@@ -41,7 +43,7 @@ export async function ownedResources(slug: string, home: string, all?: Map<strin
   });
   if (out === undefined) return all === undefined ? ownedResources(slug, home, await listBottleResources()) : { foreign: false };
   const sources = out.split('\n').map((s) => s.trim()).filter((s) => s.length > 0);
-  const mine = sources.some((source) => dirs.some((dir) => source === dir || source.startsWith(`${dir}/`)));
+  const mine = sources.some((source) => dirs.some((dir) => source === dir || source.startsWith(`${dir}/`)) || roots.includes(source));
   return mine ? { resources, foreign: false } : { foreign: true };
 }
 

@@ -1,4 +1,5 @@
 import { isSlug } from '../../plan/slug.js';
+import { isStandbyId } from './standby-id.js';
 import { docker } from './cli.js';
 import { removeContainer } from './containers.js';
 import { listFirewallRules, removeFirewallRule, type FirewallRule } from './firewall.js';
@@ -48,6 +49,29 @@ export async function listBottleResources(): Promise<Map<string, BottleResources
     entry(slug).networks.push({ id, name, role: role ?? '' });
   }
   for (const rule of await listFirewallRules()) entry(rule.slug).firewallRules.push(rule);
+  return mergeClaimedStandbys(bySlug);
+}
+
+/**
+ * A claimed docker standby (standby.ts) keeps its own id on its resources (labels and rule comments cannot
+ * change), but its bundle is renamed to the bottle's: by that name its resources are the bottle's. An
+ * unclaimed one stays under its id (`isStandbyId`).
+ */
+function mergeClaimedStandbys(bySlug: Map<string, BottleResources>): Map<string, BottleResources> {
+  for (const [id, found] of [...bySlug]) {
+    if (!isStandbyId(id)) continue;
+    const owner = found.containers
+      .filter((c) => c.role === 'sidecars')
+      .map((c) => /^bot-bottle-(.+)-sidecars$/.exec(c.name)?.[1])
+      .find((slug): slug is string => slug !== undefined && slug !== id && isSlug(slug) && !isStandbyId(slug));
+    if (owner === undefined) continue;
+    const into = bySlug.get(owner) ?? { slug: owner, containers: [], networks: [], firewallRules: [] };
+    into.containers.push(...found.containers);
+    into.networks.push(...found.networks);
+    into.firewallRules.push(...found.firewallRules);
+    bySlug.set(owner, into);
+    bySlug.delete(id);
+  }
   return bySlug;
 }
 
@@ -66,7 +90,9 @@ export async function removeBottleResources(resources: BottleResources): Promise
       failures.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
-  for (const c of resources.containers) await attempt(`container ${c.name}`, () => removeContainer(c.id));
+  // The agent's first: a claimed standby's network holder keeps the namespace the agent's container joined.
+  const ordered = [...resources.containers].sort((a, b) => Number(b.role === 'agent') - Number(a.role === 'agent'));
+  for (const c of ordered) await attempt(`container ${c.name}`, () => removeContainer(c.id));
   for (const n of resources.networks) await attempt(`network ${n.name}`, () => removeNetwork(n.id));
   for (const r of resources.firewallRules) await attempt(`${r.family} rule for ${r.bridge}`, () => removeFirewallRule(r));
   return failures;

@@ -48,7 +48,7 @@ export async function currentShape(home: string, hostEnv: Readonly<Record<string
 export async function runStandbyHelper(home: string, hostEnv: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
   const shape = await currentShape(home, hostEnv);
   const key = standbyKey(shape);
-  await sweepStandbys(key);
+  await sweepStandbys(home, key);
   if (await standbyReady(key)) return undefined;
   const made = await makeStandby(shape);
   return made.id;

@@ -12,9 +12,12 @@ import { createDockerBundle } from './bundle.js';
 import { createContainer, removeContainer, startContainer } from './containers.js';
 import { engineCall, engineFailure, engineRequest, engineSocket } from './engine.js';
 import { assertLocalBridge, blockBridgeToHost, firewallRulesPresent, hostRules, removeFirewallRule } from './firewall.js';
-import { BUNDLE_ALIAS, bridgeName, containerName, networkName, SLUG_LABEL, STANDBY_LABEL } from './names.js';
+import { BUNDLE_ALIAS, bridgeName, containerName, networkName, ROLE_LABEL, SLUG_LABEL, STANDBY_LABEL } from './names.js';
 import { createEgressNetwork, createInternalNetwork, EGRESS_NETWORK_ENV, removeNetwork, type BottleNetwork } from './network.js';
 import type { DockerRuntime } from './runtime.js';
+import { isStandbyId, STANDBY_ID_PREFIX } from './standby-id.js';
+
+export { isStandbyId } from './standby-id.js';
 
 /**
  * Docker standbys: a sidecar bundle and its two networks (with the host rule
@@ -41,12 +44,6 @@ import type { DockerRuntime } from './runtime.js';
  * teardown removes them as it would its own.
  */
 
-export const STANDBY_ID_PREFIX = 'bb-standby-';
-const STANDBY_ID = /^bb-standby-[0-9a-f]{12}$/;
-
-export function isStandbyId(value: string | undefined): value is string {
-  return value !== undefined && STANDBY_ID.test(value);
-}
 
 /** What a standby is made for: a launch takes one only when all of it matches its own. */
 export interface StandbyShape {
@@ -170,9 +167,11 @@ interface ListedContainer {
   NetworkSettings?: { Networks?: Record<string, { IPAddress?: unknown; Gateway?: unknown }> };
 }
 
-async function listStandbys(socket: string, key: string, status: 'running' | 'all'): Promise<ListedContainer[]> {
-  const filters = JSON.stringify({ label: [`${STANDBY_LABEL}=${key}`], ...(status === 'running' ? { status: ['running'] } : {}) });
-  const listed = await engineCall(socket, 'GET', `/containers/json?all=${status === 'all' ? 1 : 0}&filters=${encodeURIComponent(filters)}`, `docker ps --filter label=${STANDBY_LABEL}=${key}`);
+/** Standby containers made for `key` (every key when undefined). */
+async function listStandbys(socket: string, key: string | undefined, status: 'running' | 'all'): Promise<ListedContainer[]> {
+  const label = key === undefined ? STANDBY_LABEL : `${STANDBY_LABEL}=${key}`;
+  const filters = JSON.stringify({ label: [label], ...(status === 'running' ? { status: ['running'] } : {}) });
+  const listed = await engineCall(socket, 'GET', `/containers/json?all=${status === 'all' ? 1 : 0}&filters=${encodeURIComponent(filters)}`, `docker ps --filter label=${label}`);
   return Array.isArray(listed) ? (listed as ListedContainer[]) : [];
 }
 
@@ -285,21 +284,29 @@ function standbyAddressing(id: string, endpoint: { IPAddress?: unknown; Gateway?
 }
 
 /**
- * Remove the standbys made for `key` that no longer serve: bundles that
- * exited (idle), and networks and rules of a standby whose bundle is gone.
- * Claimed standbys are their launch's and are left alone.
+ * Remove the standbys that no longer serve: of this home's `key`, any whose
+ * bundle or network holder stopped; of any home or key, those whose bundle
+ * exited (an idle one, or one whose home was deleted: its bundle idles out,
+ * and nothing else would ever remove its networks and rule). A claimed
+ * standby is its launch's (its teardown, or `cleanup`, removes it) and is
+ * never touched here.
  */
-export async function sweepStandbys(key: string): Promise<void> {
+export async function sweepStandbys(home: string, key: string): Promise<void> {
   const socket = engineSocket();
   if (socket === undefined) return;
-  const all = await listStandbys(socket, key, 'all');
-  const running = new Set((await listStandbys(socket, key, 'running')).map((c) => c.Id));
+  const all = await listStandbys(socket, undefined, 'all');
+  const running = new Set((await listStandbys(socket, undefined, 'running')).map((c) => c.Id));
   const ids = new Set(all.map((c) => unclaimedId(c) ?? unclaimedId(c, 'netns')).filter(isStandbyId));
+  const claimed = new Set(claimFiles(home));
   for (const id of ids) {
+    const renamed = all.some((c) => c.Labels?.[SLUG_LABEL] === id && c.Labels[ROLE_LABEL] === 'sidecars' && unclaimedId(c) === undefined);
+    if (claimed.has(id) || renamed) continue;
     const bundle = all.find((c) => unclaimedId(c) === id);
     const holder = all.find((c) => unclaimedId(c, 'netns') === id);
-    if (bundle !== undefined && holder !== undefined && running.has(bundle.Id) && running.has(holder.Id)) continue;
-    await removeStandby(id);
+    const mine = bundle?.Labels?.[STANDBY_LABEL] === key;
+    const dead = bundle !== undefined && !running.has(bundle.Id);
+    const broken = mine && (bundle === undefined || holder === undefined || !running.has(bundle.Id) || !running.has(holder.Id));
+    if (dead || broken) await removeStandby(id);
   }
 }
 
@@ -308,19 +315,37 @@ export async function sweepStandbys(key: string): Promise<void> {
  * and a bench's end do. Returns the ids removed.
  */
 export async function removeHomeStandbys(stateRoot: string): Promise<string[]> {
+  const ids = await homeStandbys(stateRoot);
+  for (const id of ids) await removeStandby(id);
+  return ids;
+}
+
+/** The unclaimed standbys whose bundle binds `stateRoot` (this home's), running or not. */
+export async function homeStandbys(stateRoot: string): Promise<string[]> {
   const socket = engineSocket();
   if (socket === undefined) return [];
   const filters = JSON.stringify({ label: [STANDBY_LABEL] });
   const listed = await engineCall(socket, 'GET', `/containers/json?all=1&filters=${encodeURIComponent(filters)}`, `docker ps --all --filter label=${STANDBY_LABEL}`);
-  const removed: string[] = [];
+  const ids: string[] = [];
   for (const c of Array.isArray(listed) ? (listed as ListedContainer[]) : []) {
     const id = unclaimedId(c);
-    if (id === undefined || typeof c.Id !== 'string') continue;
-    if (!(c.Mounts ?? []).some((m) => m.Source === stateRoot && m.Destination === stateRoot)) continue;
-    await removeStandby(id, c.Id);
-    removed.push(id);
+    if (id === undefined || !(c.Mounts ?? []).some((m) => m.Source === stateRoot && m.Destination === stateRoot)) continue;
+    ids.push(id);
   }
-  return removed;
+  return ids;
+}
+
+/**
+ * Remove the claim files whose standby is gone: a launch's teardown removes its own, a killed launch leaves
+ * one until `cleanup` removed its bottle's resources.
+ */
+export async function removeStaleClaims(home: string): Promise<void> {
+  const socket = engineSocket();
+  if (socket === undefined) return;
+  const filters = JSON.stringify({ label: [STANDBY_LABEL] });
+  const listed = await engineCall(socket, 'GET', `/containers/json?all=1&filters=${encodeURIComponent(filters)}`, `docker ps --all --filter label=${STANDBY_LABEL}`);
+  const live = new Set((Array.isArray(listed) ? (listed as ListedContainer[]) : []).map((c) => c.Labels?.[SLUG_LABEL]));
+  for (const id of claimFiles(home)) if (!live.has(id)) rmSync(join(claimsDir(home), id), { force: true });
 }
 
 /** Remove one unclaimed standby: its container, networks, rule. */

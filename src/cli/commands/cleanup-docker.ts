@@ -4,6 +4,8 @@ import { launchingCli } from '../../state/launching-cli.js';
 import { listBottleResources, removeBottleResources, type BottleResources } from '../../backends/docker/resources.js';
 import { homeSnapshots } from '../../backends/docker/snapshot.js';
 import { onPath, probe } from '../../backends/probe.js';
+import { claimFiles, homeStandbys, removeStaleClaims, removeStandby } from '../../backends/docker/standby.js';
+import { homePaths } from '../../state/paths.js';
 import { CliError, type CliContext } from '../context.js';
 
 export interface Step {
@@ -78,6 +80,33 @@ export class DockerCleanup {
           failures = [message(err)];
         }
         if (failures.length > 0) throw new CliError(`could not remove everything of ${slug}:\n  ${failures.join('\n  ')}`);
+      },
+    }];
+  }
+
+  /**
+   * The docker standbys waiting for this home's next launch (backends/docker/standby.ts): removed by every
+   * cleanup, as the host standbys are stopped. A claimed one is its bottle's (orphanSteps).
+   */
+  async standbySteps(): Promise<Step[]> {
+    const { ctx } = this;
+    let ids: string[];
+    try {
+      ids = await homeStandbys(homePaths(ctx.home).stateRoot);
+    } catch (err) {
+      ctx.stderr(`bot-bottle: docker standbys are not checked: ${message(err)}
+`);
+      return [];
+    }
+    const stale = claimFiles(ctx.home).length;
+    if (ids.length === 0 && stale === 0) return [];
+    return [{
+      describe: `remove the docker standby${ids.length === 1 ? '' : 's'} waiting for the next launch (${ids.length}: bundle, network holder, networks, firewall rule)`,
+      run: async () => {
+        const failures: string[] = [];
+        for (const id of ids) await removeStandby(id).catch((err: unknown) => failures.push(`${id}: ${message(err)}`));
+        await removeStaleClaims(ctx.home).catch((err: unknown) => failures.push(`claim files: ${message(err)}`));
+        if (failures.length > 0) throw new CliError(`could not remove every docker standby:\n  ${failures.join('\n  ')}`);
       },
     }];
   }

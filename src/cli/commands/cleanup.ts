@@ -117,7 +117,7 @@ export function registerCleanup(program: Command, ctx: CliContext): void {
           steps.push({ describe: `give the workspace of ${slug} back to its owner (a root-run bottle that did not stop cleanly)`, run: () => returnWorkspace(paths.workspace) });
         }
       }
-      if (docker) steps.push(...docker.strandedSnapshotSteps(slugs));
+      if (docker) steps.push(...docker.strandedSnapshotSteps(slugs), ...(await docker.standbySteps()));
       const standbys = standbySockets(ctx.home).length;
       if (standbys > 0) {
         steps.push({ describe: `stop the standby sidecar bundle${standbys === 1 ? '' : 's'} waiting for the next launch (${standbys}, ${standbyDir(ctx.home)})`, run: async () => void (await stopStandbys(ctx.home)) });
