@@ -37,7 +37,7 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms
 /** Whether no `__docker-standby` helper of `home` runs (a launch's end starts one, detached). */
 function helpersDone(home: string): boolean {
   for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    let cmdline = '';
+    let cmdline: string;
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     } catch {

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { dockerChild } from './cli.js';
 import { startContainer } from './containers.js';
-import { engineCall, engineHijack, engineSocket } from './engine.js';
+import { engineCall, engineHijack, engineSocket, type HijackedStream } from './engine.js';
 
 /** A started container's stdio, attached before it started so no line is lost. */
 export interface AttachedIo {
@@ -39,15 +39,7 @@ export async function startAttached(id: string): Promise<AttachedIo> {
     stream.destroy();
     throw error;
   }
-  const exited = stream.closed.then(async () => {
-    try {
-      const done = (await engineCall(socket, 'POST', `/containers/${encodeURIComponent(id)}/wait`, `docker wait ${id}`)) as { StatusCode?: unknown };
-      return typeof done.StatusCode === 'number' ? done.StatusCode : null;
-    } catch {
-      return null;
-    }
-  });
-  return { stdin: stream.stdin, stdout: stream.stdout, stderr: stream.stderr, closed: stream.closed, exited, kill: stream.destroy };
+  return attachedIo(socket, id, stream);
 }
 
 /**
@@ -61,6 +53,11 @@ export async function attachRunning(id: string): Promise<AttachedIo> {
   const socket = engineSocket();
   if (socket === undefined) throw new Error('attaching to a running docker standby needs the local engine socket');
   const stream = await engineHijack(socket, `/containers/${encodeURIComponent(id)}/attach?stream=1&stdin=1&stdout=1&stderr=1`, `docker attach ${id}`);
+  return attachedIo(socket, id, stream);
+}
+
+/** The attachment's stdio, and the container's exit status once the attachment closed (`docker wait`). */
+function attachedIo(socket: string, id: string, stream: HijackedStream): AttachedIo {
   const exited = stream.closed.then(async () => {
     try {
       const done = (await engineCall(socket, 'POST', `/containers/${encodeURIComponent(id)}/wait`, `docker wait ${id}`)) as { StatusCode?: unknown };

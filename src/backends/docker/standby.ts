@@ -218,7 +218,7 @@ export async function claimStandby(home: string, slug: string, shape: StandbySha
   return undefined;
 }
 
-async function adopt(socket: string, home: string, slug: string, id: string, found: { bundle: ListedContainer; netns: ListedContainer }, shape: StandbyShape, teardown: TeardownStack): Promise<ClaimedStandby> {
+function adopt(socket: string, home: string, slug: string, id: string, found: { bundle: ListedContainer; netns: ListedContainer }, shape: StandbyShape, teardown: TeardownStack): ClaimedStandby {
   const c = found.bundle;
   const containerId = String(c.Id);
   const netnsId = String(found.netns.Id);
@@ -350,7 +350,7 @@ export async function removeStaleClaims(home: string): Promise<void> {
 
 /** Remove one unclaimed standby: its container, networks, rule. */
 export async function removeStandby(id: string, containerId?: string): Promise<void> {
-  if (!isStandbyId(id)) throw new DockerError(`refusing to remove "${id}": not a docker standby id`);
+  if (!isStandbyId(id)) throw new DockerError('refusing to remove a docker standby by a name that is not a standby id');
   await removeContainer(containerId ?? containerName(id, 'sidecars'));
   await removeContainer(containerName(id, 'netns'));
   await removeNetwork(networkName(id, 'internal'));
