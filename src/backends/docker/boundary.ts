@@ -10,7 +10,7 @@ import { chownTree } from '../../util/safe-fs.js';
 import { trace } from '../../util/trace.js';
 import type { Boundary, BoundaryContext, HeldGuest } from '../types.js';
 import { DockerError } from './cli.js';
-import { attachDockerBundle, bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle, upstreamCaBind, type AttachedBundle } from './bundle.js';
+import { attachDockerBundle, bundleBinds, bundleGuestEndpoints, bundleListeners, createDockerBundle, DOCKER_STANDBY_FLAG, upstreamCaBind, type AttachedBundle } from './bundle.js';
 import { claimStandby, standbyBinds, type ClaimedStandby, type StandbyShape } from './standby.js';
 import { spawnStandbyHelper } from './standby-helper.js';
 import { engineSocket } from './engine.js';
@@ -69,7 +69,10 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       // Knobs and secrets alike go on its stdin: a container's environment is in `docker inspect`.
       const bundle = await attachedBundle.handOver({ caCertOut, secrets: { ...opts.settings, ...opts.secrets }, logFile: opts.logFile, ...(claimed !== undefined ? { configLine: configFile } : {}) });
       const attached = attachedBundle;
-      return { caPem: bundle.caPem, died: bundle.died, hostProcessMarkers: [configFile], startMs: bundle.ready.startMs, warm: () => attached.warm() };
+      // What only the bundle's command line holds, for the check that no process of it shows inside: a standby's
+      // has no config path on it, but its own flag.
+      const markers = claimed !== undefined ? [configFile, DOCKER_STANDBY_FLAG] : [configFile];
+      return { caPem: bundle.caPem, died: bundle.died, hostProcessMarkers: markers, startMs: bundle.ready.startMs, warm: () => attached.warm() };
     },
   };
 
@@ -132,7 +135,6 @@ export async function dockerBoundary(plan: BottlePlan, ctx: BoundaryContext, run
       }
       // A snapshot's home is the agent's own work (links it planted included): its files go in as the agent, after start.
       const copyBeforeStart = plan.provider.snapshot === undefined;
-
       const [agent, bundle] = await settled([
         createAgentContainer({
           slug: plan.slug,

@@ -11,6 +11,9 @@ import { BUNDLE_ALIAS, containerName, STANDBY_LABEL } from './names.js';
 import type { BottleNetwork } from './network.js';
 import type { DockerRuntime } from './runtime.js';
 
+/** On a docker standby bundle's command line (sidecars/main.ts reads it). */
+export const DOCKER_STANDBY_FLAG = '--docker-standby';
+
 /** The bundle's ports inside its container, on its internal-network address only (bound by alias). */
 export const BUNDLE_PORTS = { egress: 3128, supervise: 8419, gitGate: 8418 } as const;
 
@@ -135,7 +138,7 @@ export async function createDockerBundle(opts: BundleContainerOptions): Promise<
       'node',
       ...BUNDLE_NODE_FLAGS,
       SIDECARS_ENTRY_IN_IMAGE,
-      ...('standby' in opts ? ['--config-on-stdin', '--docker-standby', '--idle-s', String(opts.standby.idleS)] : ['--config', opts.configFile]),
+      ...('standby' in opts ? ['--config-on-stdin', DOCKER_STANDBY_FLAG, '--idle-s', String(opts.standby.idleS)] : ['--config', opts.configFile]),
       '--exit-with-parent',
       '--secrets-stdin',
       ...(opts.warmOnStdin === true || 'standby' in opts ? ['--warm-on-stdin'] : []),
