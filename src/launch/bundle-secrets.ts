@@ -1,7 +1,24 @@
 import type { BundleSecrets, LaunchSecrets } from './boundary.js';
 
-/** The bundle's own knobs: not secret, so they may travel in its environment. */
-const KNOBS = new Set(['PATH', 'HOME', 'LANG', 'TMPDIR', 'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS', 'EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS']);
+/**
+ * The bundle's own knobs, by name: not secret, so they may travel in its environment. Only these: a
+ * `BOT_BOTTLE_*` name is no knob by its prefix alone (the README's token variables, BOT_BOTTLE_CLAUDE_OAUTH_TOKEN
+ * and the like, hold secrets). tests/launch/bundle-settings.test.ts checks this list against every
+ * `BOT_BOTTLE_*` name the built bundle reads.
+ */
+export const BUNDLE_KNOBS: ReadonlySet<string> = new Set([
+  'PATH',
+  'HOME',
+  'LANG',
+  'TMPDIR',
+  'EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS',
+  'EGRESS_UPSTREAM_HEADERS_TIMEOUT_SECONDS',
+  'BOT_BOTTLE_RESOLVE',
+  'BOT_BOTTLE_SENSITIVE_PREFIXES',
+  'BOT_BOTTLE_STANDBY_IDLE_S',
+  'BOT_BOTTLE_UPSTREAM_CA',
+  'BOT_BOTTLE_UPSTREAM_CLIENT',
+]);
 
 function sensitivePrefixes(hostEnv: Readonly<Record<string, string | undefined>>): string[] {
   return (hostEnv.BOT_BOTTLE_SENSITIVE_PREFIXES ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0);
@@ -12,16 +29,16 @@ function sensitive(name: string, prefixes: readonly string[]): boolean {
 }
 
 /**
- * The bundle's environment: its knobs (BOT_BOTTLE_*, timeouts) and nothing
- * secret. A host variable the operator marked sensitive is left out even when
- * its name looks like a knob: it goes through the secrets channel.
+ * The bundle's environment: its knobs (BUNDLE_KNOBS) and nothing else. A host
+ * variable the operator marked sensitive is left out even when its name is a
+ * knob's: it goes through the secrets channel.
  */
 export function bundleSettings(hostEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const prefixes = sensitivePrefixes(hostEnv);
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(hostEnv)) {
-    if (value === undefined || sensitive(name, prefixes) || name.startsWith('EGRESS_TOKEN_')) continue;
-    if (KNOBS.has(name) || name.startsWith('BOT_BOTTLE_')) env[name] = value;
+    if (value === undefined || sensitive(name, prefixes)) continue;
+    if (BUNDLE_KNOBS.has(name)) env[name] = value;
   }
   return env;
 }

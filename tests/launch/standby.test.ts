@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bundleSettings } from '../../src/launch/bundle-secrets.js';
+import { BUNDLE_KNOBS, bundleSettings } from '../../src/launch/bundle-secrets.js';
 import { sidecarsEntry } from '../../src/launch/prespawn.js';
 import { claimStandby, spawnStandby, standbyDir, standbySocket, stopStandbys } from '../../src/launch/standby.js';
 import { runBottleCli } from '../support/bottle-run.js';
@@ -59,7 +59,7 @@ function shellHome(): TempHome {
 describe('a standby bundle between two launches', () => {
   it.skipIf(needs)('is started by a launch’s end, taken by the next launch, and replaced', async () => {
     h = shellHome();
-    const env = { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_TRACE: '1', BOT_BOTTLE_STANDBY: '1', GITHUB_TOKEN: 'ghp_standbytestvalue000000000000000000000' };
+    const env = { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_TRACE: '1', BOT_BOTTLE_STANDBY: '1', GITHUB_TOKEN: 'ghp_standbytestvalue000000000000000000000', BOT_BOTTLE_GITHUB_TOKEN: 'ghp_standbyknobvalue0000000000000000000000' };
     const first = await runBottleCli(['start', 'a', '--headless', '--prompt', 'echo first'], { cwd: h.cwd, env });
     expect(first.exitCode, first.stderr).toBe(0);
     expect(first.stderr).toContain('standby sidecar bundle started for the next launch');
@@ -70,8 +70,10 @@ describe('a standby bundle between two launches', () => {
     expect(standby).toBeDefined();
     // It holds the bundle's knobs only: no host secret in its environment, none on its command line.
     const environ = readFileSync(`/proc/${standby}/environ`, 'latin1');
+    // A token variable named like a knob (the README's BOT_BOTTLE_GITHUB_TOKEN) is no knob.
     expect(environ).not.toContain('ghp_standbytestvalue');
-    expect(environ.split('\0').filter(Boolean).map((kv) => kv.split('=')[0]).every((k) => k === 'PATH' || k?.startsWith('BOT_BOTTLE_'))).toBe(true);
+    expect(environ).not.toContain('ghp_standbyknobvalue');
+    expect(environ.split('\0').filter(Boolean).map((kv) => kv.split('=')[0]).every((k) => k !== undefined && BUNDLE_KNOBS.has(k))).toBe(true);
     expect(cmdline(standby!).join(' ')).not.toContain('ghp_');
     expect(statSync(standbyDir(home)).mode & 0o777).toBe(0o700);
 

@@ -9,18 +9,41 @@ import { detectRuntime } from './runtime.js';
 import { makeStandby, standbyBinds, standbyKey, standbyReady, sweepStandbys, type StandbyShape } from './standby.js';
 
 /**
+ * What the helper reads: the engine's address, where the tools are, and the knobs that decide what a standby
+ * is (standbyKey's inputs) and how long it waits. By name, never by prefix: the README's token variables are
+ * `BOT_BOTTLE_*` names too.
+ */
+const HELPER_ENV = [
+  'PATH',
+  'HOME',
+  'DOCKER_HOST',
+  'DOCKER_CONFIG',
+  'DOCKER_CONTEXT',
+  'BOT_BOTTLE_HOME',
+  'BOT_BOTTLE_DOCKER_RUNTIME',
+  'BOT_BOTTLE_DOCKER_BUNDLE_RUNTIME',
+  'BOT_BOTTLE_DOCKER_EGRESS_NETWORK',
+  'BOT_BOTTLE_DOCKER_POOL',
+  'BOT_BOTTLE_DOCKER_BASE_IMAGE',
+  'BOT_BOTTLE_UPSTREAM_CA',
+  'BOT_BOTTLE_STANDBY_IDLE_S',
+  'BOT_BOTTLE_TRACE',
+] as const;
+
+/**
  * The next docker standby is made by a detached helper (`bot-bottle
  * __docker-standby --home H`) that the ending launch starts: the engine's work
  * (two networks, a container, its start: ~0.5 s) must neither delay the
- * launch's own exit nor die with it. Its environment is the launch's knobs
- * (BOT_BOTTLE_*), the engine's address and PATH, nothing else; its output goes
+ * launch's own exit nor die with it. Its environment is the knobs it reads
+ * (HELPER_ENV), nothing else; its output goes
  * to `<home>/standby/docker.log`.
  */
 export function spawnStandbyHelper(home: string, hostEnv: Readonly<Record<string, string | undefined>>): number | undefined {
   if (!ensureStandbyDir(home)) return undefined;
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(hostEnv)) {
-    if (value !== undefined && (name.startsWith('BOT_BOTTLE_') || name === 'PATH' || name === 'DOCKER_HOST' || name === 'DOCKER_CONTEXT')) env[name] = value;
+  for (const name of HELPER_ENV) {
+    const value = hostEnv[name];
+    if (value !== undefined) env[name] = value;
   }
   let log: number;
   try {
