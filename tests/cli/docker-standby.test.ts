@@ -7,7 +7,7 @@ import { hostRules, removeFirewallRule } from '../../src/backends/docker/firewal
 import { bridgeName, containerName } from '../../src/backends/docker/names.js';
 import type { DockerRuntime } from '../../src/backends/docker/runtime.js';
 import { currentShape, runStandbyHelper } from '../../src/backends/docker/standby-helper.js';
-import { claimStandby, homeStandbys, standbyKey, standbyReady, sweepStandbys } from '../../src/backends/docker/standby.js';
+import { claimStandby, expireStandby, homeStandbys, standbyKey, standbyReady, sweepStandbys } from '../../src/backends/docker/standby.js';
 import { TeardownStack } from '../../src/launch/teardown.js';
 import { homePaths } from '../../src/state/paths.js';
 import { claudeRig, type ClaudeRig } from '../agents/claude-support.js';
@@ -149,9 +149,30 @@ for (const runtime of ['runc', 'runsc'] as DockerRuntime[]) {
         expect(claims()).toEqual([]);
       }, 300_000);
 
-      it('an idle standby exits on its own; the next launch sweeps what is left', async () => {
+      it('an idle standby removes itself at its idle time: bundle, holder, networks and host rule', async () => {
         const id = (await runStandbyHelper(rig.h.home, { ...rig.env, BOT_BOTTLE_STANDBY_IDLE_S: '2' }))!;
-        await waitFor('the idle bundle to exit', async () => (await docker(['container', 'inspect', '--format', '{{.State.Running}}', containerName(id, 'sidecars')])) === 'false', 60_000);
+        expect(await dockerLeftovers(id)).toEqual(expect.arrayContaining([`container ${containerName(id, 'netns')}`, `network bot-bottle-${id}-internal`]));
+        await waitFor('the idle standby to be gone', async () => (await dockerLeftovers(id)).length === 0, 60_000);
+        expect(claims()).toEqual([]);
+      }, 300_000);
+
+      it("the idle time's expiry leaves a standby a launch took alone", async () => {
+        const id = (await runStandbyHelper(rig.h.home, rig.env))!;
+        const stack = new TeardownStack(() => undefined);
+        const claimed = await claimStandby(rig.h.home, 'sb-taken', await currentShape(rig.h.home, rig.env), stack);
+        expect(claimed?.id).toBe(id);
+        await claimed!.verified;
+        expect(await expireStandby(rig.h.home, id)).toBe(false);
+        expect(await dockerLeftovers('sb-taken')).toEqual(expect.arrayContaining(['container bot-bottle-sb-taken-sidecars', `container ${containerName(id, 'netns')}`]));
+        expect(await stack.unwind()).toEqual([]);
+        expect(await dockerLeftovers('sb-taken')).toEqual([]);
+        expect(claims()).toEqual([]);
+      }, 300_000);
+
+      it('a standby whose bundle died is swept by the next helper', async () => {
+        const id = (await runStandbyHelper(rig.h.home, rig.env))!;
+        await docker(['kill', containerName(id, 'sidecars')]);
+        await waitFor('the bundle to stop', async () => (await docker(['container', 'inspect', '--format', '{{.State.Running}}', containerName(id, 'sidecars')])) === 'false');
         expect(await standbyReady(key)).toBe(false);
         await sweepStandbys(rig.h.home, key);
         expect(await dockerLeftovers(id)).toEqual([]);

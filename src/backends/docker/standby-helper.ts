@@ -6,7 +6,7 @@ import { packageRoot } from '../../util/package-root.js';
 import { upstreamCaBind } from './bundle.js';
 import { ensureSidecarsImage } from './images.js';
 import { detectRuntime } from './runtime.js';
-import { makeStandby, standbyBinds, standbyKey, standbyReady, sweepStandbys, type StandbyShape } from './standby.js';
+import { makeStandby, standbyBinds, standbyIdleSeconds, standbyKey, standbyReady, sweepStandbys, type StandbyShape } from './standby.js';
 
 /**
  * What the helper reads: the engine's address, where the tools are, and the knobs that decide what a standby
@@ -67,12 +67,38 @@ export async function currentShape(home: string, hostEnv: Readonly<Record<string
   return { image: image.id, runtime: runtime.bundle, binds: standbyBinds(home, upstreamCaBind(hostEnv)), hostEnv };
 }
 
-/** The helper's work: remove dead standbys of this shape, then make one unless one waits already. */
+/**
+ * The helper's work: remove dead standbys of this shape, then make one unless one waits already, and leave
+ * its expiry behind (expireLater).
+ */
 export async function runStandbyHelper(home: string, hostEnv: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
   const shape = await currentShape(home, hostEnv);
   const key = standbyKey(shape);
   await sweepStandbys(home, key);
   if (await standbyReady(key)) return undefined;
   const made = await makeStandby(shape);
+  expireLater(home, made.id, standbyIdleSeconds(hostEnv), hostEnv);
   return made.id;
+}
+
+/**
+ * An unclaimed standby removes itself after its idle time, networks and host rule included (its bundle alone
+ * could only exit): a `sleep` in its own session, then `__docker-standby --expire ID`, which takes the claim
+ * as a launch would (expireStandby). A few hundred kB for the idle time, where a node process waiting would
+ * be ~40 MB.
+ */
+function expireLater(home: string, id: string, seconds: number, hostEnv: Readonly<Record<string, string | undefined>>): void {
+  const env: Record<string, string> = {};
+  for (const name of HELPER_ENV) {
+    const value = hostEnv[name];
+    if (value !== undefined) env[name] = value;
+  }
+  const child = spawn('/bin/sh', ['-c', 'sleep "$1" && exec "$2" "$3" __docker-standby --home "$4" --expire "$5"', 'sh', String(seconds + 1), process.execPath, join(packageRoot(), 'dist', 'cli.js'), home, id], {
+    env,
+    cwd: '/',
+    stdio: 'ignore',
+    detached: true,
+  });
+  child.on('error', () => undefined);
+  child.unref();
 }

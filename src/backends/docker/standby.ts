@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureStandbyDir, standbyDir } from '../../launch/standby.js';
 import { TeardownStack } from '../../launch/teardown.js';
@@ -139,6 +139,43 @@ export async function makeStandby(shape: StandbyShape): Promise<{ id: string; co
     await stack.unwind();
     throw error;
   }
+}
+
+/**
+ * Remove standby `id` if nobody took it: its expiry takes the claim file as a launch would, so a launch and
+ * the expiry never both have it. Returns whether it was removed.
+ */
+export async function expireStandby(home: string, id: string): Promise<boolean> {
+  if (!isStandbyId(id) || (await renamedByLaunch(id))) return false;
+  // Its home is gone (a deleted test home, say): no launch can take it, and nothing is made in its place.
+  if (!existsSync(standbyDir(home))) {
+    await removeStandby(id);
+    return true;
+  }
+  if (!ensureStandbyDir(home)) return false;
+  const dir = claimsDir(home);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(join(dir, id), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
+  } catch {
+    return false; // a launch took it: it is that bottle's now
+  }
+  try {
+    if (await renamedByLaunch(id)) return false;
+    await removeStandby(id);
+    return true;
+  } finally {
+    rmSync(join(dir, id), { force: true });
+  }
+}
+
+/** Whether a launch took standby `id`: its bundle carries a bottle's name now. */
+async function renamedByLaunch(id: string): Promise<boolean> {
+  const socket = engineSocket();
+  if (socket === undefined) return false;
+  const filters = JSON.stringify({ label: [`${SLUG_LABEL}=${id}`, `${ROLE_LABEL}=sidecars`] });
+  const listed = await engineCall(socket, 'GET', `/containers/json?all=1&filters=${encodeURIComponent(filters)}`, `docker ps --all --filter label=${SLUG_LABEL}=${id}`);
+  return (Array.isArray(listed) ? (listed as ListedContainer[]) : []).some((c) => unclaimedId(c) === undefined);
 }
 
 /** A standby a launch took: its resources are the launch's from now on (on its teardown stack). */
