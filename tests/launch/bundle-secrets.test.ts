@@ -18,6 +18,7 @@ import { missingTool } from '../support/prereq.js';
  */
 const TOKEN = ['ghp', 'bundleSecretsTokenValue', '0123456789abcdef'].join('_');
 const SENSITIVE = 'sensitive-host-value-for-the-bundle-0123';
+const KNOB_LIKE = ['ghp', 'knobLikeTokenVariable', '0123456789abcdef'].join('_');
 
 let h: TempHome | undefined;
 let started: StartedCli | undefined;
@@ -38,17 +39,18 @@ describe.skipIf(missingTool('bwrap') ?? missingTool('socat', ['-V']))('the bundl
     const sleep = `${600 + Math.floor(Math.random() * 300)}.${Math.floor(Math.random() * 1e6)}`;
     started = startCli(['start', 'a', '--headless', '--label', 'secrets', '--prompt', `sleep ${sleep}`], {
       cwd: h.cwd,
-      env: { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap', SECRETS_TEST_TOKEN: TOKEN, BOT_BOTTLE_SENSITIVE_PREFIXES: 'MYSENS_', MYSENS_X: SENSITIVE },
+      // BOT_BOTTLE_GITHUB_TOKEN: a token in a variable named like the README's, which no knob is.
+      env: { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap', SECRETS_TEST_TOKEN: TOKEN, BOT_BOTTLE_SENSITIVE_PREFIXES: 'MYSENS_', MYSENS_X: SENSITIVE, BOT_BOTTLE_GITHUB_TOKEN: KNOB_LIKE },
     });
     const cli = started;
     await waitUntil(`the agent to run (${cli.stderr()})`, () => processesExactly(`sleep ${sleep}`).length > 0 || undefined, 30_000);
     const [pid] = bundlePids(h.home, 'secrets');
     expect(pid).toBeDefined();
     const environ = proc(pid!, 'environ');
-    // We can read it (the knobs are there), and the secrets are not.
-    expect(environ).toContain(`BOT_BOTTLE_HOME=${h.home}`);
+    // We can read it (the knobs are there), and the secrets are not; nor is anything the bundle does not read.
     expect(environ).toContain('BOT_BOTTLE_SENSITIVE_PREFIXES=MYSENS_');
-    for (const secret of [TOKEN, SENSITIVE]) {
+    expect(environ).not.toContain('BOT_BOTTLE_HOME=');
+    for (const secret of [TOKEN, SENSITIVE, KNOB_LIKE]) {
       expect(environ).not.toContain(secret);
       expect(proc(pid!, 'cmdline')).not.toContain(secret);
     }
