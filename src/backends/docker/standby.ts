@@ -173,9 +173,7 @@ export async function expireStandby(home: string, id: string): Promise<boolean> 
 async function renamedByLaunch(id: string): Promise<boolean> {
   const socket = engineSocket();
   if (socket === undefined) return false;
-  const filters = JSON.stringify({ label: [`${SLUG_LABEL}=${id}`, `${ROLE_LABEL}=sidecars`] });
-  const listed = await engineCall(socket, 'GET', `/containers/json?all=1&filters=${encodeURIComponent(filters)}`, `docker ps --all --filter label=${SLUG_LABEL}=${id}`);
-  return (Array.isArray(listed) ? (listed as ListedContainer[]) : []).some((c) => unclaimedId(c) === undefined);
+  return (await listStandbys(socket, undefined, 'all')).some((c) => c.Labels?.[SLUG_LABEL] === id && c.Labels[ROLE_LABEL] === 'sidecars' && unclaimedId(c) === undefined);
 }
 
 /** A standby a launch took: its resources are the launch's from now on (on its teardown stack). */
@@ -361,10 +359,8 @@ export async function removeHomeStandbys(stateRoot: string): Promise<string[]> {
 export async function homeStandbys(stateRoot: string): Promise<string[]> {
   const socket = engineSocket();
   if (socket === undefined) return [];
-  const filters = JSON.stringify({ label: [STANDBY_LABEL] });
-  const listed = await engineCall(socket, 'GET', `/containers/json?all=1&filters=${encodeURIComponent(filters)}`, `docker ps --all --filter label=${STANDBY_LABEL}`);
   const ids: string[] = [];
-  for (const c of Array.isArray(listed) ? (listed as ListedContainer[]) : []) {
+  for (const c of await listStandbys(socket, undefined, 'all')) {
     const id = unclaimedId(c);
     if (id === undefined || !(c.Mounts ?? []).some((m) => m.Source === stateRoot && m.Destination === stateRoot)) continue;
     ids.push(id);
@@ -379,9 +375,7 @@ export async function homeStandbys(stateRoot: string): Promise<string[]> {
 export async function removeStaleClaims(home: string): Promise<void> {
   const socket = engineSocket();
   if (socket === undefined) return;
-  const filters = JSON.stringify({ label: [STANDBY_LABEL] });
-  const listed = await engineCall(socket, 'GET', `/containers/json?all=1&filters=${encodeURIComponent(filters)}`, `docker ps --all --filter label=${STANDBY_LABEL}`);
-  const live = new Set((Array.isArray(listed) ? (listed as ListedContainer[]) : []).map((c) => c.Labels?.[SLUG_LABEL]));
+  const live = new Set((await listStandbys(socket, undefined, 'all')).map((c) => c.Labels?.[SLUG_LABEL]));
   for (const id of claimFiles(home)) if (!live.has(id)) rmSync(join(claimsDir(home), id), { force: true });
 }
 
