@@ -102,7 +102,7 @@ for (let i = 0; i < RUNS; i++) {
     }
   }
 }
-await removeHomeStandbys(join(home, 'state'));
+await removeHomeStandbys(home);
 rmSync(root, { recursive: true, force: true });
 
 const fmt = (n: number): string => n.toFixed(0);

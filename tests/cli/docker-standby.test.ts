@@ -48,6 +48,19 @@ function helpersDone(home: string): boolean {
   return true;
 }
 
+/** Pids of the processes that would expire standby `id` at its idle time (standby-helper.ts's sleeper). */
+function expirySleepers(id: string): string[] {
+  return readdirSync('/proc').filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmdline.includes('__docker-standby --home') && cmdline.endsWith(`\0${id}\0`);
+    } catch {
+      return false;
+    }
+  });
+}
+
 const curl = `curl -sS --max-time 30 -X POST -H 'content-type: application/json' -d '{"messages":[{"role":"user","content":"hi"}]}' https://api.anthropic.com/v1/messages; echo`;
 
 for (const runtime of ['runc', 'runsc'] as DockerRuntime[]) {
@@ -81,6 +94,8 @@ for (const runtime of ['runc', 'runsc'] as DockerRuntime[]) {
       expect(inspected).not.toContain(rig.token);
       expect(inspected).not.toContain('BOT_BOTTLE_');
       expect(inspected).toContain('--docker-standby');
+      // Its expiry waits beside it; the claim ends it.
+      expect(expirySleepers(id!)).toHaveLength(1);
 
       const second = await rig.cli(['start', 'coder', '--label', 'sb-second', '--headless', '--prompt', `${curl}\nhostname\ngetent hosts sidecars`], 300_000);
       expect(second.exitCode, `${second.stdout}\n${second.stderr}`).toBe(0);
@@ -93,6 +108,7 @@ for (const runtime of ['runc', 'runsc'] as DockerRuntime[]) {
       expect(await dockerLeftovers('sb-second')).toEqual([]);
       expect(await dockerLeftovers(id!)).toEqual([]);
       expect(claims()).toEqual([]);
+      expect(expirySleepers(id!)).toEqual([]);
 
       // Its end made the next one.
       await waitFor('the next standby', async () => (await homeStandbys(stateRoot())).some((other) => other !== id) && (await standbyReady(key)));
@@ -134,6 +150,7 @@ for (const runtime of ['runc', 'runsc'] as DockerRuntime[]) {
       expect(await dockerLeftovers(waiting!)).toEqual([]);
       expect(await homeStandbys(stateRoot())).toEqual([]);
       expect(claims()).toEqual([]);
+      await waitFor('the removed standby\'s expiry to end', () => expirySleepers(waiting!).length === 0, 10_000);
     }, 600_000);
 
     if (runtime === 'runc') {

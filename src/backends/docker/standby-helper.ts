@@ -6,7 +6,7 @@ import { packageRoot } from '../../util/package-root.js';
 import { upstreamCaBind } from './bundle.js';
 import { ensureSidecarsImage } from './images.js';
 import { detectRuntime } from './runtime.js';
-import { makeStandby, standbyBinds, standbyIdleSeconds, standbyKey, standbyReady, sweepStandbys, type StandbyShape } from './standby.js';
+import { cancelExpiry, makeStandby, newStandbyId, recordExpiry, standbyBinds, standbyIdleSeconds, standbyKey, standbyReady, sweepStandbys, type StandbyShape } from './standby.js';
 
 /**
  * What the helper reads: the engine's address, where the tools are, and the knobs that decide what a standby
@@ -76,24 +76,33 @@ export async function runStandbyHelper(home: string, hostEnv: Readonly<Record<st
   const key = standbyKey(shape);
   await sweepStandbys(home, key);
   if (await standbyReady(key)) return undefined;
-  const made = await makeStandby(shape);
-  expireLater(home, made.id, standbyIdleSeconds(hostEnv), hostEnv);
-  return made.id;
+  // Its expiry is in place (and recorded, so a claim can end it) before the standby can be claimed.
+  const id = newStandbyId();
+  const sleeper = expireLater(home, id, standbyIdleSeconds(hostEnv), hostEnv);
+  if (sleeper !== undefined) recordExpiry(home, id, sleeper);
+  try {
+    await makeStandby(shape, id);
+  } catch (error) {
+    cancelExpiry(home, id);
+    throw error;
+  }
+  return id;
 }
 
 /**
  * An unclaimed standby removes itself after its idle time, networks and host rule included (its bundle alone
  * could only exit): a `sleep` in its own session, then `__docker-standby --expire ID`, which takes the claim
  * as a launch would (expireStandby). A few hundred kB for the idle time, where a node process waiting would
- * be ~40 MB.
+ * be ~40 MB. A claim or a removal ends it early (cancelExpiry): SIGTERM, on which it ends its `sleep` too.
  */
-function expireLater(home: string, id: string, seconds: number, hostEnv: Readonly<Record<string, string | undefined>>): void {
+function expireLater(home: string, id: string, seconds: number, hostEnv: Readonly<Record<string, string | undefined>>): number | undefined {
   const env: Record<string, string> = {};
   for (const name of HELPER_ENV) {
     const value = hostEnv[name];
     if (value !== undefined) env[name] = value;
   }
-  const child = spawn('/bin/sh', ['-c', 'sleep "$1" && exec "$2" "$3" __docker-standby --home "$4" --expire "$5"', 'sh', String(seconds + 1), process.execPath, join(packageRoot(), 'dist', 'cli.js'), home, id], {
+  const script = 'trap \'kill "$w" 2>/dev/null; exit 0\' TERM; sleep "$1" & w=$!; wait "$w" || exit 0; exec "$2" "$3" __docker-standby --home "$4" --expire "$5"';
+  const child = spawn('/bin/sh', ['-c', script, 'sh', String(seconds + 1), process.execPath, join(packageRoot(), 'dist', 'cli.js'), home, id], {
     env,
     cwd: '/',
     stdio: 'ignore',
@@ -101,4 +110,5 @@ function expireLater(home: string, id: string, seconds: number, hostEnv: Readonl
   });
   child.on('error', () => undefined);
   child.unref();
+  return child.pid;
 }

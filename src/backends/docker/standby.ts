@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { bootId, identify, signallablePid, signalProcess } from '../../state/process-identity.js';
 import { join } from 'node:path';
 import { ensureStandbyDir, standbyDir } from '../../launch/standby.js';
 import { TeardownStack } from '../../launch/teardown.js';
@@ -85,6 +86,43 @@ function claimsDir(home: string): string {
   return join(standbyDir(home), 'docker-claims');
 }
 
+function expiriesDir(home: string): string {
+  return join(standbyDir(home), 'docker-expiries');
+}
+
+/** Where standby `id`'s expiry (standby-helper.ts) runs: its identity, so only that process is ever signalled. */
+export function recordExpiry(home: string, id: string, pid: number): void {
+  const identity = identify(pid);
+  if (identity === undefined || !isStandbyId(id) || !ensureStandbyDir(home)) return;
+  mkdirSync(expiriesDir(home), { recursive: true, mode: 0o700 });
+  writeFileSync(join(expiriesDir(home), id), JSON.stringify({ boot: bootId(), pid: identity.pid, start: identity.start }), { mode: 0o600, flag: 'w' });
+}
+
+/** End standby `id`'s expiry: a launch took it, or it was removed. A record that does not parse is removed unread. */
+export function cancelExpiry(home: string, id: string): void {
+  const file = join(expiriesDir(home), id);
+  let text: string;
+  try {
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return;
+  }
+  rmSync(file, { force: true });
+  let record: { boot?: unknown; pid?: unknown; start?: unknown };
+  try {
+    record = JSON.parse(text.length < 200 ? text : '{}') as typeof record;
+  } catch {
+    return;
+  }
+  if (typeof record.boot !== 'string' || typeof record.pid !== 'number' || typeof record.start !== 'number' || !signallablePid(record.pid)) return;
+  signalProcess({ pid: record.pid, start: record.start }, record.boot, 'SIGTERM');
+}
+
 /** Idle time of an unclaimed docker standby (BOT_BOTTLE_STANDBY_IDLE_S, default 10 minutes), for its command line. */
 export function standbyIdleSeconds(env: Readonly<Record<string, string | undefined>>): number {
   const s = Number(env.BOT_BOTTLE_STANDBY_IDLE_S ?? 600);
@@ -96,8 +134,12 @@ export function standbyIdleSeconds(env: Readonly<Record<string, string | undefin
  * the bridge, before the bridge exists), both networks, the bundle's
  * container on them, started. On failure everything made is removed.
  */
-export async function makeStandby(shape: StandbyShape): Promise<{ id: string; container: string }> {
-  const id = `${STANDBY_ID_PREFIX}${randomBytes(6).toString('hex')}`;
+export function newStandbyId(): string {
+  return `${STANDBY_ID_PREFIX}${randomBytes(6).toString('hex')}`;
+}
+
+export async function makeStandby(shape: StandbyShape, id = newStandbyId()): Promise<{ id: string; container: string }> {
+  if (!isStandbyId(id)) throw new DockerError('a docker standby needs a standby id');
   const key = standbyKey(shape);
   const stack = new TeardownStack(() => undefined);
   try {
@@ -161,6 +203,7 @@ export async function expireStandby(home: string, id: string): Promise<boolean> 
     return false; // a launch took it: it is that bottle's now
   }
   try {
+    rmSync(join(expiriesDir(home), id), { force: true }); // this is the expiry: nothing to signal
     if (await renamedByLaunch(id)) return false;
     await removeStandby(id);
     return true;
@@ -248,6 +291,7 @@ export async function claimStandby(home: string, slug: string, shape: StandbySha
       closeSync(fd);
     }
     trace(`docker standby ${id} claimed`);
+    cancelExpiry(home, id);
     return adopt(socket, home, slug, id, { bundle: c, netns }, shape, teardown);
   }
   return undefined;
@@ -341,7 +385,10 @@ export async function sweepStandbys(home: string, key: string): Promise<void> {
     const mine = bundle?.Labels?.[STANDBY_LABEL] === key;
     const dead = bundle !== undefined && !running.has(bundle.Id);
     const broken = mine && (bundle === undefined || holder === undefined || !running.has(bundle.Id) || !running.has(holder.Id));
-    if (dead || broken) await removeStandby(id);
+    if (dead || broken) {
+      cancelExpiry(home, id);
+      await removeStandby(id);
+    }
   }
 }
 
@@ -349,9 +396,12 @@ export async function sweepStandbys(home: string, key: string): Promise<void> {
  * Remove every unclaimed standby whose bundle binds `stateRoot` (this home's), running or not: what `cleanup`
  * and a bench's end do. Returns the ids removed.
  */
-export async function removeHomeStandbys(stateRoot: string): Promise<string[]> {
-  const ids = await homeStandbys(stateRoot);
-  for (const id of ids) await removeStandby(id);
+export async function removeHomeStandbys(home: string): Promise<string[]> {
+  const ids = await homeStandbys(homePaths(home).stateRoot);
+  for (const id of ids) {
+    cancelExpiry(home, id);
+    await removeStandby(id);
+  }
   return ids;
 }
 

@@ -4,7 +4,7 @@ import { launchingCli } from '../../state/launching-cli.js';
 import { listBottleResources, removeBottleResources, type BottleResources } from '../../backends/docker/resources.js';
 import { homeSnapshots } from '../../backends/docker/snapshot.js';
 import { onPath, probe } from '../../backends/probe.js';
-import { claimFiles, homeStandbys, removeStaleClaims, removeStandby } from '../../backends/docker/standby.js';
+import { cancelExpiry, claimFiles, homeStandbys, removeStaleClaims, removeStandby } from '../../backends/docker/standby.js';
 import { homePaths } from '../../state/paths.js';
 import { CliError, type CliContext } from '../context.js';
 
@@ -104,7 +104,10 @@ export class DockerCleanup {
       describe: `remove the docker standby${ids.length === 1 ? '' : 's'} waiting for the next launch (${ids.length}: bundle, network holder, networks, firewall rule)`,
       run: async () => {
         const failures: string[] = [];
-        for (const id of ids) await removeStandby(id).catch((err: unknown) => failures.push(`${id}: ${message(err)}`));
+        for (const id of ids) {
+          cancelExpiry(ctx.home, id);
+          await removeStandby(id).catch((err: unknown) => failures.push(`${id}: ${message(err)}`));
+        }
         await removeStaleClaims(ctx.home).catch((err: unknown) => failures.push(`claim files: ${message(err)}`));
         if (failures.length > 0) throw new CliError(`could not remove every docker standby:\n  ${failures.join('\n  ')}`);
       },
