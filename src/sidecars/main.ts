@@ -2,6 +2,7 @@ import { runSidecars } from './run.js';
 import { mark, restartMarks } from './marks.js';
 import { LAUNCH_MARKER } from './launch-marker.js';
 import { standBy } from './standby.js';
+import { standbyIdleSeconds } from './standby-idle.js';
 import type { Socket } from 'node:net';
 import { readConfigLine } from './stdin-config.js';
 import { NoSecretsLine, readStdinSecrets } from './stdin-secrets.js';
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
     if (dockerStandby) await dockerStandbyWarmups();
     if (process.argv.includes('--secrets-stdin')) {
       try {
-        Object.assign(process.env, await readStdinSecrets(process.stdin, dockerStandby ? dockerIdleMs() : undefined));
+        Object.assign(process.env, await readStdinSecrets(process.stdin, dockerStandby ? standbyIdleSeconds(argValue('--idle-s')) * 1000 : undefined));
         if (dockerStandby) restartMarks();
       } catch (err) {
         if (dockerStandby && err instanceof NoSecretsLine) process.exit(0); // idle: nobody claimed it
@@ -107,19 +108,6 @@ async function dockerStandbyWarmups(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'standby' })}\n`);
 }
 
-/** A docker standby's idle time (`--idle-s N` on its command line: it has no settings before its claim). */
-function dockerIdleMs(): number {
-  const at = process.argv.indexOf('--idle-s');
-  const s = at >= 0 ? Number(process.argv[at + 1]) : 600;
-  return Number.isFinite(s) && s > 0 ? Math.min(s, 86_400) * 1000 : 600_000;
-}
-
-/** Idle time of an unclaimed standby bundle (BOT_BOTTLE_STANDBY_IDLE_S, default 10 minutes). */
-function idleMs(): number {
-  const s = Number(process.env.BOT_BOTTLE_STANDBY_IDLE_S ?? 600);
-  return Number.isFinite(s) && s > 0 ? Math.min(s, 86_400) * 1000 : 600_000;
-}
-
 /**
  * `--standby SOCKET --launch-marker ID` (sidecars/standby.ts): warm everything no config decides, wait to be
  * claimed, then run as a pre-spawned bundle whose stdin and stdout are the claiming connection.
@@ -139,7 +127,7 @@ async function standbyMain(socketPath: string | undefined): Promise<void> {
       // A warm-up that fails here fails again where it is needed, and is reported there.
     }
   }
-  const channel = await standBy(socketPath, marker, idleMs());
+  const channel = await standBy(socketPath, marker, standbyIdleSeconds(process.env.BOT_BOTTLE_STANDBY_IDLE_S) * 1000);
   restartMarks();
   const say = (text: string): void => void channel.write(text);
   // The claiming CLI holds the connection open; if it dies without tearing down, the connection ends.
@@ -185,4 +173,10 @@ function warmSignal(input: NodeJS.ReadableStream): Promise<void> {
     };
     input.on('data', onData);
   });
+}
+
+/** The value after `flag` on the command line (a docker standby's `--idle-s`: it has no settings before its claim). */
+function argValue(flag: string): string | undefined {
+  const at = process.argv.indexOf(flag);
+  return at >= 0 ? process.argv[at + 1] : undefined;
 }

@@ -56,6 +56,16 @@ function shellHome(): TempHome {
   return home;
 }
 
+/** A fresh home, one launch in it, and the standby that launch's end started, listening. */
+async function firstLaunch(): Promise<{ env: Record<string, string>; home: string; cwd: string }> {
+  h = shellHome();
+  const env = { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_TRACE: '1', BOT_BOTTLE_STANDBY: '1' };
+  expect((await runBottleCli(['start', 'a', '--headless', '--prompt', 'true'], { cwd: h.cwd, env })).exitCode).toBe(0);
+  const home = h.home;
+  await waitUntil('the standby to listen', () => sockets(home).length === 1, 10_000);
+  return { env, home, cwd: h.cwd };
+}
+
 describe('a standby bundle between two launches', () => {
   it.skipIf(needs)('is started by a launch’s end, taken by the next launch, and replaced', async () => {
     h = shellHome();
@@ -90,13 +100,9 @@ describe('a standby bundle between two launches', () => {
   });
 
   it.skipIf(needs)('is not taken by a launch with other settings, which starts its own bundle', async () => {
-    h = shellHome();
-    const env = { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_TRACE: '1', BOT_BOTTLE_STANDBY: '1' };
-    expect((await runBottleCli(['start', 'a', '--headless', '--prompt', 'true'], { cwd: h.cwd, env })).exitCode).toBe(0);
-    const home = h.home;
-    await waitUntil('the standby to listen', () => sockets(home).length === 1, 10_000);
+    const { env, home, cwd } = await firstLaunch();
     const [socket] = sockets(home);
-    const other = await runBottleCli(['start', 'a', '--headless', '--prompt', 'echo other'], { cwd: h.cwd, env: { ...env, BOT_BOTTLE_STANDBY_IDLE_S: '300' } });
+    const other = await runBottleCli(['start', 'a', '--headless', '--prompt', 'echo other'], { cwd, env: { ...env, BOT_BOTTLE_STANDBY_IDLE_S: '300' } });
     expect(other.exitCode, other.stderr).toBe(0);
     expect(other.stdout).toContain('other');
     expect(other.stderr).not.toContain('standby sidecar bundle claimed');
@@ -107,13 +113,9 @@ describe('a standby bundle between two launches', () => {
   });
 
   it.skipIf(needs)('ends with its launch’s CLI when that CLI is killed', async () => {
-    h = shellHome();
-    const env = { BOT_BOTTLE_HOME: h.home, BOT_BOTTLE_BACKEND: 'bwrap', BOT_BOTTLE_TRACE: '1', BOT_BOTTLE_STANDBY: '1' };
-    expect((await runBottleCli(['start', 'a', '--headless', '--prompt', 'true'], { cwd: h.cwd, env })).exitCode).toBe(0);
-    const home = h.home;
-    await waitUntil('the standby to listen', () => sockets(home).length === 1, 10_000);
+    const { env, home, cwd } = await firstLaunch();
     const [standby] = standbyPids(home);
-    const cli = startCli(['start', 'a', '--headless', '--label', 'killed', '--prompt', 'sleep 60'], { cwd: h.cwd, env });
+    const cli = startCli(['start', 'a', '--headless', '--label', 'killed', '--prompt', 'sleep 60'], { cwd, env });
     started = cli;
     await waitUntil('the agent to start', () => cli.stderr().includes('agent started'), 30_000);
     expect(cli.stderr()).toContain(`standby sidecar bundle claimed (pid ${standby})`);

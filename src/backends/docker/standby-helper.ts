@@ -6,7 +6,8 @@ import { packageRoot } from '../../util/package-root.js';
 import { upstreamCaBind } from './bundle.js';
 import { ensureSidecarsImage } from './images.js';
 import { detectRuntime } from './runtime.js';
-import { cancelExpiry, makeStandby, newStandbyId, recordExpiry, standbyBinds, standbyIdleSeconds, standbyKey, standbyReady, sweepStandbys, type StandbyShape } from './standby.js';
+import { standbyIdleSeconds } from '../../sidecars/standby-idle.js';
+import { cancelExpiry, makeStandby, newStandbyId, recordExpiry, standbyBinds, standbyKey, standbyReady, sweepStandbys, type StandbyShape } from './standby.js';
 
 /**
  * What the helper reads: the engine's address, where the tools are, and the knobs that decide what a standby
@@ -30,6 +31,10 @@ const HELPER_ENV = [
   'BOT_BOTTLE_TRACE',
 ] as const;
 
+function helperEnv(hostEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(HELPER_ENV.flatMap((name) => (hostEnv[name] === undefined ? [] : [[name, hostEnv[name]]])));
+}
+
 /**
  * The next docker standby is made by a detached helper (`bot-bottle
  * __docker-standby --home H`) that the ending launch starts: the engine's work
@@ -40,11 +45,7 @@ const HELPER_ENV = [
  */
 export function spawnStandbyHelper(home: string, hostEnv: Readonly<Record<string, string | undefined>>): number | undefined {
   if (!ensureStandbyDir(home)) return undefined;
-  const env: Record<string, string> = {};
-  for (const name of HELPER_ENV) {
-    const value = hostEnv[name];
-    if (value !== undefined) env[name] = value;
-  }
+  const env = helperEnv(hostEnv);
   let log: number;
   try {
     log = openSync(join(standbyDir(home), 'docker.log'), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
@@ -78,7 +79,7 @@ export async function runStandbyHelper(home: string, hostEnv: Readonly<Record<st
   if (await standbyReady(key)) return undefined;
   // Its expiry is in place (and recorded, so a claim can end it) before the standby can be claimed.
   const id = newStandbyId();
-  const sleeper = expireLater(home, id, standbyIdleSeconds(hostEnv), hostEnv);
+  const sleeper = expireLater(home, id, standbyIdleSeconds(hostEnv.BOT_BOTTLE_STANDBY_IDLE_S), hostEnv);
   if (sleeper !== undefined) recordExpiry(home, id, sleeper);
   try {
     await makeStandby(shape, id);
@@ -96,11 +97,7 @@ export async function runStandbyHelper(home: string, hostEnv: Readonly<Record<st
  * be ~40 MB. A claim or a removal ends it early (cancelExpiry): SIGTERM, on which it ends its `sleep` too.
  */
 function expireLater(home: string, id: string, seconds: number, hostEnv: Readonly<Record<string, string | undefined>>): number | undefined {
-  const env: Record<string, string> = {};
-  for (const name of HELPER_ENV) {
-    const value = hostEnv[name];
-    if (value !== undefined) env[name] = value;
-  }
+  const env = helperEnv(hostEnv);
   const script = 'trap \'kill "$w" 2>/dev/null; exit 0\' TERM; sleep "$1" & w=$!; wait "$w" || exit 0; exec "$2" "$3" __docker-standby --home "$4" --expire "$5"';
   const child = spawn('/bin/sh', ['-c', script, 'sh', String(seconds + 1), process.execPath, join(packageRoot(), 'dist', 'cli.js'), home, id], {
     env,

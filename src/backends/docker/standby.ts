@@ -6,6 +6,7 @@ import { ensureStandbyDir, standbyDir } from '../../launch/standby.js';
 import { TeardownStack } from '../../launch/teardown.js';
 import { homePaths } from '../../state/paths.js';
 import { BUNDLE_NODE_FLAGS } from '../../sidecars/node-flags.js';
+import { standbyIdleSeconds } from '../../sidecars/standby-idle.js';
 import { trace } from '../../util/trace.js';
 import { DockerError } from './cli.js';
 import { DOCKER_POOL_ENV, internalAddressing } from './addressing.js';
@@ -123,11 +124,6 @@ export function cancelExpiry(home: string, id: string): void {
   signalProcess({ pid: record.pid, start: record.start }, record.boot, 'SIGTERM');
 }
 
-/** Idle time of an unclaimed docker standby (BOT_BOTTLE_STANDBY_IDLE_S, default 10 minutes), for its command line. */
-export function standbyIdleSeconds(env: Readonly<Record<string, string | undefined>>): number {
-  const s = Number(env.BOT_BOTTLE_STANDBY_IDLE_S ?? 600);
-  return Number.isFinite(s) && s > 0 ? Math.min(Math.floor(s), 86_400) : 600;
-}
 
 /**
  * Make one standby for `shape` and start its bundle: the rule first (named by
@@ -155,7 +151,7 @@ export async function makeStandby(shape: StandbyShape, id = newStandbyId()): Pro
     const addressing = internal.addressing;
     if (addressing === undefined) throw new DockerError(`the standby's internal network ${internal.name} has no pinned addresses`);
     const [container, netns] = await Promise.all([
-      createDockerBundle({ slug: id, image: shape.image, runtime: shape.runtime, internal, egress, binds: shape.binds, teardown: stack, standby: { key, idleS: standbyIdleSeconds(shape.hostEnv) } }),
+      createDockerBundle({ slug: id, image: shape.image, runtime: shape.runtime, internal, egress, binds: shape.binds, teardown: stack, standby: { key, idleS: standbyIdleSeconds(shape.hostEnv.BOT_BOTTLE_STANDBY_IDLE_S) } }),
       // The agent's network namespace, made ahead: on the internal network at the agent's address, with the
       // bundle's alias in its /etc/hosts. It runs nothing but `sleep`, as nobody, with nothing writable.
       createContainer({
@@ -215,8 +211,12 @@ export async function expireStandby(home: string, id: string): Promise<boolean> 
 /** Whether a launch took standby `id`: its bundle carries a bottle's name now. */
 async function renamedByLaunch(id: string): Promise<boolean> {
   const socket = engineSocket();
-  if (socket === undefined) return false;
-  return (await listStandbys(socket, undefined, 'all')).some((c) => c.Labels?.[SLUG_LABEL] === id && c.Labels[ROLE_LABEL] === 'sidecars' && unclaimedId(c) === undefined);
+  return socket !== undefined && takenIn(await listStandbys(socket, undefined, 'all'), id);
+}
+
+/** Whether, in `listed`, standby `id`'s bundle carries a bottle's name (a launch took it). */
+function takenIn(listed: readonly ListedContainer[], id: string): boolean {
+  return listed.some((c) => c.Labels?.[SLUG_LABEL] === id && c.Labels[ROLE_LABEL] === 'sidecars' && unclaimedId(c) === undefined);
 }
 
 /** A standby a launch took: its resources are the launch's from now on (on its teardown stack). */
@@ -378,8 +378,7 @@ export async function sweepStandbys(home: string, key: string): Promise<void> {
   const ids = new Set(all.map((c) => unclaimedId(c) ?? unclaimedId(c, 'netns')).filter(isStandbyId));
   const claimed = new Set(claimFiles(home));
   for (const id of ids) {
-    const renamed = all.some((c) => c.Labels?.[SLUG_LABEL] === id && c.Labels[ROLE_LABEL] === 'sidecars' && unclaimedId(c) === undefined);
-    if (claimed.has(id) || renamed) continue;
+    if (claimed.has(id) || takenIn(all, id)) continue;
     const bundle = all.find((c) => unclaimedId(c) === id);
     const holder = all.find((c) => unclaimedId(c, 'netns') === id);
     const mine = bundle?.Labels?.[STANDBY_LABEL] === key;
